@@ -1,0 +1,9 @@
+"""`afuse prepare-data`: not built yet."""
+
+from omegaconf import DictConfig
+
+from afuse.errors import AfuseError
+
+
+def main(cfg: DictConfig) -> None:
+    raise AfuseError("'afuse prepare-data' is not available yet in this version of afuse.")

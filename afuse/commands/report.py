@@ -1,0 +1,9 @@
+"""`afuse report`: not built yet."""
+
+from omegaconf import DictConfig
+
+from afuse.errors import AfuseError
+
+
+def main(cfg: DictConfig) -> None:
+    raise AfuseError("'afuse report' is not available yet in this version of afuse.")

@@ -1,0 +1,9 @@
+"""`afuse run`: not built yet."""
+
+from omegaconf import DictConfig
+
+from afuse.errors import AfuseError
+
+
+def main(cfg: DictConfig) -> None:
+    raise AfuseError("'afuse run' is not available yet in this version of afuse.")

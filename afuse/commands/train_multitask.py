@@ -1,0 +1,9 @@
+"""`afuse train-multitask`: not built yet."""
+
+from omegaconf import DictConfig
+
+from afuse.errors import AfuseError
+
+
+def main(cfg: DictConfig) -> None:
+    raise AfuseError("'afuse train-multitask' is not available yet in this version of afuse.")

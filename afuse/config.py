@@ -1,0 +1,39 @@
+"""Config helpers: the task registry over conf/task/, resolvers, and validation with clear errors."""
+
+from functools import cache
+
+from omegaconf import DictConfig, OmegaConf
+
+from afuse.errors import ConfigError
+from afuse.paths import conf_dir
+
+# The paper's 16 tasks, in the row order of its Table 1.
+PAPER_TASKS = [
+    "mnli", "qqp", "sst2", "winogrande", "imdb", "hellaswag", "siqa", "cosmosqa",
+    "scitail", "argument", "csqa", "boolq", "mrpc", "sick", "rte", "cb",
+]
+
+
+def task_names() -> list[str]:
+    """Every task with a config in conf/task/, in the paper's order first."""
+    present = {p.stem for p in (conf_dir() / "task").glob("*.yaml")}
+    return [t for t in PAPER_TASKS if t in present] + sorted(present - set(PAPER_TASKS))
+
+
+@cache
+def _load_task(name: str) -> DictConfig:
+    return OmegaConf.load(conf_dir() / "task" / f"{name}.yaml")
+
+
+def task_config(name: str) -> DictConfig:
+    """The config of task `name`; unknown names raise an error that lists the valid ones."""
+    name = str(name)
+    if name not in task_names():
+        raise ConfigError(f"unknown task {name!r}; valid tasks: {' '.join(task_names())}")
+    return _load_task(name).copy()
+
+
+def register_resolvers() -> None:
+    """`${task_spec:rte}` in a config expands to conf/task/rte.yaml (used by `afuse fuse target=`)."""
+    if not OmegaConf.has_resolver("task_spec"):
+        OmegaConf.register_new_resolver("task_spec", task_config)
