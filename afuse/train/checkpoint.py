@@ -1,0 +1,139 @@
+"""Checkpoints for resuming a run: trainable weights, best weights, optimizer, RNG and loop state.
+
+A checkpoint is a directory written whole and swapped in atomically (write `checkpoint.tmp/`,
+rename the old one aside, rename the new one in), with a sha256 of every file in its
+`state.json`, so a truncated or corrupt checkpoint is detected and never loaded silently.
+Tensors go to safetensors; the optimizer/scheduler state (nested dicts of tensors and numbers)
+is a torch file read back with `weights_only=True`, which refuses arbitrary pickled objects.
+"""
+
+import hashlib
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from afuse.atomic import _fsync_dir
+from afuse.errors import AfuseError
+
+CHECKPOINT_DIR = "checkpoint"
+
+
+class CorruptCheckpointError(AfuseError):
+    exit_code = 5
+
+
+@dataclass
+class LoopState:
+    """Where the loop is: the next optimizer step to run and the early-stopping bookkeeping."""
+
+    epoch: int = 0  # 0-based epoch in progress (or next to start)
+    step_in_epoch: int = 0  # optimizer steps already done in that epoch
+    global_step: int = 0
+    best_accuracy: float = float("-inf")
+    best_epoch: int = -1
+    epochs_without_gain: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _rng_state() -> dict[str, torch.Tensor]:
+    states = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states.update({f"cuda{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    return states
+
+
+def _set_rng_state(states: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(states["cpu"])
+    cuda = [states[k] for k in sorted(states) if k.startswith("cuda")]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+
+
+def save_checkpoint(run_dir: Path, state: LoopState, params: dict[str, torch.Tensor],
+                    best: dict[str, torch.Tensor], optimizer_state: dict) -> Path:
+    run_dir = Path(run_dir)
+    final, tmp, old = (run_dir / CHECKPOINT_DIR, run_dir / f"{CHECKPOINT_DIR}.tmp",
+                       run_dir / f"{CHECKPOINT_DIR}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(_contiguous(params), tmp / "trainable.safetensors")
+    save_file(_contiguous(best), tmp / "best.safetensors")
+    save_file(_rng_state(), tmp / "rng.safetensors")
+    torch.save(optimizer_state, tmp / "optimizer.pt")
+    files = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
+    (tmp / "state.json").write_text(json.dumps({"loop": asdict(state), "sha256": files}, indent=1))
+    _fsync_dir(tmp)
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    tmp.rename(final)
+    _fsync_dir(run_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def find_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint directory (a crash mid-swap leaves `checkpoint.old`)."""
+    for name in (CHECKPOINT_DIR, f"{CHECKPOINT_DIR}.old"):
+        candidate = Path(run_dir) / name
+        if (candidate / "state.json").is_file():
+            return candidate
+    return None
+
+
+@dataclass
+class Checkpoint:
+    state: LoopState
+    params: dict[str, torch.Tensor]
+    best: dict[str, torch.Tensor]
+    optimizer_state: dict
+    rng: dict[str, torch.Tensor]
+
+    def restore_rng(self) -> None:
+        _set_rng_state(self.rng)
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """Load and verify a checkpoint directory; any mismatch raises CorruptCheckpointError."""
+    path = Path(path)
+    try:
+        meta = json.loads((path / "state.json").read_text())
+        for name, expected in meta["sha256"].items():
+            if _sha256(path / name) != expected:
+                raise CorruptCheckpointError(
+                    f"checkpoint file {path / name} is corrupt (sha256 mismatch); delete {path} to "
+                    "restart this run from scratch, or rerun with force=true")
+        return Checkpoint(
+            state=LoopState(**meta["loop"]),
+            params=load_file(path / "trainable.safetensors"),
+            best=load_file(path / "best.safetensors"),
+            optimizer_state=torch.load(path / "optimizer.pt", weights_only=True, map_location="cpu"),
+            rng=load_file(path / "rng.safetensors"),
+        )
+    except CorruptCheckpointError:
+        raise
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise CorruptCheckpointError(
+            f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); delete it to restart "
+            "this run from scratch, or rerun with force=true") from exc
+
+
+def remove_checkpoints(run_dir: Path) -> None:
+    for name in (CHECKPOINT_DIR, f"{CHECKPOINT_DIR}.tmp", f"{CHECKPOINT_DIR}.old"):
+        shutil.rmtree(Path(run_dir) / name, ignore_errors=True)

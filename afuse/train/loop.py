@@ -1,0 +1,298 @@
+"""The one training loop every stage uses (adapters, baselines, fusion, MT-A).
+
+Read top to bottom: `fit` resumes from the run directory's checkpoint if there is one, trains
+epoch by epoch (AdamW, linear decay, gradient accumulation, autocast on GPU), evaluates
+validation accuracy after each epoch, keeps the best weights, stops early after `patience`
+epochs without a gain, checkpoints every epoch (and on a preemption signal, mid-epoch), then
+evaluates `test` with the best-validation weights.
+
+Reproducible on CPU: the same seed gives the same metrics, also across an interruption, because
+the data order of each epoch comes from its own generator (seed, epoch) and the RNG state that
+drives dropout is saved in every checkpoint.
+"""
+
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader, Sampler
+from tqdm.auto import tqdm
+
+from afuse.errors import AfuseError
+from afuse.train.checkpoint import LoopState, find_checkpoint, load_checkpoint, save_checkpoint
+from afuse.train.signals import preemption_guard
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(AfuseError):
+    exit_code = 6
+
+
+@dataclass
+class FitResult:
+    validation: dict
+    test: dict
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+    train_s: float
+    test_eval_s: float
+    history: list[dict]
+
+
+class EpochOrder(Sampler):
+    """A fixed permutation per (seed, epoch), optionally starting part-way (mid-epoch resume)."""
+
+    def __init__(self, size: int, seed: int, epoch: int, start: int = 0, shuffle: bool = True):
+        self.size, self.seed, self.epoch, self.start, self.shuffle = size, seed, epoch, start, shuffle
+
+    def order(self) -> list[int]:
+        if not self.shuffle:
+            return list(range(self.size))
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return torch.randperm(self.size, generator=generator).tolist()
+
+    def __iter__(self):
+        return iter(self.order()[self.start:])
+
+    def __len__(self) -> int:
+        return max(self.size - self.start, 0)
+
+
+def resolve_device(setting: str) -> torch.device:
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(setting)
+
+
+def autocast_for(device: torch.device, amp) -> tuple[object, torch.amp.GradScaler | None]:
+    """bf16 autocast where the GPU supports it, else fp16 with a grad scaler; nothing on CPU."""
+    use = device.type == "cuda" if str(amp) == "auto" else bool(amp) and device.type == "cuda"
+    if not use:
+        return nullcontext(), None
+    if torch.cuda.is_bf16_supported():
+        return torch.autocast("cuda", dtype=torch.bfloat16), None
+    return torch.autocast("cuda", dtype=torch.float16), torch.amp.GradScaler("cuda")
+
+
+def _loader(dataset, collate, batch_size: int, sampler=None) -> DataLoader:
+    # An explicit generator keeps DataLoader from drawing on the global RNG (which drives dropout
+    # and is checkpointed); otherwise a mid-epoch resume would shift the dropout masks.
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,
+                      generator=torch.Generator().manual_seed(0))
+
+
+def _to_device(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def majority_rate(dataset) -> float:
+    labels = torch.as_tensor(dataset["labels"])
+    return float(torch.bincount(labels).max()) / max(len(labels), 1) if len(labels) else float("nan")
+
+
+@torch.no_grad()
+def evaluate(model, dataset, collate, batch_size: int, device: torch.device, amp="auto") -> dict:
+    """Accuracy and mean loss over a split, in eval mode."""
+    model.eval()
+    autocast, _ = autocast_for(device, amp)
+    correct, total, loss_sum = 0, 0, 0.0
+    for batch in _loader(dataset, collate, batch_size):
+        batch = _to_device(batch, device)
+        labels = batch.pop("labels")
+        with autocast:
+            logits = model(**batch)
+        loss_sum += float(torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum"))
+        correct += int((logits.argmax(-1) == labels).sum())
+        total += len(labels)
+    return {"accuracy": correct / max(total, 1), "n": total, "loss": loss_sum / max(total, 1),
+            "majority_rate": majority_rate(dataset)}
+
+
+def _trainable(model) -> dict[str, torch.nn.Parameter]:
+    named = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    if not named:
+        raise AfuseError("nothing to train: no parameter requires a gradient")
+    return named
+
+
+def _snapshot(named: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone().cpu() for n, p in named.items()}
+
+
+def _copy_into(named: dict[str, torch.nn.Parameter], values: dict[str, torch.Tensor]) -> None:
+    with torch.no_grad():
+        for name, param in named.items():
+            param.copy_(values[name])
+
+
+def _linear_schedule(optimizer, warmup_steps: int, total_steps: int):
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(warmup_steps, 1)
+        return max(0.0, (total_steps - step) / max(total_steps - warmup_steps, 1))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _progress(cfg, total: int, initial: int, desc: str):
+    # A redrawn bar is noise in log files (SLURM, multirun): there, `auto` hides it and the loop
+    # logs a line every `log_every_steps` instead.
+    enabled = sys.stderr.isatty() if str(cfg.progress_bar) == "auto" else bool(cfg.progress_bar)
+    return tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=False,
+                disable=not enabled, file=sys.stderr)
+
+
+def fit(model, splits: dict, collate, cfg, run_dir, seed: int,
+        extra_loss: Callable[[], torch.Tensor] | None = None, logger=None) -> FitResult:
+    """Train `model`'s parameters that require grad; return validation/test metrics of the best epoch."""
+    device = resolve_device(cfg.device)
+    model.to(device)
+    named = _trainable(model)
+    optimizer = torch.optim.AdamW(named.values(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    micro_batches = math.ceil(len(splits["train"]) / cfg.batch_size)
+    steps_per_epoch = math.ceil(micro_batches / cfg.grad_accum_steps)
+    total_steps = steps_per_epoch * cfg.max_epochs
+    scheduler = _linear_schedule(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    autocast, scaler = autocast_for(device, cfg.amp)
+
+    state, best = LoopState(), _snapshot(named)
+    found = find_checkpoint(run_dir)
+    if found:
+        ckpt = load_checkpoint(found)
+        _copy_into(named, ckpt.params)
+        best = ckpt.best
+        optimizer.load_state_dict(ckpt.optimizer_state["optimizer"])
+        scheduler.load_state_dict(ckpt.optimizer_state["scheduler"])
+        ckpt.restore_rng()
+        state = ckpt.state
+        log.info("resuming from %s: epoch %d, step %d of %d", found, state.epoch + 1,
+                 state.step_in_epoch, steps_per_epoch)
+    else:
+        torch.manual_seed(seed)
+
+    def checkpoint():
+        save_checkpoint(run_dir, state, named, best,
+                        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
+
+    started = time.perf_counter()
+    with preemption_guard() as guard:
+        while state.epoch < cfg.max_epochs and state.epochs_without_gain < cfg.patience:
+            _train_epoch(model, splits["train"], collate, cfg, state, seed, device, optimizer,
+                         scheduler, autocast, scaler, steps_per_epoch, named, extra_loss, logger,
+                         guard, checkpoint)
+            validation = evaluate(model, splits["validation"], collate, cfg.eval_batch_size, device, cfg.amp)
+            _record_epoch(state, validation, named, best, logger)
+            state.epoch += 1
+            state.step_in_epoch = 0
+            checkpoint()
+    train_s = time.perf_counter() - started
+
+    _copy_into(named, best)
+    started = time.perf_counter()
+    test = evaluate(model, splits["test"], collate, cfg.eval_batch_size, device, cfg.amp)
+    best_row = next(h for h in state.history if h["epoch"] == state.best_epoch)
+    return FitResult(
+        validation={k: best_row[k] for k in ("accuracy", "n", "loss", "majority_rate")},
+        test=test, best_epoch=state.best_epoch, epochs_run=state.epoch,
+        stopped_early=state.epochs_without_gain >= cfg.patience and state.epoch < cfg.max_epochs,
+        train_s=train_s, test_eval_s=time.perf_counter() - started, history=state.history)
+
+
+def _record_epoch(state: LoopState, validation: dict, named, best: dict, logger) -> None:
+    """Early-stopping bookkeeping: a strictly better validation accuracy becomes the new best."""
+    improved = validation["accuracy"] > state.best_accuracy
+    if improved:
+        state.best_accuracy, state.best_epoch, state.epochs_without_gain = validation["accuracy"], state.epoch + 1, 0
+        best.update(_snapshot(named))
+    else:
+        state.epochs_without_gain += 1
+    state.history.append({"epoch": state.epoch + 1, **validation})
+    log.info("epoch %d: validation accuracy %.4f (loss %.4f)%s", state.epoch + 1, validation["accuracy"],
+             validation["loss"], " *best*" if improved else f", no gain for {state.epochs_without_gain}")
+    if logger:
+        logger.log({"validation/accuracy": validation["accuracy"], "validation/loss": validation["loss"],
+                    "epoch": state.epoch + 1}, step=state.global_step)
+
+
+def _train_epoch(model, train_set, collate, cfg, state: LoopState, seed: int, device, optimizer,
+                 scheduler, autocast, scaler, steps_per_epoch: int, named, extra_loss, logger,
+                 guard, checkpoint) -> None:
+    accum = cfg.grad_accum_steps
+    order = EpochOrder(len(train_set), seed, state.epoch, start=state.step_in_epoch * accum * cfg.batch_size)
+    batches = iter(_loader(train_set, collate, cfg.batch_size, sampler=order))
+    model.train()
+    bar = _progress(cfg, steps_per_epoch, state.step_in_epoch, f"epoch {state.epoch + 1}/{cfg.max_epochs}")
+    while state.step_in_epoch < steps_per_epoch:
+        losses = _accumulate(model, batches, accum, device, autocast, scaler, extra_loss)
+        if losses is None:
+            break
+        lr = scheduler.get_last_lr()[0]
+        _check_finite(losses, state, lr)  # before the step: NaN gradients must not reach the weights
+        if scaler:
+            scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(named.values(), cfg.max_grad_norm)
+        if scaler:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        scheduler.step()
+        state.step_in_epoch += 1
+        state.global_step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{losses['loss']:.4f}", lr=f"{lr:.2e}")
+        if state.global_step % cfg.log_every_steps == 0:
+            _log_step(state, losses, lr, logger, bar.disable)
+        if guard.requested:
+            checkpoint()
+            bar.close()
+            raise guard.preempted()
+    bar.close()
+
+
+def _accumulate(model, batches, accum: int, device, autocast, scaler, extra_loss) -> dict | None:
+    """Forward/backward over up to `accum` micro-batches; mean losses, or None if none was left."""
+    task_losses, extra_losses = [], []
+    for _ in range(accum):
+        batch = next(batches, None)
+        if batch is None:
+            break
+        batch = _to_device(batch, device)
+        labels = batch.pop("labels")
+        with autocast:
+            logits = model(**batch)
+            loss = torch.nn.functional.cross_entropy(logits.float(), labels)
+            extra = extra_loss() if extra_loss else None
+        total = loss + extra if extra is not None else loss
+        (scaler.scale(total / accum) if scaler else total / accum).backward()
+        task_losses.append(float(loss.detach()))
+        extra_losses.append(float(extra.detach()) if extra is not None else 0.0)
+    if not task_losses:
+        return None
+    return {"loss": sum(task_losses) / len(task_losses), "extra_loss": sum(extra_losses) / len(extra_losses)}
+
+
+def _check_finite(losses: dict, state: LoopState, lr: float) -> None:
+    if all(math.isfinite(v) for v in losses.values()):
+        return
+    raise TrainingDiverged(
+        f"loss became {losses['loss']} (extra loss {losses['extra_loss']}) at epoch {state.epoch + 1}, "
+        f"step {state.global_step + 1}, learning rate {lr:.3g}; the last good checkpoint is kept. "
+        "Try a lower trainer.lr or check the data.")
+
+
+def _log_step(state: LoopState, losses: dict, lr: float, logger, bar_hidden: bool) -> None:
+    if bar_hidden:
+        log.info("step %d: loss %.4f, extra %.5f, lr %.3g", state.global_step, losses["loss"],
+                 losses["extra_loss"], lr)
+    if logger:
+        logger.log({"train/loss": losses["loss"], "train/extra_loss": losses["extra_loss"], "train/lr": lr},
+                   step=state.global_step)
