@@ -9,8 +9,22 @@ from afuse.paths import conf_dir
 
 # The paper's 16 tasks, in the row order of its Table 1.
 PAPER_TASKS = [
-    "mnli", "qqp", "sst2", "winogrande", "imdb", "hellaswag", "siqa", "cosmosqa",
-    "scitail", "argument", "csqa", "boolq", "mrpc", "sick", "rte", "cb",
+    "mnli",
+    "qqp",
+    "sst2",
+    "winogrande",
+    "imdb",
+    "hellaswag",
+    "siqa",
+    "cosmosqa",
+    "scitail",
+    "argument",
+    "csqa",
+    "boolq",
+    "mrpc",
+    "sick",
+    "rte",
+    "cb",
 ]
 
 

@@ -25,9 +25,19 @@ CONFIG = "config.yaml"
 
 # Config keys that do not change what a run computes: they may differ between a finished run and
 # a rerun without making the finished run stale.
-NON_RESULT_KEYS = ("paths", "force", "logger", "hydra", "experiment", "trainer.progress_bar",
-                   "trainer.log_every_steps", "trainer.device", "trainer.num_threads", "data.raw_dir",
-                   "data.source")
+NON_RESULT_KEYS = (
+    "paths",
+    "force",
+    "logger",
+    "hydra",
+    "experiment",
+    "trainer.progress_bar",
+    "trainer.log_every_steps",
+    "trainer.device",
+    "trainer.num_threads",
+    "data.raw_dir",
+    "data.source",
+)
 
 
 def format_rf(reduction_factor: float) -> str:
@@ -38,6 +48,31 @@ def format_rf(reduction_factor: float) -> str:
 def adapter_variant(adapter_cfg: DictConfig) -> str:
     """`pfeiffer_rf16`: the adapter part of stage-1 and stage-2 run paths."""
     return f"{adapter_cfg.variant}_rf{format_rf(adapter_cfg.reduction_factor)}"
+
+
+def fusion_variant(
+    kind: str, source_variant: str, sources: list[str] | None = None, skip_last_layer: bool = False
+) -> str:
+    """`dynamic_pfeiffer_rf16`: the stage-2 path component. An explicit source list adds a short
+    hash of the (sorted) names, so fusions over different adapter sets never share a directory;
+    the list itself is in the run's config.yaml and metrics.json."""
+    name = f"{kind}_{source_variant}"
+    if sources:
+        name += f"_src-{short_hash(sorted(str(s) for s in sources), 6)}"
+    if skip_last_layer:
+        name += "_skiplast"
+    return name
+
+
+def multitask_key(tasks: list[str], all_tasks: list[str]) -> str:
+    """`all16` for the paper's full task set, else the task names joined by '-' (in the given order)."""
+    if sorted(tasks) == sorted(all_tasks):
+        return f"all{len(all_tasks)}"
+    return "-".join(tasks)
+
+
+def multitask_dir(runs_root: str | Path, model: str, tasks_key: str, seed: int) -> Path:
+    return Path(runs_root) / "stage1" / model / "mt_a" / tasks_key / f"seed{seed}"
 
 
 def stage1_dir(runs_root: str | Path, model: str, variant: str, task: str, seed: int) -> Path:
@@ -90,3 +125,106 @@ def write_config(run_dir: str | Path, cfg: DictConfig) -> None:
 def write_metrics(run_dir: str | Path, metrics: dict) -> None:
     """Write metrics.json: last, atomically. Its presence marks the run complete."""
     atomic_write_json(Path(run_dir) / METRICS, metrics)
+
+
+# --- one run's lifecycle: lock, skip / resume / force, failure record, completion ---------------
+
+LOCK = ".lock"
+FAILED = "failed.json"
+
+
+class RunLock:
+    """An exclusive lock on a run directory, held for the life of the process that trains it.
+
+    `flock` is released by the kernel when the holder dies, so a lock left by a killed process
+    is simply taken over. The file also names the holder (pid, host) for messages and `status`.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / LOCK
+        self._handle = None
+
+    def holder(self) -> dict:
+        try:
+            return json.loads(self.path.read_text() or "{}")
+        except (OSError, ValueError):
+            return {}
+
+    def acquire(self) -> "RunLock":
+        import fcntl
+        import os
+        import socket
+
+        from afuse.errors import AfuseError
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")  # noqa: SIM115 - held open for the lifetime of the lock
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            who = self.holder()
+            raise AfuseError(
+                f"{self.path.parent} is already running (pid {who.get('pid', '?')}, host {who.get('host', '?')}); "
+                "wait for it to finish, or stop that process first"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def release(self) -> None:
+        import fcntl
+
+        if self._handle is not None:
+            self._handle.seek(0)
+            self._handle.truncate()  # kept, not unlinked: unlinking a lock file races with a new locker
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def record_failure(run_dir: str | Path, error: BaseException) -> None:
+    """failed.json: what `afuse status` shows for a run that stopped with an error."""
+    from datetime import UTC, datetime
+
+    atomic_write_json(
+        Path(run_dir) / FAILED,
+        {
+            "error": str(error).splitlines()[0] if str(error) else type(error).__name__,
+            "type": type(error).__name__,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
+
+
+def check_same_config(run_dir: str | Path, cfg: DictConfig) -> None:
+    """Refuse to skip or resume a run made with different result-relevant settings."""
+    from afuse.errors import ConfigError
+
+    saved = Path(run_dir) / CONFIG
+    if not saved.is_file():
+        return
+    old = result_config(OmegaConf.load(saved))
+    diffs = config_differences(old, result_config(cfg))
+    if diffs:
+        raise ConfigError(
+            f"{run_dir} holds a run made with other settings:\n  "
+            + "\n  ".join(diffs[:12])
+            + "\nRerun with force=true to replace it, or set paths.runs to another directory."
+        )
+
+
+def archive_finished(run_dir: str | Path) -> None:
+    """force=true: set the finished run's metrics aside (metrics.previous.json) so it counts as incomplete."""
+    run_dir = Path(run_dir)
+    if (run_dir / METRICS).exists():
+        (run_dir / METRICS).replace(run_dir / "metrics.previous.json")

@@ -1,9 +1,15 @@
-"""`afuse finetune`: not built yet."""
+"""`afuse finetune task=rte mode=full|head`: the paper's Full and Head baselines."""
 
 from omegaconf import DictConfig
 
-from afuse.errors import AfuseError
+from afuse.errors import ConfigError
+from afuse.runs import stage1_dir
+from afuse.train.single_task import train_single_task
+from afuse.train.stage import run_stage
 
 
 def main(cfg: DictConfig) -> None:
-    raise AfuseError("'afuse finetune' is not available yet in this version of afuse.")
+    if cfg.mode not in ("full", "head"):
+        raise ConfigError(f"mode={cfg.mode!r} is not known; valid: full, head")
+    run_dir = stage1_dir(cfg.paths.runs, cfg.model.name, cfg.mode, cfg.task.name, cfg.seed)
+    run_stage(cfg, run_dir, lambda: train_single_task(cfg, run_dir, cfg.mode, "finetune", cfg.mode))

@@ -1,9 +1,33 @@
-"""`afuse fuse`: not built yet."""
+"""`afuse fuse target=rte`: stage 2, AdapterFusion over frozen adapters for a target task."""
 
 from omegaconf import DictConfig
 
-from afuse.errors import AfuseError
+from afuse.config import task_config
+from afuse.errors import ConfigError
+from afuse.runs import adapter_variant, fusion_variant, stage2_dir
+from afuse.sources import resolve_mt_a, resolve_st_a_sources, uses_default_sources
+from afuse.train.fusion_stage import train_fusion
+from afuse.train.stage import run_stage
 
 
 def main(cfg: DictConfig) -> None:
-    raise AfuseError("'afuse fuse' is not available yet in this version of afuse.")
+    task_config(cfg.target)  # an unknown target fails here with the list of valid ones
+    if cfg.adapters == "st_a":
+        sources, encoder_weights, source_variant = (
+            resolve_st_a_sources(cfg),
+            None,
+            adapter_variant(cfg.adapter),
+        )
+    elif cfg.adapters == "mt_a":
+        mt_run, sources = resolve_mt_a(cfg)
+        encoder_weights, source_variant = mt_run / "encoder.safetensors", "mt_a"
+    else:
+        raise ConfigError(f"adapters={cfg.adapters!r} is not known; valid: st_a, mt_a")
+    variant = fusion_variant(
+        cfg.fusion.kind,
+        source_variant,
+        None if uses_default_sources(cfg) else list(cfg.fusion.sources),
+        cfg.fusion.skip_last_layer,
+    )
+    run_dir = stage2_dir(cfg.paths.runs, cfg.model.name, variant, cfg.target, cfg.seed)
+    run_stage(cfg, run_dir, lambda: train_fusion(cfg, run_dir, sources, variant, encoder_weights))

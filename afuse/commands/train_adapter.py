@@ -1,9 +1,13 @@
-"""`afuse train-adapter`: not built yet."""
+"""`afuse train-adapter task=rte`: stage 1, one adapter (ST-A) and its head on a frozen encoder."""
 
 from omegaconf import DictConfig
 
-from afuse.errors import AfuseError
+from afuse.runs import adapter_variant, stage1_dir
+from afuse.train.single_task import train_single_task
+from afuse.train.stage import run_stage
 
 
 def main(cfg: DictConfig) -> None:
-    raise AfuseError("'afuse train-adapter' is not available yet in this version of afuse.")
+    variant = adapter_variant(cfg.adapter)
+    run_dir = stage1_dir(cfg.paths.runs, cfg.model.name, variant, cfg.task.name, cfg.seed)
+    run_stage(cfg, run_dir, lambda: train_single_task(cfg, run_dir, "adapter", "train-adapter", variant))

@@ -65,11 +65,19 @@ def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
 
 
-def save_checkpoint(run_dir: Path, state: LoopState, params: dict[str, torch.Tensor],
-                    best: dict[str, torch.Tensor], optimizer_state: dict) -> Path:
+def save_checkpoint(
+    run_dir: Path,
+    state: LoopState,
+    params: dict[str, torch.Tensor],
+    best: dict[str, torch.Tensor],
+    optimizer_state: dict,
+) -> Path:
     run_dir = Path(run_dir)
-    final, tmp, old = (run_dir / CHECKPOINT_DIR, run_dir / f"{CHECKPOINT_DIR}.tmp",
-                       run_dir / f"{CHECKPOINT_DIR}.old")
+    final, tmp, old = (
+        run_dir / CHECKPOINT_DIR,
+        run_dir / f"{CHECKPOINT_DIR}.tmp",
+        run_dir / f"{CHECKPOINT_DIR}.old",
+    )
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     save_file(_contiguous(params), tmp / "trainable.safetensors")
@@ -118,7 +126,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
             if _sha256(path / name) != expected:
                 raise CorruptCheckpointError(
                     f"checkpoint file {path / name} is corrupt (sha256 mismatch); delete {path} to "
-                    "restart this run from scratch, or rerun with force=true")
+                    "restart this run from scratch, or rerun with force=true"
+                )
         return Checkpoint(
             state=LoopState(**meta["loop"]),
             params=load_file(path / "trainable.safetensors"),
@@ -131,7 +140,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise CorruptCheckpointError(
             f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); delete it to restart "
-            "this run from scratch, or rerun with force=true") from exc
+            "this run from scratch, or rerun with force=true"
+        ) from exc
 
 
 def remove_checkpoints(run_dir: Path) -> None:

@@ -59,10 +59,35 @@ class EpochOrder(Sampler):
         return torch.randperm(self.size, generator=generator).tolist()
 
     def __iter__(self):
-        return iter(self.order()[self.start:])
+        return iter(self.order()[self.start :])
 
     def __len__(self) -> int:
         return max(self.size - self.start, 0)
+
+
+class TaskData:
+    """One task's splits as the loop sees them: batches per epoch in a seeded order, and evaluation.
+
+    MT-A has its own (afuse/train/multitask.py) with the same three methods, so one loop serves both.
+    """
+
+    def __init__(self, splits: dict, collate, batch_size: int, eval_batch_size: int, seed: int):
+        self.splits, self.collate, self.seed = splits, collate, seed
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+
+    @property
+    def train_size(self) -> int:
+        return len(self.splits["train"])
+
+    def num_batches(self, epoch: int) -> int:
+        return math.ceil(self.train_size / self.batch_size)
+
+    def batches(self, epoch: int, start: int = 0):
+        order = EpochOrder(self.train_size, self.seed, epoch, start=start * self.batch_size)
+        return iter(_loader(self.splits["train"], self.collate, self.batch_size, sampler=order))
+
+    def evaluate(self, model, split: str, device: torch.device, amp="auto") -> dict:
+        return evaluate(model, self.splits[split], self.collate, self.eval_batch_size, device, amp)
 
 
 def resolve_device(setting: str) -> torch.device:
@@ -84,12 +109,18 @@ def autocast_for(device: torch.device, amp) -> tuple[object, torch.amp.GradScale
 def _loader(dataset, collate, batch_size: int, sampler=None) -> DataLoader:
     # An explicit generator keeps DataLoader from drawing on the global RNG (which drives dropout
     # and is checkpointed); otherwise a mid-epoch resume would shift the dropout masks.
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,
-                      generator=torch.Generator().manual_seed(0))
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        collate_fn=collate,
+        generator=torch.Generator().manual_seed(0),
+    )
 
 
 def _to_device(batch: dict, device: torch.device) -> dict:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    # Non-tensor entries (MT-A's task name) pass through untouched.
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
 def majority_rate(dataset) -> float:
@@ -111,8 +142,12 @@ def evaluate(model, dataset, collate, batch_size: int, device: torch.device, amp
         loss_sum += float(torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum"))
         correct += int((logits.argmax(-1) == labels).sum())
         total += len(labels)
-    return {"accuracy": correct / max(total, 1), "n": total, "loss": loss_sum / max(total, 1),
-            "majority_rate": majority_rate(dataset)}
+    return {
+        "accuracy": correct / max(total, 1),
+        "n": total,
+        "loss": loss_sum / max(total, 1),
+        "majority_rate": majority_rate(dataset),
+    }
 
 
 def _trainable(model) -> dict[str, torch.nn.Parameter]:
@@ -145,19 +180,32 @@ def _progress(cfg, total: int, initial: int, desc: str):
     # A redrawn bar is noise in log files (SLURM, multirun): there, `auto` hides it and the loop
     # logs a line every `log_every_steps` instead.
     enabled = sys.stderr.isatty() if str(cfg.progress_bar) == "auto" else bool(cfg.progress_bar)
-    return tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=False,
-                disable=not enabled, file=sys.stderr)
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=desc,
+        dynamic_ncols=True,
+        leave=False,
+        disable=not enabled,
+        file=sys.stderr,
+    )
 
 
-def fit(model, splits: dict, collate, cfg, run_dir, seed: int,
-        extra_loss: Callable[[], torch.Tensor] | None = None, logger=None) -> FitResult:
+def fit(
+    model,
+    data: TaskData,
+    cfg,
+    run_dir,
+    seed: int,
+    extra_loss: Callable[[], torch.Tensor] | None = None,
+    logger=None,
+) -> FitResult:
     """Train `model`'s parameters that require grad; return validation/test metrics of the best epoch."""
     device = resolve_device(cfg.device)
     model.to(device)
     named = _trainable(model)
     optimizer = torch.optim.AdamW(named.values(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    micro_batches = math.ceil(len(splits["train"]) / cfg.batch_size)
-    steps_per_epoch = math.ceil(micro_batches / cfg.grad_accum_steps)
+    steps_per_epoch = math.ceil(data.num_batches(0) / cfg.grad_accum_steps)
     total_steps = steps_per_epoch * cfg.max_epochs
     scheduler = _linear_schedule(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     autocast, scaler = autocast_for(device, cfg.amp)
@@ -172,22 +220,46 @@ def fit(model, splits: dict, collate, cfg, run_dir, seed: int,
         scheduler.load_state_dict(ckpt.optimizer_state["scheduler"])
         ckpt.restore_rng()
         state = ckpt.state
-        log.info("resuming from %s: epoch %d, step %d of %d", found, state.epoch + 1,
-                 state.step_in_epoch, steps_per_epoch)
+        log.info(
+            "resuming from %s: epoch %d, step %d of %d",
+            found,
+            state.epoch + 1,
+            state.step_in_epoch,
+            steps_per_epoch,
+        )
     else:
         torch.manual_seed(seed)
 
     def checkpoint():
-        save_checkpoint(run_dir, state, named, best,
-                        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
+        save_checkpoint(
+            run_dir,
+            state,
+            named,
+            best,
+            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+        )
 
     started = time.perf_counter()
     with preemption_guard() as guard:
         while state.epoch < cfg.max_epochs and state.epochs_without_gain < cfg.patience:
-            _train_epoch(model, splits["train"], collate, cfg, state, seed, device, optimizer,
-                         scheduler, autocast, scaler, steps_per_epoch, named, extra_loss, logger,
-                         guard, checkpoint)
-            validation = evaluate(model, splits["validation"], collate, cfg.eval_batch_size, device, cfg.amp)
+            _train_epoch(
+                model,
+                data,
+                cfg,
+                state,
+                device,
+                optimizer,
+                scheduler,
+                autocast,
+                scaler,
+                steps_per_epoch,
+                named,
+                extra_loss,
+                logger,
+                guard,
+                checkpoint,
+            )
+            validation = data.evaluate(model, "validation", device, cfg.amp)
             _record_epoch(state, validation, named, best, logger)
             state.epoch += 1
             state.step_in_epoch = 0
@@ -196,37 +268,70 @@ def fit(model, splits: dict, collate, cfg, run_dir, seed: int,
 
     _copy_into(named, best)
     started = time.perf_counter()
-    test = evaluate(model, splits["test"], collate, cfg.eval_batch_size, device, cfg.amp)
+    test = data.evaluate(model, "test", device, cfg.amp)
     best_row = next(h for h in state.history if h["epoch"] == state.best_epoch)
     return FitResult(
-        validation={k: best_row[k] for k in ("accuracy", "n", "loss", "majority_rate")},
-        test=test, best_epoch=state.best_epoch, epochs_run=state.epoch,
+        validation={k: v for k, v in best_row.items() if k != "epoch"},
+        test=test,
+        best_epoch=state.best_epoch,
+        epochs_run=state.epoch,
         stopped_early=state.epochs_without_gain >= cfg.patience and state.epoch < cfg.max_epochs,
-        train_s=train_s, test_eval_s=time.perf_counter() - started, history=state.history)
+        train_s=train_s,
+        test_eval_s=time.perf_counter() - started,
+        history=state.history,
+    )
 
 
 def _record_epoch(state: LoopState, validation: dict, named, best: dict, logger) -> None:
     """Early-stopping bookkeeping: a strictly better validation accuracy becomes the new best."""
     improved = validation["accuracy"] > state.best_accuracy
     if improved:
-        state.best_accuracy, state.best_epoch, state.epochs_without_gain = validation["accuracy"], state.epoch + 1, 0
+        state.best_accuracy, state.best_epoch, state.epochs_without_gain = (
+            validation["accuracy"],
+            state.epoch + 1,
+            0,
+        )
         best.update(_snapshot(named))
     else:
         state.epochs_without_gain += 1
     state.history.append({"epoch": state.epoch + 1, **validation})
-    log.info("epoch %d: validation accuracy %.4f (loss %.4f)%s", state.epoch + 1, validation["accuracy"],
-             validation["loss"], " *best*" if improved else f", no gain for {state.epochs_without_gain}")
+    log.info(
+        "epoch %d: validation accuracy %.4f (loss %.4f)%s",
+        state.epoch + 1,
+        validation["accuracy"],
+        validation["loss"],
+        " *best*" if improved else f", no gain for {state.epochs_without_gain}",
+    )
     if logger:
-        logger.log({"validation/accuracy": validation["accuracy"], "validation/loss": validation["loss"],
-                    "epoch": state.epoch + 1}, step=state.global_step)
+        logger.log(
+            {
+                "validation/accuracy": validation["accuracy"],
+                "validation/loss": validation["loss"],
+                "epoch": state.epoch + 1,
+            },
+            step=state.global_step,
+        )
 
 
-def _train_epoch(model, train_set, collate, cfg, state: LoopState, seed: int, device, optimizer,
-                 scheduler, autocast, scaler, steps_per_epoch: int, named, extra_loss, logger,
-                 guard, checkpoint) -> None:
+def _train_epoch(
+    model,
+    data: TaskData,
+    cfg,
+    state: LoopState,
+    device,
+    optimizer,
+    scheduler,
+    autocast,
+    scaler,
+    steps_per_epoch: int,
+    named,
+    extra_loss,
+    logger,
+    guard,
+    checkpoint,
+) -> None:
     accum = cfg.grad_accum_steps
-    order = EpochOrder(len(train_set), seed, state.epoch, start=state.step_in_epoch * accum * cfg.batch_size)
-    batches = iter(_loader(train_set, collate, cfg.batch_size, sampler=order))
+    batches = data.batches(state.epoch, start=state.step_in_epoch * accum)
     model.train()
     bar = _progress(cfg, steps_per_epoch, state.step_in_epoch, f"epoch {state.epoch + 1}/{cfg.max_epochs}")
     while state.step_in_epoch < steps_per_epoch:
@@ -286,13 +391,21 @@ def _check_finite(losses: dict, state: LoopState, lr: float) -> None:
     raise TrainingDiverged(
         f"loss became {losses['loss']} (extra loss {losses['extra_loss']}) at epoch {state.epoch + 1}, "
         f"step {state.global_step + 1}, learning rate {lr:.3g}; the last good checkpoint is kept. "
-        "Try a lower trainer.lr or check the data.")
+        "Try a lower trainer.lr or check the data."
+    )
 
 
 def _log_step(state: LoopState, losses: dict, lr: float, logger, bar_hidden: bool) -> None:
     if bar_hidden:
-        log.info("step %d: loss %.4f, extra %.5f, lr %.3g", state.global_step, losses["loss"],
-                 losses["extra_loss"], lr)
+        log.info(
+            "step %d: loss %.4f, extra %.5f, lr %.3g",
+            state.global_step,
+            losses["loss"],
+            losses["extra_loss"],
+            lr,
+        )
     if logger:
-        logger.log({"train/loss": losses["loss"], "train/extra_loss": losses["extra_loss"], "train/lr": lr},
-                   step=state.global_step)
+        logger.log(
+            {"train/loss": losses["loss"], "train/extra_loss": losses["extra_loss"], "train/lr": lr},
+            step=state.global_step,
+        )

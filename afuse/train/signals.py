@@ -5,7 +5,7 @@ checkpoint and raises `Preempted`; the command then exits (or hands over to subm
 """
 
 import signal
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 PREEMPTION_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
 
@@ -40,10 +40,9 @@ def preemption_guard():
     """Record preemption signals while training; restore the previous handlers afterwards."""
     guard = PreemptionGuard()
     for signum in PREEMPTION_SIGNALS:
-        try:
+        # Outside the main thread (some launchers) signals cannot be handled: train on without.
+        with suppress(ValueError):
             guard.previous[signum] = signal.signal(signum, guard._record)
-        except ValueError:  # not the main thread (e.g. some launchers): no signal handling there
-            pass
     try:
         yield guard
     finally:

@@ -11,7 +11,7 @@ from datasets import Dataset
 from omegaconf import OmegaConf
 
 from afuse.train.checkpoint import CorruptCheckpointError, find_checkpoint, load_checkpoint
-from afuse.train.loop import EpochOrder, TrainingDiverged, fit
+from afuse.train.loop import EpochOrder, TaskData, TrainingDiverged, fit
 from afuse.train.signals import Preempted
 
 
@@ -39,25 +39,42 @@ def make_split(n, seed):
 
 def collate(features):
     ids = torch.tensor([f["input_ids"] for f in features])
-    return {"input_ids": ids, "attention_mask": torch.ones_like(ids),
-            "labels": torch.tensor([f["labels"] for f in features])}
+    return {
+        "input_ids": ids,
+        "attention_mask": torch.ones_like(ids),
+        "labels": torch.tensor([f["labels"] for f in features]),
+    }
 
 
 SPLITS = {"train": make_split(96, 0), "validation": make_split(40, 1), "test": make_split(40, 2)}
 
 
 def trainer_cfg(**overrides):
-    base = dict(lr=0.05, max_epochs=4, patience=10, batch_size=8, eval_batch_size=16, grad_accum_steps=2,
-                weight_decay=0.0, warmup_ratio=0.1, max_grad_norm=1.0, amp="auto", device="cpu",
-                num_threads=None, log_every_steps=5, progress_bar=False)
+    base = dict(
+        lr=0.05,
+        max_epochs=4,
+        patience=10,
+        batch_size=8,
+        eval_batch_size=16,
+        grad_accum_steps=2,
+        weight_decay=0.0,
+        warmup_ratio=0.1,
+        max_grad_norm=1.0,
+        amp="auto",
+        device="cpu",
+        num_threads=None,
+        log_every_steps=5,
+        progress_bar=False,
+    )
     return OmegaConf.create({**base, **overrides})
 
 
 def run(tmp_path, name, extra_loss=None, **overrides):
     torch.manual_seed(123)  # model init
     model = BagOfTokens()
-    return model, fit(model, SPLITS, collate, trainer_cfg(**overrides), tmp_path / name, seed=7,
-                      extra_loss=extra_loss)
+    cfg = trainer_cfg(**overrides)
+    data = TaskData(SPLITS, collate, cfg.batch_size, cfg.eval_batch_size, seed=7)
+    return model, fit(model, data, cfg, tmp_path / name, seed=7, extra_loss=extra_loss)
 
 
 def test_same_seed_same_metrics(tmp_path):

@@ -1,0 +1,109 @@
+"""What every training command does around the loop: skip, lock, resume, record, finish.
+
+    run_stage(cfg, run_dir, train)   # train() returns the metrics dict
+
+- a finished run (metrics.json) is skipped, unless force=true; its settings must match;
+- the run directory is locked for the life of the process (a second process exits at once);
+- an incomplete run resumes from its checkpoint (the loop does that);
+- an error is recorded in failed.json for `afuse status`; a preemption just stops;
+- metrics.json is written last and atomically, then the checkpoint is deleted.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+from afuse import __version__
+from afuse.runs import (
+    FAILED,
+    RunLock,
+    archive_finished,
+    check_same_config,
+    is_complete,
+    record_failure,
+    write_config,
+    write_metrics,
+)
+from afuse.train.checkpoint import remove_checkpoints
+from afuse.train.signals import Preempted
+
+log = logging.getLogger(__name__)
+
+
+def run_stage(cfg: DictConfig, run_dir: Path, train: Callable[[], dict]) -> dict | None:
+    run_dir = Path(run_dir)
+    if is_complete(run_dir) and not cfg.force:
+        check_same_config(run_dir, cfg)
+        log.info("skipping %s: already complete (metrics.json exists); force=true retrains it", run_dir)
+        return None
+    with RunLock(run_dir):
+        if cfg.force:
+            archive_finished(run_dir)
+            remove_checkpoints(run_dir)
+        else:
+            check_same_config(run_dir, cfg)
+        write_config(run_dir, cfg)
+        log.info("run directory: %s", run_dir)
+        try:
+            metrics = train()
+        except (Preempted, KeyboardInterrupt):
+            raise  # not a failure: the checkpoint is there, a rerun resumes
+        except Exception as error:
+            record_failure(run_dir, error)
+            raise
+        (run_dir / FAILED).unlink(missing_ok=True)
+        metrics["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        write_metrics(run_dir, metrics)
+        remove_checkpoints(run_dir)
+        log.info(
+            "done: test accuracy %.4f (majority class %.4f) -> %s",
+            metrics["test"]["accuracy"],
+            metrics["test"]["majority_rate"],
+            run_dir / "metrics.json",
+        )
+        return metrics
+
+
+def setup_torch(cfg: DictConfig) -> None:
+    if cfg.trainer.get("num_threads"):
+        torch.set_num_threads(int(cfg.trainer.num_threads))
+    torch.use_deterministic_algorithms(False)  # CPU kernels are deterministic; GPU runs stay fast
+
+
+def base_metrics(cfg: DictConfig, command: str, kind: str, variant: str, task: str | None, result) -> dict:
+    """The metrics.json fields every stage shares (see docs/contracts.md)."""
+    metrics = {
+        "afuse_version": __version__,
+        "command": command,
+        "kind": kind,
+        "model": cfg.model.name,
+        "variant": variant,
+    }
+    if task is not None:
+        metrics["task"] = task
+    metrics.update(
+        {
+            "seed": int(cfg.seed),
+            "test": _split_metrics(result.test),
+            "validation": _split_metrics(result.validation),
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "stopped_early": result.stopped_early,
+            "timing": {"train_s": round(result.train_s, 2), "test_eval_s": round(result.test_eval_s, 2)},
+            "history": result.history,
+        }
+    )
+    return metrics
+
+
+def _split_metrics(values: dict) -> dict:
+    return {
+        "accuracy": values["accuracy"],
+        "n": values["n"],
+        "majority_rate": values["majority_rate"],
+        "loss": values["loss"],
+    }
