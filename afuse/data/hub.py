@@ -35,7 +35,7 @@ def _dataset_name(hub: DictConfig) -> str:
 
 def offline_error(task: str, hub: DictConfig, reason: str) -> OfflineError:
     return OfflineError(
-        f"prepare-data task={task}: cannot load dataset {_dataset_name(hub)} from the Hugging Face Hub "
+        f"task {task}: cannot load dataset {_dataset_name(hub)} from the Hugging Face Hub "
         f"({reason}): no network? use data.source=local data.raw_dir=<dir>"
     )
 

@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from afuse.data.normalize import Normalizer, RowProblem, plain
 from afuse.data.readers import READERS, RawRecord, read_labels_file, with_labels
@@ -43,7 +43,7 @@ class FileSpec:
 
     path: str
     format: str
-    fields: DictConfig
+    fields: dict
     columns: tuple[str, ...] | None = None
     labels_file: str | None = None
     where: tuple[tuple[str, str], ...] = ()
@@ -60,7 +60,7 @@ class FileSpec:
         return cls(
             path=str(entry["path"]),
             format=spec_format,
-            fields=OmegaConf.create(entry["fields"]) if entry.get("fields") else local.fields,
+            fields=entry.get("fields") or plain(local.fields),
             columns=tuple(columns) if columns else None,
             labels_file=entry.get("labels_file"),
             where=tuple((str(k), str(v)) for k, v in (entry.get("where") or {}).items()),
@@ -87,7 +87,7 @@ class LocalReader:
 
     def read(self) -> SourceRead:
         if not self.task_dir.is_dir():
-            raise self._missing(self.task_dir, "the task's folder")
+            raise self._missing_folder()
         for split, entry in self.local.files.items():
             spec = FileSpec.from_config(plain(entry), self.local)
             paths = self._resolve(spec.path, f"local.files.{split}")
@@ -125,6 +125,16 @@ class LocalReader:
             "or set data.raw_dir=<dir> to the folder that holds them"
         )
 
+    def _missing_folder(self) -> MissingInputError:
+        expected = sorted(
+            {str(entry if isinstance(entry, str) else entry.path) for entry in self.local.files.values()}
+        )
+        return MissingInputError(
+            f"task {self.task.name}: missing raw data folder {self.task_dir} (expected in it: {', '.join(expected)}). "
+            f"It comes from: {self.local.origin}. Put the original files there "
+            "or set data.raw_dir=<dir> to the folder that holds them"
+        )
+
     def _relative(self, path: Path) -> str:
         return str(path.relative_to(self.task_dir.parent))
 
@@ -143,7 +153,9 @@ class LocalReader:
             records = list(READERS[spec.format](path, list(spec.columns) if spec.columns else None))
             if spec.labels_file:
                 labels_path = self._resolve(spec.labels_file, "labels_file")[0]
-                records = with_labels(records, read_labels_file(labels_path), spec.fields.label, labels_path)
+                records = with_labels(
+                    records, read_labels_file(labels_path), spec.fields["label"], labels_path
+                )
             for record in records:
                 if record.problem:
                     self.result.malformed.add(self._relative(path), record.position, record.problem)

@@ -62,26 +62,29 @@ def prepare_task(
     out = prepared_dir(paths_cfg, task_cfg.name)
     expected = fingerprint(task_cfg, data_cfg)
     with locked(out):
-        if not force and _reusable(out, expected, task_cfg.name, data_cfg):
+        stale = "force=true" if force else _stale_reason(out, expected, task_cfg.name, data_cfg)
+        if stale is None:
             log.info(
                 "%s: prepared data in %s is up to date; reusing it (force=true re-reads the source)",
                 task_cfg.name,
                 out,
             )
             return out
-        source = (
-            read_local(task_cfg, data_cfg.get("raw_dir"))
-            if data_cfg.source == "local"
-            else read_hub(task_cfg)
-        )
+        if data_cfg.source == "local":
+            source = read_local(task_cfg, data_cfg.get("raw_dir"))
+        else:
+            source = read_hub(task_cfg)
         manifest = _write(out, task_cfg, data_cfg, source, expected)
     counts = " / ".join(f"{split} {manifest['splits'][split]['rows']}" for split in SPLITS)
+    # Why it was (re)prepared goes into this line, not before: an error reading the source
+    # should be the only line the user sees.
     log.info(
-        "%s: prepared %s rows (%d malformed left out) in %s",
+        "%s: prepared %s rows (%d malformed left out) in %s [%s]",
         task_cfg.name,
         counts,
         manifest["malformed"]["total"],
         out,
+        stale,
     )
     return out
 
@@ -93,18 +96,16 @@ def read_manifest(prepared: Path) -> dict | None:
 # -- reuse -------------------------------------------------------------------------------------
 
 
-def _reusable(out: Path, expected: str, task: str, data_cfg: DictConfig) -> bool:
+def _stale_reason(out: Path, expected: str, task: str, data_cfg: DictConfig) -> str | None:
+    """Why the prepared copy in `out` cannot be reused, or None if it can. Damage is warned about."""
     manifest = read_manifest(out)
     if manifest is None:
         if (out / MANIFEST).exists():
             log.warning("%s: %s is unreadable (damaged?); preparing the task again", task, out / MANIFEST)
-        return False
+            return "manifest damaged"
+        return "first preparation"
     if manifest.get("fingerprint") != expected:
-        log.info(
-            "%s: task config, data.source or split settings changed since it was prepared; preparing again",
-            task,
-        )
-        return False
+        return "task config, data.source or split settings changed"
     damaged = damaged_files(out, manifest["splits"])
     if damaged:
         log.warning(
@@ -112,14 +113,11 @@ def _reusable(out: Path, expected: str, task: str, data_cfg: DictConfig) -> bool
             task,
             ", ".join(damaged),
         )
-        return False
+        return "prepared files damaged"
     changed = _changed_raw_files(manifest, data_cfg)
     if changed:
-        log.info(
-            "%s: raw files changed since they were prepared (%s); preparing again", task, ", ".join(changed)
-        )
-        return False
-    return True
+        return f"raw files changed: {', '.join(changed)}"
+    return None
 
 
 def _changed_raw_files(manifest: dict, data_cfg: DictConfig) -> list[str]:

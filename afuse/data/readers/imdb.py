@@ -8,7 +8,7 @@ URL lists, `unsup/`) is not a review and is skipped.
 
 import re
 import tarfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
@@ -20,13 +20,12 @@ REVIEW_FILE = re.compile(r"^(?P<id>\d+)_(?P<stars>\d+)\.txt$")
 
 
 def _unsafe(name: str) -> bool:
-    path = PurePosixPath(name)
-    return path.is_absolute() or ".." in path.parts
+    return name.startswith("/") or ".." in name.split("/")
 
 
 def _review_folder(name: str) -> tuple[str, str, str] | None:
     """(split, label, file name) when `name` lies in a review folder `.../<split>/<label>/<file>`."""
-    parts = PurePosixPath(name).parts
+    parts = name.split("/")  # tar member names always use "/"
     if len(parts) >= 3 and parts[-3] in SPLITS and parts[-2] in LABELS:
         return parts[-3], parts[-2], parts[-1]
     return None
@@ -53,7 +52,8 @@ def _review(
 
 
 def read_imdb_tar(path: Path) -> RecordStream:
-    with tarfile.open(path, mode="r:*") as archive:
+    # Stream mode ("r|*"): one pass over the compressed archive, no seeking back and forth.
+    with tarfile.open(path, mode="r|*") as archive:
         for member in tqdm(archive, desc=f"reading {path.name}", unit=" files", disable=None):
             folder = _review_folder(member.name)
             if folder is None:
