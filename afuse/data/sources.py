@@ -23,6 +23,12 @@ def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def _in_file_order(row: tuple[str, str]) -> tuple:
+    """Line numbers in numeric order (unparsable rows are found before bad labels)."""
+    position = row[0]
+    return (0, int(position), "") if position.isdigit() else (1, 0, position)
+
+
 class MalformedLog:
     """Rows that could not be used, per source file: counted, listed in the manifest, logged."""
 
@@ -42,7 +48,10 @@ class MalformedLog:
             "files": {
                 file: {
                     "count": len(rows),
-                    "examples": [{"position": pos, "reason": why} for pos, why in rows[:MANIFEST_EXAMPLES]],
+                    "examples": [
+                        {"position": pos, "reason": why}
+                        for pos, why in sorted(rows, key=_in_file_order)[:MANIFEST_EXAMPLES]
+                    ],
                 }
                 for file, rows in self.by_file.items()
             },
@@ -50,7 +59,7 @@ class MalformedLog:
 
     def report(self, task: str) -> None:
         for file, rows in self.by_file.items():
-            position, reason = rows[0]
+            position, reason = min(rows, key=_in_file_order)
             log.warning(
                 "%s: %d malformed row(s) in %s left out (listed in manifest.json); first at %s: %s",
                 task,

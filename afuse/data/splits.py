@@ -93,7 +93,8 @@ def carve_splits(
     for salt, rule in enumerate(rules):
         if rule.source not in splits:
             raise ConfigError(
-                f"task {task}: carve.{rule.split} takes from {rule.source!r}, which this source lacks"
+                f"task {task}: no {rule.source!r} split to carve {rule.split} from; name its file in the task's "
+                f"files (local) or splits (hub), or carve it, e.g. carve: {{{rule.source}: {{from: test, fraction: 0.7}}}}"
             )
         available = len(splits[rule.source])
         splits[rule.split], splits[rule.source] = carve(

@@ -46,8 +46,8 @@ def digest(obj) -> str:
 @contextmanager
 def locked(directory: Path):
     """One writer per directory at a time (parallel sweep jobs share paths.data)."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(directory) + ".lock", timeout=LOCK_TIMEOUT_S):
+    directory.mkdir(parents=True, exist_ok=True)
+    with FileLock(directory / ".lock", timeout=LOCK_TIMEOUT_S):
         yield
 
 

@@ -21,7 +21,7 @@ def read_jsonl(path: Path) -> RecordStream:
             if not line.strip():
                 continue  # a blank line (e.g. at the end of the file) is not a row
             try:
-                fields = json.loads(line)
+                fields = json.loads(line.strip())
             except json.JSONDecodeError as exc:
                 yield bad(line_number, f"invalid JSON ({exc.msg})")
                 continue
