@@ -108,7 +108,7 @@ class Normalizer:
         choices = self._choices(record, fields.get("choices")) if self.multiple_choice else None
         if self.blank and self.blank not in text_a:
             raise RowProblem(f"text_a has no blank {self.blank!r} to fill with the choices")
-        row_id = render(record, fields["id"]) if fields.get("id") else None
+        row_id = self._row_id(record, fields.get("id"))
         return {
             "id": row_id,
             "text_a": text_a,
@@ -116,6 +116,15 @@ class Normalizer:
             "choices": choices,
             "label": self.labels(lookup(record, fields["label"])),
         }
+
+    @staticmethod
+    def _row_id(record: Mapping[str, Any], spec: str | None) -> str | None:
+        """The record's own id, or None (the caller then uses its position): an id is a label for
+        people, so a source without one (some Hub copies) is not a reason to drop its rows."""
+        try:
+            return render(record, spec) or None if spec else None
+        except RowProblem:
+            return None
 
     @staticmethod
     def _text(record: Mapping[str, Any], spec: str, column: str) -> str:

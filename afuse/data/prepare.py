@@ -21,7 +21,7 @@ from afuse.data.schema import SPLITS, to_table
 from afuse.data.sources import SourceRead, sha256_file
 from afuse.data.splits import carve_splits
 from afuse.data.store import damaged_files, digest, locked, prepared_dir, read_json, write_parquet
-from afuse.errors import ConfigError
+from afuse.errors import ConfigError, OfflineError
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +70,7 @@ def prepare_task(
                 out,
             )
             return out
-        if data_cfg.source == "local":
-            source = read_local(task_cfg, data_cfg.get("raw_dir"))
-        else:
-            source = read_hub(task_cfg)
+        source = _read_source(out, task_cfg, data_cfg)
         manifest = _write(out, task_cfg, data_cfg, source, expected)
     counts = " / ".join(f"{split} {manifest['splits'][split]['rows']}" for split in SPLITS)
     # Why it was (re)prepared goes into this line, not before: an error reading the source
@@ -87,6 +84,20 @@ def prepare_task(
         stale,
     )
     return out
+
+
+def _read_source(out: Path, task_cfg: DictConfig, data_cfg: DictConfig) -> SourceRead:
+    if data_cfg.source == "local":
+        return read_local(task_cfg, data_cfg.get("raw_dir"))
+    try:
+        return read_hub(task_cfg)
+    except OfflineError as error:
+        previous = read_manifest(out)
+        if previous and previous.get("source") == "local":  # e.g. train-adapter run without data.source=local
+            raise OfflineError(
+                f"{error} (a copy prepared from local files is in {out}: add data.source=local)"
+            ) from error
+        raise
 
 
 def read_manifest(prepared: Path) -> dict | None:

@@ -74,3 +74,31 @@ def test_unreachable_hub_fails_at_once_with_one_line(monkeypatch, task_cfg, data
         "task sst2: cannot load dataset 'nyu-mll/glue' (config sst2) from the Hugging Face Hub"
     )
     assert message.endswith("no network? use data.source=local data.raw_dir=<dir>")
+
+
+def test_offline_error_points_at_an_existing_local_copy(monkeypatch, task_cfg, data_cfg, paths_cfg):
+    prepare_task(task_cfg("cb"), data_cfg(), paths_cfg)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    with pytest.raises(
+        OfflineError, match=r"a copy prepared from local files is in .*cb: add data.source=local\)$"
+    ):
+        prepare_task(task_cfg("cb"), data_cfg(source="hub"), paths_cfg)
+
+
+def test_a_source_without_row_ids_falls_back_to_positions(monkeypatch, task_cfg, data_cfg, paths_cfg):
+    rows = {
+        "premise": ["p0", "p1", "p2"],
+        "hypothesis": ["h"] * 3,
+        "label": ["entailment", "neutral", "contradiction"],
+    }
+    fake_hub(
+        monkeypatch,
+        {"train": datasets.Dataset.from_dict(rows), "validation": datasets.Dataset.from_dict(rows)},
+    )
+    prepared = prepare_task(task_cfg("cb"), data_cfg(source="hub"), paths_cfg)  # cb's hub fields name id: idx
+    assert pq.read_table(prepared / "test.parquet").column("id").to_pylist() == [
+        "validation:0",
+        "validation:1",
+        "validation:2",
+    ]
