@@ -1,0 +1,133 @@
+"""Read a task from the Hugging Face Hub (data.source=hub) with `datasets.load_dataset`.
+
+The task config's `hub:` section:
+
+    hub:
+      path: nyu-mll/glue                  # dataset id on the Hub
+      name: rte                           # its config (or null)
+      revision: null                      # a branch, tag or commit (null: the default branch)
+      splits: {train: train, test: validation}   # our split <- Hub split (official dev -> our test)
+      fields: {id: idx, text_a: sentence1, text_b: sentence2, label: label}
+      carve: {}                           # how splits missing on the Hub are carved (see splits.py)
+
+Offline, `load_dataset` retries for ~25 s before failing with a message about the Hub; a short
+probe of the Hub endpoint first turns that into one immediate line that says what to do.
+"""
+
+import logging
+
+from omegaconf import DictConfig
+from tqdm.auto import tqdm
+
+from afuse.data.normalize import Normalizer, RowProblem
+from afuse.data.schema import to_frame
+from afuse.data.sources import SourceRead
+from afuse.errors import AfuseError, ConfigError, OfflineError
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_S = 5.0
+
+
+def _dataset_name(hub: DictConfig) -> str:
+    return f"'{hub.path}'" + (f" (config {hub.name})" if hub.get("name") else "")
+
+
+def offline_error(task: str, hub: DictConfig, reason: str) -> OfflineError:
+    return OfflineError(
+        f"task {task}: cannot load dataset {_dataset_name(hub)} from the Hugging Face Hub "
+        f"({reason}): no network? use data.source=local data.raw_dir=<dir>"
+    )
+
+
+def check_hub_reachable(task: str, hub: DictConfig) -> None:
+    """Fail at once when the Hub cannot be reached, instead of after load_dataset's retries.
+
+    With HF_HUB_OFFLINE=1 the probe is skipped: load_dataset then reads its local cache only.
+    """
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    if constants.HF_HUB_OFFLINE:
+        return
+    try:
+        get_session().head(constants.ENDPOINT, timeout=PROBE_TIMEOUT_S)
+    except Exception as exc:  # any transport failure (DNS, refused, timeout, proxy) means: no Hub
+        raise offline_error(task, hub, f"{constants.ENDPOINT} unreachable: {type(exc).__name__}") from exc
+
+
+def load_hub_splits(task: str, hub: DictConfig):
+    check_hub_reachable(task, hub)
+    import datasets
+
+    try:
+        return datasets.load_dataset(hub.path, hub.get("name"), revision=hub.get("revision"))
+    except datasets.exceptions.DatasetNotFoundError as exc:
+        raise ConfigError(f"task {task}: the Hub has no dataset {_dataset_name(hub)} ({exc})") from exc
+    except (ConnectionError, TimeoutError) as exc:
+        raise offline_error(task, hub, type(exc).__name__) from exc
+
+
+def _label_names(dataset, label_field: str):
+    """ClassLabel ints -> their names (GLUE's 0/1 -> entailment/not_entailment), so the task's
+    label order, not the Hub's, decides the ids."""
+    feature = dataset.features.get(label_field)
+    names = getattr(feature, "names", None)
+    return (
+        (lambda value: names[value] if isinstance(value, int) and 0 <= value < len(names) else value)
+        if names
+        else None
+    )
+
+
+def _rows(
+    task_cfg: DictConfig, dataset, hub_split: str, normalizer: Normalizer, result: SourceRead
+) -> list[dict]:
+    label_field = task_cfg.hub.fields.label
+    to_name = _label_names(dataset, label_field)
+    rows = []
+    for position, record in enumerate(tqdm(dataset, desc=f"{task_cfg.name} {hub_split}", disable=None)):
+        if to_name is not None:
+            record = {**record, label_field: to_name(record[label_field])}
+        try:
+            row = normalizer.row(record)
+        except RowProblem as problem:
+            result.malformed.add(f"hub:{hub_split}", str(position), str(problem))
+            continue
+        row["id"] = f"{hub_split}:{row['id'] or position}"
+        rows.append(row)
+    return rows
+
+
+def read_hub(task_cfg: DictConfig) -> SourceRead:
+    hub = task_cfg.get("hub")
+    if not hub:
+        origin = task_cfg.local.get("origin", "its authors")
+        raise ConfigError(
+            f"task {task_cfg.name} has no Hugging Face Hub source; get its files from {origin} "
+            "and use data.source=local data.raw_dir=<dir>"
+        )
+    dataset_dict = load_hub_splits(task_cfg.name, hub)
+    normalizer = Normalizer(task_cfg, hub)
+    result = SourceRead(splits={}, origins={}, notes=list(hub.get("notes") or []))
+    for split, hub_split in hub.splits.items():
+        if hub_split not in dataset_dict:
+            raise AfuseError(
+                f"task {task_cfg.name}: dataset {_dataset_name(hub)} has no split {hub_split!r} "
+                f"(it has: {', '.join(dataset_dict)}); fix hub.splits in conf/task/{task_cfg.name}.yaml"
+            )
+        result.splits[split] = to_frame(
+            _rows(task_cfg, dataset_dict[hub_split], hub_split, normalizer, result)
+        )
+        result.origins[split] = (
+            f"hub {hub.path}" + (f"/{hub.name}" if hub.get("name") else "") + f" [{hub_split}]"
+        )
+    result.source_files.append(
+        {
+            "hub": hub.path,
+            "name": hub.get("name"),
+            "revision": hub.get("revision"),
+            "fingerprints": {s: getattr(dataset_dict[s], "_fingerprint", None) for s in hub.splits.values()},
+        }
+    )
+    return result

@@ -1,0 +1,74 @@
+"""Files under paths.data: where prepared data and tokenised caches live, written atomically.
+
+    <paths.data>/prepared/<task>/{train,validation,test}.parquet  manifest.json
+    <paths.data>/cache/<task>/<tokenizer>-len<max_length>/{train,validation,test}.parquet  cache.json
+
+The JSON index (manifest.json, cache.json) is written last and records each parquet file's
+sha256: its presence means the set is complete, and a checksum mismatch means a file was
+truncated or altered after it was written.
+"""
+
+import hashlib
+import json
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from filelock import FileLock
+from omegaconf import DictConfig
+
+from afuse.atomic import atomic_write
+from afuse.data.sources import sha256_file
+
+LOCK_TIMEOUT_S = 3600  # another process preparing the same task (a sweep) finishes first
+
+
+def prepared_dir(paths_cfg: DictConfig, task: str) -> Path:
+    return Path(paths_cfg.data) / "prepared" / task
+
+
+def cache_dir(paths_cfg: DictConfig, task: str, tokenizer_id: str, max_length: int) -> Path:
+    return Path(paths_cfg.data) / "cache" / task / f"{slug(tokenizer_id)}-len{max_length}"
+
+
+def slug(text: str) -> str:
+    """A folder name for a tokenizer id or path: readable part plus a hash (ids may differ only in /)."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[-48:]
+    return f"{readable}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@contextmanager
+def locked(directory: Path):
+    """One writer per directory at a time (parallel sweep jobs share paths.data)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with FileLock(directory / ".lock", timeout=LOCK_TIMEOUT_S):
+        yield
+
+
+def write_parquet(path: Path, table: pa.Table) -> dict:
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    return {"file": path.name, "rows": table.num_rows, "sha256": sha256_file(path)}
+
+
+def read_json(path: Path) -> dict | None:
+    """The JSON at `path`, or None if it is missing or not valid JSON (a damaged index)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def damaged_files(directory: Path, files: dict[str, dict]) -> list[str]:
+    """Names of files listed in an index that are missing or whose sha256 differs."""
+    damaged = []
+    for entry in files.values():
+        path = directory / entry["file"]
+        if not path.is_file() or sha256_file(path) != entry["sha256"]:
+            damaged.append(entry["file"])
+    return damaged

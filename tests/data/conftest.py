@@ -1,0 +1,58 @@
+"""Fixtures for the data tests: task configs, data settings pointing at the raw fixtures, tmp paths."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from omegaconf import DictConfig, OmegaConf
+
+from afuse.paths import conf_dir
+
+FIXTURE_DATA = Path(__file__).resolve().parent.parent / "fixtures" / "data"
+
+
+def _task_config(name: str, *overrides: str) -> DictConfig:
+    """conf/task/<name>.yaml with dotlist overrides, e.g. "local.files.test=x.jsonl"."""
+    config = OmegaConf.load(conf_dir() / "task" / f"{name}.yaml")
+    return OmegaConf.merge(config, OmegaConf.from_dotlist(list(overrides)))
+
+
+def _data_config(raw_dir: Path | str | None = FIXTURE_DATA, **overrides) -> DictConfig:
+    config = OmegaConf.load(conf_dir() / "data" / "default.yaml")
+    config.source = "local"
+    config.raw_dir = None if raw_dir is None else str(raw_dir)
+    return OmegaConf.merge(config, overrides)
+
+
+@pytest.fixture(scope="session")
+def fixture_data() -> Path:
+    return FIXTURE_DATA
+
+
+@pytest.fixture(scope="session")
+def task_cfg():
+    return _task_config
+
+
+@pytest.fixture(scope="session")
+def data_cfg():
+    """data_cfg(raw_dir=<fixtures>, **overrides): conf/data/default.yaml with data.source=local."""
+    return _data_config
+
+
+@pytest.fixture
+def paths_cfg(tmp_path: Path) -> DictConfig:
+    return OmegaConf.create({"data": str(tmp_path / "data")})
+
+
+@pytest.fixture
+def raw_copy(tmp_path: Path):
+    """raw_copy("RTE", ...) -> a raw_dir holding writable copies of those fixture folders."""
+
+    def copy(*folders: str) -> Path:
+        raw_dir = tmp_path / "raw"
+        for folder in folders:
+            shutil.copytree(FIXTURE_DATA / folder, raw_dir / folder)
+        return raw_dir
+
+    return copy
