@@ -47,6 +47,13 @@ def task_config(name: str) -> DictConfig:
     return _load_task(name).copy()
 
 
+def require_task(cfg: DictConfig) -> DictConfig:
+    """cfg.task, or an error saying how to choose one (the group defaults to null so --help works)."""
+    if cfg.get("task") is None:
+        raise ConfigError(f"no task given: add task=<name>; valid tasks: {' '.join(task_names())}")
+    return cfg.task
+
+
 def register_resolvers() -> None:
     """`${task_spec:rte}` in a config expands to conf/task/rte.yaml (used by `afuse fuse target=`)."""
     if not OmegaConf.has_resolver("task_spec"):

@@ -9,13 +9,14 @@ import logging
 
 from omegaconf import DictConfig
 
+from afuse.config import require_task
 from afuse.data.prepare import prepare_task, read_manifest
 
 log = logging.getLogger("afuse")
 
 
 def main(cfg: DictConfig) -> None:
-    prepared = prepare_task(cfg.task, cfg.data, cfg.paths, force=bool(cfg.get("force", False)))
+    prepared = prepare_task(require_task(cfg), cfg.data, cfg.paths, force=bool(cfg.get("force", False)))
     manifest = read_manifest(prepared)
     for split, entry in manifest["splits"].items():
         log.info("  %-10s %7d rows  from %s", split, entry["rows"], entry["from"])

@@ -121,4 +121,3 @@ class MultiTaskData:
 def _task_salt(task: str) -> int:
     # A stable per-task offset (Python's hash() of a str changes between processes).
     return sum((i + 1) * ord(c) for i, c in enumerate(task)) % 100_003
-
