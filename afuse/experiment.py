@@ -276,22 +276,35 @@ def _needs(sources: list[Group], source_tasks, seed: int, where: str) -> tuple[P
 # --- multirun lines --------------------------------------------------------------------------
 
 
-def sweep_overrides(experiment: Experiment, group: Group, jobs: list[Job]) -> list[list[str]]:
-    """Overrides of the fewest `afuse <command> -m` runs that launch exactly `jobs` of `group`:
-    tasks that lack the same seeds share a line."""
+@dataclass(frozen=True)
+class SweepLine:
+    """The overrides of one `afuse <command> -m ...` run and the jobs it launches."""
+
+    overrides: tuple[str, ...]
+    jobs: tuple[Job, ...]
+
+
+def sweep_lines(experiment: Experiment, group: Group, jobs: list[Job]) -> list[SweepLine]:
+    """The fewest multirun lines that launch exactly `jobs` of `group`: tasks that lack the same
+    seeds share a line (task=a,b seed=1,2), in the group's order."""
+    wanted = set(jobs)
     seeds_by_task: dict[str, list[int]] = {}
-    for job in group.jobs:  # group order, whatever order `jobs` came in
-        if job in jobs:
+    for job in group.jobs:
+        if job in wanted:
             seeds_by_task.setdefault(job.task, []).append(job.seed)
     tasks_by_seeds: dict[tuple[int, ...], list[str]] = {}
     for task, seeds in seeds_by_task.items():
         tasks_by_seeds.setdefault(tuple(seeds), []).append(task)
     lines = []
     for seeds, tasks in tasks_by_seeds.items():
-        line = [f"experiment={experiment.name}", *group.overrides]
+        overrides = [f"experiment={experiment.name}", *group.overrides]
         if group.sweep_key:
-            line.append(f"{group.sweep_key}={','.join(tasks)}")
-        lines.append([*line, f"seed={','.join(map(str, seeds))}"])
+            overrides.append(f"{group.sweep_key}={','.join(tasks)}")
+        overrides.append(f"seed={','.join(map(str, seeds))}")
+        launched = tuple(
+            job for job in group.jobs if job in wanted and job.task in tasks and job.seed in seeds
+        )
+        lines.append(SweepLine(tuple(overrides), launched))
     return lines
 
 

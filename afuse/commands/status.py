@@ -21,7 +21,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from afuse.experiment import Experiment, Group, Job, load_experiment, shell_command, sweep_overrides
+from afuse.experiment import Experiment, Group, Job, load_experiment, shell_command, sweep_lines
 from afuse.runs import is_complete
 
 log = logging.getLogger("afuse")
@@ -114,8 +114,9 @@ def is_ready(job: Job) -> bool:
 
 
 def launch_lines(experiment: Experiment, group: Group, jobs: list[Job]) -> list[str]:
-    pending = [job for job in group.jobs if job in set(jobs)]
-    return [shell_command(group.command, line) for line in sweep_overrides(experiment, group, pending)]
+    return [
+        shell_command(group.command, list(line.overrides)) for line in sweep_lines(experiment, group, jobs)
+    ]
 
 
 # --- printing --------------------------------------------------------------------------------
