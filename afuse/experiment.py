@@ -115,9 +115,10 @@ def preset_names() -> list[str]:
 def load_experiment(cfg: DictConfig) -> Experiment:
     """The jobs of the preset in `cfg` (composed with `experiment=<name>`)."""
     if OmegaConf.select(cfg, "experiment.name") is None:
-        raise ConfigError(
-            f"no experiment preset given: pass experiment=<name>, one of: {' '.join(preset_names())}"
-        )
+        requested = _requested_preset()
+        # `optional experiment: null` in the primary configs makes Hydra skip an unknown name silently.
+        problem = f"unknown experiment preset {requested!r}" if requested else "no experiment preset given"
+        raise ConfigError(f"{problem}: pass experiment=<name>, one of: {' '.join(preset_names())}")
     for key in VARIANT_GROUPS:
         if key in cfg:
             raise ConfigError(
@@ -145,6 +146,12 @@ def load_experiment(cfg: DictConfig) -> Experiment:
         raise ConfigError(f"experiment {spec['name']}: no jobs; list job groups under experiment.stage1")
     description = str(spec.get("description") or "")
     return Experiment(str(spec["name"]), model, runs_root, groups, description, spec.get("report") or {})
+
+
+def _requested_preset() -> str | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().runtime.choices.get("experiment") if HydraConfig.initialized() else None
 
 
 # --- stage 1 ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from afuse.errors import AfuseError
@@ -177,11 +178,7 @@ def _annotate(ax, matrix: np.ndarray) -> None:
 
 
 def _cmap():
-    from matplotlib import colormaps
-
-    cmap = colormaps[CMAP].copy()
-    cmap.set_bad(MISSING_COLOUR)
-    return cmap
+    return colormaps[CMAP].with_extremes(bad=MISSING_COLOUR)
 
 
 def _target_label(cube: ActivationCube, target: str) -> str:
