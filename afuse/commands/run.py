@@ -31,9 +31,14 @@ from afuse.report.callback import ENV_SWITCH
 
 log = logging.getLogger("afuse")
 
-OWN_KEYS = ("experiment", "dry_run", "run")  # overrides that configure the driver, not the jobs
+OWN_KEYS = ("experiment", "dry_run")  # the driver's own overrides (and run.*); experiment.* is passed on
 FORWARDED_HYDRA = ("hydra/launcher", "hydra.launcher.")  # the launcher choice and its settings
-REPORT_KEYS = ("paths.", "model", "logger")  # what the report's config takes from the overrides
+REPORT_KEYS = (
+    "paths.",
+    "model",
+    "logger",
+    "experiment.",
+)  # what the report's config takes from the overrides
 
 
 @dataclass(frozen=True)
@@ -188,7 +193,7 @@ def settings_from(cfg: DictConfig) -> Settings:
     from hydra.core.hydra_config import HydraConfig
 
     hydra_cfg = HydraConfig.get()
-    task = [o for o in hydra_cfg.overrides.task if o.split("=")[0].split(".")[0].lstrip("+~") not in OWN_KEYS]
+    task = [o for o in hydra_cfg.overrides.task if not _is_own(o)]
     launcher = [o for o in hydra_cfg.overrides.hydra if o.startswith(FORWARDED_HYDRA)]
     concurrent = cfg.run.concurrent_sweeps
     if concurrent == "auto":
@@ -200,6 +205,11 @@ def settings_from(cfg: DictConfig) -> Settings:
         prepare_data=bool(cfg.run.prepare_data),
         report=bool(cfg.run.report),
     )
+
+
+def _is_own(override: str) -> bool:
+    key = override.split("=")[0].lstrip("+~")
+    return key in OWN_KEYS or key.startswith("run.")
 
 
 def main(cfg: DictConfig) -> None:

@@ -50,22 +50,34 @@ def test_run_dry_run_passes_launcher_and_overrides_on(tmp_path):
         "run",
         "experiment=cpu_small",
         "dry_run=true",
+        "run.report=true",
         "hydra/launcher=local_parallel",
         "hydra.launcher.n_jobs=3",
         "trainer.num_threads=1",
+        "experiment.seeds=[1,2]",
         tmp_path=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines[1:]] == [
-        "[stage 1] st_a (4 jobs)",
-        "[stage 1] head (3 jobs)",
-        "[stage 2] fusion_st_a (3 jobs)",
+        "[stage 1] st_a (8 jobs)",
+        "[stage 1] head (6 jobs)",
+        "[stage 2] fusion_st_a (6 jobs)",
         "[report] report",
     ]
-    assert f"trainer.num_threads=1 paths.runs={tmp_path}/runs" in lines[1]
+    assert (
+        "task=sst2,mrpc,rte,cb seed=1,2 trainer.num_threads=1 'experiment.seeds=[1,2]' paths.runs="
+        in lines[1]
+    )
+    assert lines[4].startswith(
+        "[report] report: afuse report experiment=cpu_small 'experiment.seeds=[1,2]' paths.runs"
+    )
     assert f"paths.logs={tmp_path}/logs hydra/launcher=local_parallel hydra.launcher.n_jobs=3 " in lines[1]
-    assert "dry_run=" not in result.stdout and lines[1].count("experiment=cpu_small") == 1
+    assert (
+        "dry_run=" not in result.stdout
+        and "run.report" not in result.stdout
+        and lines[1].count("experiment=cpu_small") == 1
+    )
     assert not (tmp_path / "runs").exists()
 
 
