@@ -102,17 +102,13 @@ def _sweep_dir(experiment: Experiment, group: str) -> str:
 
 
 def prepare_sweep(experiment: Experiment, settings: Settings) -> Sweep:
-    tasks = {t for g in experiment.groups.values() for t in (*g.tasks, *g.sources)}
+    """`afuse prepare-data -m task=<every task of the preset>`: once, before parallel jobs need it."""
+    tasks = dict.fromkeys(t for g in experiment.groups.values() for t in (*g.tasks, *g.sources))
     data_overrides = tuple(
         o for o in settings.forwarded if o.startswith(("data.", "paths.", *FORWARDED_HYDRA))
     )
-    ordered = [t for g in experiment.groups.values() for t in (*g.tasks, *g.sources)]
-    task_list = ",".join(dict.fromkeys(t for t in ordered if t in tasks))
-    return Sweep(
-        "prepare-data",
-        "prepare-data",
-        (f"experiment={experiment.name}", f"task={task_list}", *data_overrides),
-    )
+    overrides = (f"experiment={experiment.name}", f"task={','.join(tasks)}", *data_overrides)
+    return Sweep("prepare-data", "prepare-data", overrides)
 
 
 def report_step(experiment: Experiment, settings: Settings) -> Sweep:

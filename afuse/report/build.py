@@ -93,7 +93,7 @@ def _accuracy_tables(report, experiment: Experiment, layout: Layout, summary: pd
         f"Accuracy: {experiment.name} ({experiment.model})",
         tables.accuracy_table(summary, layout),
         tables.accuracy_numbers(summary, layout),
-        tables.footnotes(summary, layout),
+        tables.footnotes(summary),
         f"tab:{experiment.name}-accuracy",
     )
 

@@ -12,13 +12,11 @@ afuse.report.formats turns them into LaTeX) and as a numeric DataFrame for CSV.
 import numpy as np
 import pandas as pd
 
-from afuse.config import PAPER_TASKS
+from afuse.config import PAPER_TASKS, task_config, task_names
 from afuse.report.layout import Layout
 from afuse.report.paper import PaperTable, paper_comparisons, paper_row_label
 
 UP, SAME, DOWN = "up", "same", "down"
-
-
 PM, PARTIAL, PARTIAL_MEAN, MISSING = "±", "†", "‡", "–"
 ARROWS = {UP: "↑", SAME: "→", DOWN: "↓"}
 MEAN_ROW = "Mean"
@@ -49,7 +47,10 @@ def task_order(tasks) -> list[str]:
 
 
 def display_name(task: str) -> str:
-    """The task as the paper's Table 1 labels it (MNLI, SST, WGrande, ...); else the task name."""
+    """The task's display_name from conf/task/, else its label in the paper's Table 1 (MNLI, SST,
+    WGrande, ...), else its name."""
+    if task in task_names():
+        return str(task_config(task).get("display_name") or task)
     return paper_row_label(task) or task
 
 
@@ -113,7 +114,7 @@ def accuracy_numbers(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     return table
 
 
-def footnotes(summary: pd.DataFrame, layout: Layout) -> list[str]:
+def footnotes(summary: pd.DataFrame) -> list[str]:
     notes = [
         "Test accuracy (%) on each task's official dev set; mean ± sample standard deviation (ddof=1) "
         "over seeds, (n) = seeds. One seed: the mean alone. " + f"{MISSING} = no finished run.",

@@ -43,7 +43,7 @@ def test_accuracy_table_cells(summary_and_layout):
 
 
 def test_partial_seeds_are_footnoted(summary_and_layout):
-    notes = tables.footnotes(*summary_and_layout)
+    notes = tables.footnotes(summary_and_layout[0])
     assert "† RTE · F. w/ ST-A: 2/3 seeds (missing seed 3)." in notes
     assert "† CB · ST-A: 1/3 seeds (missing seed 2, 3)." in notes
     assert any("ddof=1" in note for note in notes)
