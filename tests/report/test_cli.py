@@ -9,6 +9,8 @@ import pytest
 
 from .synthetic import write_run
 
+pytestmark = pytest.mark.slow  # child processes: a few seconds each
+
 REPO = Path(__file__).resolve().parents[2]
 
 
