@@ -1,9 +1,10 @@
-"""`afuse report`: not built yet."""
+"""`afuse report experiment=<preset>`: tables and heatmaps from a preset's finished runs."""
 
 from omegaconf import DictConfig
 
-from afuse.errors import AfuseError
+from afuse.report.build import build_report
 
 
 def main(cfg: DictConfig) -> None:
-    raise AfuseError("'afuse report' is not available yet in this version of afuse.")
+    out = build_report(cfg)
+    print(f"afuse report: wrote {out}/report.md (tables: accuracy, paper_comparison, table2; heatmaps/)")

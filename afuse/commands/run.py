@@ -1,9 +1,218 @@
-"""`afuse run`: not built yet."""
+"""`afuse run experiment=<preset>`: run a whole preset, in order, and resume where it stopped.
+
+  1. stage 1: one `afuse <command> -m ...` multirun per job group, for the jobs not done yet
+  2. stage 2: the Fusion jobs whose stage-1 adapters now exist (the others are reported)
+  3. `afuse report experiment=<preset>`
+
+Each multirun is a child process (`python -m afuse.cli ...`) using the launcher given here
+(hydra/launcher=local | local_parallel | slurm_gpu and its hydra.launcher.* settings), so a
+SLURM sweep is submitted and waited for like a local one. Finished and running jobs are left
+out of every launch, failed and incomplete ones are launched again (the training commands
+resume them), so rerunning `afuse run` continues a preset. dry_run=true prints the plan.
+
+Overrides given to `afuse run` other than its own (dry_run, run.*) are passed on to every job:
+paths.*, data.*, model=, trainer.*, logger=... The children do not write a report each
+(AFUSE_AUTO_REPORT=0); the driver writes one at the end.
+"""
+
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
+from afuse.commands.status import State, is_ready, job_states
 from afuse.errors import AfuseError
+from afuse.experiment import Experiment, Job, load_experiment, shell_command, sweep_lines
+from afuse.report.callback import ENV_SWITCH
+
+log = logging.getLogger("afuse")
+
+OWN_KEYS = ("experiment", "dry_run")  # the driver's own overrides (and run.*); experiment.* is passed on
+FORWARDED_HYDRA = ("hydra/launcher", "hydra.launcher.")  # the launcher choice and its settings
+REPORT_KEYS = (
+    "paths.",
+    "model",
+    "logger",
+    "experiment.",
+)  # what the report's config takes from the overrides
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One `afuse <command> -m ...` child run."""
+
+    label: str  # what the output calls it: the job group, or "prepare-data" / "report"
+    command: str
+    overrides: tuple[str, ...]
+    jobs: tuple[Job, ...] = ()
+    multirun: bool = True
+
+    def argv(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "afuse.cli",
+            self.command,
+            *(["-m"] if self.multirun else []),
+            *self.overrides,
+        ]
+
+    def shell(self) -> str:
+        return shell_command(self.command, list(self.overrides), self.multirun)
+
+
+@dataclass(frozen=True)
+class Settings:
+    forwarded: tuple[str, ...] = ()  # overrides for every job
+    dry_run: bool = False
+    concurrent: bool = False  # start a stage's sweeps together (a SLURM launcher waits per sweep)
+    prepare_data: bool = False
+    report: bool = True
+
+
+# --- planning ----------------------------------------------------------------------------------
+
+
+def stage_sweeps(experiment: Experiment, stage: int, states, settings: Settings, assume_done=frozenset()):
+    """The sweeps that launch the stage's pending jobs whose inputs exist (or are in
+    `assume_done`, for a dry run), and the pending jobs that must wait."""
+    pending = [job for job in experiment.jobs(stage) if states[job][0] not in (State.DONE, State.RUNNING)]
+    ready = [job for job in pending if is_ready(job) or set(job.needs) <= assume_done]
+    waiting = [job for job in pending if job not in ready]
+    sweeps = [
+        Sweep(
+            group.name,
+            group.command,
+            (*line.overrides, *settings.forwarded, _sweep_dir(experiment, group.name)),
+            line.jobs,
+        )
+        for group in experiment.groups.values()
+        for line in sweep_lines(experiment, group, [job for job in ready if job.group == group.name])
+    ]
+    return sweeps, waiting
+
+
+def _sweep_dir(experiment: Experiment, group: str) -> str:
+    """Each preset and group logs its sweeps apart (concurrent sweeps must not share a folder)."""
+    return f"hydra.sweep.dir=${{paths.logs}}/multirun/{experiment.name}/{group}/${{now:%Y-%m-%d_%H-%M-%S}}"
+
+
+def prepare_sweep(experiment: Experiment, settings: Settings) -> Sweep:
+    """`afuse prepare-data -m task=<every task of the preset>`: once, before parallel jobs need it."""
+    tasks = dict.fromkeys(t for g in experiment.groups.values() for t in (*g.tasks, *g.sources))
+    data_overrides = tuple(
+        o for o in settings.forwarded if o.startswith(("data.", "paths.", *FORWARDED_HYDRA))
+    )
+    overrides = (f"experiment={experiment.name}", f"task={','.join(tasks)}", *data_overrides)
+    return Sweep("prepare-data", "prepare-data", overrides)
+
+
+def report_step(experiment: Experiment, settings: Settings) -> Sweep:
+    report_overrides = tuple(o for o in settings.forwarded if o.startswith(REPORT_KEYS))
+    return Sweep("report", "report", (f"experiment={experiment.name}", *report_overrides), multirun=False)
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+def run_children(sweeps: list[Sweep], concurrent: bool) -> list[int]:
+    """Run sweeps as child processes (output goes straight to this terminal); their exit codes."""
+    env = {**os.environ, ENV_SWITCH: "0"}
+    if concurrent:
+        processes = [subprocess.Popen(sweep.argv(), env=env) for sweep in sweeps]
+        return [process.wait() for process in processes]
+    return [subprocess.run(sweep.argv(), env=env, check=False).returncode for sweep in sweeps]
+
+
+def drive(
+    experiment: Experiment, settings: Settings, run: Callable[[list[Sweep], bool], list[int]] = run_children
+):
+    """Run (or with dry_run print) the preset stage by stage; returns the jobs not done at the end."""
+    states = job_states(experiment)
+    _say(
+        f"afuse run: {experiment.name}: {_counts(states)}"
+        + (" (dry run: nothing is started)" if settings.dry_run else "")
+    )
+    if settings.prepare_data:
+        _launch("prepare data", [prepare_sweep(experiment, settings)], settings, run)
+    planned: set = set()  # in a dry run: the stage-1 run dirs the plan would produce
+    for stage in (1, 2):
+        sweeps, waiting = stage_sweeps(experiment, stage, states, settings, frozenset(planned))
+        _launch(f"stage {stage}", sweeps, settings, run)
+        if waiting:
+            _say(
+                f"  {len(waiting)} job(s) wait for stage-1 runs that are not done; they run on the next `afuse run`"
+            )
+        if settings.dry_run:
+            planned |= {job.run_dir for sweep in sweeps for job in sweep.jobs}
+        else:
+            states = job_states(experiment)
+    if settings.report:
+        _launch("report", [report_step(experiment, settings)], settings, run)
+    not_done = [job for job, (state, _) in states.items() if state is not State.DONE]
+    if not settings.dry_run:
+        _say(f"afuse run: {experiment.name}: {_counts(states)}")
+    return not_done
+
+
+def _launch(title: str, sweeps: list[Sweep], settings: Settings, run) -> None:
+    if not sweeps:
+        _say(f"[{title}] nothing to launch")
+        return
+    for sweep in sweeps:
+        jobs = f" ({len(sweep.jobs)} job{'s' if len(sweep.jobs) != 1 else ''})" if sweep.jobs else ""
+        _say(f"[{title}] {sweep.label}{jobs}: {sweep.shell()}")
+    if settings.dry_run:
+        return
+    for sweep, code in zip(sweeps, run(sweeps, settings.concurrent), strict=True):
+        if code != 0:
+            _say(f"[{title}] {sweep.label}: exited with status {code} (some of its jobs failed; see above)")
+
+
+def _counts(states) -> str:
+    counts = {state: sum(1 for s, _ in states.values() if s is state) for state in State}
+    return ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no jobs"
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # plain stdout, interleaved in order with the children's output
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def settings_from(cfg: DictConfig) -> Settings:
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra_cfg = HydraConfig.get()
+    task = [o for o in hydra_cfg.overrides.task if not _is_own(o)]
+    launcher = [o for o in hydra_cfg.overrides.hydra if o.startswith(FORWARDED_HYDRA)]
+    concurrent = cfg.run.concurrent_sweeps
+    if concurrent == "auto":
+        concurrent = "slurm" in str(hydra_cfg.runtime.choices.get("hydra/launcher"))
+    return Settings(
+        forwarded=tuple(task + launcher),
+        dry_run=bool(cfg.dry_run),
+        concurrent=bool(concurrent),
+        prepare_data=bool(cfg.run.prepare_data),
+        report=bool(cfg.run.report),
+    )
+
+
+def _is_own(override: str) -> bool:
+    key = override.split("=")[0].lstrip("+~")
+    return key in OWN_KEYS or key.startswith("run.")
 
 
 def main(cfg: DictConfig) -> None:
-    raise AfuseError("'afuse run' is not available yet in this version of afuse.")
+    experiment = load_experiment(cfg)
+    not_done = drive(experiment, settings_from(cfg))
+    if not_done and not cfg.dry_run:
+        raise AfuseError(
+            f"{len(not_done)} job(s) of {experiment.name} are not done: `afuse status experiment={experiment.name}` "
+            "says which and why; `afuse run` again resumes"
+        )

@@ -1,9 +1,204 @@
-"""`afuse status`: not built yet."""
+"""`afuse status experiment=<preset>`: the state of every job of a preset, and what to launch.
+
+A job's state comes from its run directory alone (no scheduler is asked, so it works the same
+for local, joblib and SLURM runs, and stays fast for hundreds of runs):
+
+  done        metrics.json exists (written last and atomically by every training command)
+  running     .lock holds {"pid", "host"} of a live process; a lock of a dead pid on this host
+              is stale and ignored; a lock from another host cannot be checked and counts as
+              running (delete it if that job is gone)
+  failed      failed.json {"error", "step", ...}, written by the training loop when a run fails
+  incomplete  the directory exists without any of the above (killed, or still starting)
+  missing     no directory
+"""
+
+import json
+import logging
+import os
+import socket
+from enum import StrEnum
+from pathlib import Path
 
 from omegaconf import DictConfig
 
-from afuse.errors import AfuseError
+from afuse.experiment import Experiment, Group, Job, load_experiment, shell_command, sweep_lines
+from afuse.runs import is_complete
+
+log = logging.getLogger("afuse")
+
+LOCK = ".lock"
+FAILED = "failed.json"
+
+
+class State(StrEnum):
+    DONE = "done"
+    RUNNING = "running"
+    FAILED = "failed"
+    INCOMPLETE = "incomplete"
+    MISSING = "missing"
+
+
+def job_state(run_dir: Path, host: str | None = None) -> tuple[State, str]:
+    """The state of the run in `run_dir` and a short note (the error line, the lock's owner)."""
+    if is_complete(run_dir):
+        return State.DONE, ""
+    host = host or socket.gethostname()
+    lock = _read_json(run_dir / LOCK)
+    stale = ""
+    if lock is not None:
+        alive, owner = _lock_owner(lock, host)
+        if alive:
+            return State.RUNNING, owner
+        stale = f"stale lock ({owner})"
+    failure = _read_json(run_dir / FAILED)
+    if failure is not None:
+        return State.FAILED, _failure_line(failure)
+    if run_dir.is_dir():
+        return State.INCOMPLETE, stale
+    return State.MISSING, ""
+
+
+def job_states(experiment: Experiment) -> dict[Job, tuple[State, str]]:
+    host = socket.gethostname()
+    return {job: job_state(job.run_dir, host) for job in experiment.jobs()}
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}  # present but unreadable (half written): the caller treats it as unknown
+    return value if isinstance(value, dict) else {}
+
+
+def _lock_owner(lock: dict, host: str) -> tuple[bool, str]:
+    pid, lock_host = lock.get("pid"), lock.get("host")
+    if not isinstance(pid, int):
+        return False, "unreadable lock"
+    if lock_host and lock_host != host:
+        return True, f"pid {pid} on {lock_host} (not checked from {host})"
+    alive = _pid_alive(pid)
+    return alive, f"pid {pid}" if alive else f"pid {pid} is not running"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by another user
+    return True
+
+
+def _failure_line(failure: dict) -> str:
+    error = str(failure.get("error") or "no error message").strip()
+    first_line = error.splitlines()[0] if error else error
+    step = failure.get("step")
+    return (f"step {step}: " if step is not None else "") + first_line[:160]
+
+
+# --- what to launch --------------------------------------------------------------------------
+
+
+def to_launch(states: dict[Job, tuple[State, str]]) -> list[Job]:
+    """Jobs a launch should start: not done and not running (failed and incomplete ones resume)."""
+    return [job for job, (state, _) in states.items() if state not in (State.DONE, State.RUNNING)]
+
+
+def is_ready(job: Job) -> bool:
+    """Whether every run a job needs is complete (stage-2 jobs need their stage-1 adapters)."""
+    return all(is_complete(run_dir) for run_dir in job.needs)
+
+
+def launch_lines(experiment: Experiment, group: Group, jobs: list[Job]) -> list[str]:
+    return [
+        shell_command(group.command, list(line.overrides)) for line in sweep_lines(experiment, group, jobs)
+    ]
+
+
+# --- printing --------------------------------------------------------------------------------
+
+
+def format_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    lines = [headers, *rows]
+    return "\n".join(
+        "  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
+
+
+def group_summary(experiment: Experiment, states) -> str:
+    headers = ["group", "stage", "command", "variant", "jobs", *State]
+    rows, totals = [], dict.fromkeys(State, 0)
+    for group in experiment.groups.values():
+        counts = dict.fromkeys(State, 0)
+        for job in group.jobs:
+            counts[states[job][0]] += 1
+        totals = {s: totals[s] + counts[s] for s in State}
+        rows.append(
+            [
+                group.name,
+                str(group.stage),
+                group.command,
+                group.variant,
+                str(len(group.jobs)),
+                *(str(counts[s]) for s in State),
+            ]
+        )
+    rows.append(["total", "", "", "", str(len(states)), *(str(totals[s]) for s in State)])
+    return format_table(headers, rows)
+
+
+def job_table(states, every_job: bool) -> str:
+    shown = [
+        (job, s, note)
+        for job, (s, note) in states.items()
+        if every_job or s not in (State.DONE, State.MISSING)
+    ]
+    if not shown:
+        return ""
+    rows = [[str(s), job.group, job.task, str(job.seed), str(job.run_dir), note] for job, s, note in shown]
+    return format_table(["state", "group", "task", "seed", "run dir", "note"], rows)
+
+
+def launch_section(experiment: Experiment, states) -> str:
+    pending = to_launch(states)
+    if not pending:
+        return "Nothing to launch."
+    out = ["To launch what is left (done and running jobs are left out):"]
+    for stage in (1, 2):
+        stage_jobs = [job for job in pending if job.stage == stage]
+        if not stage_jobs:
+            continue
+        waiting = [job for job in stage_jobs if not is_ready(job)]
+        note = f" ({len(waiting)} of these jobs wait for stage-1 runs that are not done)" if waiting else ""
+        out.append(f"  stage {stage}{note}:")
+        for group in experiment.groups.values():
+            if group.stage == stage:
+                out += [f"    {line}" for line in launch_lines(experiment, group, stage_jobs)]
+    out.append(f"Or everything in order, stage 2 after stage 1: afuse run experiment={experiment.name}")
+    return "\n".join(out)
+
+
+def status_text(experiment: Experiment, states, every_job: bool = False) -> str:
+    parts = [
+        f"experiment {experiment.name}: model {experiment.model}, runs under {experiment.runs_root}",
+        "",
+        group_summary(experiment, states),
+    ]
+    table = job_table(states, every_job)
+    if table:
+        parts += ["", table]
+    missing = sum(1 for s, _ in states.values() if s is State.MISSING)
+    if missing and not every_job:
+        parts += ["", f"{missing} missing job(s) not listed (status.all=true lists every job)."]
+    return "\n".join([*parts, "", launch_section(experiment, states)])
 
 
 def main(cfg: DictConfig) -> None:
-    raise AfuseError("'afuse status' is not available yet in this version of afuse.")
+    experiment = load_experiment(cfg)
+    states = job_states(experiment)
+    print(status_text(experiment, states, every_job=bool(cfg.status.all)))

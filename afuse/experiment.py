@@ -1,0 +1,421 @@
+"""Experiment presets as concrete jobs: which runs a preset has, where they live, what they wait for.
+
+A preset (conf/experiment/<name>.yaml, `# @package _global_`) sets the model, data and paths of
+every command it is passed to, and lists its jobs under the `experiment` key:
+
+    experiment:
+      name: cpu_small
+      tasks: [sst2, mrpc, rte, cb]     # default task list of every group
+      seeds: [1]                       # default seeds of every group
+      stage1:                          # groups of jobs that need only data
+        st_a:                          # a group: one command swept over tasks x seeds
+          command: train-adapter       # train-adapter | finetune | train-multitask
+          overrides: [adapter=pfeiffer, adapter.reduction_factor=16]
+        head: {command: finetune, tasks: [mrpc, rte, cb], overrides: [mode=head]}
+        # train-multitask is ONE run per seed over all of its `tasks` (the MT-A model)
+      stage2:                          # Fusion groups: each job waits for its stage-1 sources
+        fusion_st_a:
+          sources: st_a                # stage-1 group(s) whose adapters are fused: all their tasks
+          targets: [mrpc, rte, cb]     # default: the sources' tasks
+          source_seed: null            # seed of the fused adapters; null: the Fusion run's own seed
+          overrides: [fusion=dynamic]
+      report: {...}                    # the report's layout: afuse/report/layout.py
+
+A group's `overrides` are Hydra overrides given to each of its jobs; they say which variant the
+group is (adapter=houlsby, mode=head, fusion=static, adapter.reduction_factor=2). Run
+directories come from afuse.runs, from the same config values the commands read, so a job's
+directory here is the directory its command writes.
+"""
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+
+from afuse.config import PAPER_TASKS, task_names
+from afuse.errors import ConfigError
+from afuse.paths import conf_dir
+from afuse.runs import adapter_variant, stage1_dir, stage2_dir
+
+STAGE1_COMMANDS = ("train-adapter", "finetune", "train-multitask")
+FUSE = "fuse"
+MT_A = "mt_a"
+
+# Override keys a group may not set: the sweep, the experiment or the stage-2 wiring sets them.
+RESERVED_KEYS = {
+    "task": "list the tasks under `tasks`",
+    "target": "list the targets under `targets`",
+    "seed": "list the seeds under `seeds`",
+    "tasks": "list the tasks under `tasks`",
+    "experiment": "a group belongs to its preset",
+    "model": "a preset has one model: set it in the preset's defaults (override /model: ...)",
+    "adapters": "set by the group's `sources`",
+    "fusion.sources": "set by the group's `sources`",
+    "fusion.source_seed": "set it with the group's `source_seed`",
+}
+# Config groups whose choice makes a run's directory: presets set them per group, never globally,
+# so that each job's run directory can be read off its group.
+VARIANT_GROUPS = ("adapter", "fusion", "mode")
+
+
+@dataclass(frozen=True)
+class Job:
+    group: str
+    command: str
+    stage: int
+    task: str  # the task; for fuse the target; for train-multitask the tasks key (e.g. all16)
+    seed: int
+    run_dir: Path
+    needs: tuple[Path, ...] = ()  # run directories that must be complete before this job can run
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    stage: int
+    command: str
+    tasks: tuple[str, ...]  # tasks; for fuse the targets; for train-multitask the jointly trained tasks
+    seeds: tuple[int, ...]
+    overrides: tuple[str, ...]  # given to every job of the group, before the sweep over tasks x seeds
+    variant: str  # the variant part of the run path: pfeiffer_rf16, head, mt_a, dynamic_pfeiffer_rf16
+    jobs: tuple[Job, ...] = field(repr=False)
+    sources: tuple[str, ...] = ()  # fuse: the fused adapters' tasks
+
+    @property
+    def sweep_key(self) -> str | None:
+        """The override that selects the task of one job (MT-A runs cover all their tasks at once)."""
+        return {FUSE: "target", "train-multitask": None}.get(self.command, "task")
+
+    @property
+    def is_multitask(self) -> bool:
+        return self.command == "train-multitask"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    model: str
+    runs_root: Path
+    groups: dict[str, Group]  # stage-1 groups first, each stage in preset order
+    description: str
+    report: dict  # `experiment.report`, read by afuse.report.layout
+
+    def jobs(self, stage: int | None = None) -> list[Job]:
+        return [job for g in self.groups.values() if stage in (None, g.stage) for job in g.jobs]
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
+
+
+def load_experiment(cfg: DictConfig) -> Experiment:
+    """The jobs of the preset in `cfg` (composed with `experiment=<name>`)."""
+    if OmegaConf.select(cfg, "experiment.name") is None:
+        requested = _requested_preset()
+        # `optional experiment: null` in the primary configs makes Hydra skip an unknown name silently.
+        problem = f"unknown experiment preset {requested!r}" if requested else "no experiment preset given"
+        raise ConfigError(f"{problem}: pass experiment=<name>, one of: {' '.join(preset_names())}")
+    for key in VARIANT_GROUPS:
+        if key in cfg:
+            raise ConfigError(
+                f"experiment {cfg.experiment.name}: the preset sets `{key}` for every command; set it per "
+                f"job group instead (experiment.stage1.<group>.overrides: [{key}=...]), so that each "
+                "group's run directories are known"
+            )
+    spec = OmegaConf.to_container(cfg.experiment, resolve=True)
+    model, runs_root = str(cfg.model.name), Path(cfg.paths.runs)
+    defaults = {"tasks": spec.get("tasks"), "seeds": spec.get("seeds")}
+    groups: dict[str, Group] = {}
+    for name, group_spec in (spec.get("stage1") or {}).items():
+        where = f"experiment.stage1.{name}"
+        groups[name] = _stage1_group(name, _mapping(group_spec, where), defaults, model, runs_root, where)
+    for name, group_spec in (spec.get("stage2") or {}).items():
+        where = f"experiment.stage2.{name}"
+        if name in groups:
+            raise ConfigError(
+                f"{where}: the name {name!r} is already a stage-1 group; group names are unique"
+            )
+        groups[name] = _stage2_group(
+            name, _mapping(group_spec, where), defaults, groups, model, runs_root, where
+        )
+    if not groups:
+        raise ConfigError(f"experiment {spec['name']}: no jobs; list job groups under experiment.stage1")
+    description = str(spec.get("description") or "")
+    return Experiment(str(spec["name"]), model, runs_root, groups, description, spec.get("report") or {})
+
+
+def _requested_preset() -> str | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().runtime.choices.get("experiment") if HydraConfig.initialized() else None
+
+
+# --- stage 1 ---------------------------------------------------------------------------------
+
+
+def _stage1_group(name, spec, defaults, model, runs_root, where) -> Group:
+    command = spec.get("command")
+    if command not in STAGE1_COMMANDS:
+        raise ConfigError(
+            f"{where}.command: {command!r} is not a stage-1 command; one of: {' '.join(STAGE1_COMMANDS)}"
+        )
+    _check_keys(spec, {"command", "tasks", "seeds", "overrides"}, where)
+    tasks = _task_list(spec.get("tasks", defaults["tasks"]), f"{where}.tasks")
+    seeds = _seed_list(spec.get("seeds", defaults["seeds"]), f"{where}.seeds")
+    overrides = _parse_overrides(spec.get("overrides", []), f"{where}.overrides")
+    variant = _stage1_variant(command, overrides, f"{where}.overrides")
+    lines = tuple(o.input_line for o in overrides)
+    if command == "train-multitask":
+        key = mt_a_tasks_key(tasks)
+        jobs = tuple(
+            Job(name, command, 1, key, seed, stage1_dir(runs_root, model, MT_A, key, seed)) for seed in seeds
+        )
+        lines += (f"tasks=[{','.join(tasks)}]",)
+    else:
+        jobs = tuple(
+            Job(name, command, 1, task, seed, stage1_dir(runs_root, model, variant, task, seed))
+            for task in tasks
+            for seed in seeds
+        )
+    return Group(name, 1, command, tasks, seeds, lines, variant, jobs)
+
+
+def _stage1_variant(command: str, overrides: list[Override], where: str) -> str:
+    if command == "train-multitask":
+        return MT_A
+    if command == "finetune":
+        return _choice(overrides, "mode", command, where)
+    return adapter_variant(_group_config(overrides, "adapter", command, where))
+
+
+def mt_a_tasks_key(tasks) -> str:
+    """The MT-A run's directory name: `all16` for the paper's 16 tasks, else the tasks in the
+    paper's order joined by '-' (the order tasks are listed in does not make another run)."""
+    if sorted(tasks) == sorted(PAPER_TASKS):
+        return "all16"
+    return "-".join(_paper_order(tasks))
+
+
+# --- stage 2 ---------------------------------------------------------------------------------
+
+
+def _stage2_group(name, spec, defaults, groups, model, runs_root, where) -> Group:
+    _check_keys(spec, {"sources", "targets", "seeds", "source_seed", "overrides"}, where)
+    sources = _source_groups(spec.get("sources"), groups, f"{where}.sources")
+    source_tasks = _paper_order({t for g in sources for t in g.tasks})
+    targets = _task_list(spec.get("targets", source_tasks), f"{where}.targets")
+    seeds = _seed_list(spec.get("seeds", defaults["seeds"]), f"{where}.seeds")
+    source_seed = spec.get("source_seed")
+    if source_seed is not None and not isinstance(source_seed, int):
+        raise ConfigError(
+            f"{where}.source_seed: {source_seed!r} is not a seed (an integer, or null for the run's own seed)"
+        )
+    overrides = _parse_overrides(spec.get("overrides", []), f"{where}.overrides")
+    kind = _group_config(overrides, "fusion", FUSE, f"{where}.overrides").kind
+    adapters = MT_A if sources[0].is_multitask else "st_a"
+    # The fuse command finds its sources' run directories from the same adapter settings.
+    source_adapter = [line for line in sources[0].overrides if line.split("=")[0].split(".")[0] == "adapter"]
+    lines = (f"adapters={adapters}", *source_adapter, *(o.input_line for o in overrides))
+    lines += (f"fusion.sources=[{','.join(source_tasks)}]",)
+    if source_seed is not None:
+        lines += (f"fusion.source_seed={source_seed}",)
+    variant = f"{kind}_{sources[0].variant}"
+    jobs = tuple(
+        Job(
+            name,
+            FUSE,
+            2,
+            target,
+            seed,
+            stage2_dir(runs_root, model, variant, target, seed),
+            _needs(sources, source_tasks, seed if source_seed is None else source_seed, where),
+        )
+        for target in targets
+        for seed in seeds
+    )
+    return Group(name, 2, FUSE, targets, seeds, lines, variant, jobs, tuple(source_tasks))
+
+
+def _source_groups(names, groups, where) -> list[Group]:
+    names = [names] if isinstance(names, str) else names
+    if not names:
+        raise ConfigError(f"{where}: name the stage-1 group(s) whose adapters are fused, e.g. sources: st_a")
+    found = []
+    for name in names:
+        group = groups.get(name)
+        if group is None or group.stage != 1 or group.command == "finetune":
+            options = [g.name for g in groups.values() if g.command in ("train-adapter", "train-multitask")]
+            raise ConfigError(
+                f"{where}: {name!r} is not a stage-1 adapter group; one of: {' '.join(options)}"
+            )
+        found.append(group)
+    if len({g.variant for g in found}) > 1:
+        raise ConfigError(
+            f"{where}: the groups {names} train different adapters "
+            f"({', '.join(sorted({g.variant for g in found}))}); Fusion fuses one kind"
+        )
+    if found[0].is_multitask and len(found) > 1:
+        raise ConfigError(f"{where}: Fusion with MT-A fuses the adapters of one train-multitask group")
+    return found
+
+
+def _needs(sources: list[Group], source_tasks, seed: int, where: str) -> tuple[Path, ...]:
+    """The run directories of the adapters a Fusion job fuses; each must be a job of the preset."""
+    by_task_seed = {(job.task, job.seed): job.run_dir for g in sources for job in g.jobs}
+    # An MT-A run holds all its adapters: it is the one thing a Fusion-with-MT-A job needs.
+    tasks = [sources[0].jobs[0].task] if sources[0].is_multitask else source_tasks
+    needs = []
+    for task in tasks:
+        if (task, seed) not in by_task_seed:
+            groups = " ".join(g.name for g in sources)
+            raise ConfigError(
+                f"{where}: a Fusion run needs the {task} adapter of seed {seed}, which the source group(s) "
+                f"{groups} do not train; add the seed there or set source_seed to a seed they train"
+            )
+        needs.append(by_task_seed[(task, seed)])
+    return tuple(needs)
+
+
+# --- multirun lines --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepLine:
+    """The overrides of one `afuse <command> -m ...` run and the jobs it launches."""
+
+    overrides: tuple[str, ...]
+    jobs: tuple[Job, ...]
+
+
+def sweep_lines(experiment: Experiment, group: Group, jobs: list[Job]) -> list[SweepLine]:
+    """The fewest multirun lines that launch exactly `jobs` of `group`: tasks that lack the same
+    seeds share a line (task=a,b seed=1,2), in the group's order."""
+    wanted = set(jobs)
+    seeds_by_task: dict[str, list[int]] = {}
+    for job in group.jobs:
+        if job in wanted:
+            seeds_by_task.setdefault(job.task, []).append(job.seed)
+    tasks_by_seeds: dict[tuple[int, ...], list[str]] = {}
+    for task, seeds in seeds_by_task.items():
+        tasks_by_seeds.setdefault(tuple(seeds), []).append(task)
+    lines = []
+    for seeds, tasks in tasks_by_seeds.items():
+        overrides = [f"experiment={experiment.name}", *group.overrides]
+        if group.sweep_key:
+            overrides.append(f"{group.sweep_key}={','.join(tasks)}")
+        overrides.append(f"seed={','.join(map(str, seeds))}")
+        launched = tuple(
+            job for job in group.jobs if job in wanted and job.task in tasks and job.seed in seeds
+        )
+        lines.append(SweepLine(tuple(overrides), launched))
+    return lines
+
+
+def shell_command(command: str, overrides: list[str], multirun: bool = True) -> str:
+    """The command line a user types (quoted for a POSIX shell)."""
+    return " ".join(["afuse", command, *(["-m"] if multirun else []), *map(shlex.quote, overrides)])
+
+
+# --- validation helpers ----------------------------------------------------------------------
+
+
+def _mapping(spec, where) -> dict:
+    if not isinstance(spec, dict):
+        raise ConfigError(
+            f"{where}: expected a mapping of settings (command, tasks, seeds, overrides), got {spec!r}"
+        )
+    return spec
+
+
+def _check_keys(spec: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(allowed))}"
+        )
+
+
+def _task_list(tasks, where) -> tuple[str, ...]:
+    if isinstance(tasks, str):
+        tasks = [tasks]
+    if not tasks:
+        raise ConfigError(f"{where}: no tasks; list task names (or set experiment.tasks for every group)")
+    valid = set(PAPER_TASKS) | set(task_names())
+    for task in tasks:
+        if task not in valid:
+            raise ConfigError(f"{where}: unknown task {task!r}; valid tasks: {' '.join(_paper_order(valid))}")
+    if len(set(tasks)) != len(tasks):
+        raise ConfigError(f"{where}: a task is listed twice: {tasks}")
+    return tuple(tasks)
+
+
+def _seed_list(seeds, where) -> tuple[int, ...]:
+    if isinstance(seeds, int):
+        seeds = [seeds]
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ConfigError(f"{where}: expected a list of integer seeds (or experiment.seeds), got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"{where}: a seed is listed twice: {seeds}")
+    return tuple(seeds)
+
+
+def _parse_overrides(lines, where) -> list[Override]:
+    if isinstance(lines, str) or not isinstance(lines, list):
+        raise ConfigError(
+            f"{where}: expected a list of Hydra overrides like [adapter=houlsby], got {lines!r}"
+        )
+    try:
+        overrides = OverridesParser.create().parse_overrides([str(line) for line in lines])
+    except HydraException as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    for override in overrides:
+        key = override.key_or_group
+        if key in RESERVED_KEYS:
+            raise ConfigError(f"{where}: {override.input_line!r}: {RESERVED_KEYS[key]}")
+        if override.is_sweep_override():
+            raise ConfigError(f"{where}: {override.input_line!r} is a sweep; make one group per value")
+    return overrides
+
+
+def _choice(overrides: list[Override], group: str, command: str, where: str) -> str:
+    """The option of config group `group` a job of `command` runs with: its override, else the
+    command's default (read from conf/<command>.yaml, so the two cannot drift apart)."""
+    for override in overrides:
+        if override.key_or_group == group:
+            choice = str(override.value())
+            break
+    else:
+        primary = OmegaConf.load(conf_dir() / f"{command.replace('-', '_')}.yaml")
+        choice = next(str(d[group]) for d in primary.defaults if isinstance(d, DictConfig) and group in d)
+    options = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+    if choice not in options:
+        raise ConfigError(f"{where}: {group}={choice}: no such option; options: {' '.join(options)}")
+    return choice
+
+
+def _group_config(overrides: list[Override], group: str, command: str, where: str) -> DictConfig:
+    """The `group` node a job of `command` sees: the chosen option's file, then the group's
+    `group.key=value` overrides on top (as Hydra composes it)."""
+    node = _load_option(group, _choice(overrides, group, command, where))
+    for override in overrides:
+        prefix = f"{group}."
+        if override.key_or_group.startswith(prefix):
+            OmegaConf.update(node, override.key_or_group[len(prefix) :], override.value(), merge=True)
+    return node
+
+
+def _load_option(group: str, option: str) -> DictConfig:
+    """conf/<group>/<option>.yaml with its own defaults list merged in (e.g. static extends dynamic)."""
+    node = OmegaConf.load(conf_dir() / group / f"{option}.yaml")
+    parents = [d for d in node.pop("defaults", []) if d != "_self_"]
+    return OmegaConf.merge(*(_load_option(group, parent) for parent in parents), node)
+
+
+def _paper_order(tasks) -> list[str]:
+    """Tasks in the row order of the paper's tables, others after them by name."""
+    tasks = set(tasks)
+    return [t for t in PAPER_TASKS if t in tasks] + sorted(tasks - set(PAPER_TASKS))

@@ -1,0 +1,164 @@
+"""`afuse report`: read a preset's finished runs, write its tables and heatmaps.
+
+Everything goes to <paths.results>/<experiment>/:
+
+    report.md                       all of the below in one page, heatmap grids inline
+    accuracy.{md,csv,tex}           Table 1 layout: tasks x columns, mean ± std (n) over seeds
+    paper_comparison.{md,csv,tex}   ours, the paper's number and the difference, per column
+    table2.{md,csv,tex}             Fusion vs baselines: ↑ → ↓ per task, Improved k/n
+    runs.csv                        every expected (column, task, seed): its run dir and accuracy
+    heatmaps/<fusion variant>/      layerNN.{png,pdf}, grid.{png,pdf}, activations.csv
+    report_files.txt                the files this report wrote (older ones not in it are removed)
+
+Writes are atomic and the output depends only on the runs and the config: rerunning on the same
+runs rewrites the same bytes.
+"""
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import DictConfig
+
+from afuse.atomic import atomic_write_bytes, atomic_write_text
+from afuse.experiment import Experiment, load_experiment
+from afuse.report import formats, tables
+from afuse.report.collect import expected_runs, read_accuracies, read_activations
+from afuse.report.heatmaps import activation_cubes, cube_frame, figure_bytes, grid_figure, layer_figure
+from afuse.report.layout import Layout, report_layout
+from afuse.report.paper import paper_table
+from afuse.runs import is_complete
+
+log = logging.getLogger("afuse")
+
+MANIFEST = "report_files.txt"
+
+
+class ReportFiles:
+    """The files of one report, collected in memory and then written together."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.tables: dict[str, pd.DataFrame] = {}  # for experiment trackers
+        self.sections: list[str] = []  # Markdown sections of report.md
+
+    def add(self, name: str, content: str | bytes) -> None:
+        self.files[name] = content.encode("utf-8") if isinstance(content, str) else content
+
+    def add_table(self, stem, title, text_table, numbers, notes, label) -> None:
+        self.add(f"{stem}.md", formats.markdown_document(title, text_table, notes))
+        self.add(f"{stem}.csv", formats.csv_text(numbers))
+        self.add(f"{stem}.tex", formats.latex_table(text_table, title, label, notes))
+        self.tables[stem] = text_table
+        self.sections.append(formats.markdown_document(title, text_table, notes))
+
+    def write(self, out: Path) -> None:
+        previous = _previous_files(out)
+        for name, content in sorted(self.files.items()):
+            atomic_write_bytes(out / name, content)
+        atomic_write_text(out / MANIFEST, "".join(f"{name}\n" for name in sorted(self.files)))
+        for stale in sorted(previous - set(self.files)):
+            (out / stale).unlink(missing_ok=True)
+
+
+def build_report(cfg: DictConfig) -> Path:
+    experiment = load_experiment(cfg)
+    layout = report_layout(experiment)
+    settings = cfg.report
+    out = Path(cfg.paths.results) / experiment.name
+    report = ReportFiles()
+
+    accuracies = read_accuracies(expected_runs(layout))
+    summary = tables.summarize(accuracies, layout)
+    _accuracy_tables(report, experiment, layout, summary)
+    if layout.paper_table:
+        _paper_tables(report, experiment, layout, summary)
+    if layout.comparisons:
+        _table2(report, experiment, layout, summary, float(settings.same_tolerance))
+    report.add("runs.csv", formats.csv_text(accuracies.drop(columns="multitask").set_index("column")))
+    figures = _heatmaps(report, experiment, layout, settings) if settings.heatmaps else []
+    report.add("report.md", _report_page(experiment, report.sections, figures))
+    report.write(out)
+    log.info("afuse report: %d files in %s", len(report.files), out)
+    if cfg.get("logger", {}).get("name") == "wandb":
+        from afuse.report.tracking import log_to_wandb
+
+        log_to_wandb(cfg.logger, experiment.name, report.tables, [out / f for f in figures])
+    return out
+
+
+def _accuracy_tables(report, experiment: Experiment, layout: Layout, summary: pd.DataFrame) -> None:
+    report.add_table(
+        "accuracy",
+        f"Accuracy: {experiment.name} ({experiment.model})",
+        tables.accuracy_table(summary, layout),
+        tables.accuracy_numbers(summary, layout),
+        tables.footnotes(summary),
+        f"tab:{experiment.name}-accuracy",
+    )
+
+
+def _paper_tables(report, experiment: Experiment, layout: Layout, summary: pd.DataFrame) -> None:
+    paper = paper_table(layout.paper_table)
+    report.add_table(
+        "paper_comparison",
+        f"Ours vs the paper: {paper.title.split(' (')[0]}",
+        tables.paper_comparison(summary, layout, paper),
+        tables.paper_comparison_numbers(summary, layout, paper),
+        tables.paper_notes(layout, paper, experiment.model),
+        f"tab:{experiment.name}-paper",
+    )
+
+
+def _table2(report, experiment: Experiment, layout: Layout, summary: pd.DataFrame, tolerance: float) -> None:
+    numbers = tables.comparison_frame(summary, layout, tolerance).set_index(["fusion", "baseline", "task"])
+    report.add_table(
+        "table2",
+        "Table 2: Fusion compared to its baselines",
+        tables.table2(summary, layout, tolerance, with_paper=layout.paper_table == "table1"),
+        numbers,
+        tables.table2_notes(tolerance),
+        f"tab:{experiment.name}-table2",
+    )
+
+
+def _heatmaps(report, experiment: Experiment, layout: Layout, settings) -> list[str]:
+    """Write each Fusion variant's heatmaps; return the grid figures' paths (for report.md)."""
+    grids = []
+    for cube in activation_cubes(read_activations(layout)):
+        folder = f"heatmaps/{cube.variant}"
+        annotate = len(cube.targets) * len(cube.sources) <= int(settings.annotate_max_cells)
+        figures = {
+            f"layer{layer:02d}": layer_figure(cube, layer, experiment.model, annotate)
+            for layer in range(1, cube.layers + 1)
+        }
+        figures["grid"] = grid_figure(cube, experiment.model)
+        for stem, figure in figures.items():
+            for fmt in settings.heatmap_formats:
+                report.add(f"{folder}/{stem}.{fmt}", figure_bytes(figure, fmt))
+        report.add(f"{folder}/activations.csv", formats.csv_text(cube_frame(cube).set_index("layer")))
+        grids.append(f"{folder}/grid.png")
+    return grids
+
+
+def _report_page(experiment: Experiment, sections: list[str], grids: list[str]) -> str:
+    jobs = experiment.jobs()
+    done = sum(is_complete(job.run_dir) for job in jobs)
+    head = [
+        f"# afuse report: {experiment.name}",
+        "",
+        *([experiment.description, ""] if experiment.description else []),
+        f"Model {experiment.model}; runs under `{experiment.runs_root}`; {done} of {len(jobs)} jobs finished. "
+        f"Written by `afuse report experiment={experiment.name}` from the runs' metrics.json and activations.json; "
+        f"`afuse status experiment={experiment.name}` lists what is missing.",
+        "",
+    ]
+    figures = ["## Fusion activations", ""] if grids else []
+    for grid in grids:
+        figures += [f"![{grid}]({grid})", "", f"Per layer: `{Path(grid).parent}/layerNN.png` (and .pdf).", ""]
+    return "\n".join(head + [s for section in sections for s in (section, "")] + figures).rstrip("\n") + "\n"
+
+
+def _previous_files(out: Path) -> set[str]:
+    manifest = out / MANIFEST
+    return set(manifest.read_text().split()) if manifest.is_file() else set()

@@ -1,0 +1,55 @@
+"""Write the report when a multirun of a preset ends (`afuse <command> -m experiment=<preset> ...`).
+
+The presets register this callback under `hydra.callbacks.afuse_report`. It does nothing for
+runs without a preset, when AFUSE_AUTO_REPORT=0 (`afuse run` sets it for its sweeps and writes
+the report once, at the end), or with `hydra.callbacks.afuse_report.enabled=false`.
+
+Hydra calls on_multirun_end only when every job of the sweep succeeded; after a failed job,
+run `afuse report experiment=<preset>` yourself.
+"""
+
+import logging
+import os
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger("afuse")
+
+ENV_SWITCH = "AFUSE_AUTO_REPORT"
+
+
+class ReportCallback(Callback):
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        experiment = OmegaConf.select(config, "experiment.name")
+        if not self.enabled or experiment is None or os.environ.get(ENV_SWITCH) == "0":
+            return
+        try:
+            written = write_report_like(config)
+        except Exception as exc:  # the sweep itself succeeded: a report problem must not fail it
+            log.warning(
+                "afuse: the end-of-sweep report for %s failed: %s (run `afuse report "
+                "experiment=%s` to see the whole error)",
+                experiment,
+                exc,
+                experiment,
+            )
+            return
+        log.info("afuse: report for %s written to %s", experiment, written)
+
+
+def write_report_like(sweep_config: DictConfig):
+    """Compose the report's config for the sweep's preset, with the sweep's paths, model and logger
+    (so `-m experiment=X paths.runs=/scratch/runs` reports on /scratch/runs), and write it."""
+    from hydra import compose
+
+    from afuse.report.build import build_report  # here: training jobs need not import pandas
+
+    name = sweep_config.experiment.name
+    cfg = compose(config_name="report", overrides=[f"experiment={name}"])
+    taken = {key: sweep_config[key] for key in ("paths", "model", "logger") if key in sweep_config}
+    return build_report(OmegaConf.merge(cfg, taken))

@@ -1,0 +1,105 @@
+"""What the finished runs of a preset say: accuracies and Fusion activations, as tidy tables.
+
+Only the preset's own jobs are read (a stray seed-4 run in the same tree is not), and a job
+counts once its metrics.json exists. Accuracies are stored as fractions (docs/contracts.md) and
+reported in percent, like the paper.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from afuse.errors import AfuseError
+from afuse.report.layout import Layout
+from afuse.runs import METRICS, is_complete
+
+ACTIVATIONS = "activations.json"
+
+
+def expected_runs(layout: Layout) -> pd.DataFrame:
+    """One row per (column, task, seed) the preset should produce, with the run that holds it."""
+    rows = []
+    for column in layout.columns:
+        for group in column.groups:
+            for job in group.jobs:
+                # An MT-A run holds every one of its tasks; other runs hold one task.
+                tasks = group.tasks if group.is_multitask else (job.task,)
+                for task in tasks:
+                    rows.append((column.label, task, job.seed, str(job.run_dir), group.is_multitask))
+    frame = pd.DataFrame(rows, columns=["column", "task", "seed", "run_dir", "multitask"])
+    duplicated = frame[frame.duplicated(["column", "task", "seed"], keep=False)]
+    if not duplicated.empty:
+        first = duplicated.iloc[0]
+        raise AfuseError(
+            f"experiment.report.columns: column {first.column!r} gets {first.task} seed {first.seed} "
+            "from more than one job group; give each (task, seed) one group"
+        )
+    return frame
+
+
+def read_accuracies(expected: pd.DataFrame) -> pd.DataFrame:
+    """`expected` plus `accuracy` (test accuracy in percent; NaN where the run is not complete)."""
+    metrics = {run_dir: _read_metrics(Path(run_dir)) for run_dir in expected.run_dir.unique()}
+    accuracies = [
+        _test_accuracy(metrics[row.run_dir], row.task, row.multitask, row.run_dir)
+        for row in expected.itertuples()
+    ]
+    return expected.assign(accuracy=accuracies)
+
+
+def _read_metrics(run_dir: Path) -> dict | None:
+    if not is_complete(run_dir):
+        return None
+    try:
+        return json.loads((run_dir / METRICS).read_text())
+    except ValueError as exc:
+        raise AfuseError(
+            f"{run_dir / METRICS}: not valid JSON ({exc}); rerun that job with force=true"
+        ) from exc
+
+
+def _test_accuracy(metrics: dict | None, task: str, multitask: bool, run_dir: str) -> float:
+    if metrics is None:
+        return np.nan
+    where = f"{Path(run_dir) / METRICS}"
+    scope = metrics.get("tasks", {}).get(task, {}) if multitask else metrics
+    accuracy = scope.get("test", {}).get("accuracy")
+    if not isinstance(accuracy, int | float):
+        key = f"tasks.{task}.test.accuracy" if multitask else "test.accuracy"
+        raise AfuseError(f"{where}: no {key} (docs/contracts.md: metrics.json)")
+    if not 0.0 <= accuracy <= 1.0:
+        raise AfuseError(f"{where}: test accuracy {accuracy} is not a fraction in [0, 1]")
+    return 100.0 * accuracy
+
+
+def read_activations(layout: Layout) -> pd.DataFrame:
+    """Mean Fusion weights of every finished Fusion run of the layout's columns, one row per
+    (column, variant, target, seed, layer, source); layers count from 1 as in the paper."""
+    rows = []
+    for column in layout.columns:
+        if not column.is_fusion:
+            continue
+        for group in column.groups:
+            for job in group.jobs:
+                path = job.run_dir / ACTIVATIONS
+                if not (is_complete(job.run_dir) and path.is_file()):
+                    continue
+                for layer, source, weight in _activation_cells(path):
+                    rows.append((column.label, group.variant, job.task, job.seed, layer, source, weight))
+    return pd.DataFrame(rows, columns=["column", "variant", "target", "seed", "layer", "source", "weight"])
+
+
+def _activation_cells(path: Path):
+    try:
+        data = json.loads(path.read_text())
+        sources, matrix = list(data["sources"]), data["matrix"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AfuseError(
+            f"{path}: expected {{'sources': [...], 'matrix': layers x sources}} ({exc})"
+        ) from exc
+    for layer, weights in enumerate(matrix, start=1):
+        if len(weights) != len(sources):
+            raise AfuseError(f"{path}: layer {layer} has {len(weights)} weights for {len(sources)} sources")
+        yield from ((layer, source, float(w)) for source, w in zip(sources, weights, strict=True))

@@ -1,0 +1,196 @@
+"""Fusion activation heatmaps, as in the paper's Figures 4 and 6.
+
+Per layer: rows = target tasks (one Fusion model each), columns = source adapters, cell = the
+mean softmax weight the target's Fusion layer gives that adapter over the test set's tokens
+(activations.json), averaged over the target's finished seeds. One figure per layer and one
+grid of all layers, on one colour scale from 0 to 1 so that layers and figures compare.
+
+Figures are built on matplotlib.figure.Figure (no pyplot, so no global state and no display
+needed) and saved without timestamps, so the same activations give the same bytes.
+"""
+
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from afuse.errors import AfuseError
+from afuse.report.tables import display_name, task_order
+
+CMAP = "viridis"
+MISSING_COLOUR = "#dddddd"  # a source a target's Fusion did not have
+# What makes PDFs differ from run to run: the creation date. PNGs carry no date.
+SAVE_METADATA = {"png": {}, "pdf": {"CreationDate": None, "ModDate": None}}
+
+
+@dataclass(frozen=True)
+class ActivationCube:
+    column: str
+    variant: str
+    targets: list[str]
+    sources: list[str]
+    weights: np.ndarray  # (layers, targets, sources); NaN where a target's Fusion lacks a source
+    seeds: dict[str, int]  # target -> number of seeds averaged
+
+    @property
+    def layers(self) -> int:
+        return self.weights.shape[0]
+
+
+def activation_cubes(activations: pd.DataFrame) -> list[ActivationCube]:
+    """One cube per (column, Fusion variant) from collect.read_activations' rows."""
+    cubes = []
+    for (column, variant), frame in activations.groupby(["column", "variant"], sort=False):
+        layers_per_target = frame.groupby("target").layer.max()
+        if layers_per_target.nunique() != 1:
+            raise AfuseError(
+                f"{column}: Fusion runs disagree on the number of layers: {layers_per_target.to_dict()}"
+            )
+        targets, sources = task_order(frame.target), task_order(frame.source)
+        layers = range(1, int(layers_per_target.iloc[0]) + 1)
+        mean = frame.groupby(["layer", "target", "source"]).weight.mean()
+        index = pd.MultiIndex.from_product([layers, targets, sources], names=["layer", "target", "source"])
+        weights = mean.reindex(index).to_numpy().reshape(len(layers), len(targets), len(sources))
+        seeds = frame.groupby("target").seed.nunique()
+        cubes.append(
+            ActivationCube(column, variant, targets, sources, weights, {t: int(seeds[t]) for t in targets})
+        )
+    return cubes
+
+
+def cube_frame(cube: ActivationCube) -> pd.DataFrame:
+    """The cube as a tidy table (for activations.csv)."""
+    layers, targets, sources = np.meshgrid(
+        np.arange(1, cube.layers + 1), cube.targets, cube.sources, indexing="ij"
+    )
+    return pd.DataFrame(
+        {
+            "layer": layers.ravel(),
+            "target": targets.ravel(),
+            "source": sources.ravel(),
+            "mean_weight": cube.weights.ravel(),
+            "seeds": [cube.seeds[t] for t in targets.ravel()],
+        }
+    )
+
+
+# --- figures ---------------------------------------------------------------------------------
+# Sizes in inches, laid out by hand: matplotlib's constrained layout doubles the time per figure,
+# and a 16 x 16 report has dozens of figures. Label space is estimated from the longest label.
+
+CHAR_WIDTH = {9: 0.075, 7: 0.06}  # inches per character of a tick label at that font size
+
+
+def layer_figure(cube: ActivationCube, layer: int, model: str, annotate: bool) -> Figure:
+    """The heatmap of one layer (1-based, as the paper counts)."""
+    rows, cols = len(cube.targets), len(cube.sources)
+    # Cell size in inches; small matrices get bigger cells.
+    cell_w, cell_h = min(0.9, max(0.42, 3.2 / cols)), min(0.6, max(0.34, 1.8 / rows))
+    left, bottom = _label_space(cube, fontsize=9)
+    top, right = 0.95, 1.25
+    width, height = left + cell_w * cols + right, bottom + cell_h * rows + top
+    centre = max(0.0, 6.0 - width) / 2  # at least 6 in wide, for the title; the plot centred
+    width = max(width, 6.0)
+    fig = Figure(figsize=(width, height))
+    ax = fig.add_axes(_box(left + centre, bottom, cell_w * cols, cell_h * rows, width, height))
+    colour_bar = fig.add_axes(
+        _box(left + centre + cell_w * cols + 0.2, bottom, 0.15, cell_h * rows, width, height)
+    )
+    image = _draw(ax, cube, layer, x_labels=True, y_labels=True, fontsize=9)
+    if annotate:
+        _annotate(ax, cube.weights[layer - 1])
+    ax.set_title(f"layer {layer} of {cube.layers}", fontsize=10)
+    ax.set_xlabel("source adapter")
+    ax.set_ylabel("target task")
+    fig.colorbar(image, cax=colour_bar, label="mean Fusion weight")
+    fig.suptitle(_title(cube, model, "\n"), fontsize=11, y=1 - 0.1 / height, va="top")
+    return fig
+
+
+def grid_figure(cube: ActivationCube, model: str) -> Figure:
+    """Every layer in one figure (four per row), one shared colour bar."""
+    ncols = min(4, cube.layers)
+    nrows = math.ceil(cube.layers / ncols)
+    rows, cols = len(cube.targets), len(cube.sources)
+    panel_w, panel_h = max(1.6, 0.2 * cols), max(1.2, 0.2 * rows)
+    gap_w, gap_h = 0.25, 0.35
+    left, bottom = _label_space(cube, fontsize=7)
+    top, right = 0.6, 1.2
+    width = left + ncols * panel_w + (ncols - 1) * gap_w + right
+    height = bottom + nrows * panel_h + (nrows - 1) * gap_h + top
+    fig = Figure(figsize=(width, height))
+    for index in range(cube.layers):
+        row, col = divmod(index, ncols)
+        x, y = left + col * (panel_w + gap_w), bottom + (nrows - 1 - row) * (panel_h + gap_h)
+        ax = fig.add_axes(_box(x, y, panel_w, panel_h, width, height))
+        # Source names under the lowest plot of each column, target names left of each row.
+        image = _draw(
+            ax, cube, index + 1, x_labels=index + ncols >= cube.layers, y_labels=col == 0, fontsize=7
+        )
+        ax.set_title(f"layer {index + 1}", fontsize=8)
+    plots_w = ncols * panel_w + (ncols - 1) * gap_w
+    colour_bar = fig.add_axes(_box(left + plots_w + 0.25, bottom, 0.15, height - bottom - top, width, height))
+    fig.colorbar(image, cax=colour_bar, label="mean Fusion weight")
+    title = _title(cube, model, " · ") + "\nrows: target task, columns: source adapter"
+    fig.suptitle(title, fontsize=10, y=1 - 0.08 / height, va="top")
+    return fig
+
+
+def _label_space(cube: ActivationCube, fontsize: int) -> tuple[float, float]:
+    """Inches left of the plot (target names) and below it (rotated source names)."""
+    char = CHAR_WIDTH[fontsize]
+    longest_target = max(len(_target_label(cube, t)) for t in cube.targets)
+    longest_source = max(len(display_name(s)) for s in cube.sources)
+    return 0.45 + char * longest_target, 0.45 + char * longest_source
+
+
+def _box(x: float, y: float, w: float, h: float, width: float, height: float) -> list[float]:
+    """An axes rectangle in inches -> figure fractions."""
+    return [x / width, y / height, w / width, h / height]
+
+
+def _draw(ax, cube: ActivationCube, layer: int, x_labels: bool, y_labels: bool, fontsize: int):
+    matrix = np.ma.masked_invalid(cube.weights[layer - 1])
+    image = ax.imshow(matrix, vmin=0.0, vmax=1.0, cmap=_cmap(), aspect="auto", interpolation="nearest")
+    ax.set_xticks(
+        range(len(cube.sources)),
+        [display_name(s) for s in cube.sources] if x_labels else [],
+        rotation=90,
+        fontsize=fontsize,
+    )
+    ax.set_yticks(
+        range(len(cube.targets)),
+        [_target_label(cube, t) for t in cube.targets] if y_labels else [],
+        fontsize=fontsize,
+    )
+    return image
+
+
+def _annotate(ax, matrix: np.ndarray) -> None:
+    for (row, col), value in np.ndenumerate(matrix):
+        if not np.isnan(value):
+            colour = "black" if value > 0.6 else "white"  # viridis is light above ~0.6
+            ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=7, color=colour)
+
+
+def _cmap():
+    return colormaps[CMAP].with_extremes(bad=MISSING_COLOUR)
+
+
+def _target_label(cube: ActivationCube, target: str) -> str:
+    seeds = cube.seeds[target]
+    return display_name(target) + (f" ({seeds} seeds)" if seeds > 1 else "")
+
+
+def _title(cube: ActivationCube, model: str, separator: str) -> str:
+    return f"Fusion activations · {model}{separator}{cube.column} ({cube.variant})"
+
+
+def figure_bytes(fig: Figure, fmt: str, dpi: int = 150) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=dpi, metadata=SAVE_METADATA[fmt])
+    return buffer.getvalue()

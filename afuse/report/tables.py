@@ -1,0 +1,265 @@
+"""The report's tables from per-seed accuracies: Table 1 layout, ours vs the paper, Table 2.
+
+Statistics: a cell is the mean over the seeds that finished and the sample standard deviation
+(ddof=1, as numpy.std(ddof=1) / pandas .std()); a cell from one seed has no std and shows the
+mean alone. A cell with fewer seeds than the preset asks for is marked partial. Missing cells are
+shown as missing, never as 0. Numbers are accuracy in percent with 2 decimals, like the paper.
+
+Each table is built twice: as a DataFrame of display strings (Unicode symbols: ± † ‡ – ↑ → ↓;
+afuse.report.formats turns them into LaTeX) and as a numeric DataFrame for CSV.
+"""
+
+import numpy as np
+import pandas as pd
+
+from afuse.config import PAPER_TASKS, task_config, task_names
+from afuse.report.layout import Layout
+from afuse.report.paper import PaperTable, paper_comparisons, paper_row_label
+
+UP, SAME, DOWN = "up", "same", "down"
+PM, PARTIAL, PARTIAL_MEAN, MISSING = "±", "†", "‡", "–"
+ARROWS = {UP: "↑", SAME: "→", DOWN: "↓"}
+MEAN_ROW = "Mean"
+
+
+# --- per-cell statistics ---------------------------------------------------------------------
+
+
+def summarize(accuracies: pd.DataFrame, layout: Layout) -> pd.DataFrame:
+    """One row per (column, task): mean, std (ddof=1), n finished seeds, expected seeds, missing seeds.
+    Ordered by the layout's columns, then the paper's task order."""
+    ordered = accuracies.assign(
+        column=pd.Categorical(accuracies.column, [c.label for c in layout.columns], ordered=True),
+        task=pd.Categorical(accuracies.task, task_order(accuracies.task), ordered=True),
+    ).sort_values(["column", "task", "seed"])
+    grouped = ordered.groupby(["column", "task"], observed=True, sort=True)
+    summary = grouped.accuracy.agg(mean="mean", std="std", n="count")
+    summary["expected"] = grouped.seed.size()
+    summary["missing_seeds"] = [
+        tuple(int(s) for s in frame.seed[frame.accuracy.isna()]) for _, frame in grouped
+    ]
+    return summary.reset_index().astype({"column": str, "task": str})
+
+
+def task_order(tasks) -> list[str]:
+    present = set(tasks)
+    return [t for t in PAPER_TASKS if t in present] + sorted(present - set(PAPER_TASKS))
+
+
+def display_name(task: str) -> str:
+    """The task's display_name from conf/task/, else its label in the paper's Table 1 (MNLI, SST,
+    WGrande, ...), else its name."""
+    if task in task_names():
+        return str(task_config(task).get("display_name") or task)
+    return paper_row_label(task) or task
+
+
+def cell_text(mean: float, std: float, n: int, expected: int) -> str:
+    """'84.32 ± 0.41 (3)'; one seed: '84.32 (1)'; partial: '84.32 ± 0.41 (2/3)†'; none: '–'."""
+    if n == 0 or np.isnan(mean):
+        return MISSING
+    text = f"{mean:.2f}" if n < 2 else f"{mean:.2f} {PM} {std:.2f}"
+    return f"{text} ({n})" if n >= expected else f"{text} ({n}/{expected}){PARTIAL}"
+
+
+def delta_text(delta: float) -> str:
+    """Signed, 2 decimals; -0.004 shows as +0.00 rather than -0.00."""
+    rounded = round(float(delta), 2)
+    return f"{rounded + 0.0:+.2f}"
+
+
+# --- Table 1 layout --------------------------------------------------------------------------
+
+
+def accuracy_table(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
+    """Rows = tasks (paper order) + Mean, columns = the layout's columns, cells = mean ± std (n)."""
+    cells = summary.assign(text=[cell_text(r.mean, r.std, r.n, r.expected) for r in summary.itertuples()])
+    table = cells.pivot(index="task", columns="column", values="text")
+    table = table.reindex(index=task_order(summary.task), columns=[c.label for c in layout.columns])
+    table = table.fillna(MISSING)
+    table.loc[MEAN_ROW] = [_mean_cell(summary[summary.column == c.label]) for c in layout.columns]
+    return _with_display_index(table)
+
+
+def _mean_cell(column_summary: pd.DataFrame) -> str:
+    found = column_summary[column_summary.n > 0]
+    if found.empty:
+        return MISSING
+    text = f"{found['mean'].mean():.2f}"
+    return (
+        text
+        if len(found) == len(column_summary)
+        else f"{text} ({len(found)}/{len(column_summary)}){PARTIAL_MEAN}"
+    )
+
+
+def accuracy_numbers(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
+    """The Table 1 layout as numbers, for CSV: per column its mean, std, n and expected seeds."""
+    wide = summary.pivot(index="task", columns="column", values=["mean", "std", "n", "expected"])
+    labels = [c.label for c in layout.columns]
+    parts = {
+        f"{label} {stat}": wide[stat].get(label, np.nan)
+        for label in labels
+        for stat in ("mean", "std", "n", "expected")
+    }
+    table = pd.DataFrame(parts).reindex(task_order(summary.task))
+    table.loc[MEAN_ROW.lower()] = {  # the mean of the task means, as in the Markdown table
+        f"{label} mean": summary[(summary.column == label) & (summary.n > 0)]["mean"].mean()
+        for label in labels
+    }
+    for label in labels:  # counts are integers; absent columns stay empty
+        for stat in ("n", "expected"):
+            table[f"{label} {stat}"] = table[f"{label} {stat}"].astype("Int64")
+    table.index.name = "task"
+    return table
+
+
+def footnotes(summary: pd.DataFrame) -> list[str]:
+    notes = [
+        "Test accuracy (%) on each task's official dev set; mean ± sample standard deviation (ddof=1) "
+        "over seeds, (n) = seeds. One seed: the mean alone. " + f"{MISSING} = no finished run.",
+    ]
+    for row in summary[(summary.n < summary.expected) & (summary.n > 0)].itertuples():
+        seeds = ", ".join(map(str, row.missing_seeds))
+        notes.append(
+            f"{PARTIAL} {display_name(row.task)} · {row.column}: {row.n}/{row.expected} seeds "
+            f"(missing seed {seeds})."
+        )
+    notes.append(
+        f"Mean: over the tasks with a result in the column; {PARTIAL_MEAN} (k/m) = over k of "
+        "the column's m tasks, so not comparable with a full mean."
+    )
+    return notes
+
+
+# --- ours vs the paper -----------------------------------------------------------------------
+
+
+def paper_comparison(summary: pd.DataFrame, layout: Layout, paper: PaperTable) -> pd.DataFrame:
+    """Per compared column: ours, the paper's and ours − paper, per task and for the mean over the
+    tasks both have. Columns whose label is not in the paper's table are left out."""
+    tasks = task_order(summary.task)
+    columns = {}
+    for label in _compared(layout, paper):
+        ours = summary[summary.column == label].set_index("task")
+        texts, papers, deltas, pairs = [], [], [], []
+        for task in tasks:
+            row = ours.loc[task] if task in ours.index else None
+            has_ours = row is not None and row.n > 0
+            cell = paper.cell(label, task)
+            texts.append(
+                cell_text(row["mean"], row["std"], row.n, row.expected) if row is not None else MISSING
+            )
+            papers.append(cell.text() if cell else MISSING)
+            deltas.append(delta_text(row["mean"] - cell.mean) if has_ours and cell else MISSING)
+            if has_ours and cell:
+                pairs.append((row["mean"], cell.mean))
+        ours_mean, paper_mean = (
+            (np.mean([p[0] for p in pairs]), np.mean([p[1] for p in pairs])) if pairs else (None, None)
+        )
+        texts.append(f"{ours_mean:.2f}" if pairs else MISSING)
+        papers.append(f"{paper_mean:.2f}" if pairs else MISSING)
+        deltas.append(delta_text(ours_mean - paper_mean) if pairs else MISSING)
+        columns[f"{label} (ours)"], columns[f"{label} (paper)"], columns[f"{label} Δ"] = texts, papers, deltas
+    return _with_display_index(pd.DataFrame(columns, index=[*tasks, MEAN_ROW]))
+
+
+def paper_comparison_numbers(summary: pd.DataFrame, layout: Layout, paper: PaperTable) -> pd.DataFrame:
+    tasks = task_order(summary.task)
+    parts = {}
+    for label in _compared(layout, paper):
+        ours = summary[summary.column == label].set_index("task")["mean"]
+        cells = [paper.cell(label, t) for t in tasks]
+        ours_values = [ours.get(t, np.nan) for t in tasks]
+        parts[f"{label} ours"] = ours_values
+        parts[f"{label} paper"] = [c.mean if c else np.nan for c in cells]
+        parts[f"{label} paper std"] = [c.std if c and c.std is not None else np.nan for c in cells]
+        parts[f"{label} delta"] = [
+            o - c.mean if c else np.nan for o, c in zip(ours_values, cells, strict=True)
+        ]
+    table = pd.DataFrame(parts, index=pd.Index(tasks, name="task"))
+    return table
+
+
+def paper_notes(layout: Layout, paper: PaperTable, model: str) -> list[str]:
+    notes = [
+        f"Paper: {paper.title}. Δ = ours − paper in accuracy points. Mean: over the tasks that have "
+        "both numbers, the paper's side computed from its rows."
+    ]
+    if model != paper.model:
+        notes.append(
+            f"The paper's numbers are {paper.model} on the full training sets; ours are {model} "
+            "with this preset's data and training settings: compare trends, not values."
+        )
+    absent = [c.label for c in layout.columns if c.label not in paper.columns]
+    if absent:
+        notes.append(f"Not in the paper's table: {', '.join(absent)}.")
+    return notes
+
+
+def _compared(layout: Layout, paper: PaperTable) -> list[str]:
+    return [c.label for c in layout.columns if c.label in paper.columns]
+
+
+# --- Table 2 ---------------------------------------------------------------------------------
+
+
+def arrow(delta: float, tolerance: float) -> str:
+    """↑ / → / ↓ for a difference in points, decided on the 2-decimal value the table shows."""
+    shown = round(float(delta), 2)
+    return UP if shown > tolerance else DOWN if shown < -tolerance else SAME
+
+
+def comparison_frame(summary: pd.DataFrame, layout: Layout, tolerance: float) -> pd.DataFrame:
+    """One row per (comparison, task) with both means: delta = fusion − baseline and its arrow."""
+    means = summary[summary.n > 0].pivot(index="task", columns="column", values="mean")
+    rows = []
+    for fusion, baseline in layout.comparisons:
+        for task in task_order(summary.task):
+            if fusion in means and baseline in means:
+                f, b = means.at[task, fusion], means.at[task, baseline]
+                if not (np.isnan(f) or np.isnan(b)):
+                    rows.append((fusion, baseline, task, f - b, arrow(f - b, tolerance)))
+    return pd.DataFrame(rows, columns=["fusion", "baseline", "task", "delta", "arrow"])
+
+
+def table2(summary: pd.DataFrame, layout: Layout, tolerance: float, with_paper: bool) -> pd.DataFrame:
+    """Rows = tasks + Improved, one column per comparison ('↑ +1.23'), and the paper's arrow beside
+    it where the paper's Table 2 has that comparison."""
+    compared = comparison_frame(summary, layout, tolerance)
+    tasks = task_order(summary.task)
+    paper = paper_comparisons()
+    columns = {}
+    for fusion, baseline in layout.comparisons:
+        found = compared[(compared.fusion == fusion) & (compared.baseline == baseline)].set_index("task")
+        cells = [
+            f"{ARROWS[found.at[t, 'arrow']]} {delta_text(found.at[t, 'delta'])}"
+            if t in found.index
+            else MISSING
+            for t in tasks
+        ]
+        columns[f"{fusion} vs {baseline}"] = [*cells, f"{(found.arrow == UP).sum()}/{len(found)}"]
+        pair = (fusion, baseline)
+        if with_paper and pair in paper.comparisons:
+            paper_cells = [paper.arrows.get((pair, t), MISSING) for t in tasks]
+            columns[f"{fusion} vs {baseline} (paper)"] = [*paper_cells, paper.improved[pair]]
+    return _with_display_index(pd.DataFrame(columns, index=[*tasks, "Improved"]))
+
+
+def table2_notes(tolerance: float) -> list[str]:
+    return [
+        f"{ARROWS[UP]} / {ARROWS[DOWN]}: the Fusion column is more than {tolerance:.2f} accuracy points "
+        f"above / below the baseline (mean over seeds); {ARROWS[SAME]}: within ±{tolerance:.2f} "
+        "(report.same_tolerance). Improved k/n: k improved of the n tasks that have both columns.",
+        "The paper states no tolerance; 0.3 reproduces 62 of the 64 arrows of its Table 2 from its Table 1.",
+    ]
+
+
+# --- shared ----------------------------------------------------------------------------------
+
+
+def _with_display_index(table: pd.DataFrame) -> pd.DataFrame:
+    table = table.copy()
+    table.index = [display_name(t) if t != MEAN_ROW else t for t in table.index]
+    table.index.name = "Task"
+    return table

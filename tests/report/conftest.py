@@ -1,0 +1,78 @@
+"""Fixtures: presets composed as the CLI composes them, with runs and results under tmp_path."""
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+from afuse.paths import conf_dir
+
+from .synthetic import write_run
+
+
+def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+        return compose(config_name, overrides=overrides)
+
+
+@pytest.fixture
+def compose_preset(tmp_path):
+    """compose_preset(name, command='report', *overrides): the config `afuse <command>
+    experiment=<name>` sees, with runs and results under tmp_path."""
+
+    def compose_it(name: str, command: str = "report", *overrides: str) -> DictConfig:
+        cfg = compose_config(
+            command,
+            [
+                f"experiment={name}",
+                f"paths.runs={tmp_path}/runs",
+                f"paths.results={tmp_path}/results",
+                *overrides,
+            ],
+        )
+        with open_dict(cfg):
+            cfg.pop("hydra", None)
+        return cfg
+
+    return compose_it
+
+
+# A small preset whose numbers are worked out by hand in test_tables.py: ST-A and Fusion on RTE
+# and CB, Head on RTE only, three seeds, some runs missing.
+HAND_PRESET = {
+    "name": "hand",
+    "seeds": [1, 2, 3],
+    "stage1": {
+        "st_a": {"command": "train-adapter", "tasks": ["rte", "cb"]},
+        "head": {"command": "finetune", "tasks": ["rte"], "overrides": ["mode=head"]},
+    },
+    "stage2": {"fusion": {"sources": "st_a"}},
+    "report": {
+        "paper_table": "table1",
+        "columns": {"Head": "head", "ST-A": "st_a", "F. w/ ST-A": "fusion"},
+        "comparisons": [["F. w/ ST-A", "ST-A"]],
+    },
+}
+# (group, task) -> test accuracy per seed 1, 2, 3; None = no finished run
+HAND_ACCURACIES = {
+    ("st_a", "rte"): [0.70, 0.72, 0.74],  # 72.00 ± 2.00 (3)
+    ("st_a", "cb"): [0.80, None, None],  # 80.00 (1/3)†
+    ("fusion", "rte"): [0.75, 0.77, None],  # 76.00 ± 1.41 (2/3)†
+    ("fusion", "cb"): [0.80, 0.81, 0.79],  # 80.00 ± 1.00 (3)
+    ("head", "rte"): [None, None, None],  # –
+}
+
+
+@pytest.fixture
+def hand_config(compose_preset):
+    """The report config of HAND_PRESET with its runs written under tmp_path."""
+    from afuse.experiment import load_experiment
+
+    cfg = compose_preset("cpu_small")
+    with open_dict(cfg):
+        cfg.experiment = HAND_PRESET
+    experiment = load_experiment(cfg)
+    for (group, task), accuracies in HAND_ACCURACIES.items():
+        for job in experiment.groups[group].jobs:
+            if job.task == task and accuracies[job.seed - 1] is not None:
+                write_run(job.run_dir, accuracies[job.seed - 1])
+    return cfg

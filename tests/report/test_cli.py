@@ -1,0 +1,104 @@
+"""The commands as a user runs them (child processes): errors, dry run, end-of-multirun report."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .synthetic import write_run
+
+pytestmark = pytest.mark.slow  # child processes: a few seconds each
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def afuse(*args, tmp_path, env=None):
+    paths = [
+        f"paths.runs={tmp_path}/runs",
+        f"paths.results={tmp_path}/results",
+        f"paths.logs={tmp_path}/logs",
+    ]
+    environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "afuse.cli", *args, *paths],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_report_without_a_preset_lists_the_presets(tmp_path):
+    result = afuse("report", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert (
+        "no experiment preset given: pass experiment=<name>, one of: cpu_small paper_table1" in result.stderr
+    )
+
+
+def test_unknown_preset_lists_the_options(tmp_path):
+    result = afuse("status", "experiment=paper_table2", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert (
+        "unknown experiment preset 'paper_table2': pass experiment=<name>, one of: cpu_small" in result.stderr
+    )
+
+
+def test_run_dry_run_passes_launcher_and_overrides_on(tmp_path):
+    result = afuse(
+        "run",
+        "experiment=cpu_small",
+        "dry_run=true",
+        "run.report=true",
+        "hydra/launcher=local_parallel",
+        "hydra.launcher.n_jobs=3",
+        "trainer.num_threads=1",
+        "experiment.seeds=[1,2]",
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "[stage 1] st_a (8 jobs)",
+        "[stage 1] head (6 jobs)",
+        "[stage 2] fusion_st_a (6 jobs)",
+        "[report] report",
+    ]
+    assert (
+        "task=sst2,mrpc,rte,cb seed=1,2 trainer.num_threads=1 'experiment.seeds=[1,2]' paths.runs="
+        in lines[1]
+    )
+    assert lines[4].startswith(
+        "[report] report: afuse report experiment=cpu_small 'experiment.seeds=[1,2]' paths.runs"
+    )
+    assert f"paths.logs={tmp_path}/logs hydra/launcher=local_parallel hydra.launcher.n_jobs=3 " in lines[1]
+    assert (
+        "dry_run=" not in result.stdout
+        and "run.report" not in result.stdout
+        and lines[1].count("experiment=cpu_small") == 1
+    )
+    assert not (tmp_path / "runs").exists()
+
+
+def test_status_command(tmp_path):
+    write_run(tmp_path / "runs/stage1/minilm/pfeiffer_rf16/rte/seed1", 0.6)
+    result = afuse("status", "experiment=cpu_small", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "total" in result.stdout and "task=sst2,mrpc,cb seed=1" in result.stdout
+
+
+@pytest.mark.parametrize("auto_report", ["1", "0"])
+def test_a_presets_multirun_ends_with_the_report(tmp_path, auto_report):
+    write_run(tmp_path / "runs/stage1/minilm/pfeiffer_rf16/rte/seed1", 0.6)
+    # status is a cheap command to sweep; any `afuse <command> -m experiment=...` calls the callback
+    result = afuse(
+        "status", "-m", "experiment=cpu_small", tmp_path=tmp_path, env={"AFUSE_AUTO_REPORT": auto_report}
+    )
+    assert result.returncode == 0, result.stderr
+    report = tmp_path / "results/cpu_small/accuracy.md"
+    assert report.exists() is (auto_report == "1")
+    if auto_report == "1":
+        assert "| RTE | – | 60.00 (1) | – |" in report.read_text()

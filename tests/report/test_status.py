@@ -1,0 +1,122 @@
+"""afuse status: job states from run directories, counts, and the commands for what is left."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from afuse.commands.status import State, job_state, job_states, status_text, to_launch
+from afuse.experiment import load_experiment
+
+from .synthetic import write_run
+
+HOST = socket.gethostname()
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def lock(run_dir, pid, host=HOST):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / ".lock").write_text(json.dumps({"pid": pid, "host": host}))
+
+
+def fail(run_dir, error="RuntimeError: CUDA out of memory\nTraceback (most recent call last): ...", step=120):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "failed.json").write_text(json.dumps({"error": error, "step": step, "finished_at": "x"}))
+
+
+def test_states(tmp_path):
+    assert job_state(tmp_path / "nothing") == (State.MISSING, "")
+    assert job_state(write_run(tmp_path / "done", 0.5)) == (State.DONE, "")
+    assert job_state(write_run(tmp_path / "started", None)) == (State.INCOMPLETE, "")
+    lock(tmp_path / "running", os.getpid())
+    assert job_state(tmp_path / "running")[0] is State.RUNNING
+    fail(tmp_path / "failed")
+    assert job_state(tmp_path / "failed") == (State.FAILED, "step 120: RuntimeError: CUDA out of memory")
+
+
+def test_a_dead_pids_lock_is_stale(tmp_path):
+    pid = dead_pid()
+    lock(tmp_path / "crashed", pid)
+    assert job_state(tmp_path / "crashed") == (State.INCOMPLETE, f"stale lock (pid {pid} is not running)")
+    fail(tmp_path / "crashed")
+    assert job_state(tmp_path / "crashed")[0] is State.FAILED
+
+
+def test_a_lock_from_another_host_counts_as_running(tmp_path):
+    lock(tmp_path / "on_node", 4242, host="gpu-node-17")
+    state, note = job_state(tmp_path / "on_node", host="login-node")
+    assert state is State.RUNNING and "pid 4242 on gpu-node-17 (not checked" in note
+
+
+def test_metrics_win_over_leftovers(tmp_path):
+    run = write_run(tmp_path / "retried", 0.5)
+    fail(run)
+    lock(run, dead_pid())
+    assert job_state(run)[0] is State.DONE
+
+
+def test_unreadable_lock_and_failure_files(tmp_path):
+    run = tmp_path / "odd"
+    run.mkdir()
+    (run / ".lock").write_text("{half")
+    assert job_state(run) == (State.INCOMPLETE, "stale lock (unreadable lock)")
+    (run / "failed.json").write_text("[]")
+    assert job_state(run) == (State.FAILED, "no error message")
+
+
+def test_status_text_counts_and_launch_lines(compose_preset):
+    experiment = load_experiment(compose_preset("cpu_small", "status"))
+    st_a = {job.task: job for job in experiment.groups["st_a"].jobs}
+    for task in ("sst2", "mrpc", "rte"):
+        write_run(st_a[task].run_dir, 0.6)
+    fail(st_a["cb"].run_dir)
+    head_rte = experiment.groups["head"].jobs[1]
+    lock(head_rte.run_dir, os.getpid())
+    states = job_states(experiment)
+    assert [job.task for job in to_launch(states) if job.group == "head"] == ["mrpc", "cb"]  # rte runs
+    text = status_text(experiment, states)
+    assert "st_a         1      train-adapter  pfeiffer_rf16          4     3     0        1" in text
+    assert "total" in text and "10    3     1        1       0           5" in text
+    assert "failed   st_a   cb    1     " in text and "step 120: RuntimeError: CUDA out of memory" in text
+    assert (
+        "afuse train-adapter -m experiment=cpu_small adapter=pfeiffer adapter.reduction_factor=16 task=cb seed=1"
+        in text
+    )
+    assert "afuse finetune -m experiment=cpu_small mode=head task=mrpc,cb seed=1" in text
+    assert "stage 2 (3 of these jobs wait for stage-1 runs that are not done)" in text
+    assert "5 missing job(s) not listed" in text
+
+
+def test_status_is_fast_for_hundreds_of_runs(compose_preset):
+    experiment = load_experiment(compose_preset("paper_table1", "status"))
+    for index, job in enumerate(experiment.jobs()):
+        if index % 3 == 0:
+            write_run(job.run_dir, 0.7)
+        elif index % 3 == 1:
+            fail(job.run_dir)
+    started = time.perf_counter()
+    states = job_states(experiment)
+    text = status_text(experiment, states, every_job=True)
+    elapsed = time.perf_counter() - started
+    assert len(states) == 291 and text.count("\n") > 291
+    assert elapsed < 1.0, f"status of 291 jobs took {elapsed:.2f} s"
+
+
+@pytest.mark.parametrize("every_job", [False, True])
+def test_nothing_to_launch_when_all_done(compose_preset, every_job):
+    experiment = load_experiment(compose_preset("cpu_small", "status"))
+    for job in experiment.jobs():
+        write_run(job.run_dir, 0.5)
+    text = status_text(experiment, job_states(experiment), every_job=every_job)
+    assert text.endswith("Nothing to launch.")
+    assert bool(re.search(r"^done +st_a", text, re.MULTILINE)) is every_job

@@ -1,0 +1,118 @@
+"""Table cells against hand-computed values: means, sample stds, n, partial and missing cells,
+deltas to the paper, Table 2 arrows (the preset and its numbers: conftest.HAND_PRESET)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from afuse.experiment import load_experiment
+from afuse.report import tables
+from afuse.report.collect import expected_runs, read_accuracies
+from afuse.report.layout import report_layout
+from afuse.report.paper import paper_table
+
+
+@pytest.fixture
+def summary_and_layout(hand_config):
+    layout = report_layout(load_experiment(hand_config))
+    return tables.summarize(read_accuracies(expected_runs(layout)), layout), layout
+
+
+def test_summary_statistics(summary_and_layout):
+    summary, _ = summary_and_layout
+    cell = summary.set_index(["column", "task"])
+    st_a_rte = cell.loc[("ST-A", "rte")]
+    assert st_a_rte["mean"] == pytest.approx(72.0) and st_a_rte["std"] == pytest.approx(2.0)  # ddof=1
+    assert (st_a_rte.n, st_a_rte.expected) == (3, 3)
+    fusion_rte = cell.loc[("F. w/ ST-A", "rte")]
+    assert fusion_rte["mean"] == pytest.approx(76.0) and fusion_rte["std"] == pytest.approx(math.sqrt(2))
+    assert (fusion_rte.n, fusion_rte.missing_seeds) == (2, (3,))
+    st_a_cb = cell.loc[("ST-A", "cb")]
+    assert st_a_cb.n == 1 and np.isnan(st_a_cb["std"]) and st_a_cb.missing_seeds == (2, 3)
+    assert cell.loc[("Head", "rte")].n == 0 and np.isnan(cell.loc[("Head", "rte")]["mean"])
+
+
+def test_accuracy_table_cells(summary_and_layout):
+    table = tables.accuracy_table(*summary_and_layout)
+    assert list(table.columns) == ["Head", "ST-A", "F. w/ ST-A"]
+    assert list(table.index) == ["RTE", "CB", "Mean"]  # paper row labels, paper order
+    assert table.loc["RTE"].tolist() == ["–", "72.00 ± 2.00 (3)", "76.00 ± 1.41 (2/3)†"]
+    assert table.loc["CB"].tolist() == ["–", "80.00 (1/3)†", "80.00 ± 1.00 (3)"]
+    assert table.loc["Mean"].tolist() == ["–", "76.00", "78.00"]  # missing is never 0
+
+
+def test_partial_seeds_are_footnoted(summary_and_layout):
+    notes = tables.footnotes(summary_and_layout[0])
+    assert "† RTE · F. w/ ST-A: 2/3 seeds (missing seed 3)." in notes
+    assert "† CB · ST-A: 1/3 seeds (missing seed 2, 3)." in notes
+    assert any("ddof=1" in note for note in notes)
+
+
+def test_mean_over_fewer_tasks_is_marked(hand_config):
+    experiment = load_experiment(hand_config)
+    (
+        experiment.groups["st_a"].jobs[3].run_dir / "metrics.json"
+    ).unlink()  # CB seed 1: CB has no ST-A run left
+    layout = report_layout(experiment)
+    table = tables.accuracy_table(tables.summarize(read_accuracies(expected_runs(layout)), layout), layout)
+    assert table.loc["CB", "ST-A"] == "–"
+    assert table.loc["Mean", "ST-A"] == "72.00 (1/2)‡"
+
+
+def test_accuracy_numbers_for_csv(summary_and_layout):
+    numbers = tables.accuracy_numbers(*summary_and_layout)
+    assert numbers.loc["rte", "F. w/ ST-A mean"] == pytest.approx(76.0)
+    assert numbers.loc["rte", "F. w/ ST-A n"] == 2 and numbers.loc["rte", "F. w/ ST-A expected"] == 3
+    assert np.isnan(numbers.loc["rte", "Head mean"])
+    assert numbers.loc["mean", "ST-A mean"] == pytest.approx(76.0)
+
+
+def test_paper_comparison_deltas(summary_and_layout):
+    summary, layout = summary_and_layout
+    table = tables.paper_comparison(summary, layout, paper_table("table1"))
+    # Paper Table 1: ST-A RTE 71.04 ± 1.62, CB 86.07 ± 3.87; F. w/ ST-A RTE 76.82 ± 1.68, CB 92.14 ± 0.97
+    assert table.loc["RTE", "ST-A (paper)"] == "71.04 ± 1.62"
+    assert table.loc["RTE", "ST-A Δ"] == "+0.96"  # 72.00 - 71.04
+    assert table.loc["CB", "ST-A Δ"] == "-6.07"  # 80.00 - 86.07
+    assert table.loc["RTE", "F. w/ ST-A Δ"] == "-0.82"  # 76.00 - 76.82
+    assert table.loc["Mean", "F. w/ ST-A (ours)"] == "78.00"
+    assert table.loc["Mean", "F. w/ ST-A (paper)"] == "84.48"  # (76.82 + 92.14) / 2
+    assert table.loc["Mean", "F. w/ ST-A Δ"] == "-6.48"
+    assert table.loc["RTE", "Head (ours)"] == "–" and table.loc["RTE", "Head Δ"] == "–"
+    assert table.loc["RTE", "Head (paper)"] == "61.37 ± 1.17"
+
+
+def test_paper_notes_warn_about_other_models(summary_and_layout):
+    _, layout = summary_and_layout
+    notes = tables.paper_notes(layout, paper_table("table1"), "minilm")
+    assert any("bert-base-uncased on the full training sets; ours are minilm" in note for note in notes)
+
+
+def test_table2_arrows_and_improved_row(summary_and_layout):
+    summary, layout = summary_and_layout
+    table = tables.table2(summary, layout, tolerance=0.3, with_paper=True)
+    assert table.loc["RTE", "F. w/ ST-A vs ST-A"] == "↑ +4.00"  # 76.00 - 72.00
+    assert table.loc["CB", "F. w/ ST-A vs ST-A"] == "→ +0.00"  # 80.00 - 80.00
+    assert table.loc["Improved", "F. w/ ST-A vs ST-A"] == "1/2"
+    assert table.loc["RTE", "F. w/ ST-A vs ST-A (paper)"] == "↑"
+    assert table.loc["Improved", "F. w/ ST-A vs ST-A (paper)"] == "10/16"
+    wide = tables.table2(summary, layout, tolerance=5.0, with_paper=False)
+    assert wide.loc["RTE", "F. w/ ST-A vs ST-A"] == "→ +4.00"
+    assert list(wide.columns) == ["F. w/ ST-A vs ST-A"]
+
+
+@pytest.mark.parametrize(
+    ("delta", "expected"),
+    [(0.30, "same"), (0.304, "same"), (0.31, "up"), (-0.30, "same"), (-0.31, "down"), (0.0, "same")],
+)
+def test_arrow_decides_on_the_shown_two_decimals(delta, expected):
+    assert tables.arrow(delta, 0.3) == expected
+
+
+def test_cell_and_delta_text():
+    assert tables.cell_text(84.321, 0.4149, 3, 3) == "84.32 ± 0.41 (3)"
+    assert tables.cell_text(84.321, np.nan, 1, 1) == "84.32 (1)"
+    assert tables.cell_text(np.nan, np.nan, 0, 3) == "–"
+    assert tables.delta_text(-0.004) == "+0.00"
+    assert tables.delta_text(-1.006) == "-1.01"

@@ -1,0 +1,279 @@
+"""Experiment presets -> jobs: counts per stage, run directories, dependencies, multirun lines."""
+
+import copy
+from functools import cache
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf, open_dict
+
+from afuse.config import PAPER_TASKS
+from afuse.errors import ConfigError
+from afuse.experiment import load_experiment, mt_a_tasks_key, preset_names, shell_command, sweep_lines
+from afuse.paths import conf_dir
+from afuse.runs import adapter_variant
+
+RUNS = "/runs"
+
+
+@cache  # composing takes a few hundred ms; tests only read the result (custom_experiment copies it)
+def preset_config(name: str, command: str = "status", *overrides: str):
+    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+        return compose(command, overrides=[f"experiment={name}", f"paths.runs={RUNS}", *overrides])
+
+
+def custom_experiment(spec: dict, model: str = "minilm"):
+    """A preset's config with its `experiment` node replaced by `spec`."""
+    cfg = copy.deepcopy(preset_config("cpu_small"))
+    with open_dict(cfg):
+        cfg.experiment = OmegaConf.create({"name": "custom", **spec})
+        cfg.model.name = model
+    return cfg
+
+
+def counts(experiment) -> dict[int, int]:
+    return {stage: len(experiment.jobs(stage)) for stage in (1, 2)}
+
+
+def test_every_preset_is_listed():
+    assert preset_names() == ["cpu_small", "paper_table1", "paper_table3", "paper_table4"]
+
+
+@pytest.mark.parametrize(
+    ("preset", "model", "stage1", "stage2", "groups"),
+    [
+        # 4 x 16 tasks x 3 seeds (Head, Full, ST-A, Houlsby) + 3 MT-A runs; 2 Fusion x 16 x 3
+        ("paper_table1", "bert-base-uncased", 4 * 16 * 3 + 3, 2 * 16 * 3, 7),
+        ("paper_table3", "bert-base-uncased", 3 * 16 * 3, 0, 3),
+        ("paper_table4", "roberta-base", 6 * 16 * 3, 16 * 3, 7),
+        # ST-A on 4 tasks + Head on 3, one seed; Fusion for 3 targets
+        ("cpu_small", "minilm", 4 + 3, 3, 3),
+    ],
+)
+def test_job_counts_per_stage(preset, model, stage1, stage2, groups):
+    experiment = load_experiment(preset_config(preset))
+    assert experiment.name == preset
+    assert experiment.model == model
+    assert counts(experiment) == {1: stage1, 2: stage2}
+    assert len(experiment.groups) == groups
+    assert len({job.run_dir for job in experiment.jobs()}) == stage1 + stage2  # no two jobs share a run
+
+
+def test_presets_keep_their_runs_apart():
+    roots = {load_experiment(preset_config(name)).runs_root for name in preset_names()}
+    assert len(roots) == 1  # here every preset is redirected to RUNS ...
+    cfg = compose_plain("status", "experiment=paper_table3")
+    assert cfg.paths.runs == "runs/paper_table3"  # ... by default each has its own tree
+
+
+@cache
+def compose_plain(command: str, *overrides: str):
+    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+        return compose(command, overrides=list(overrides))
+
+
+def test_preset_settings_reach_every_training_command():
+    for command, extra in [
+        ("train-adapter", "task=rte"),
+        ("finetune", "task=rte"),
+        ("fuse", "target=rte"),
+        ("train-multitask", None),
+        ("status", None),
+        ("report", None),
+        ("run", None),
+    ]:
+        cfg = compose_plain(command.replace("-", "_"), "experiment=cpu_small", *([extra] if extra else []))
+        assert cfg.model.name == "minilm", command
+        assert cfg.paths.runs == "runs/cpu_small", command
+        assert cfg.experiment.name == "cpu_small", command
+    cfg = compose_plain("train_adapter", "experiment=cpu_small", "task=rte")
+    assert cfg.data.source == "local" and cfg.data.max_train_examples == 256
+    assert cfg.trainer.max_epochs == 2 and cfg.trainer.lr == 1.0e-4  # the stage preset's lr is kept
+
+
+def test_cpu_small_raw_dir_can_be_moved(monkeypatch):
+    monkeypatch.setenv("AFUSE_RAW_DIR", "/data/raw")
+    cfg = compose_plain("train_adapter", "experiment=cpu_small", "task=rte")
+    assert cfg.data.raw_dir == "/data/raw"
+    monkeypatch.delenv("AFUSE_RAW_DIR")
+    assert compose_plain("train_adapter", "experiment=cpu_small", "task=rte").data.raw_dir == "../shared/data"
+
+
+def test_paper_table1_run_dirs_follow_the_contract():
+    experiment = load_experiment(preset_config("paper_table1"))
+    groups = experiment.groups
+    root = Path(RUNS)
+    assert groups["head"].jobs[0].run_dir == root / "stage1/bert-base-uncased/head/mnli/seed1"
+    assert groups["full"].jobs[-1].run_dir == root / "stage1/bert-base-uncased/full/cb/seed3"
+    assert groups["st_a"].variant == "pfeiffer_rf16"
+    assert groups["st_a_houlsby"].variant == "houlsby_rf16"
+    assert [j.run_dir for j in groups["mt_a"].jobs] == [
+        root / f"stage1/bert-base-uncased/mt_a/all16/seed{k}" for k in (1, 2, 3)
+    ]
+    assert (
+        groups["fusion_st_a"].jobs[0].run_dir
+        == root / "stage2/bert-base-uncased/dynamic_pfeiffer_rf16/mnli/seed1"
+    )
+    assert groups["fusion_mt_a"].jobs[0].run_dir == root / "stage2/bert-base-uncased/dynamic_mt_a/mnli/seed1"
+
+
+def test_fusion_jobs_need_their_sources_of_the_same_seed():
+    experiment = load_experiment(preset_config("paper_table1"))
+    rte_seed2 = next(j for j in experiment.groups["fusion_st_a"].jobs if j.task == "rte" and j.seed == 2)
+    assert len(rte_seed2.needs) == 16
+    assert Path(RUNS) / "stage1/bert-base-uncased/pfeiffer_rf16/mnli/seed2" in rte_seed2.needs
+    mt_a_job = experiment.groups["fusion_mt_a"].jobs[0]
+    assert mt_a_job.needs == (Path(RUNS) / "stage1/bert-base-uncased/mt_a/all16/seed1",)
+    assert all(not job.needs for job in experiment.jobs(1))
+
+
+def test_variant_matches_the_composed_train_adapter_config():
+    """Run dirs are read off conf/ without composing each command; check against Hydra itself."""
+    experiment = load_experiment(preset_config("paper_table3"))
+    for group in experiment.groups.values():
+        cfg = compose_plain("train_adapter", "experiment=paper_table3", "task=rte", *group.overrides)
+        assert adapter_variant(cfg.adapter) == group.variant
+
+
+def test_multirun_lines_group_tasks_with_the_same_missing_seeds():
+    experiment = load_experiment(preset_config("paper_table1"))
+    group = experiment.groups["st_a"]
+    pending = [j for j in group.jobs if (j.task in ("rte", "cb") and j.seed == 3) or j.task == "mrpc"]
+    lines = sweep_lines(experiment, group, pending)
+    commands = [shell_command(group.command, list(line.overrides)) for line in lines]
+    assert commands == [
+        "afuse train-adapter -m experiment=paper_table1 adapter=pfeiffer adapter.reduction_factor=16 task=mrpc seed=1,2,3",
+        "afuse train-adapter -m experiment=paper_table1 adapter=pfeiffer adapter.reduction_factor=16 task=rte,cb seed=3",
+    ]
+    assert [len(line.jobs) for line in lines] == [3, 2]
+    assert sum(len(line.jobs) for line in sweep_lines(experiment, group, list(group.jobs))) == 48
+
+
+def test_fuse_and_multitask_lines_carry_their_wiring():
+    experiment = load_experiment(preset_config("paper_table1"))
+    fuse = experiment.groups["fusion_mt_a"]
+    (line,) = sweep_lines(experiment, fuse, list(fuse.jobs))
+    assert line.overrides[:3] == ("experiment=paper_table1", "adapters=mt_a", "adapter=pfeiffer")
+    assert f"fusion.sources=[{','.join(PAPER_TASKS)}]" in line.overrides
+    assert line.overrides[-2:] == (f"target={','.join(PAPER_TASKS)}", "seed=1,2,3")
+    mt_a = experiment.groups["mt_a"]
+    (line,) = sweep_lines(experiment, mt_a, list(mt_a.jobs))
+    assert f"tasks=[{','.join(PAPER_TASKS)}]" in line.overrides
+    assert not any(o.startswith("task=") for o in line.overrides)
+
+
+def test_mt_a_tasks_key():
+    assert mt_a_tasks_key(list(reversed(PAPER_TASKS))) == "all16"
+    assert mt_a_tasks_key(["rte", "mnli", "cb"]) == "mnli-rte-cb"  # the paper's order, not the listed one
+
+
+def test_source_seed_points_every_fusion_seed_at_one_adapter_seed():
+    cfg = custom_experiment(
+        {
+            "stage1": {
+                "targets": {"command": "train-adapter", "tasks": ["rte", "cb"], "seeds": [1, 2, 3]},
+                "others": {"command": "train-adapter", "tasks": ["mnli"], "seeds": [1]},
+            },
+            "stage2": {
+                "fusion": {
+                    "sources": ["targets", "others"],
+                    "targets": ["rte", "cb"],
+                    "seeds": [1, 2, 3],
+                    "source_seed": 1,
+                }
+            },
+        }
+    )
+    experiment = load_experiment(cfg)
+    fusion = experiment.groups["fusion"]
+    assert {needed.name for job in fusion.jobs for needed in job.needs} == {"seed1"}
+    assert "fusion.source_seed=1" in fusion.overrides
+    assert fusion.sources == ("mnli", "rte", "cb")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"stage1": {"a": {"command": "train", "tasks": ["rte"], "seeds": [1]}}},
+            "experiment.stage1.a.command: 'train' is not a stage-1 command",
+        ),
+        (
+            {"stage1": {"a": {"command": "train-adapter", "tasks": ["rtee"], "seeds": [1]}}},
+            "experiment.stage1.a.tasks: unknown task 'rtee'",
+        ),
+        (
+            {"stage1": {"a": {"command": "train-adapter", "tasks": ["rte"]}}},
+            "experiment.stage1.a.seeds: expected a list of integer seeds",
+        ),
+        (
+            {
+                "stage1": {
+                    "a": {"command": "train-adapter", "tasks": ["rte"], "seeds": [1], "overrides": ["seed=2"]}
+                }
+            },
+            "experiment.stage1.a.overrides: 'seed=2': list the seeds under `seeds`",
+        ),
+        (
+            {
+                "stage1": {
+                    "a": {
+                        "command": "train-adapter",
+                        "tasks": ["rte"],
+                        "seeds": [1],
+                        "overrides": ["adapter.reduction_factor=2,16"],
+                    }
+                }
+            },
+            "is a sweep; make one group per value",
+        ),
+        (
+            {
+                "stage1": {
+                    "a": {
+                        "command": "train-adapter",
+                        "tasks": ["rte"],
+                        "seeds": [1],
+                        "overrides": ["adapter=big"],
+                    }
+                }
+            },
+            "adapter=big: no such option; options: houlsby pfeiffer",
+        ),
+        (
+            {"stage1": {"a": {"command": "train-adapter", "tasks": ["rte"], "seeds": [1], "epochs": 3}}},
+            "experiment.stage1.a: unknown key(s) epochs",
+        ),
+        (
+            {
+                "stage1": {"a": {"command": "train-adapter", "tasks": ["rte"], "seeds": [1]}},
+                "stage2": {"f": {"sources": "b", "seeds": [1]}},
+            },
+            "experiment.stage2.f.sources: 'b' is not a stage-1 adapter group; one of: a",
+        ),
+        (
+            {
+                "stage1": {"a": {"command": "train-adapter", "tasks": ["rte"], "seeds": [1]}},
+                "stage2": {"f": {"sources": "a", "seeds": [1, 2]}},
+            },
+            "needs the rte adapter of seed 2, which the source group(s) a do not train",
+        ),
+        ({"stage1": {}}, "experiment custom: no jobs"),
+    ],
+)
+def test_bad_presets_name_the_key(spec, message):
+    with pytest.raises(ConfigError, match=None) as error:
+        load_experiment(custom_experiment(spec))
+    assert message in str(error.value)
+
+
+def test_a_preset_may_not_set_the_adapter_for_every_command():
+    cfg = preset_config("cpu_small", "status", "+adapter.reduction_factor=8")
+    with pytest.raises(ConfigError, match="sets `adapter` for every command"):
+        load_experiment(cfg)
+
+
+def test_no_preset_lists_the_presets():
+    with pytest.raises(ConfigError, match="pass experiment=<name>, one of: cpu_small paper_table1"):
+        load_experiment(compose_plain("status"))
