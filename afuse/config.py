@@ -28,6 +28,12 @@ PAPER_TASKS = [
 ]
 
 
+def paper_order(tasks) -> list[str]:
+    """Tasks in the row order of the paper's tables, others after them by name."""
+    tasks = {str(t) for t in tasks}
+    return [t for t in PAPER_TASKS if t in tasks] + sorted(tasks - set(PAPER_TASKS))
+
+
 def task_names() -> list[str]:
     """Every task with a config in conf/task/, in the paper's order first."""
     present = {p.stem for p in (conf_dir() / "task").glob("*.yaml")}

@@ -36,10 +36,10 @@ from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
-from afuse.config import PAPER_TASKS, task_names
+from afuse.config import PAPER_TASKS, paper_order, task_names
 from afuse.errors import ConfigError
 from afuse.paths import conf_dir
-from afuse.runs import adapter_variant, stage1_dir, stage2_dir
+from afuse.runs import adapter_variant, fusion_variant, multitask_dir, multitask_key, stage1_dir, stage2_dir
 
 STAGE1_COMMANDS = ("train-adapter", "finetune", "train-multitask")
 FUSE = "fuse"
@@ -170,9 +170,9 @@ def _stage1_group(name, spec, defaults, model, runs_root, where) -> Group:
     variant = _stage1_variant(command, overrides, f"{where}.overrides")
     lines = tuple(o.input_line for o in overrides)
     if command == "train-multitask":
-        key = mt_a_tasks_key(tasks)
+        key = multitask_key(tasks)
         jobs = tuple(
-            Job(name, command, 1, key, seed, stage1_dir(runs_root, model, MT_A, key, seed)) for seed in seeds
+            Job(name, command, 1, key, seed, multitask_dir(runs_root, model, key, seed)) for seed in seeds
         )
         lines += (f"tasks=[{','.join(tasks)}]",)
     else:
@@ -192,21 +192,13 @@ def _stage1_variant(command: str, overrides: list[Override], where: str) -> str:
     return adapter_variant(_group_config(overrides, "adapter", command, where))
 
 
-def mt_a_tasks_key(tasks) -> str:
-    """The MT-A run's directory name: `all16` for the paper's 16 tasks, else the tasks in the
-    paper's order joined by '-' (the order tasks are listed in does not make another run)."""
-    if sorted(tasks) == sorted(PAPER_TASKS):
-        return "all16"
-    return "-".join(_paper_order(tasks))
-
-
 # --- stage 2 ---------------------------------------------------------------------------------
 
 
 def _stage2_group(name, spec, defaults, groups, model, runs_root, where) -> Group:
     _check_keys(spec, {"sources", "targets", "seeds", "source_seed", "overrides"}, where)
     sources = _source_groups(spec.get("sources"), groups, f"{where}.sources")
-    source_tasks = _paper_order({t for g in sources for t in g.tasks})
+    source_tasks = paper_order({t for g in sources for t in g.tasks})
     targets = _task_list(spec.get("targets", source_tasks), f"{where}.targets")
     seeds = _seed_list(spec.get("seeds", defaults["seeds"]), f"{where}.seeds")
     source_seed = spec.get("source_seed")
@@ -215,7 +207,7 @@ def _stage2_group(name, spec, defaults, groups, model, runs_root, where) -> Grou
             f"{where}.source_seed: {source_seed!r} is not a seed (an integer, or null for the run's own seed)"
         )
     overrides = _parse_overrides(spec.get("overrides", []), f"{where}.overrides")
-    kind = _group_config(overrides, "fusion", FUSE, f"{where}.overrides").kind
+    fusion = _group_config(overrides, "fusion", FUSE, f"{where}.overrides")
     adapters = MT_A if sources[0].is_multitask else "st_a"
     # The fuse command finds its sources' run directories from the same adapter settings.
     source_adapter = [line for line in sources[0].overrides if line.split("=")[0].split(".")[0] == "adapter"]
@@ -223,7 +215,8 @@ def _stage2_group(name, spec, defaults, groups, model, runs_root, where) -> Grou
     lines += (f"fusion.sources=[{','.join(source_tasks)}]",)
     if source_seed is not None:
         lines += (f"fusion.source_seed={source_seed}",)
-    variant = f"{kind}_{sources[0].variant}"
+    # The same name the fuse command derives from these overrides (afuse.runs.fusion_variant).
+    variant = fusion_variant(fusion.kind, sources[0].variant, source_tasks, fusion.skip_last_layer)
     jobs = tuple(
         Job(
             name,
@@ -347,7 +340,7 @@ def _task_list(tasks, where) -> tuple[str, ...]:
     valid = set(PAPER_TASKS) | set(task_names())
     for task in tasks:
         if task not in valid:
-            raise ConfigError(f"{where}: unknown task {task!r}; valid tasks: {' '.join(_paper_order(valid))}")
+            raise ConfigError(f"{where}: unknown task {task!r}; valid tasks: {' '.join(paper_order(valid))}")
     if len(set(tasks)) != len(tasks):
         raise ConfigError(f"{where}: a task is listed twice: {tasks}")
     return tuple(tasks)
@@ -413,9 +406,3 @@ def _load_option(group: str, option: str) -> DictConfig:
     node = OmegaConf.load(conf_dir() / group / f"{option}.yaml")
     parents = [d for d in node.pop("defaults", []) if d != "_self_"]
     return OmegaConf.merge(*(_load_option(group, parent) for parent in parents), node)
-
-
-def _paper_order(tasks) -> list[str]:
-    """Tasks in the row order of the paper's tables, others after them by name."""
-    tasks = set(tasks)
-    return [t for t in PAPER_TASKS if t in tasks] + sorted(tasks - set(PAPER_TASKS))

@@ -53,22 +53,27 @@ def adapter_variant(adapter_cfg: DictConfig) -> str:
 def fusion_variant(
     kind: str, source_variant: str, sources: list[str] | None = None, skip_last_layer: bool = False
 ) -> str:
-    """`dynamic_pfeiffer_rf16`: the stage-2 path component. An explicit source list adds a short
-    hash of the (sorted) names, so fusions over different adapter sets never share a directory;
-    the list itself is in the run's config.yaml and metrics.json."""
+    """`dynamic_pfeiffer_rf16`: the stage-2 path component. A source set other than the paper's
+    16 tasks adds a short hash of the (sorted) names, so fusions over different adapter sets never
+    share a directory; the list itself is in the run's config.yaml and metrics.json."""
+    from afuse.config import PAPER_TASKS
+
     name = f"{kind}_{source_variant}"
-    if sources:
+    if sources and {str(s) for s in sources} != set(PAPER_TASKS):
         name += f"_src-{short_hash(sorted(str(s) for s in sources), 6)}"
     if skip_last_layer:
         name += "_skiplast"
     return name
 
 
-def multitask_key(tasks: list[str], all_tasks: list[str]) -> str:
-    """`all16` for the paper's full task set, else the task names joined by '-' (in the given order)."""
-    if sorted(tasks) == sorted(all_tasks):
-        return f"all{len(all_tasks)}"
-    return "-".join(tasks)
+def multitask_key(tasks: list[str]) -> str:
+    """The MT-A run's directory name: `all16` for the paper's 16 tasks, else the tasks in the
+    paper's order joined by '-' (the order they are listed in does not make another run)."""
+    from afuse.config import PAPER_TASKS, paper_order
+
+    if sorted(map(str, tasks)) == sorted(PAPER_TASKS):
+        return f"all{len(PAPER_TASKS)}"
+    return "-".join(paper_order(tasks))
 
 
 def multitask_dir(runs_root: str | Path, model: str, tasks_key: str, seed: int) -> Path:

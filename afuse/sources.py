@@ -27,18 +27,19 @@ def requested_sources(cfg: DictConfig) -> list[str]:
     return [str(s) for s in sources]
 
 
-def uses_default_sources(cfg: DictConfig) -> bool:
-    return not cfg.fusion.sources
+def source_seed(cfg: DictConfig) -> int:
+    """The seed of the stage-1 runs to fuse: fusion.source_seed, or the Fusion run's own seed."""
+    seed = cfg.fusion.get("source_seed")
+    return int(cfg.seed if seed is None else seed)
 
 
 def resolve_st_a_sources(cfg: DictConfig) -> list[Source]:
-    """Stage-1 adapters of the same model/variant/seed by task name, or AdapterHub-format directories."""
+    """Stage-1 adapters of the same model/variant (and seed) by task name, or AdapterHub-format directories."""
     found, missing = [], []
+    seed = source_seed(cfg)
     for entry in requested_sources(cfg):
         if entry in task_names():
-            run_dir = stage1_dir(
-                cfg.paths.runs, cfg.model.name, adapter_variant(cfg.adapter), entry, cfg.seed
-            )
+            run_dir = stage1_dir(cfg.paths.runs, cfg.model.name, adapter_variant(cfg.adapter), entry, seed)
             (found if is_complete(run_dir) else missing).append(Source(entry, run_dir))
         elif Path(entry).is_dir():
             found.append(Source(Path(entry).name, Path(entry)))
@@ -64,9 +65,10 @@ def _passthrough_overrides() -> list[str]:
 
 def _missing_message(cfg: DictConfig, tasks: list[str], dirs: list[Path]) -> str:
     passthrough = [o for o in _passthrough_overrides() if not o.startswith("seed=")]
-    base = ["afuse train-adapter", *passthrough, f"seed={cfg.seed}"]
+    seed = source_seed(cfg)
+    base = ["afuse train-adapter", *passthrough, f"seed={seed}"]
     per_task = "\n".join("  " + " ".join([*base, f"task={t}"]) for t in tasks)
-    sweep = " ".join(["afuse train-adapter -m", *passthrough, f"seed={cfg.seed}", f"task={','.join(tasks)}"])
+    sweep = " ".join(["afuse train-adapter -m", *passthrough, f"seed={seed}", f"task={','.join(tasks)}"])
     listing = "\n".join(f"  {t}: {d}" for t, d in zip(tasks, dirs, strict=True))
     return (
         f"fusion for target {cfg.target} needs {len(tasks)} stage-1 adapter(s) that are not trained yet "
@@ -78,7 +80,7 @@ def _missing_message(cfg: DictConfig, tasks: list[str], dirs: list[Path]) -> str
 def resolve_mt_a(cfg: DictConfig) -> tuple[Path, list[Source]]:
     """The MT-A run whose tasks are fusion.sources (default: the 16), and its per-task adapters."""
     tasks = requested_sources(cfg)
-    run_dir = multitask_dir(cfg.paths.runs, cfg.model.name, multitask_key(tasks, PAPER_TASKS), cfg.seed)
+    run_dir = multitask_dir(cfg.paths.runs, cfg.model.name, multitask_key(tasks), source_seed(cfg))
     if not is_complete(run_dir):
         passthrough = " ".join(o for o in _passthrough_overrides() if not o.startswith("seed="))
         raise MissingInputError(

@@ -10,9 +10,9 @@ from omegaconf import OmegaConf, open_dict
 
 from afuse.config import PAPER_TASKS
 from afuse.errors import ConfigError
-from afuse.experiment import load_experiment, mt_a_tasks_key, preset_names, shell_command, sweep_lines
+from afuse.experiment import load_experiment, preset_names, shell_command, sweep_lines
 from afuse.paths import conf_dir
-from afuse.runs import adapter_variant
+from afuse.runs import adapter_variant, multitask_key
 
 RUNS = "/runs"
 
@@ -163,9 +163,9 @@ def test_fuse_and_multitask_lines_carry_their_wiring():
     assert not any(o.startswith("task=") for o in line.overrides)
 
 
-def test_mt_a_tasks_key():
-    assert mt_a_tasks_key(list(reversed(PAPER_TASKS))) == "all16"
-    assert mt_a_tasks_key(["rte", "mnli", "cb"]) == "mnli-rte-cb"  # the paper's order, not the listed one
+def test_multitask_key():
+    assert multitask_key(list(reversed(PAPER_TASKS))) == "all16"
+    assert multitask_key(["rte", "mnli", "cb"]) == "mnli-rte-cb"  # the paper's order, not the listed one
 
 
 def test_source_seed_points_every_fusion_seed_at_one_adapter_seed():

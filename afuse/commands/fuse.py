@@ -5,7 +5,7 @@ from omegaconf import DictConfig
 from afuse.config import task_config
 from afuse.errors import ConfigError
 from afuse.runs import adapter_variant, fusion_variant, stage2_dir
-from afuse.sources import resolve_mt_a, resolve_st_a_sources, uses_default_sources
+from afuse.sources import requested_sources, resolve_mt_a, resolve_st_a_sources
 from afuse.train.fusion_stage import train_fusion
 from afuse.train.stage import run_stage
 
@@ -24,10 +24,7 @@ def main(cfg: DictConfig) -> None:
     else:
         raise ConfigError(f"adapters={cfg.adapters!r} is not known; valid: st_a, mt_a")
     variant = fusion_variant(
-        cfg.fusion.kind,
-        source_variant,
-        None if uses_default_sources(cfg) else list(cfg.fusion.sources),
-        cfg.fusion.skip_last_layer,
+        cfg.fusion.kind, source_variant, requested_sources(cfg), cfg.fusion.skip_last_layer
     )
     run_dir = stage2_dir(cfg.paths.runs, cfg.model.name, variant, cfg.target, cfg.seed)
     run_stage(cfg, run_dir, lambda: train_fusion(cfg, run_dir, sources, variant, encoder_weights))

@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from afuse.config import PAPER_TASKS, task_config
+from afuse.config import task_config
 from afuse.errors import ConfigError
 from afuse.loggers import make_logger
 from afuse.modeling import AdapterSpec, AfuseModel, load_backbone
@@ -25,7 +25,7 @@ def main(cfg: DictConfig) -> None:
         raise ConfigError(f"tasks must list distinct task names, got {tasks}")
     for task in tasks:
         task_config(task)  # unknown names fail here with the valid list
-    run_dir = multitask_dir(cfg.paths.runs, cfg.model.name, multitask_key(tasks, PAPER_TASKS), cfg.seed)
+    run_dir = multitask_dir(cfg.paths.runs, cfg.model.name, multitask_key(tasks), cfg.seed)
     run_stage(cfg, run_dir, lambda: train_mt_a(cfg, run_dir, tasks))
 
 

@@ -10,8 +10,12 @@ import pytest
 from afuse.errors import AfuseError
 from afuse.experiment import load_experiment
 from afuse.report.build import build_report
+from afuse.runs import fusion_variant
 
 from .synthetic import write_activations, write_multitask_run, write_run
+
+# cpu_small fuses the adapters of its four tasks: a subset of the 16, so the variant carries a hash.
+FUSION_VARIANT = fusion_variant("dynamic", "pfeiffer_rf16", ["sst2", "mrpc", "rte", "cb"])
 
 
 def digest(folder):
@@ -42,7 +46,7 @@ def test_report_files(cpu_small_runs, tmp_path):
     files = set(digest(out))
     for stem in ("accuracy", "paper_comparison", "table2"):
         assert {f"{stem}.md", f"{stem}.csv", f"{stem}.tex"} <= files
-    heatmaps = "heatmaps/dynamic_pfeiffer_rf16"
+    heatmaps = f"heatmaps/{FUSION_VARIANT}"
     assert {f"{heatmaps}/layer{n:02d}.png" for n in (1, 2)} | {f"{heatmaps}/grid.png"} <= files
     assert {"report.md", "runs.csv", "report_files.txt", f"{heatmaps}/activations.csv"} <= files
     page = (out / "report.md").read_text()
@@ -71,7 +75,7 @@ def test_files_of_an_older_report_are_removed(cpu_small_runs, tmp_path):
     (out / "heatmaps/old_variant/grid.png").write_bytes(b"old")
     build_report(cpu_small_runs)
     assert not (out / "heatmaps/old_variant/grid.png").exists()
-    assert not (out / "heatmaps/dynamic_pfeiffer_rf16/grid.png").exists()  # heatmaps=false this time
+    assert not (out / f"heatmaps/{FUSION_VARIANT}/grid.png").exists()  # heatmaps=false this time
     assert (out / "README.md").exists()  # not the report's: kept
 
 
@@ -129,7 +133,7 @@ def test_wandb_logger_logs_tables_and_figures(cpu_small_runs, monkeypatch):
         "report/accuracy",
         "report/paper_comparison",
         "report/table2",
-        "report/heatmaps/dynamic_pfeiffer_rf16",
+        f"report/heatmaps/{FUSION_VARIANT}",
     ]
     assert finished == [True]
 
