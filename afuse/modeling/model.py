@@ -54,7 +54,7 @@ class AfuseModel(nn.Module):
     def add_adapter(self, name: str, spec: AdapterSpec, layers: list[int] | None = None) -> Adapter:
         if name in self.adapters:
             raise ConfigError(f"an adapter named {name!r} already exists")
-        adapter = Adapter(spec, self.hidden_size, self.num_layers, layers).to(self._device())
+        adapter = self._adopt(Adapter(spec, self.hidden_size, self.num_layers, layers))
         self.adapters[name] = adapter
         return adapter
 
@@ -72,7 +72,7 @@ class AfuseModel(nn.Module):
         _load_exact(adapter, state, directory)
         if name in self.adapters:
             del self.adapters[name]
-        self.adapters[name] = adapter.to(self._device())
+        self.adapters[name] = self._adopt(adapter)
         return adapter
 
     def save_adapter(self, name: str, directory: str | Path, model_name: str = "") -> Path:
@@ -86,7 +86,7 @@ class AfuseModel(nn.Module):
 
     def add_head(self, name: str, task_cfg) -> Head:
         head = head_for_task(task_cfg, self.hidden_size, self._head_dropout())
-        self.heads[name] = head.to(self._device())
+        self.heads[name] = self._adopt(head)
         return head
 
     def save_head(self, name: str, path: str | Path, labels: Sequence[str] | None = None) -> Path:
@@ -112,7 +112,7 @@ class AfuseModel(nn.Module):
             )
         head = head_from_description(desc, self._head_dropout())
         _load_exact(head, state, path)
-        self.heads[name] = head.to(self._device())
+        self.heads[name] = self._adopt(head)
         return head
 
     # -------------------------------------------------------------------------------- fusion
@@ -128,7 +128,7 @@ class AfuseModel(nn.Module):
                 raise ConfigError(
                     f"fusion layer {layer}: sources without an adapter there: {', '.join(missing)}"
                 )
-        self.fusion = fusion.to(self._device())
+        self.fusion = self._adopt(fusion)
         self._kept_sources = None
         return fusion
 
@@ -301,6 +301,10 @@ class AfuseModel(nn.Module):
         return ln(out + h + x)
 
     # -------------------------------------------------------------------------------- helpers
+
+    def _adopt(self, module: nn.Module) -> nn.Module:
+        """A new part joins on the model's device and in its train/eval mode (as AdapterHub does)."""
+        return module.to(self._device()).train(self.training)
 
     def _device(self) -> torch.device:
         return next(self.encoder.parameters()).device
