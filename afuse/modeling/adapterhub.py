@@ -1,0 +1,319 @@
+"""AdapterHub (`adapters` 1.x, adapter-transformers 3.x) file formats, read and written.
+
+An adapter directory is `adapter_config.json` + `adapter.safetensors` (or the older
+`pytorch_adapter.bin`), weights named
+`<bert|roberta>.encoder.layer.<i>.<output|attention.output>.adapters.<name>.adapter_{down.0,up}.{weight,bias}`.
+afuse's own adapter format *is* this format (safetensors flavour), so every adapter afuse saves
+loads in AdapterHub and vice versa. Heads: `head_config.json` + `model_head.safetensors` |
+`pytorch_model_head.bin` (keys `heads.<name>.<i>.<weight|bias>`). Fusion:
+`adapter_fusion_config.json` + `model_adapter_fusion.safetensors` | `pytorch_model_adapter_fusion.bin`.
+
+Only the configurations afuse implements exactly are accepted (seq_bn / Pfeiffer, double_seq_bn /
+Houlsby, 2-layer tanh heads, dynamic / static fusion); anything else is refused with the option
+that differs, rather than loaded into something that computes a different function.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import torch
+
+import afuse
+from afuse.atomic import atomic_write_json
+from afuse.errors import ConfigError, MissingInputError
+from afuse.modeling.adapters import ACTIVATIONS, Adapter, AdapterSpec, site_key
+from afuse.modeling.inject import Family
+from afuse.modeling.weights import first_existing, load_state_file, save_tensors
+
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = ("adapter.safetensors", "pytorch_adapter.bin")
+HEAD_CONFIG = "head_config.json"
+HEAD_WEIGHTS = ("model_head.safetensors", "pytorch_model_head.bin")
+FUSION_CONFIG = "adapter_fusion_config.json"
+FUSION_WEIGHTS = ("model_adapter_fusion.safetensors", "pytorch_model_adapter_fusion.bin")
+
+# AdapterHub's BnConfig defaults (adapters 1.3.0, configuration/adapter_config.py); a saved
+# config lists every key, older ones may omit some.
+BN_DEFAULTS = {
+    "adapter_residual_before_ln": False,
+    "cross_adapter": False,
+    "dropout": 0.0,
+    "factorized_phm_W": True,
+    "factorized_phm_rule": False,
+    "hypercomplex_nonlinearity": "glorot-uniform",
+    "init_weights": "bert",
+    "init_weights_seed": None,
+    "inv_adapter": None,
+    "inv_adapter_reduction_factor": None,
+    "is_parallel": False,
+    "learn_phm": True,
+    "leave_out": [],
+    "ln_after": False,
+    "ln_before": False,
+    "mh_adapter": False,
+    "non_linearity": "relu",
+    "original_ln_after": True,
+    "original_ln_before": False,
+    "output_adapter": True,
+    "phm_bias": True,
+    "phm_c_init": "normal",
+    "phm_dim": 4,
+    "phm_init_range": 0.0001,
+    "phm_layer": False,
+    "phm_rank": 1,
+    "reduction_factor": 16,
+    "residual_before_ln": True,
+    "scaling": 1.0,
+    "shared_W_phm": False,
+    "shared_phm_rule": True,
+    "stochastic_depth": 0.0,
+    "use_gating": False,
+}
+# variant -> the options that define it (SeqBnConfig, DoubleSeqBnConfig)
+VARIANT_OPTIONS = {
+    "pfeiffer": {"mh_adapter": False, "output_adapter": True, "original_ln_before": True},
+    "houlsby": {"mh_adapter": True, "output_adapter": True, "original_ln_before": False},
+}
+# options whose value must be exactly this for afuse to compute the same function
+REQUIRED_OPTIONS = {
+    "original_ln_after": True,
+    "residual_before_ln": True,
+    "ln_before": False,
+    "ln_after": False,
+    "is_parallel": False,
+    "phm_layer": False,
+    "use_gating": False,
+    "scaling": 1.0,
+    "dropout": 0.0,
+    "stochastic_depth": 0.0,
+    "inv_adapter": None,
+}
+MODEL_CLASS = {"bert": "BertAdapterModel", "roberta": "RobertaAdapterModel"}
+_ADAPTER_KEY = re.compile(
+    r"(?:^|\.)encoder\.layer\.(\d+)\.(.+?)\.adapters\.(.+)\.(adapter_down\.0|adapter_up)\.(weight|bias)$"
+)
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise MissingInputError(f"{path.name} not found in {path.parent}")
+    return json.loads(path.read_text())
+
+
+def _weights(directory: Path, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    path = first_existing(directory, names)
+    if path is None:
+        raise MissingInputError(f"no weights in {directory}: expected one of {', '.join(names)}")
+    return load_state_file(path)
+
+
+def is_adapter_dir(directory: str | Path) -> bool:
+    directory = Path(directory)
+    return (directory / ADAPTER_CONFIG).is_file() and first_existing(directory, ADAPTER_WEIGHTS) is not None
+
+
+# ---------------------------------------------------------------------------------------- adapters
+
+
+def spec_from_config(raw: dict, where: str = "adapter") -> tuple[AdapterSpec, list[int]]:
+    """AdapterSpec and leave_out layers from an AdapterHub adapter_config.json's `config`."""
+    if isinstance(raw, str):  # a bare identifier such as "seq_bn" or "pfeiffer"
+        raw = {"pfeiffer": VARIANT_OPTIONS["pfeiffer"], "seq_bn": VARIANT_OPTIONS["pfeiffer"]}.get(
+            raw, {"houlsby": VARIANT_OPTIONS["houlsby"], "double_seq_bn": VARIANT_OPTIONS["houlsby"]}.get(raw)
+        )
+        if raw is None:
+            raise ConfigError(f"{where}: unknown AdapterHub config identifier")
+    if raw.get("architecture") not in (None, "bottleneck"):
+        raise ConfigError(f"{where}: architecture {raw['architecture']!r} is not a bottleneck adapter")
+    if raw.get("invertible_adapter"):  # adapter-transformers 1.x/2.x spelling
+        raise ConfigError(f"{where}: invertible adapters (language adapters) are not supported")
+    cfg = {**BN_DEFAULTS, **raw}
+    wrong = [f"{k}={cfg[k]!r} (need {v!r})" for k, v in REQUIRED_OPTIONS.items() if cfg[k] != v]
+    if wrong:
+        raise ConfigError(f"{where}: unsupported AdapterHub options: {', '.join(wrong)}")
+    variant = next(
+        (name for name, opts in VARIANT_OPTIONS.items() if all(cfg[k] == v for k, v in opts.items())), None
+    )
+    if variant is None:
+        got = {k: cfg[k] for k in VARIANT_OPTIONS["pfeiffer"]}
+        raise ConfigError(f"{where}: neither seq_bn (Pfeiffer) nor double_seq_bn (Houlsby): {got}")
+    rf = cfg["reduction_factor"]
+    if isinstance(rf, dict):
+        values = set(rf.values())
+        if len(values) != 1:
+            raise ConfigError(f"{where}: per-layer reduction factors {rf} are not supported")
+        rf = values.pop()
+    if str(cfg["non_linearity"]).lower() not in ACTIVATIONS:
+        raise ConfigError(f"{where}: non_linearity {cfg['non_linearity']!r} is not supported")
+    spec = AdapterSpec(variant, rf, str(cfg["non_linearity"]).lower())
+    return spec, sorted(int(i) for i in cfg["leave_out"])
+
+
+def config_for_spec(spec: AdapterSpec, leave_out: list[int]) -> dict:
+    """The full AdapterHub `config` block for an afuse adapter."""
+    cfg = {**BN_DEFAULTS, **VARIANT_OPTIONS[spec.variant]}
+    cfg.update(reduction_factor=spec.reduction_factor, non_linearity=spec.non_linearity, leave_out=leave_out)
+    return cfg
+
+
+def read_adapter(directory: str | Path, fam: Family, hidden_size: int, num_layers: int):
+    """(spec, layers, state_dict for afuse's Adapter) from an AdapterHub-format directory."""
+    directory = Path(directory)
+    meta = _read_json(directory / ADAPTER_CONFIG)
+    if meta.get("hidden_size") not in (None, hidden_size):
+        raise ConfigError(
+            f"{directory}: adapter for hidden size {meta['hidden_size']}, model has {hidden_size}"
+        )
+    spec, leave_out = spec_from_config(meta.get("config", {}), where=str(directory))
+    layers = [i for i in range(num_layers) if i not in leave_out]
+    path_to_pos = {path: pos for pos, path in fam.positions.items()}
+    state, names = {}, set()
+    for key, tensor in _weights(directory, ADAPTER_WEIGHTS).items():
+        m = _ADAPTER_KEY.search(key)
+        if m is None or m.group(2) not in path_to_pos:
+            raise ConfigError(
+                f"{directory}: unexpected weight {key!r} (only bottleneck adapter weights are supported)"
+            )
+        layer, path, name, part, kind = m.groups()
+        names.add(name)
+        local = {"adapter_down.0": "down", "adapter_up": "up"}[part]
+        state[f"sites.{site_key(int(layer), path_to_pos[path])}.{local}.{kind}"] = tensor
+    if len(names) > 1:
+        raise ConfigError(f"{directory}: weights of several adapters ({sorted(names)}) in one file")
+    return spec, layers, state
+
+
+def write_adapter(
+    directory: str | Path, name: str, adapter: Adapter, fam_name: str, fam: Family, model_name: str
+):
+    """Write `adapter` in AdapterHub's safetensors format (afuse's own adapter format)."""
+    directory = Path(directory)
+    prefix = f"{fam_name}.encoder.layer"
+    tensors = {}
+    for key, tensor in adapter.state_dict().items():
+        _, site, local, kind = key.split(".")
+        layer, pos = site.split("_")
+        part = {"down": "adapter_down.0", "up": "adapter_up"}[local]
+        tensors[f"{prefix}.{layer}.{fam.positions[pos]}.adapters.{name}.{part}.{kind}"] = tensor
+    leave_out = [i for i in range(adapter.num_layers) if i not in adapter.layers()]
+    save_tensors(directory / ADAPTER_WEIGHTS[0], tensors)
+    atomic_write_json(
+        directory / ADAPTER_CONFIG,
+        {
+            "config": config_for_spec(adapter.spec, leave_out),
+            "hidden_size": adapter.hidden_size,
+            "model_class": MODEL_CLASS.get(fam_name, ""),
+            "model_name": model_name,
+            "model_type": fam_name,
+            "name": name,
+            "version": f"afuse.{afuse.__version__}",
+        },
+    )
+    return directory
+
+
+# ------------------------------------------------------------------------------------------- heads
+
+
+def read_head(directory: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(afuse head description, state_dict for afuse's Head) from an AdapterHub head directory."""
+    directory = Path(directory)
+    meta = _read_json(directory / HEAD_CONFIG)
+    cfg = meta.get("config", {})
+    kind = cfg.get("head_type")
+    expected = {"layers": 2, "activation_function": "tanh", "use_pooler": False}
+    wrong = [f"{k}={cfg.get(k)!r}" for k, v in expected.items() if cfg.get(k, v) != v]
+    if kind not in ("classification", "multiple_choice") or wrong or cfg.get("bias", True) is not True:
+        raise ConfigError(
+            f"{directory}: only 2-layer tanh classification / multiple_choice heads on the first token are "
+            f"supported (head_type={kind!r} {' '.join(wrong)})"
+        )
+    state = {}
+    for key, tensor in _weights(directory, HEAD_WEIGHTS).items():
+        m = re.search(r"(?:^|\.)heads\.[^.]+\.(\d+\.(?:weight|bias))$", key)
+        if m is None:
+            raise ConfigError(f"{directory}: unexpected head weight {key!r}")
+        state[m.group(1)] = tensor
+    desc = {
+        "kind": kind,
+        "hidden_size": meta.get("hidden_size") or state["1.weight"].shape[1],
+        "num_labels": cfg.get("num_labels"),
+        "num_choices": cfg.get("num_choices"),
+    }
+    return desc, state
+
+
+def write_head(directory: str | Path, name: str, desc: dict, state: dict, fam_name: str, labels=None) -> Path:
+    directory = Path(directory)
+    cfg = {
+        "activation_function": "tanh",
+        "dropout_prob": None,
+        "head_type": desc["kind"],
+        "layers": 2,
+        "use_pooler": False,
+    }
+    if desc["kind"] == "classification":
+        cfg.update(num_labels=desc["num_labels"], bias=True)
+        names = list(labels) if labels else [f"LABEL_{i}" for i in range(desc["num_labels"])]
+    else:
+        cfg.update(num_choices=desc["num_choices"])
+        names = [f"LABEL_{i}" for i in range(desc["num_choices"])]
+    cfg["label2id"] = {label: i for i, label in enumerate(names)}
+    save_tensors(directory / HEAD_WEIGHTS[0], {f"heads.{name}.{k}": v for k, v in state.items()})
+    atomic_write_json(
+        directory / HEAD_CONFIG,
+        {
+            "config": dict(sorted(cfg.items())),
+            "hidden_size": desc["hidden_size"],
+            "model_class": MODEL_CLASS.get(fam_name, ""),
+            "model_name": "",
+            "model_type": fam_name,
+            "name": name,
+            "version": f"afuse.{afuse.__version__}",
+        },
+    )
+    return directory
+
+
+# ------------------------------------------------------------------------------------------ fusion
+
+
+def read_fusion(directory: str | Path, fam: Family) -> tuple[list[str], dict, dict[str, torch.Tensor]]:
+    """(source names, FusionSpec keyword arguments, state_dict for afuse's Fusion)."""
+    directory = Path(directory)
+    meta = _read_json(directory / FUSION_CONFIG)
+    cfg = meta.get("config", {})
+    if cfg.get("query") is not True or cfg.get("key") is not True:
+        raise ConfigError(f"{directory}: only fusion with query and key projections is supported")
+    if cfg.get("query_before_ln") or cfg.get("residual_before") or cfg.get("temperature"):
+        raise ConfigError(
+            f"{directory}: unsupported fusion options (query_before_ln, residual_before and the "
+            "annealed temperature must be off)"
+        )
+    kind = "dynamic" if cfg.get("value") else "static"
+    spec = {"kind": kind}
+    if cfg.get("dropout_prob") is not None:
+        spec["score_dropout"] = float(cfg["dropout_prob"])
+    sources = list(meta["adapter_names"])
+    name = meta.get("name") or ",".join(sources)
+    pattern = re.compile(
+        r"(?:^|\.)encoder\.layer\.(\d+)\.(.+?)\.adapter_fusion_layer\.([^.]+)\.(query|key|value)\.(weight|bias)$"
+    )
+    state = {}
+    for key, tensor in _weights(directory, FUSION_WEIGHTS).items():
+        m = pattern.search(key)
+        if m is None:
+            raise ConfigError(f"{directory}: unexpected fusion weight {key!r}")
+        layer, path, fusion_name, part, param = m.groups()
+        if fusion_name != name:
+            # adapters 1.3.0's safetensors save also writes the fusions whose name starts with this one's
+            continue
+        if path != fam.positions["ffn"]:
+            raise ConfigError(f"{directory}: fusion at {path!r}; afuse fuses at the FFN position only")
+        state[f"layers.{layer}.{part}.{param}"] = tensor
+    if not state:
+        raise ConfigError(f"{directory}: no weights of fusion {name!r}")
+    return sources, spec, state

@@ -1,0 +1,93 @@
+"""Put adapter sites into a transformers encoder.
+
+A site is a sub-layer output module of the form `LayerNorm(dropout(dense(hidden)) + input)` (BERT's
+BertOutput and BertSelfOutput, RoBERTa's equivalents). We swap its class for a subclass whose
+forward hands `h = dropout(dense(hidden))`, the residual input and the LayerNorm to a `router`,
+which applies whatever adapter or fusion is active. The encoder's own parameters and state_dict
+are untouched (adapters live in AfuseModel), so a fine-tuned encoder saves as a plain checkpoint.
+
+Another encoder with the same anatomy is one FAMILIES entry away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from afuse.errors import ConfigError
+from afuse.modeling.adapters import ATTN, FFN
+
+
+@dataclass(frozen=True)
+class Family:
+    layers: str  # dotted path from the encoder to its list of layers
+    positions: dict[str, str]  # position -> dotted path inside a layer to the sub-layer output module
+    dense: str = "dense"
+    dropout: str = "dropout"
+    layer_norm: str = "LayerNorm"
+
+
+_BERT_LIKE = Family(layers="encoder.layer", positions={FFN: "output", ATTN: "attention.output"})
+
+FAMILIES: dict[str, Family] = {
+    "bert": _BERT_LIKE,
+    "roberta": _BERT_LIKE,
+}
+
+
+def family(name: str) -> Family:
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ConfigError(f"model family {name!r} is not supported; valid: {', '.join(FAMILIES)}") from None
+
+
+def _get(module: nn.Module, path: str) -> nn.Module:
+    for part in path.split("."):
+        module = module[int(part)] if part.isdigit() else getattr(module, part)
+    return module
+
+
+def encoder_layers(encoder: nn.Module, fam: Family) -> nn.ModuleList:
+    return _get(encoder, fam.layers)
+
+
+_SITE_CLASSES: dict[type, type] = {}
+
+
+def _site_class(cls: type, fam: Family) -> type:
+    """A subclass of the sub-layer's class whose forward defers to the router (cached per class)."""
+    if cls in _SITE_CLASSES:
+        return _SITE_CLASSES[cls]
+
+    def forward(self, hidden_states, input_tensor):
+        h = getattr(self, fam.dropout)(getattr(self, fam.dense)(hidden_states))
+        return self._afuse_router.site_output(self._afuse_layer, self._afuse_position, h, input_tensor, self)
+
+    sub = type(f"Afuse{cls.__name__}", (cls,), {"forward": forward, "_afuse_family": fam})
+    _SITE_CLASSES[cls] = sub
+    return sub
+
+
+def install_sites(encoder: nn.Module, fam: Family, router) -> int:
+    """Route every sub-layer output of every layer through `router`; returns the number of layers."""
+    layers = encoder_layers(encoder, fam)
+    for i, layer in enumerate(layers):
+        for position, path in fam.positions.items():
+            sub = _get(layer, path)
+            if not isinstance(getattr(sub, fam.layer_norm, None), nn.LayerNorm):
+                raise ConfigError(
+                    f"layer {i}: {path} has no {fam.layer_norm}; the model family mapping does not fit"
+                )
+            if not getattr(sub, "_afuse_family", None):
+                sub.__class__ = _site_class(type(sub), fam)
+            # Plain attributes, not submodules: the router is owned by AfuseModel.
+            object.__setattr__(sub, "_afuse_router", router)
+            object.__setattr__(sub, "_afuse_layer", i)
+            object.__setattr__(sub, "_afuse_position", position)
+    return len(layers)
+
+
+def layer_norm_of(sub: nn.Module) -> nn.LayerNorm:
+    return getattr(sub, sub._afuse_family.layer_norm)
