@@ -151,12 +151,17 @@ wait_ready() {
     die "the node $HOST is not ready after ${TIMEOUT}s (state: '${state:-no answer}')"
 }
 
-cmd_start() {
+# Serialise start and stop: two test sessions starting at once, the second waits and then finds
+# the cluster up; a stop never pulls the daemons from under a start.
+take_lock() {
     mkdir -p "$DIR/log" "$DIR/run"
     chmod 755 "$DIR" "$DIR/run"
-    # Two test sessions starting at once: the second waits and then finds the cluster up.
     exec 9>"$DIR/lock"
     flock -w 300 9 || die "another cluster.sh holds $DIR/lock"
+}
+
+cmd_start() {
+    take_lock
     install_packages
     if is_up; then
         log "already running (SLURM_CONF=$SLURM_CONF)"
@@ -191,6 +196,7 @@ stop_daemons() {
 }
 
 cmd_stop() {
+    take_lock
     if ctld_up; then
         # Cancel this cluster's jobs first, so no job step outlives its slurmd.
         local jobs
