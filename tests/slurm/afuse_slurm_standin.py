@@ -138,7 +138,7 @@ def train_adapter(cfg: DictConfig) -> None:
     variant = runs.adapter_variant(cfg.adapter)
     run_dir = runs.stage1_dir(cfg.paths.runs, cfg.model.name, variant, cfg.task.name, cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
-    resumed_from = _train(run_dir, preempt=cfg.seed == cfg.get("standin_preempt_seed"))
+    resumed_from = _train(run_dir, preempt=cfg.seed in cfg.get("standin_preempt_seeds", []))
     metrics = {"command": "train-adapter", "kind": "st_a", "variant": variant, "task": cfg.task.name}
     _finish(run_dir, cfg, metrics, resumed_from)
 

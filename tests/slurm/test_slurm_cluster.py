@@ -1,9 +1,10 @@
 """Sweeps through the submitit SLURM launcher on a real single-node SLURM cluster (issue 6).
 
 Stage 1 is a 2-job sweep (a SLURM job array), stage 2 one fusion job on a pretend GPU; the run
-directories and metrics.json files they leave are checked. One stage-1 job is preempted with
-SIGUSR2 while it runs, as SLURM does before a time limit: it must checkpoint, be requeued by
-submitit and resume, and the sweep must still succeed.
+directories and metrics.json files they leave are checked. Both stage-1 jobs are interrupted
+mid-training the two ways SLURM does it: SIGUSR2 before a time limit (submitit requeues the job)
+and a preemption by requeue (SIGTERM, then SLURM requeues the job). Each must checkpoint on the
+signal, come back as the same SLURM job and resume from the checkpoint; the sweep must succeed.
 
 `test_standin_sweep` runs afuse's dispatcher, configs and launcher presets with stand-in
 training (tests/slurm/afuse_slurm_standin.py); `test_afuse_sweep` runs the real commands and
@@ -114,8 +115,8 @@ def finish(proc: subprocess.Popen, env: dict, tmp: Path, what: str) -> str:
     return output
 
 
-def preempt_when_parked(run_dir: Path, proc: subprocess.Popen, env: dict, tmp: Path) -> dict:
-    """Wait until the stand-in job parks in the middle of training, then SIGUSR2 it via SLURM."""
+def wait_until_parked(run_dir: Path, proc: subprocess.Popen, env: dict, tmp: Path) -> dict:
+    """Wait until the stand-in job parks in the middle of training; its SLURM facts."""
     marker = run_dir / "awaiting_signal.json"
     deadline = time.monotonic() + SIGNAL_TIMEOUT_S
     while not marker.is_file():
@@ -124,11 +125,13 @@ def preempt_when_parked(run_dir: Path, proc: subprocess.Popen, env: dict, tmp: P
         time.sleep(0.5)
     job = json.loads(marker.read_text())
     # <array>_<task>: the bare SLURM_JOB_ID of an array's first task also names the whole array.
-    target = f"{job['slurm_array_job_id']}_{job['slurm_array_task_id']}"
-    # What SLURM does `signal_delay_s` before the time limit (sbatch --signal=USR2@...).
-    sent = subprocess.run(["scancel", "--signal=USR2", target], env=env, capture_output=True, text=True)
-    assert sent.returncode == 0, f"scancel --signal=USR2 {target}: {sent.stderr}"
+    job["target"] = f"{job['slurm_array_job_id']}_{job['slurm_array_task_id']}"
     return job
+
+
+def slurm_ok(env: dict, *args: str) -> None:
+    done = subprocess.run(list(args), env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, f"{' '.join(args)}: {done.stdout}{done.stderr}"
 
 
 def read_metrics(run_dir: Path) -> dict:
@@ -171,29 +174,34 @@ def test_cluster_runs_a_batch_job(slurm_env, tmp_path):
 
 def test_standin_sweep(slurm_env, tmp_path):
     stage1, stage2 = sweep_commands(
-        STANDIN, tmp_path, tasks="rte", seeds="1,2", sources="[rte]", extra=("+standin_preempt_seed=2",)
+        STANDIN, tmp_path, tasks="rte", seeds="1,2", sources="[rte]", extra=("+standin_preempt_seeds=[1,2]",)
     )
     stage1_root = tmp_path / "runs/stage1/tiny/pfeiffer_rf16/rte"
 
     proc = start(stage1, slurm_env)
-    preempted = preempt_when_parked(stage1_root / "seed2", proc, slurm_env, tmp_path)
+    timed_out = wait_until_parked(stage1_root / "seed1", proc, slurm_env, tmp_path)
+    preempted = wait_until_parked(stage1_root / "seed2", proc, slurm_env, tmp_path)
+    # Time limit near: SLURM sends SIGUSR2 (sbatch --signal=USR2@signal_delay_s); submitit requeues.
+    slurm_ok(slurm_env, "scancel", "--signal=USR2", timed_out["target"])
+    # Preemption with PreemptMode=REQUEUE: SLURM sends SIGTERM, then SIGKILL, and requeues the job.
+    slurm_ok(slurm_env, "scontrol", "requeue", preempted["target"])
     finish(proc, slurm_env, tmp_path, "stage-1 sweep")
 
     first, second = read_metrics(stage1_root / "seed1"), read_metrics(stage1_root / "seed2")
-    for metrics in (first, second):
+    assert first["job"]["slurm_array_job_id"] == second["job"]["slurm_array_job_id"]  # one job array
+    for metrics, interrupted in ((first, timed_out), (second, preempted)):
         assert_ran_on_slurm(metrics)
         assert metrics["command"] == "train-adapter" and metrics["task"] == "rte"
-    assert first["job"]["slurm_array_job_id"] == second["job"]["slurm_array_job_id"]  # one job array
-    assert first["resumed_from_step"] == 0 and first["job"]["slurm_restart_count"] == 0
-    # The preempted job was requeued (same SLURM job, restarted once) and resumed mid-training.
-    assert second["job"]["slurm_job_id"] == preempted["slurm_job_id"]
-    assert second["job"]["slurm_restart_count"] == 1
-    assert second["resumed_from_step"] == 2
+        # Requeued (the same SLURM job, restarted once), resumed from the checkpoint written on the signal.
+        assert metrics["job"]["slurm_job_id"] == interrupted["slurm_job_id"]
+        assert metrics["job"]["slurm_restart_count"] == 1
+        assert metrics["resumed_from_step"] == 2
 
     finish(start(stage2, slurm_env), slurm_env, tmp_path, "stage-2 job")
     fused = read_metrics(tmp_path / "runs/stage2/tiny/dynamic_pfeiffer_rf16/rte/seed1")
     assert_ran_on_slurm(fused)
     assert fused["command"] == "fuse" and fused["sources"] == ["rte"]
+    assert fused["resumed_from_step"] == 0 and fused["job"]["slurm_restart_count"] == 0
     # submitit's scripts and job logs live under paths.logs, beside Hydra's sweep logs.
     assert list((tmp_path / "logs/multirun/fuse").glob("*/submitit/*/*_submission.sh"))
 
