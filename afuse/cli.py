@@ -16,6 +16,7 @@ from afuse.commands import COMMANDS, Command
 from afuse.config import register_resolvers
 from afuse.errors import AfuseError
 from afuse.paths import conf_dir
+from afuse.train.signals import Preempted
 
 USAGE_EXIT = 2
 
@@ -55,11 +56,26 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def exit_for_requeue(preempted: Preempted) -> None:
+    """The checkpoint is written; hand over to whoever requeues the job, then exit.
+
+    Under submitit the handler that was there before ours (its SIGUSR2 handler) resubmits the job
+    and runs `scontrol requeue`; for SIGTERM SLURM requeues a preempted job itself. Always leave by
+    SystemExit, never an exception: submitit would record that as the job's failure.
+    """
+    logging.getLogger("afuse").warning("%s", preempted)
+    if callable(preempted.previous_handler):
+        preempted.previous_handler(preempted.signum, None)
+    raise SystemExit(128 + preempted.signum)
+
+
 def _task_function(command: Command):
     def task(cfg: DictConfig):
         module = importlib.import_module(command.module)
         try:
             return module.main(cfg)
+        except Preempted as preempted:
+            exit_for_requeue(preempted)
         except Exception as exc:
             error = user_error(exc)
             if error is None:

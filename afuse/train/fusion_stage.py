@@ -61,7 +61,7 @@ def train_fusion(
         model.save_fusion(run_dir / "fusion.safetensors")
         model.save_head(target, run_dir / "head.safetensors")
         device = resolve_device(cfg.trainer.device)
-        activations = capture_activations(model, data, cfg, device, names)
+        activations = capture_activations(model, data, cfg, device)
         atomic_write_json(run_dir / "activations.json", activations)
         metrics = base_metrics(cfg, "fuse", "fusion", variant, target, result)
         metrics.update(
@@ -74,18 +74,11 @@ def train_fusion(
         logger.finish()
 
 
-def capture_activations(model, data, cfg, device, names: list[str]) -> dict:
+def capture_activations(model, data, cfg, device) -> dict:
     """Mean softmax weight per (layer, source) over the non-padding tokens of the test split."""
     with model.capture_fusion_activations() as recorder:
         data.evaluate(model, "test", device, cfg.trainer.amp)
-    matrix = recorder.matrix()
-    return {
-        "target": cfg.task.name,
-        "split": "test",
-        "tokens": int(recorder.tokens),
-        "sources": names,
-        "matrix": [[round(float(v), 6) for v in row] for row in matrix],
-    }
+    return recorder.to_json(target=cfg.task.name, split="test")
 
 
 def pruned_source_sets(activations: dict, fusion_cfg: DictConfig) -> list[list[str]]:

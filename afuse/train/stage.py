@@ -10,6 +10,7 @@
 """
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +42,7 @@ def run_stage(cfg: DictConfig, run_dir: Path, train: Callable[[], dict]) -> dict
         log.info("skipping %s: already complete (metrics.json exists); force=true retrains it", run_dir)
         return None
     with RunLock(run_dir):
-        if cfg.force:
+        if cfg.force and not requeued():
             archive_finished(run_dir)
             remove_checkpoints(run_dir)
         else:
@@ -66,6 +67,11 @@ def run_stage(cfg: DictConfig, run_dir: Path, train: Callable[[], dict]) -> dict
             run_dir / "metrics.json",
         )
         return metrics
+
+
+def requeued() -> bool:
+    """A SLURM job rerun after preemption or a time limit: force=true must not wipe its checkpoint."""
+    return int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
 
 
 def setup_torch(cfg: DictConfig) -> None:

@@ -7,12 +7,10 @@ and a preemption by requeue (SIGTERM, then SLURM requeues the job). Each must ch
 signal, come back as the same SLURM job and resume from the checkpoint; the sweep must succeed.
 
 `test_standin_sweep` runs afuse's dispatcher, configs and launcher presets with stand-in
-training (tests/slurm/afuse_slurm_standin.py); `test_afuse_sweep` runs the real commands and
-starts to run once `afuse train-adapter` and `afuse fuse` exist.
+training (tests/slurm/afuse_slurm_standin.py), interrupted as above; `test_afuse_sweep` runs the
+real commands on the tiny model and the shared data.
 """
 
-import importlib
-import inspect
 import json
 import os
 import signal
@@ -23,6 +21,8 @@ from pathlib import Path
 
 import pytest
 from slurm_cluster import REPO, cluster_logs
+
+from afuse.runs import fusion_variant
 
 pytestmark = pytest.mark.slurm
 
@@ -148,14 +148,6 @@ def assert_ran_on_slurm(metrics: dict) -> None:
     assert job["python"] == sys.executable and job["cwd"] == str(REPO), job
 
 
-def command_built(name: str) -> bool:
-    """False while afuse's command is still the placeholder that says 'not available yet'."""
-    from afuse.commands import COMMANDS
-
-    module = importlib.import_module(COMMANDS[name].module)
-    return "not available yet" not in inspect.getsource(module)
-
-
 # --- tests ----------------------------------------------------------------------------------
 
 
@@ -206,10 +198,6 @@ def test_standin_sweep(slurm_env, tmp_path):
     assert list((tmp_path / "logs/multirun/fuse").glob("*/submitit/*/*_submission.sh"))
 
 
-@pytest.mark.skipif(
-    not (command_built("train-adapter") and command_built("fuse")),
-    reason="afuse train-adapter / fuse are not built yet in this checkout",
-)
 def test_afuse_sweep(slurm_env, tmp_path):
     data = Path(os.environ.get("AFUSE_SHARED_DATA", REPO.parent / "shared" / "data"))
     assert (data / "RTE").is_dir(), f"no shared task data at {data} (set AFUSE_SHARED_DATA)"
@@ -233,7 +221,8 @@ def test_afuse_sweep(slurm_env, tmp_path):
         assert (run_dir / "adapter.safetensors").is_file()
 
     finish(start(stage2, slurm_env), slurm_env, tmp_path, "stage-2 job")
-    run_dir = tmp_path / "runs/stage2/tiny/dynamic_pfeiffer_rf16/rte/seed1"
+    variant = fusion_variant("dynamic", "pfeiffer_rf16", ["rte", "cb"])
+    run_dir = tmp_path / f"runs/stage2/tiny/{variant}/rte/seed1"
     metrics = read_metrics(run_dir)
     assert metrics["command"] == "fuse" and metrics["sources"] == ["rte", "cb"]
     assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
