@@ -77,7 +77,6 @@ def requeued() -> bool:
 def setup_torch(cfg: DictConfig) -> None:
     if cfg.trainer.get("num_threads"):
         torch.set_num_threads(int(cfg.trainer.num_threads))
-    torch.use_deterministic_algorithms(False)  # CPU kernels are deterministic; GPU runs stay fast
 
 
 def base_metrics(cfg: DictConfig, command: str, kind: str, variant: str, task: str | None, result) -> dict:
