@@ -3,7 +3,12 @@
 import os
 from pathlib import Path
 
-import pytest
+# Tests run tiny models: one thread each is fastest, and on a busy 2-core machine several
+# processes' OpenMP threads spinning against each other made some tests 7x slower. Set before
+# torch is imported so that subprocesses (CLI tests) inherit it too.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
