@@ -2,7 +2,7 @@
 
 from functools import cache
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from afuse.errors import ConfigError
 from afuse.paths import conf_dir
@@ -58,6 +58,25 @@ def require_task(cfg: DictConfig) -> DictConfig:
     if cfg.get("task") is None:
         raise ConfigError(f"no task given: add task=<name>; valid tasks: {' '.join(task_names())}")
     return cfg.task
+
+
+def example_limit(data_cfg: DictConfig, task: str, split: str) -> int | None:
+    """data.max_<split>_examples, or its per-task value under data.per_task.<task>."""
+    key = f"max_{split}_examples"
+    per_task = (data_cfg.get("per_task") or {}).get(task) or {}
+    limit = per_task.get(key, data_cfg.get(key))
+    if limit is not None and int(limit) < 1:
+        raise ConfigError(f"data.{key} must be a positive number or null, got {limit}")
+    return None if limit is None else int(limit)
+
+
+def specialise_data(cfg: DictConfig, task: str) -> None:
+    """Resolve data.per_task for a one-task run into data.max_*_examples, so its saved config (and
+    the check on rerun) holds only what applies to it, not other tasks' sizes."""
+    with open_dict(cfg):
+        for split in ("train", "test"):
+            cfg.data[f"max_{split}_examples"] = example_limit(cfg.data, task, split)
+        cfg.data.per_task = {}
 
 
 def register_resolvers() -> None:

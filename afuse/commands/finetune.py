@@ -2,7 +2,7 @@
 
 from omegaconf import DictConfig
 
-from afuse.config import require_task
+from afuse.config import require_task, specialise_data
 from afuse.errors import ConfigError
 from afuse.runs import stage1_dir
 from afuse.train.single_task import train_single_task
@@ -10,7 +10,7 @@ from afuse.train.stage import run_stage
 
 
 def main(cfg: DictConfig) -> None:
-    require_task(cfg)
+    specialise_data(cfg, require_task(cfg).name)
     if cfg.mode not in ("full", "head"):
         raise ConfigError(f"mode={cfg.mode!r} is not known; valid: full, head")
     run_dir = stage1_dir(cfg.paths.runs, cfg.model.name, cfg.mode, cfg.task.name, cfg.seed)

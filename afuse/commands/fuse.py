@@ -2,7 +2,7 @@
 
 from omegaconf import DictConfig
 
-from afuse.config import task_config
+from afuse.config import specialise_data, task_config
 from afuse.errors import ConfigError
 from afuse.runs import adapter_variant, fusion_variant, stage2_dir
 from afuse.sources import requested_sources, resolve_mt_a, resolve_st_a_sources
@@ -12,6 +12,7 @@ from afuse.train.stage import run_stage
 
 def main(cfg: DictConfig) -> None:
     task_config(cfg.target)  # an unknown target fails here with the list of valid ones
+    specialise_data(cfg, cfg.target)
     if cfg.adapters == "st_a":
         sources, encoder_weights, source_variant = (
             resolve_st_a_sources(cfg),

@@ -2,14 +2,14 @@
 
 from omegaconf import DictConfig
 
-from afuse.config import require_task
+from afuse.config import require_task, specialise_data
 from afuse.runs import adapter_variant, stage1_dir
 from afuse.train.single_task import train_single_task
 from afuse.train.stage import run_stage
 
 
 def main(cfg: DictConfig) -> None:
-    require_task(cfg)
+    specialise_data(cfg, require_task(cfg).name)
     variant = adapter_variant(cfg.adapter)
     run_dir = stage1_dir(cfg.paths.runs, cfg.model.name, variant, cfg.task.name, cfg.seed)
     run_stage(cfg, run_dir, lambda: train_single_task(cfg, run_dir, "adapter", "train-adapter", variant))

@@ -22,7 +22,7 @@ from afuse.atomic import atomic_write_json
 from afuse.data.prepare import prepare_task, read_manifest
 from afuse.data.schema import SPLITS
 from afuse.data.store import cache_dir, damaged_files, locked, read_json, write_parquet
-from afuse.errors import ConfigError
+from afuse.config import example_limit
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +48,24 @@ def load_tokenized(
         if tables is None:
             tables = _build_cache(directory, prepared, task_cfg, tokenizer, settings)
     splits = {split: datasets.Dataset(tables[split]) for split in SPLITS}
-    splits["train"] = subsample(splits["train"], data_cfg, task_cfg.name)
+    splits["train"] = subsample(splits["train"], data_cfg, task_cfg.name, "train")
+    splits["test"] = subsample(splits["test"], data_cfg, task_cfg.name, "test")
     return splits
 
 
-def subsample(train: datasets.Dataset, data_cfg: DictConfig, task: str) -> datasets.Dataset:
-    """data.max_train_examples rows of train, drawn with data.split_seed: the same for every run seed."""
-    limit = data_cfg.get("max_train_examples")
-    if limit is None or int(limit) >= len(train):
-        return train
-    if int(limit) < 1:
-        raise ConfigError(f"data.max_train_examples must be a positive number or null, got {limit}")
+def subsample(rows: datasets.Dataset, data_cfg: DictConfig, task: str, split: str = "train") -> datasets.Dataset:
+    """data.max_<split>_examples rows, drawn with data.split_seed: the same for every run seed.
+
+    Test subsampling exists for CPU-scale runs over large dev sets (IMDB's is 25,000 reviews);
+    the run's metrics record the test size, and the report says when a test set was cut."""
+    limit = example_limit(data_cfg, task, split)
+    if limit is None or limit >= len(rows):
+        return rows
     rng = np.random.default_rng(int(data_cfg.split_seed))
-    keep = np.sort(rng.choice(len(train), size=int(limit), replace=False))
-    log.info(
-        "%s: training on %d of %d train rows (data.max_train_examples, seed %d)",
-        task,
-        len(keep),
-        len(train),
-        int(data_cfg.split_seed),
-    )
-    return train.select(keep)
+    keep = np.sort(rng.choice(len(rows), size=limit, replace=False))
+    log.info("%s: using %d of %d %s rows (data.max_%s_examples, seed %d)", task, len(keep), len(rows), split,
+             split, int(data_cfg.split_seed))
+    return rows.select(keep)
 
 
 def _settings(task_cfg: DictConfig, tokenizer_id: str, manifest: dict) -> dict:
