@@ -19,9 +19,10 @@ from omegaconf import OmegaConf
 from afuse.commands.status import State, job_state
 from afuse.config import task_config
 from afuse.paths import conf_dir
-from afuse.runs import read_metrics
+from afuse.runs import RunLock, read_metrics
 
 from .harness import (
+    copy_reference_run,
     finish,
     overrides,
     results,
@@ -147,3 +148,21 @@ def test_concurrent_jobs_prepare_and_tokenise_a_task_once(
         thread.join(timeout=120)
     assert calls == {"read": 1, "tokenise": 1}
     assert len(sizes) == 3 and len(set(sizes)) == 1
+
+
+def test_a_run_finished_by_another_process_while_waiting_for_its_lock_is_not_trained_again(
+    work, reference, afuse_inproc, monkeypatch
+):
+    """An overlapping sweep: the run was incomplete when this job looked, and complete by the time
+    it held the lock. Training it again would replace a finished result."""
+    acquire = RunLock.acquire
+
+    def finished_by_the_other_sweep(self):
+        copy_reference_run(reference, work)  # the other process finishes it just before we lock
+        return acquire(self)
+
+    monkeypatch.setattr(RunLock, "acquire", finished_by_the_other_sweep)
+    second = afuse_inproc("train-adapter", *overrides(work, reference.raw_dir))
+    assert second.code == 0, second.out
+    assert "already complete" in second.out and "run directory:" not in second.out
+    assert (run_dir(work) / "metrics.json").read_bytes() == (reference.run / "metrics.json").read_bytes()
