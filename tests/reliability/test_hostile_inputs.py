@@ -65,11 +65,11 @@ def test_fuse_refuses_a_downloaded_adapter_whose_pickle_runs_code(work, referenc
         "trainer.max_epochs=1",
     ]
     refused = afuse_inproc("fuse", *fuse)
+    assert not marker.exists(), "the pickle's code ran"
     assert refused.code == 2, refused.out
     [line] = refused.error_lines()
     assert f"{downloaded / 'pytorch_adapter.bin'}: refused to unpickle it" in line
     assert "Unsupported global" in line and "safetensors" in line
-    assert not marker.exists()  # its code never ran
 
 
 def tiny_model() -> AfuseModel:
