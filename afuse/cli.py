@@ -12,11 +12,13 @@ import hydra
 from omegaconf import DictConfig
 
 from afuse import __version__
+from afuse.atomic import NO_SPACE, NOT_WRITABLE, write_error
 from afuse.commands import COMMANDS, Command
 from afuse.config import register_resolvers
 from afuse.errors import AfuseError
 from afuse.paths import conf_dir
 from afuse.train.signals import Preempted
+from afuse.validate import validate
 
 USAGE_EXIT = 2
 
@@ -39,11 +41,17 @@ def usage() -> str:
 
 
 def user_error(exc: BaseException) -> AfuseError | None:
-    """The AfuseError behind `exc`, also when Hydra or OmegaConf wrapped it (e.g. in a resolver)."""
+    """The AfuseError behind `exc`, also when Hydra or OmegaConf wrapped it (e.g. in a resolver).
+
+    A disk-full or read-only OSError from a write afuse did not wrap itself counts as one too:
+    the user needs the path and what to do, not a traceback.
+    """
     seen = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, AfuseError):
             return exc
+        if isinstance(exc, OSError) and exc.errno in (*NO_SPACE, *NOT_WRITABLE):
+            return write_error(exc.filename or "a file", exc)
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
@@ -71,8 +79,9 @@ def exit_for_requeue(preempted: Preempted) -> None:
 
 def _task_function(command: Command):
     def task(cfg: DictConfig):
-        module = importlib.import_module(command.module)
         try:
+            validate(cfg)  # before any work: a bad value fails in a second, naming its key
+            module = importlib.import_module(command.module)
             return module.main(cfg)
         except Preempted as preempted:
             exit_for_requeue(preempted)
@@ -92,6 +101,9 @@ def _task_function(command: Command):
 
 def run_command(command: Command, argv: list[str]) -> None:
     register_resolvers()
+    # A full disk fails the log file's writes too: the error itself reaches the console once,
+    # instead of a "--- Logging error ---" traceback for every later log line.
+    logging.raiseExceptions = False
     app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=command.config_name)(
         _task_function(command)
     )

@@ -27,3 +27,9 @@ class OfflineError(AfuseError):
     """A Hub download failed: no network. The message says which local alternative to use."""
 
     exit_code = 4
+
+
+class WriteError(AfuseError):
+    """A file could not be written (disk full, quota, read-only or unwritable output): names the file."""
+
+    exit_code = 7

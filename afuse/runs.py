@@ -35,6 +35,7 @@ NON_RESULT_KEYS = (
     "trainer.log_every_steps",
     "trainer.device",
     "trainer.num_threads",
+    "trainer.checkpoint_every_minutes",  # resuming is exact, so how often it saves changes nothing
     "data.raw_dir",
     "data.source",
 )
@@ -160,10 +161,15 @@ class RunLock:
         import os
         import socket
 
+        from afuse.atomic import write_error
         from afuse.errors import AfuseError
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")  # noqa: SIM115 - held open for the lifetime of the lock
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Unbuffered: a failed write (disk full) raises at once, not again when the file closes.
+            handle = open(self.path, "a+b", buffering=0)  # noqa: SIM115 - held for the lock's lifetime
+        except OSError as exc:  # a read-only or full runs/ tree: say so before any work
+            raise write_error(self.path, exc) from exc
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -173,10 +179,14 @@ class RunLock:
                 f"{self.path.parent} is already running (pid {who.get('pid', '?')}, host {who.get('host', '?')}); "
                 "wait for it to finish, or stop that process first"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
+        except OSError as exc:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+            raise write_error(self.path, exc) from exc
         self._handle = handle
         return self
 
@@ -198,17 +208,24 @@ class RunLock:
 
 
 def record_failure(run_dir: str | Path, error: BaseException) -> None:
-    """failed.json: what `afuse status` shows for a run that stopped with an error."""
+    """failed.json: what `afuse status` shows for a run that stopped with an error.
+
+    Best effort: when the disk is full this write fails too, and that must not hide `error`.
+    """
+    import logging
     from datetime import UTC, datetime
 
-    atomic_write_json(
-        Path(run_dir) / FAILED,
-        {
-            "error": str(error).splitlines()[0] if str(error) else type(error).__name__,
-            "type": type(error).__name__,
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        },
-    )
+    record = {
+        "error": str(error).splitlines()[0] if str(error) else type(error).__name__,
+        "type": type(error).__name__,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    try:
+        atomic_write_json(Path(run_dir) / FAILED, record)
+    except Exception as exc:  # the run's own error is what the user must see
+        logging.getLogger(__name__).warning(
+            "could not record the failure in %s: %s", Path(run_dir) / FAILED, exc
+        )
 
 
 def check_same_config(run_dir: str | Path, cfg: DictConfig) -> None:

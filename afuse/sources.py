@@ -77,6 +77,23 @@ def _missing_message(cfg: DictConfig, tasks: list[str], dirs: list[Path]) -> str
     )
 
 
+def retrain_command(cfg: DictConfig, source: Source) -> str | None:
+    """The command that writes a source adapter's files again, or None for a directory given by path."""
+    passthrough = " ".join(o for o in _passthrough_overrides() if not o.startswith("seed="))
+    seed = source_seed(cfg)
+    if cfg.adapters == "mt_a":
+        tasks = ",".join(requested_sources(cfg))
+        return f"afuse train-multitask {passthrough} seed={seed} tasks=[{tasks}] force=true".replace(
+            "  ", " "
+        )
+    stage1 = stage1_dir(cfg.paths.runs, cfg.model.name, adapter_variant(cfg.adapter), source.name, seed)
+    if source.adapter_dir == stage1:
+        return f"afuse train-adapter {passthrough} seed={seed} task={source.name} force=true".replace(
+            "  ", " "
+        )
+    return None
+
+
 def resolve_mt_a(cfg: DictConfig) -> tuple[Path, list[Source]]:
     """The MT-A run whose tasks are fusion.sources (default: the 16), and its per-task adapters."""
     tasks = requested_sources(cfg)

@@ -43,7 +43,8 @@ def job_state(run_dir: Path, host: str | None = None) -> tuple[State, str]:
     if is_complete(run_dir):
         return State.DONE, ""
     host = host or socket.gethostname()
-    lock = _read_json(run_dir / LOCK)
+    # A released lock is an empty file (RunLock keeps it): no holder, nothing stale.
+    lock = _read_json(run_dir / LOCK) if _size(run_dir / LOCK) else None
     stale = ""
     if lock is not None:
         alive, owner = _lock_owner(lock, host)
@@ -61,6 +62,13 @@ def job_state(run_dir: Path, host: str | None = None) -> tuple[State, str]:
 def job_states(experiment: Experiment) -> dict[Job, tuple[State, str]]:
     host = socket.gethostname()
     return {job: job_state(job.run_dir, host) for job in experiment.jobs()}
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _read_json(path: Path) -> dict | None:

@@ -120,9 +120,9 @@ def _stale_reason(out: Path, expected: str, task: str, data_cfg: DictConfig) -> 
     damaged = damaged_files(out, manifest["splits"])
     if damaged:
         log.warning(
-            "%s: prepared data damaged (%s missing or not matching its recorded sha256); preparing again",
+            "%s: prepared data damaged: %s missing or not matching its recorded sha256; preparing again",
             task,
-            ", ".join(damaged),
+            ", ".join(str(out / name) for name in damaged),
         )
         return "prepared files damaged"
     changed = _changed_raw_files(manifest, data_cfg)

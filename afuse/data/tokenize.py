@@ -98,10 +98,9 @@ def _load_cache(directory: Path, settings: dict, task: str) -> dict[str, pa.Tabl
     damaged = damaged_files(directory, index["files"])
     if damaged:
         log.warning(
-            "%s: tokenised cache %s is corrupt (%s missing or not matching its sha256); rebuilding it",
+            "%s: tokenised cache is corrupt: %s missing or not matching its sha256; rebuilding it",
             task,
-            directory,
-            ", ".join(damaged),
+            ", ".join(str(directory / name) for name in damaged),
         )
         return None
     log.info("%s: reusing tokenised cache %s", task, directory)

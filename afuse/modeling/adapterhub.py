@@ -243,6 +243,9 @@ def read_head(directory: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         "num_labels": cfg.get("num_labels"),
         "num_choices": cfg.get("num_choices"),
     }
+    label2id = cfg.get("label2id")
+    if kind == "classification" and isinstance(label2id, dict):
+        desc["labels"] = [name for name, _ in sorted(label2id.items(), key=lambda item: item[1])]
     return desc, state
 
 

@@ -27,6 +27,7 @@ from afuse.modeling.heads import Head, head_for_task, head_from_description
 from afuse.modeling.inject import family as get_family
 from afuse.modeling.inject import install_sites, layer_norm_of
 from afuse.modeling.weights import load_tensors, save_tensors
+from afuse.validate import check_labels, check_reduction_factor
 
 TRAINABLE_KINDS = ("adapter", "head", "full", "fusion", "multitask")
 
@@ -54,6 +55,7 @@ class AfuseModel(nn.Module):
     def add_adapter(self, name: str, spec: AdapterSpec, layers: list[int] | None = None) -> Adapter:
         if name in self.adapters:
             raise ConfigError(f"an adapter named {name!r} already exists")
+        check_reduction_factor(spec.reduction_factor, self.hidden_size)
         adapter = self._adopt(Adapter(spec, self.hidden_size, self.num_layers, layers))
         self.adapters[name] = adapter
         return adapter
@@ -97,7 +99,9 @@ class AfuseModel(nn.Module):
             return save_tensors(path, head.state_dict(), {"head": head.describe()})
         return adapterhub.write_head(path, name, head.describe(), head.state_dict(), self.family_name, labels)
 
-    def load_head(self, name: str, path: str | Path) -> Head:
+    def load_head(self, name: str, path: str | Path, task_cfg=None) -> Head:
+        """afuse's head.safetensors or an AdapterHub head directory; with `task_cfg`, the head
+        must predict that task's labels (their number, and their names where the file has them)."""
         path = Path(path)
         if path.is_dir():
             desc, state = adapterhub.read_head(path)
@@ -106,6 +110,8 @@ class AfuseModel(nn.Module):
             if not meta or "head" not in meta:
                 raise ConfigError(f"{path}: not an afuse head file (no head description in its metadata)")
             desc = meta["head"]
+        if task_cfg is not None:
+            check_labels(task_cfg, desc, path)
         if int(desc["hidden_size"]) != self.hidden_size:
             raise ConfigError(
                 f"{path}: head for hidden size {desc['hidden_size']}, model has {self.hidden_size}"

@@ -8,15 +8,19 @@ is a torch file read back with `weights_only=True`, which refuses arbitrary pick
 """
 
 import hashlib
+import io
 import json
+import os
+import pickle
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
 
-from afuse.atomic import _fsync_dir
+from afuse.atomic import _fsync_dir, write_error
 from afuse.errors import AfuseError
 
 CHECKPOINT_DIR = "checkpoint"
@@ -65,6 +69,22 @@ def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
 
 
+def _torch_bytes(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    # Written by Python from bytes serialised in memory: a full disk raises an OSError naming its
+    # errno (torch.save's own writer reports it as "unexpected pos"). fsync: the swap below must
+    # never publish files whose data is still only in the page cache.
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def save_checkpoint(
     run_dir: Path,
     state: LoopState,
@@ -72,6 +92,11 @@ def save_checkpoint(
     best: dict[str, torch.Tensor],
     optimizer_state: dict,
 ) -> Path:
+    """Write the checkpoint as `checkpoint.tmp/` and swap it in; the previous one stays until then.
+
+    A failed write (disk full) removes the partial `checkpoint.tmp/` and raises WriteError; the
+    previous checkpoint is untouched.
+    """
     run_dir = Path(run_dir)
     final, tmp, old = (
         run_dir / CHECKPOINT_DIR,
@@ -79,14 +104,24 @@ def save_checkpoint(
         run_dir / f"{CHECKPOINT_DIR}.old",
     )
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(_contiguous(params), tmp / "trainable.safetensors")
-    save_file(_contiguous(best), tmp / "best.safetensors")
-    save_file(_rng_state(), tmp / "rng.safetensors")
-    torch.save(optimizer_state, tmp / "optimizer.pt")
-    files = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
-    (tmp / "state.json").write_text(json.dumps({"loop": asdict(state), "sha256": files}, indent=1))
-    _fsync_dir(tmp)
+    files = {
+        "trainable.safetensors": save(_contiguous(params)),
+        "best.safetensors": save(_contiguous(best)),
+        "rng.safetensors": save(_rng_state()),
+        "optimizer.pt": _torch_bytes(optimizer_state),
+    }
+    sha256 = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    files["state.json"] = json.dumps({"loop": asdict(state), "sha256": sha256}, indent=1).encode()
+    writing = tmp
+    try:
+        tmp.mkdir(parents=True)
+        for name, data in files.items():
+            writing = tmp / name
+            _write_synced(writing, data)
+        _fsync_dir(tmp)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)  # give the space back; find_checkpoint never reads .tmp
+        raise write_error(writing, exc) from exc
     if final.exists():
         shutil.rmtree(old, ignore_errors=True)
         final.rename(old)
@@ -137,9 +172,15 @@ def load_checkpoint(path: Path) -> Checkpoint:
         )
     except CorruptCheckpointError:
         raise
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except pickle.UnpicklingError:  # weights_only refused it: not what afuse writes, maybe hostile
         raise CorruptCheckpointError(
-            f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); delete it to restart "
+            f"checkpoint file {path / 'optimizer.pt'} holds objects other than tensors (refused to "
+            f"unpickle it); delete {path} to restart this run from scratch, or rerun with force=true"
+        ) from None
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise CorruptCheckpointError(
+            f"checkpoint {path} cannot be read ({type(exc).__name__}: {first}); delete it to restart "
             "this run from scratch, or rerun with force=true"
         ) from exc
 

@@ -2,6 +2,7 @@
 
 import logging
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -10,7 +11,8 @@ from omegaconf import DictConfig, OmegaConf
 from afuse.atomic import atomic_write_json
 from afuse.loggers import make_logger
 from afuse.modeling import AfuseModel, FusionSpec, load_backbone
-from afuse.sources import Source
+from afuse.modeling.weights import CorruptWeightsError
+from afuse.sources import Source, retrain_command
 from afuse.train.loop import fit, resolve_device
 from afuse.train.single_task import build_data
 from afuse.train.stage import base_metrics, setup_torch
@@ -25,10 +27,12 @@ def train_fusion(
     target = cfg.task.name
     encoder, tokenizer, tokenizer_id = load_backbone(cfg.model)
     model = AfuseModel(encoder, family=cfg.model.family)
-    if encoder_weights is not None:  # F. w/ MT-A: the encoder fine-tuned jointly with the adapters
-        model.load_encoder(encoder_weights)
+    with _retrain_hint(cfg, sources[0]):
+        if encoder_weights is not None:  # F. w/ MT-A: the encoder fine-tuned jointly with the adapters
+            model.load_encoder(encoder_weights)
     for source in sources:
-        model.load_adapter(source.name, source.adapter_dir)
+        with _retrain_hint(cfg, source):
+            model.load_adapter(source.name, source.adapter_dir)
     data = build_data(cfg, tokenizer, tokenizer_id)
 
     torch.manual_seed(cfg.seed)  # fusion and head initialisation
@@ -72,6 +76,18 @@ def train_fusion(
         return metrics
     finally:
         logger.finish()
+
+
+@contextmanager
+def _retrain_hint(cfg: DictConfig, source: Source):
+    """A damaged stage-1 file: say which command writes it again."""
+    try:
+        yield
+    except CorruptWeightsError as error:
+        command = retrain_command(cfg, source)
+        if command is None:
+            raise
+        raise CorruptWeightsError(error.path, error.detail, f"Retrain that run: {command}") from None
 
 
 def capture_activations(model, data, cfg, device) -> dict:

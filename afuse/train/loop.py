@@ -3,8 +3,9 @@
 Read top to bottom: `fit` resumes from the run directory's checkpoint if there is one, trains
 epoch by epoch (AdamW, linear decay, gradient accumulation, autocast on GPU), evaluates
 validation accuracy after each epoch, keeps the best weights, stops early after `patience`
-epochs without a gain, checkpoints every epoch (and on a preemption signal, mid-epoch), then
-evaluates `test` with the best-validation weights.
+epochs without a gain, checkpoints every epoch (and mid-epoch: on a preemption signal, and every
+`checkpoint_every_minutes`, so a kill without warning loses at most that much), then evaluates
+`test` with the best-validation weights.
 
 Reproducible on CPU: the same seed gives the same metrics, also across an interruption, because
 the data order of each epoch comes from its own generator (seed, epoch) and the RNG state that
@@ -24,6 +25,7 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from afuse.errors import AfuseError
+from afuse.train import faults
 from afuse.train.checkpoint import LoopState, find_checkpoint, load_checkpoint, save_checkpoint
 from afuse.train.signals import preemption_guard
 
@@ -176,6 +178,27 @@ def _linear_schedule(optimizer, warmup_steps: int, total_steps: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+class Checkpointer:
+    """Saves the loop's checkpoint when asked, and says when a periodic one is due.
+
+    Epochs of a large task run for hours; a job killed without warning (OOM killer, node failure,
+    a time limit without a signal) would lose the whole epoch. `every_minutes` bounds that loss
+    (None: only per epoch and on preemption signals; 0: after every step, for tests).
+    """
+
+    def __init__(self, save: Callable[[], None], every_minutes: float | None):
+        self.save = save
+        self.every_s = None if every_minutes is None else float(every_minutes) * 60
+        self.last = time.monotonic()
+
+    def __call__(self) -> None:
+        self.save()
+        self.last = time.monotonic()
+
+    def due(self) -> bool:
+        return self.every_s is not None and time.monotonic() - self.last >= self.every_s
+
+
 def _progress(cfg, total: int, initial: int, desc: str):
     # A redrawn bar is noise in log files (SLURM, multirun): there, `auto` hides it and the loop
     # logs a line every `log_every_steps` instead.
@@ -230,7 +253,7 @@ def fit(
     else:
         torch.manual_seed(seed)
 
-    def checkpoint():
+    def save():
         save_checkpoint(
             run_dir,
             state,
@@ -238,6 +261,8 @@ def fit(
             best,
             {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
         )
+
+    checkpoint = Checkpointer(save, cfg.get("checkpoint_every_minutes"))
 
     started = time.perf_counter()
     with preemption_guard() as guard:
@@ -334,10 +359,12 @@ def _train_epoch(
     batches = data.batches(state.epoch, start=state.step_in_epoch * accum)
     model.train()
     bar = _progress(cfg, steps_per_epoch, state.step_in_epoch, f"epoch {state.epoch + 1}/{cfg.max_epochs}")
+    fault = faults.injected()  # tests only (afuse/train/faults.py); None in real runs
     while state.step_in_epoch < steps_per_epoch:
         losses = _accumulate(model, batches, accum, device, autocast, scaler, extra_loss)
         if losses is None:
             break
+        faults.before_step(fault, state.global_step + 1, losses)
         lr = scheduler.get_last_lr()[0]
         _check_finite(losses, state, lr)  # before the step: NaN gradients must not reach the weights
         if scaler:
@@ -360,6 +387,8 @@ def _train_epoch(
             checkpoint()
             bar.close()
             raise guard.preempted()
+        if checkpoint.due() and state.step_in_epoch < steps_per_epoch:  # the epoch's end saves anyway
+            checkpoint()
     bar.close()
 
 
@@ -390,7 +419,7 @@ def _check_finite(losses: dict, state: LoopState, lr: float) -> None:
         return
     raise TrainingDiverged(
         f"loss became {losses['loss']} (extra loss {losses['extra_loss']}) at epoch {state.epoch + 1}, "
-        f"step {state.global_step + 1}, learning rate {lr:.3g}; the last good checkpoint is kept. "
+        f"step {state.global_step + 1}, learning rate {lr:.3g}; the last good checkpoint, if any, is kept. "
         "Try a lower trainer.lr or check the data."
     )
 

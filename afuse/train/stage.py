@@ -37,11 +37,13 @@ log = logging.getLogger(__name__)
 
 def run_stage(cfg: DictConfig, run_dir: Path, train: Callable[[], dict]) -> dict | None:
     run_dir = Path(run_dir)
-    if is_complete(run_dir) and not cfg.force:
-        check_same_config(run_dir, cfg)
-        log.info("skipping %s: already complete (metrics.json exists); force=true retrains it", run_dir)
+    if _skip(cfg, run_dir):
         return None
     with RunLock(run_dir):
+        # Again under the lock: another process (an overlapping sweep) may have finished this run
+        # since the check above; training it again would replace a finished result.
+        if _skip(cfg, run_dir):
+            return None
         if cfg.force and not requeued():
             archive_finished(run_dir)
             remove_checkpoints(run_dir)
@@ -67,6 +69,15 @@ def run_stage(cfg: DictConfig, run_dir: Path, train: Callable[[], dict]) -> dict
             run_dir / "metrics.json",
         )
         return metrics
+
+
+def _skip(cfg: DictConfig, run_dir: Path) -> bool:
+    """A finished run is skipped (its settings must match) unless force=true."""
+    if cfg.force or not is_complete(run_dir):
+        return False
+    check_same_config(run_dir, cfg)
+    log.info("skipping %s: already complete (metrics.json exists); force=true retrains it", run_dir)
+    return True
 
 
 def requeued() -> bool:

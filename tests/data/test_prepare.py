@@ -141,7 +141,7 @@ def test_damaged_prepared_data_is_rebuilt_with_a_warning(task_cfg, data_cfg, pat
     (prepared / "train.parquet").write_bytes(good[: len(good) // 2])
     with caplog.at_level(logging.WARNING):
         prepare_task(task_cfg("sick"), data_cfg(), paths_cfg)
-    assert "prepared data damaged (train.parquet" in caplog.text
+    assert f"prepared data damaged: {prepared / 'train.parquet'} missing or not matching" in caplog.text
     assert (prepared / "train.parquet").read_bytes() == good
 
 

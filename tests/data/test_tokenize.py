@@ -99,7 +99,9 @@ def test_corrupt_cache_is_rebuilt_with_a_warning(damage, task_cfg, data_cfg, pat
     with caplog.at_level(logging.WARNING):
         rebuilt = load_tokenized(task_cfg("rte"), data_cfg(), paths, minilm_tokenizer, TOKENIZER_ID)
     assert (
-        "is corrupt (train.parquet" if damage == "truncate" else "cache.json is unreadable"
+        f"is corrupt: {cache / 'train.parquet'} missing"
+        if damage == "truncate"
+        else "cache.json is unreadable"
     ) in caplog.text
     assert rebuilt["train"]["input_ids"] == first["train"]["input_ids"]
 

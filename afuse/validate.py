@@ -1,0 +1,146 @@
+"""Config values checked before a command does any work, with messages that name the key.
+
+    validate(cfg)    # ConfigError: "trainer.lr must be > 0 (got -1); e.g. trainer.lr=0.0001"
+
+Hydra checks the config's shape (unknown keys and options); this checks the values a run depends
+on, so a typo fails at once instead of after data preparation or hours of training. The CLI calls
+it for every command; a command's config holds only some of the keys, and absent ones are not
+checked. Values that need the model to check (the adapter bottleneck of a pretrained model) are
+checked where the model is built, by the functions here.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from afuse.errors import ConfigError
+
+_ABSENT = object()
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive(value) -> bool:
+    return _number(value) and value > 0
+
+
+def _non_negative(value) -> bool:
+    return _number(value) and value >= 0
+
+
+def _count(value) -> bool:
+    return _integer(value) and value >= 1
+
+
+def _fraction(value) -> bool:
+    return _number(value) and 0 <= value < 1
+
+
+def _names(value) -> bool:
+    return isinstance(value, ListConfig | list) and all(isinstance(v, str) for v in value)
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    ok: Callable[[Any], bool]
+    must: str  # "must be > 0"
+    example: str  # a valid value, for the message
+    nullable: bool = False
+
+
+RULES = (
+    Rule("seed", _integer, "must be an integer", "1"),
+    Rule("adapter.reduction_factor", _positive, "must be > 0", "16"),
+    Rule("trainer.lr", _positive, "must be > 0", "0.0001"),
+    Rule("trainer.batch_size", _count, "must be an integer >= 1", "32"),
+    Rule("trainer.eval_batch_size", _count, "must be an integer >= 1", "64"),
+    Rule("trainer.max_epochs", _count, "must be an integer >= 1", "30"),
+    Rule("trainer.patience", _count, "must be an integer >= 1", "3"),
+    Rule("trainer.grad_accum_steps", _count, "must be an integer >= 1", "1"),
+    Rule("trainer.warmup_ratio", _fraction, "must be in [0, 1)", "0.0"),
+    Rule("trainer.weight_decay", _non_negative, "must be >= 0", "0.0"),
+    Rule("trainer.max_grad_norm", _positive, "must be > 0", "1.0"),
+    Rule("trainer.log_every_steps", _count, "must be an integer >= 1", "50"),
+    Rule("trainer.checkpoint_every_minutes", _non_negative, "must be >= 0 or null", "15", nullable=True),
+    Rule("fusion.regularization", _non_negative, "must be >= 0", "0.01"),
+    Rule("fusion.temperature", _positive, "must be > 0", "1.0"),
+    Rule("fusion.score_dropout", _fraction, "must be in [0, 1)", "0.1"),
+    Rule("fusion.sources", _names, "must be a list of task names or adapter directories", "[rte,mnli]", True),
+    Rule("data.max_train_examples", _count, "must be an integer >= 1 or null", "1000", nullable=True),
+    Rule("data.split_seed", _integer, "must be an integer", "42"),
+    Rule("data.validation_fraction", lambda v: _number(v) and 0 < v < 1, "must be in (0, 1)", "0.1"),
+)
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ConfigError for the first invalid value among RULES, then check the adapter's shape."""
+    for rule in RULES:
+        value = OmegaConf.select(cfg, rule.key, default=_ABSENT, throw_on_missing=False)
+        if value is _ABSENT or (value is None and rule.nullable):
+            continue
+        if not rule.ok(value):
+            raise ConfigError(f"{rule.key} {rule.must} (got {_show(value)}); e.g. {rule.key}={rule.example}")
+    hidden = OmegaConf.select(cfg, "model.config.hidden_size")  # known before loading: source=config
+    reduction_factor = OmegaConf.select(cfg, "adapter.reduction_factor")
+    if hidden is not None and reduction_factor is not None:
+        check_reduction_factor(reduction_factor, int(hidden))
+
+
+def check_reduction_factor(reduction_factor: float, hidden_size: int) -> None:
+    """The bottleneck hidden_size / reduction_factor must be at least one unit wide.
+
+    AdapterHub silently widens a narrower one to 1; here that would train another adapter than
+    the run directory's name (..._rf<reduction_factor>) says.
+    """
+    if not _positive(reduction_factor):
+        raise ConfigError(
+            f"adapter.reduction_factor must be > 0 (got {_show(reduction_factor)}); "
+            "e.g. adapter.reduction_factor=16"
+        )
+    if hidden_size / reduction_factor < 1:
+        raise ConfigError(
+            f"adapter.reduction_factor={_show(reduction_factor)} leaves a bottleneck of "
+            f"{hidden_size}/{_show(reduction_factor)} < 1 unit for this model (hidden size {hidden_size}); "
+            f"use at most {hidden_size}, e.g. adapter.reduction_factor=16"
+        )
+
+
+def check_labels(task_cfg, head: dict, where) -> None:
+    """A head loaded for a task must predict that task's labels (count, and names where known)."""
+    kind = "multiple_choice" if task_cfg.kind == "multiple_choice" else "classification"
+    if head.get("kind") != kind:
+        raise ConfigError(f"{where}: a {head.get('kind')} head, but task {task_cfg.name} needs a {kind} head")
+    if kind == "multiple_choice":
+        if int(head.get("num_choices") or 0) != int(task_cfg.num_choices):
+            raise ConfigError(
+                f"{where}: head for {head.get('num_choices')} choices, task {task_cfg.name} has "
+                f"{task_cfg.num_choices} (task.num_choices)"
+            )
+        return
+    labels = [str(label) for label in task_cfg.labels]
+    if int(head.get("num_labels") or 0) != len(labels):
+        raise ConfigError(
+            f"{where}: head predicts {head.get('num_labels')} labels, task {task_cfg.name} has "
+            f"{len(labels)} (task.labels: {labels})"
+        )
+    named = [str(label) for label in head.get("labels") or []]
+    generic = named == [f"LABEL_{i}" for i in range(len(named))]  # AdapterHub's names when none were given
+    if named and not generic and named != labels:
+        raise ConfigError(
+            f"{where}: head labels {named} differ from task {task_cfg.name}'s labels {labels} "
+            "(task.labels; label i of the head must be label i of the task)"
+        )
+
+
+def _show(value) -> str:
+    return repr(OmegaConf.to_container(value) if OmegaConf.is_config(value) else value)

@@ -1,0 +1,59 @@
+"""Shared setup of the reliability tests: real `afuse` runs of the tiny model on CB, broken on purpose.
+
+Every test runs the real commands, either in this process (`afuse_inproc`: fast, for what needs
+no process of its own) or as child processes (harness.start / run_afuse: for kills, signals, locks
+and sweeps). Faults are injected from outside (signals, truncated files, a full disk) or with the
+test-only hook AFUSE_TEST_FAULT (afuse/train/faults.py).
+
+The uninterrupted run every resumed run is compared with (`reference`) and the prepared, tokenised
+CB data are made once per session; each test gets its own copy of the data.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from afuse.cli import main as afuse_main
+from afuse.runs import read_metrics
+
+from .harness import Reference, Result, make_root, overrides, run_dir
+
+
+@pytest.fixture
+def afuse_inproc(capsys, monkeypatch):
+    """afuse_inproc(command, *args, fault=None) -> Result: the CLI in this process (no start-up cost)."""
+
+    def run(command: str, *args: str, fault: str | None = None) -> Result:
+        if fault:
+            monkeypatch.setenv("AFUSE_TEST_FAULT", fault)
+        else:
+            monkeypatch.delenv("AFUSE_TEST_FAULT", raising=False)
+        capsys.readouterr()
+        try:
+            afuse_main([command, *args])
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        finally:
+            monkeypatch.delenv("AFUSE_TEST_FAULT", raising=False)
+        captured = capsys.readouterr()
+        return Result(code, captured.out + captured.err)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory, shared_data) -> Reference:
+    """The uninterrupted run (seed 1), and the prepared + tokenised CB data under its root."""
+    root = tmp_path_factory.mktemp("reference")
+    try:
+        afuse_main(["train-adapter", *overrides(root, shared_data)])
+    except SystemExit as exit_:
+        pytest.fail(f"the reference run failed with exit code {exit_.code}")
+    return Reference(root, shared_data, read_metrics(run_dir(root)))
+
+
+@pytest.fixture
+def work(tmp_path, reference) -> Path:
+    """A fresh root for one test, with a copy of the prepared and tokenised data."""
+    return make_root(tmp_path, reference)

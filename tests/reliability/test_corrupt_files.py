@@ -1,0 +1,146 @@
+"""Issue 8, item 3: truncated or damaged files are detected (sha256 or safetensors' own checks),
+reported by path, and rebuilt (prepared data, token caches) or refused with what to run (weights,
+checkpoints). Never loaded silently."""
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from safetensors.torch import load_file
+from transformers import BertConfig, BertModel
+
+from afuse.modeling import AdapterSpec, AfuseModel
+from afuse.modeling.weights import CorruptWeightsError
+from afuse.runs import fusion_variant, is_complete, read_metrics, stage2_dir
+
+from .harness import copy_reference_run, overrides, results, run_dir
+
+
+def damage(path, how: str = "truncate") -> None:
+    data = path.read_bytes()
+    if how == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    else:  # flip one byte in the middle: same size, a valid header, other numbers
+        middle = len(data) // 2
+        path.write_bytes(data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :])
+
+
+# -- checkpoints ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "how"),
+    [("trainable.safetensors", "flip"), ("optimizer.pt", "truncate"), ("state.json", "truncate")],
+)
+def test_a_damaged_checkpoint_is_refused_by_path_and_force_starts_over(
+    name, how, work, reference, afuse_inproc
+):
+    args = overrides(work, reference.raw_dir)
+    run = run_dir(work)
+    assert afuse_inproc("train-adapter", *args, fault="nan@12").code == 6  # keeps the epoch-1 checkpoint
+    damage(run / "checkpoint" / name, how)
+
+    refused = afuse_inproc("train-adapter", *args)
+    assert refused.code == 5, refused.out
+    [line] = refused.error_lines()  # one line, no traceback
+    assert str(run / "checkpoint") in line and "force=true" in line
+    assert "resuming" not in refused.out and "Traceback" not in refused.out
+    assert (run / "checkpoint").is_dir() and not is_complete(run)  # left for the user to decide
+
+    again = afuse_inproc("train-adapter", *args, "force=true")  # what the message says to do
+    assert again.code == 0, again.out
+    assert results(read_metrics(run)) == results(reference.metrics)
+
+
+# -- stage-1 weights, loaded by a stage-2 run --------------------------------------------------
+
+
+def test_fuse_refuses_a_truncated_stage1_adapter_and_says_how_to_retrain_it(work, reference, afuse_inproc):
+    adapter = copy_reference_run(reference, work) / "adapter.safetensors"
+    damage(adapter)
+    fuse = [
+        *(
+            a
+            for a in overrides(work, reference.raw_dir)
+            if not a.startswith(("task=", "trainer.max_epochs="))
+        ),
+        "target=cb",
+        "fusion.sources=[cb]",
+        "trainer.max_epochs=1",
+    ]
+    refused = afuse_inproc("fuse", *fuse)
+    assert refused.code == 5, refused.out
+    [line] = refused.error_lines()
+    assert f"{adapter} is truncated or damaged" in line
+    assert "Retrain that run: afuse train-adapter model=tiny" in line and "task=cb force=true" in line
+
+    assert afuse_inproc("train-adapter", *overrides(work, reference.raw_dir), "force=true").code == 0
+    fused = afuse_inproc("fuse", *fuse)
+    assert fused.code == 0, fused.out
+    variant = fusion_variant("dynamic", "pfeiffer_rf16", ["cb"])
+    assert is_complete(stage2_dir(work / "runs", "tiny", variant, "cb", 1))
+
+
+# -- every weights file afuse reads ------------------------------------------------------------
+
+
+def tiny_model() -> AfuseModel:
+    config = BertConfig(
+        vocab_size=60, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32
+    )
+    torch.manual_seed(0)
+    model = AfuseModel(BertModel(config, add_pooling_layer=False))
+    for name in ("a", "b"):
+        model.add_adapter(name, AdapterSpec())
+    model.add_head("a", OmegaConf.create({"name": "a", "kind": "pair", "labels": ["yes", "no"]}))
+    model.add_fusion(["a", "b"])
+    return model
+
+
+def save_all(model: AfuseModel, folder) -> dict:
+    """Each kind of weights file, as afuse (or AdapterHub's .bin flavour) writes it."""
+    model.save_adapter("a", folder / "adapter")
+    hub_bin = folder / "hub_bin"
+    hub_bin.mkdir()
+    (hub_bin / "adapter_config.json").write_bytes((folder / "adapter" / "adapter_config.json").read_bytes())
+    torch.save(load_file(folder / "adapter" / "adapter.safetensors"), hub_bin / "pytorch_adapter.bin")
+    return {
+        "adapter": folder / "adapter" / "adapter.safetensors",
+        "adapterhub_bin": hub_bin / "pytorch_adapter.bin",
+        "head": model.save_head("a", folder / "head.safetensors"),
+        "fusion": model.save_fusion(folder / "fusion.safetensors"),
+        "encoder": model.save_encoder(folder / "encoder.safetensors"),
+    }
+
+
+LOADERS = {
+    "adapter": lambda model, path: model.load_adapter("a", path.parent),
+    "adapterhub_bin": lambda model, path: model.load_adapter("a", path.parent),
+    "head": lambda model, path: model.load_head("a", path),
+    "fusion": lambda model, path: model.load_fusion(path),
+    "encoder": lambda model, path: model.load_encoder(path),
+}
+
+
+@pytest.mark.parametrize("kind", list(LOADERS))
+def test_a_truncated_weights_file_is_refused_by_path(kind, tmp_path):
+    files = save_all(tiny_model(), tmp_path)
+    LOADERS[kind](tiny_model(), files[kind])  # intact: loads
+    damage(files[kind])
+    with pytest.raises(CorruptWeightsError) as refused:
+        LOADERS[kind](tiny_model(), files[kind])
+    assert str(files[kind]) in str(refused.value) and "force=true" in str(refused.value)
+
+
+# -- data caches ---------------------------------------------------------------------------------
+
+
+def test_truncated_prepared_data_and_token_cache_are_rebuilt_with_a_warning(work, reference, afuse_inproc):
+    prepared = work / "data" / "prepared" / "cb" / "train.parquet"
+    (cache,) = (work / "data" / "cache" / "cb").iterdir()
+    damage(prepared)
+    damage(cache / "train.parquet")
+    rerun = afuse_inproc("train-adapter", *overrides(work, reference.raw_dir))
+    assert rerun.code == 0, rerun.out
+    assert f"prepared data damaged: {prepared} missing or not matching" in rerun.out
+    assert f"tokenised cache is corrupt: {cache / 'train.parquet'} missing or not matching" in rerun.out
+    assert results(read_metrics(run_dir(work))) == results(reference.metrics)
