@@ -179,6 +179,12 @@ class RunLock:
                 f"{self.path.parent} is already running (pid {who.get('pid', '?')}, host {who.get('host', '?')}); "
                 "wait for it to finish, or stop that process first"
             ) from None
+        except OSError as exc:  # e.g. a filesystem without flock support
+            handle.close()
+            raise AfuseError(
+                f"cannot lock {self.path} ({exc.strerror}): keep paths.runs on a filesystem that supports "
+                "flock (local disk, NFS v4, Lustre mounted with -o flock)"
+            ) from exc
         try:
             handle.seek(0)
             handle.truncate()

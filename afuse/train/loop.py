@@ -369,7 +369,9 @@ def _train_epoch(
         _check_finite(losses, state, lr)  # before the step: NaN gradients must not reach the weights
         if scaler:
             scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(named.values(), cfg.max_grad_norm)
+        grad_norm = torch.nn.utils.clip_grad_norm_(named.values(), cfg.max_grad_norm)
+        if not scaler and not math.isfinite(float(grad_norm)):  # fp16's scaler skips such steps itself
+            _check_finite({**losses, "gradient norm": float(grad_norm)}, state, lr)
         if scaler:
             scaler.step(optimizer)
             scaler.update()
@@ -417,8 +419,9 @@ def _accumulate(model, batches, accum: int, device, autocast, scaler, extra_loss
 def _check_finite(losses: dict, state: LoopState, lr: float) -> None:
     if all(math.isfinite(v) for v in losses.values()):
         return
+    norm = f", gradient norm {losses['gradient norm']}" if "gradient norm" in losses else ""
     raise TrainingDiverged(
-        f"loss became {losses['loss']} (extra loss {losses['extra_loss']}) at epoch {state.epoch + 1}, "
+        f"loss became {losses['loss']} (extra loss {losses['extra_loss']}{norm}) at epoch {state.epoch + 1}, "
         f"step {state.global_step + 1}, learning rate {lr:.3g}; the last good checkpoint, if any, is kept. "
         "Try a lower trainer.lr or check the data."
     )

@@ -44,7 +44,9 @@ def test_unknown_preset_lists_the_options(tmp_path):
     result = afuse("status", "experiment=paper_table2", tmp_path=tmp_path)
     assert result.returncode != 0
     assert "Could not find 'experiment/paper_table2'" in result.stderr
-    assert all(name in result.stderr for name in ("cpu_small", "paper_table1", "paper_table3", "paper_table4"))
+    assert all(
+        name in result.stderr for name in ("cpu_small", "paper_table1", "paper_table3", "paper_table4")
+    )
 
 
 def test_run_dry_run_passes_launcher_and_overrides_on(tmp_path):

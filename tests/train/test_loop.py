@@ -137,3 +137,21 @@ def test_epoch_order_is_a_seeded_permutation_that_can_start_midway():
     assert sorted(full) == list(range(10))
     assert list(EpochOrder(10, seed=1, epoch=0, start=4)) == full[4:]
     assert EpochOrder(10, seed=1, epoch=1).order() != full
+
+
+def test_finite_loss_with_nan_gradients_stops_before_the_step(tmp_path):
+    holder = {}
+
+    def nan_gradient():  # value 0, but d/dw sqrt(|w - w|) at 0 is inf * 0 = nan
+        weight = holder["model"].out.weight
+        return torch.sqrt((weight - weight.detach()).abs()).sum()
+
+    torch.manual_seed(123)
+    model = BagOfTokens()
+    holder["model"] = model
+    cfg = trainer_cfg()
+    data = TaskData(SPLITS, collate, cfg.batch_size, cfg.eval_batch_size, seed=7)
+    before = model.out.weight.detach().clone()
+    with pytest.raises(TrainingDiverged, match="gradient norm nan"):
+        fit(model, data, cfg, tmp_path / "nangrad", seed=7, extra_loss=nan_gradient)
+    assert torch.equal(model.out.weight.detach(), before)  # the bad step never reached the weights

@@ -16,15 +16,25 @@ from afuse.train.signals import Preempted
 
 TASKS = {
     "pairs": OmegaConf.create({"name": "pairs", "kind": "pair", "labels": ["a", "b"], "num_choices": None}),
-    "choices": OmegaConf.create({"name": "choices", "kind": "multiple_choice", "labels": None, "num_choices": 3}),
-    "triples": OmegaConf.create({"name": "triples", "kind": "pair", "labels": ["x", "y", "z"], "num_choices": None}),
+    "choices": OmegaConf.create(
+        {"name": "choices", "kind": "multiple_choice", "labels": None, "num_choices": 3}
+    ),
+    "triples": OmegaConf.create(
+        {"name": "triples", "kind": "pair", "labels": ["x", "y", "z"], "num_choices": None}
+    ),
 }
 
 
 def mt_model(seed=0):
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=60, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=24, max_position_embeddings=32)
+    config = BertConfig(
+        vocab_size=60,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=24,
+        max_position_embeddings=32,
+    )
     model = AfuseModel(BertModel(config, add_pooling_layer=False), family="bert")
     for name, task in TASKS.items():
         model.add_adapter(name, AdapterSpec("pfeiffer", 4, "relu"))
@@ -38,7 +48,9 @@ def inputs(task, batch=4, length=7, seed=0):
     shape = (batch, 3, length) if TASKS[task].kind == "multiple_choice" else (batch, length)
     ids = torch.randint(1, 60, shape, generator=g)
     classes = 3 if task in ("choices", "triples") else 2
-    return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}, torch.randint(0, classes, (batch,), generator=g)
+    return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}, torch.randint(
+        0, classes, (batch,), generator=g
+    )
 
 
 def grad_norms(module: torch.nn.Module) -> float:
@@ -70,7 +82,9 @@ def test_adamw_leaves_other_tasks_untouched_over_a_sequence_of_batches():
         optimizer.zero_grad(set_to_none=True)  # None grads: AdamW skips those parameters entirely
     changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
     assert not any(".triples." in n or n.startswith(("adapters.triples", "heads.triples")) for n in changed)
-    assert any(n.startswith("heads.choices") for n in changed) and any(n.startswith("encoder.") for n in changed)
+    assert any(n.startswith("heads.choices") for n in changed) and any(
+        n.startswith("encoder.") for n in changed
+    )
 
 
 def task_data(task, n, seed):
@@ -83,20 +97,46 @@ def task_data(task, n, seed):
 
     def collate(features):
         ids = torch.tensor([f["input_ids"] for f in features])
-        return {"input_ids": ids, "attention_mask": torch.ones_like(ids),
-                "labels": torch.tensor([f["labels"] for f in features])}
+        return {
+            "input_ids": ids,
+            "attention_mask": torch.ones_like(ids),
+            "labels": torch.tensor([f["labels"] for f in features]),
+        }
 
-    return TaskData({"train": ds, "validation": ds.select(range(8)), "test": ds.select(range(8, 16))},
-                    collate, batch_size=4, eval_batch_size=8, seed=5)
+    return TaskData(
+        {"train": ds, "validation": ds.select(range(8)), "test": ds.select(range(8, 16))},
+        collate,
+        batch_size=4,
+        eval_batch_size=8,
+        seed=5,
+    )
 
 
 def run_mt(tmp_path, name, extra_loss=None):
-    data = MultiTaskData({"pairs": task_data("pairs", 40, 1), "choices": task_data("choices", 24, 2)},
-                         "anneal", max_epochs=3, seed=5)
-    cfg = OmegaConf.create(dict(lr=5e-3, max_epochs=3, patience=5, batch_size=4, eval_batch_size=8,
-                                grad_accum_steps=1, weight_decay=0.0, warmup_ratio=0.0, max_grad_norm=1.0,
-                                amp="auto", device="cpu", num_threads=None, log_every_steps=100,
-                                progress_bar=False))
+    data = MultiTaskData(
+        {"pairs": task_data("pairs", 40, 1), "choices": task_data("choices", 24, 2)},
+        "anneal",
+        max_epochs=3,
+        seed=5,
+    )
+    cfg = OmegaConf.create(
+        dict(
+            lr=5e-3,
+            max_epochs=3,
+            patience=5,
+            batch_size=4,
+            eval_batch_size=8,
+            grad_accum_steps=1,
+            weight_decay=0.0,
+            warmup_ratio=0.0,
+            max_grad_norm=1.0,
+            amp="auto",
+            device="cpu",
+            num_threads=None,
+            log_every_steps=100,
+            progress_bar=False,
+        )
+    )
     return fit(MultiTaskModel(mt_model()), data, cfg, tmp_path / name, seed=5, extra_loss=extra_loss)
 
 
