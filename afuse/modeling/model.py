@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from afuse.errors import ConfigError, MissingInputError
-from afuse.modeling import adapterhub
+from afuse.modeling import adapterhub, fastops
 from afuse.modeling.activations import ActivationRecorder
 from afuse.modeling.adapters import FFN, Adapter, AdapterSpec, apply_adapter
 from afuse.modeling.fusion import Fusion, FusionSpec, check_sources, fuse, stack_adapters
@@ -32,13 +32,17 @@ TRAINABLE_KINDS = ("adapter", "head", "full", "fusion", "multitask")
 
 
 class AfuseModel(nn.Module):
-    def __init__(self, encoder: nn.Module, family: str = "bert"):
+    def __init__(self, encoder: nn.Module, family: str = "bert", fast_ops: bool = True):
+        """fast_ops: faster CPU dropout and attention (fastops.py; same math, other random draws)."""
         super().__init__()
         self.family_name = family
         self.family = get_family(family)
         self.encoder = encoder
         self.hidden_size = int(encoder.config.hidden_size)
         self.num_layers = install_sites(encoder, self.family, self)
+        self.fast_ops = fast_ops
+        if fast_ops:
+            fastops.install(encoder)
         self.adapters = nn.ModuleDict()
         self.heads = nn.ModuleDict()
         self.register_module("fusion", None)  # a Fusion once add_fusion / load_fusion ran
@@ -304,6 +308,8 @@ class AfuseModel(nn.Module):
 
     def _adopt(self, module: nn.Module) -> nn.Module:
         """A new part joins on the model's device and in its train/eval mode (as AdapterHub does)."""
+        if self.fast_ops:
+            fastops.swap_dropouts(module)
         return module.to(self._device()).train(self.training)
 
     def _device(self) -> torch.device:
