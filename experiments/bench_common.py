@@ -85,6 +85,8 @@ def afuse_step_seconds(
         opt.step()
         opt.zero_grad()
         times.append(time.perf_counter() - t0)
+    if os.environ.get("AFUSE_BENCH_VERBOSE"):
+        print("step times", [round(t, 3) for t in times], flush=True)
     times = sorted(times[warmup:])
     trainable = sum(p.numel() for p in params)
     return times[len(times) // 2], trainable, model

@@ -12,7 +12,7 @@ from .conftest import batch, task, tiny_encoder
 def test_keep_mask_has_the_right_rate(p):
     torch.manual_seed(0)
     keep = fastops.keep_mask(torch.Size([1000, 1000]), p, torch.device("cpu"))
-    assert keep.dtype == torch.bool
+    assert keep.dtype == torch.float32 and set(keep.unique().tolist()) <= {0.0, 1.0}
     sd = (p * (1 - p) / keep.numel()) ** 0.5
     assert abs(keep.float().mean().item() - (1 - p)) < 5 * sd
     # rows are not copies of each other (both 32-bit halves of each draw are used, independently)
@@ -48,7 +48,7 @@ def test_attention_core_equals_reference_outputs_and_gradients(monkeypatch):
     key_mask[2, 2:] = False
     mask = key_mask[:, None, None, :].expand(b, 1, length, length)
     keep = torch.rand(b, h, length, length, generator=g) > 0.3
-    monkeypatch.setattr(fastops, "keep_mask", lambda shape, p, device: keep.reshape(shape))
+    monkeypatch.setattr(fastops, "keep_mask", lambda shape, p, device, dtype: keep.reshape(shape).to(dtype))
 
     class Module:
         training = True
