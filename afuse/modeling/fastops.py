@@ -81,7 +81,7 @@ class _AttentionCore(torch.autograd.Function):
     def forward(ctx, q, k, v, mask_add, p, scale):
         b, h, lq, d = q.shape
         lk = k.shape[2]
-        q3 = torch.empty((b, h, lq, d), dtype=q.dtype)
+        q3 = torch.empty((b, h, lq, d), dtype=q.dtype, device=q.device)
         torch.mul(q, scale, out=q3)  # one pass: scale and make contiguous
         q3 = q3.view(b * h, lq, d)
         k3 = k.contiguous().view(b * h, lk, d)
@@ -124,7 +124,7 @@ def attention(module, query, key, value, attention_mask, dropout: float = 0.0, s
     mask_add = None
     if attention_mask is not None:
         if attention_mask.dtype == torch.bool:  # sdpa_mask: True = attend
-            mask_add = torch.zeros(attention_mask.shape, dtype=query.dtype).masked_fill_(
+            mask_add = torch.zeros(attention_mask.shape, dtype=query.dtype, device=query.device).masked_fill_(
                 ~attention_mask, torch.finfo(query.dtype).min
             )
         else:
