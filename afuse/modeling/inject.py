@@ -23,6 +23,7 @@ from afuse.modeling.adapters import ATTN, FFN
 class Family:
     layers: str  # dotted path from the encoder to its list of layers
     positions: dict[str, str]  # position -> dotted path inside a layer to the sub-layer output module
+    self_attention: str = "attention.self"  # inside a layer: returns (context, weights)
     dense: str = "dense"
     dropout: str = "dropout"
     layer_norm: str = "LayerNorm"
@@ -87,6 +88,26 @@ def install_sites(encoder: nn.Module, fam: Family, router) -> int:
             object.__setattr__(sub, "_afuse_layer", i)
             object.__setattr__(sub, "_afuse_position", position)
     return len(layers)
+
+
+def install_first_token_shortcut(encoder: nn.Module, fam: Family, router) -> None:
+    """Let the last layer compute only the first token's output when `router.first_token_only()`.
+
+    afuse's heads read the first token of the last layer and nothing else, so the last layer's
+    other positions are needless work: their attention output projection, FFN, adapters and
+    LayerNorms (~3/4 of the layer). The attention itself still reads every key and value, so the
+    first token's output is exactly what the full layer would give. Slicing the self-attention's
+    context makes the rest of the layer (attention-output site, FFN, FFN site) run on one token;
+    the attention-output site slices its residual input to match (see AfuseModel.site_output).
+    """
+    last = encoder_layers(encoder, fam)[-1]
+
+    def first_token(module, args, output):
+        if not router.first_token_only():
+            return output
+        return (output[0][:, :1], *output[1:])
+
+    _get(last, fam.self_attention).register_forward_hook(first_token)
 
 
 def layer_norm_of(sub: nn.Module) -> nn.LayerNorm:
