@@ -74,6 +74,10 @@ def _site_class(cls: type, fam: Family) -> type:
 def install_sites(encoder: nn.Module, fam: Family, router) -> int:
     """Route every sub-layer output of every layer through `router`; returns the number of layers."""
     layers = encoder_layers(encoder, fam)
+    if getattr(_get(layers[0], fam.positions[FFN]), "_afuse_router", None) is not None:
+        raise ConfigError(
+            "this encoder already belongs to an AfuseModel; load a fresh encoder for another one"
+        )
     for i, layer in enumerate(layers):
         for position, path in fam.positions.items():
             sub = _get(layer, path)
@@ -100,14 +104,15 @@ def install_first_token_shortcut(encoder: nn.Module, fam: Family, router) -> Non
     context makes the rest of the layer (attention-output site, FFN, FFN site) run on one token;
     the attention-output site slices its residual input to match (see AfuseModel.site_output).
     """
-    last = encoder_layers(encoder, fam)[-1]
+    attention = _get(encoder_layers(encoder, fam)[-1], fam.self_attention)
+    object.__setattr__(attention, "_afuse_router", router)  # an attribute, so deepcopy re-points it
+    attention.register_forward_hook(_first_token_hook)
 
-    def first_token(module, args, output):
-        if not router.first_token_only():
-            return output
-        return (output[0][:, :1], *output[1:])
 
-    _get(last, fam.self_attention).register_forward_hook(first_token)
+def _first_token_hook(module, args, output):
+    if not module._afuse_router.first_token_only():
+        return output
+    return (output[0][:, :1], *output[1:])
 
 
 def layer_norm_of(sub: nn.Module) -> nn.LayerNorm:

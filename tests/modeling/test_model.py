@@ -1,5 +1,7 @@
 """AfuseModel: trainable sets, fusion training, activation capture, pruning, save/load."""
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -129,10 +131,9 @@ def test_pruning_removes_sources_from_the_computation():
     ids, mask = batch()
     with torch.no_grad():
         full = model(ids, mask)
-        # The same fusion weights over {a, c} only.
-        pruned = AfuseModel(model.encoder, "bert")
-        pruned.adapters.update({k: model.adapters[k] for k in ("a", "c")})
-        pruned.heads["t"] = model.heads["t"]
+        # The same model and fusion weights, with a fusion built over {a, c} only.
+        pruned = copy.deepcopy(model)
+        del pruned.adapters["b"]
         pruned.add_fusion(["a", "c"], model.fusion.spec)
         pruned.fusion.load_state_dict(model.fusion.state_dict())
         pruned.set_active(fusion=True, head="t")
@@ -184,6 +185,12 @@ def test_save_and_load_encoder_heads_fusion(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(fresh.eval()(ids, mask), expected)
     assert not any("adapter" in k or "fusion" in k for k in model.encoder.state_dict())
+
+
+def test_an_encoder_belongs_to_one_model():
+    model = tiny_model()
+    with pytest.raises(ConfigError, match="already belongs"):
+        AfuseModel(model.encoder, "bert")
 
 
 def test_fusion_on_roberta():
