@@ -36,7 +36,8 @@ def keep_mask(shape: torch.Size, p: float, device: torch.device, dtype=torch.flo
     for s in shape:
         n *= s
     bits = torch.empty((n + 1) // 2, dtype=torch.int64, device=device).random_(-(2**63), None)
-    threshold = round((1.0 - p) * 2**32) - 2**31  # u + 2³¹ is uniform on [0, 2³²)
+    # u + 2³¹ is uniform on [0, 2³²); keep iff u + 2³¹ < round((1-p)·2³²) (clamped into int32)
+    threshold = min(round((1.0 - p) * 2**32) - 2**31, 2**31 - 1)
     mask = torch.empty(shape, dtype=dtype, device=device)
     torch.lt(bits.view(torch.int32)[:n].view(shape), threshold, out=mask)
     return mask
