@@ -3,8 +3,9 @@ batch 32 × length 128: afuse vs AdapterHub `adapters` 1.3.0, interleaved in the
 
     PYTHONPATH=. .venv/bin/python experiments/bench_st_a.py --rounds 5 --out results/bench/st_a.md
 
-afuse runs twice: as shipped (fastops: fast CPU dropout and attention) and with PyTorch's stock
-dropout and SDPA (`afuse_stock`), so the report shows where the difference comes from. The
+afuse runs twice: as shipped (fastops: fast CPU dropout and attention; first-token shortcut) and
+with PyTorch's stock dropout and SDPA (`afuse_stock`; the shortcut stays on), so the report shows
+where the difference comes from (bench_ablation.py separates all four combinations). The
 adapters side is ../shared/anchors/adapters_bench.py, unmodified, in /work/venv-adapters.
 """
 
@@ -37,8 +38,9 @@ def markdown(env: dict, rows: dict, argv: list[str]) -> str:
         r = row[variant]
         speed = f"{r['speedup']:.2f}×" if "speedup" in r else "1.00×"
         rounds = ", ".join(f"{x:.2f}" for x in r.get("speedup_rounds", [])) or "—"
+        name = "afuse_stock (stock dropout + SDPA, shortcut on)" if variant == "afuse_stock" else variant
         lines.append(
-            f"| {variant} | {r['step_s']:.3f} | {speed} | {rounds} | {r['trainable']:,} | {r['rss_mib']:.0f} |"
+            f"| {name} | {r['step_s']:.3f} | {speed} | {rounds} | {r['trainable']:,} | {r['rss_mib']:.0f} |"
         )
     lines += [
         "",
