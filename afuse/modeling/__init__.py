@@ -11,6 +11,7 @@ weights.py      safe weight files (safetensors; weights_only .bin)
 model.py        AfuseModel: adapters, heads, fusion, trainable sets, save/load
 """
 
+from afuse.modeling import fastops
 from afuse.modeling.activations import ActivationRecorder
 from afuse.modeling.adapters import AdapterSpec, adapter_parameter_count
 from afuse.modeling.backbone import Backbone, load_backbone, tokenizer_id
@@ -25,6 +26,7 @@ __all__ = [
     "Backbone",
     "FusionSpec",
     "adapter_parameter_count",
+    "fastops",
     "load_backbone",
     "tokenizer_id",
 ]

@@ -10,12 +10,12 @@ n-th adapter's output without residual:
 Fast path (DESIGN.md, "Fusion cost"), exact up to float rounding: with z_n = U_n c_n + e_n,
 c_n = act(D_n a + d_n) of width r, and every adapter of a layer stacked as one (h × N·r) matrix,
 
-    s_n = a·G_n c_n + g_n·c_n + a·k̃_n + β_n,   with the (h × (N·r + N)) matrix
-        G = W_qᵀ [W_k U | W_k E + b_k 1ᵀ] and g = b_qᵀ [W_k U | W_k E + b_k 1ᵀ]
-    out = [p ⊙ c | p] · ([U | E]ᵀ W_vᵀ)
+    s_n = (a·G_u + g_u)_n · c_n + (a·G_e + g_e)_n,   with G_u = W_qᵀ W_k U (h × N·r),
+        G_e = W_qᵀ (W_k E + b_k 1ᵀ) (h × N), g_u = b_qᵀ W_k U, g_e = b_qᵀ (W_k E + b_k 1ᵀ)
+    out = (p ⊙ c) · (W_v U)ᵀ + p · (W_v E)ᵀ     (E: the N up-projection biases as columns)
 
-G and W_v[U | E] are computed once per forward from the weights (cost h²·N·r, independent of
-the number of tokens); per token the work is three (h × N·r) products. Nothing of shape
+G and W_v U are computed once per forward from the weights (cost h²·N·r, independent of the
+number of tokens); per token the work is three (h × N·r) products. Nothing of shape
 (tokens × N × h) exists, and the key bias is kept (with dropout on the scores it does not cancel).
 """
 
@@ -148,24 +148,25 @@ def fuse(
     n, r = stacked.n, stacked.r
     lead = a.shape[:-1]
     a2 = a.reshape(-1, a.shape[-1])
-    # Per-forward products of weights (no token dimension).
-    keys = torch.cat(
-        [layer.key.weight @ stacked.up_w, layer.key.weight @ stacked.up_b + layer.key.bias[:, None]], 1
-    )
-    g_mat = layer.query.weight.t() @ keys  # (h, N·r + N)
-    g_vec = layer.query.bias @ keys  # (N·r + N)
-    values = torch.cat([stacked.up_w, stacked.up_b], 1)  # (h, N·r + N)
+    # Per-forward products of weights (no token dimension). Bottleneck part (…U) and bias part
+    # (…E) are kept apart rather than concatenated: slicing a joint product would cost zero-fills
+    # and copies of (tokens × N·r) in backward.
+    key_u = layer.key.weight @ stacked.up_w  # (h, N·r)
+    key_e = torch.addmm(layer.key.bias[:, None], layer.key.weight, stacked.up_b)  # (h, N)
+    g_u, g_e = layer.query.weight.t() @ key_u, layer.query.weight.t() @ key_e
+    value_u, value_e = stacked.up_w, stacked.up_b
     if layer.value is not None:
-        values = layer.value.weight @ values
-    # Per-token work: three (h × N·r) products.
+        value_u, value_e = layer.value.weight @ value_u, layer.value.weight @ value_e
+    # Per-token work: three (h × N·r) products and small (h × N) ones.
     c = stacked.act(F.linear(a2, stacked.down_w, stacked.down_b))  # (T, N·r)
-    s_all = torch.addmm(g_vec, a2, g_mat)  # (T, N·r + N)
-    scores = (s_all[:, : n * r] * c).view(-1, n, r).sum(-1) + s_all[:, n * r :]
+    s_u = torch.addmm(layer.query.bias @ key_u, a2, g_u)  # (T, N·r)
+    s_e = torch.addmm(layer.query.bias @ key_e, a2, g_e)  # (T, N)
+    scores = (s_u * c).view(-1, n, r).sum(-1) + s_e
     if score_dropout and training:
         scores = F.dropout(scores, score_dropout, training=True)
     p = torch.softmax(scores / temperature, dim=-1)  # (T, N)
-    mixed = torch.cat([(c.view(-1, n, r) * p[:, :, None]).view(-1, n * r), p], 1)
-    out = mixed @ values.t()
+    weighted = (c.view(-1, n, r) * p[:, :, None]).view(-1, n * r)
+    out = torch.addmm(p @ value_e.t(), weighted, value_u.t())
     return out.view(*lead, -1), p.view(*lead, n)
 
 

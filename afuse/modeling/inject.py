@@ -23,6 +23,7 @@ from afuse.modeling.adapters import ATTN, FFN
 class Family:
     layers: str  # dotted path from the encoder to its list of layers
     positions: dict[str, str]  # position -> dotted path inside a layer to the sub-layer output module
+    self_attention: str = "attention.self"  # inside a layer: returns (context, weights)
     dense: str = "dense"
     dropout: str = "dropout"
     layer_norm: str = "LayerNorm"
@@ -73,6 +74,10 @@ def _site_class(cls: type, fam: Family) -> type:
 def install_sites(encoder: nn.Module, fam: Family, router) -> int:
     """Route every sub-layer output of every layer through `router`; returns the number of layers."""
     layers = encoder_layers(encoder, fam)
+    if getattr(_get(layers[0], fam.positions[FFN]), "_afuse_router", None) is not None:
+        raise ConfigError(
+            "this encoder already belongs to an AfuseModel; load a fresh encoder for another one"
+        )
     for i, layer in enumerate(layers):
         for position, path in fam.positions.items():
             sub = _get(layer, path)
@@ -87,6 +92,27 @@ def install_sites(encoder: nn.Module, fam: Family, router) -> int:
             object.__setattr__(sub, "_afuse_layer", i)
             object.__setattr__(sub, "_afuse_position", position)
     return len(layers)
+
+
+def install_first_token_shortcut(encoder: nn.Module, fam: Family, router) -> None:
+    """Let the last layer compute only the first token's output when `router.first_token_only()`.
+
+    afuse's heads read the first token of the last layer and nothing else, so the last layer's
+    other positions are needless work: their attention output projection, FFN, adapters and
+    LayerNorms (~3/4 of the layer). The attention itself still reads every key and value, so the
+    first token's output is exactly what the full layer would give. Slicing the self-attention's
+    context makes the rest of the layer (attention-output site, FFN, FFN site) run on one token;
+    the attention-output site slices its residual input to match (see AfuseModel.site_output).
+    """
+    attention = _get(encoder_layers(encoder, fam)[-1], fam.self_attention)
+    object.__setattr__(attention, "_afuse_router", router)  # an attribute, so deepcopy re-points it
+    attention.register_forward_hook(_first_token_hook)
+
+
+def _first_token_hook(module, args, output):
+    if not module._afuse_router.first_token_only():
+        return output
+    return (output[0][:, :1], *output[1:])
 
 
 def layer_norm_of(sub: nn.Module) -> nn.LayerNorm:

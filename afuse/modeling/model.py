@@ -19,13 +19,13 @@ import torch
 from torch import nn
 
 from afuse.errors import ConfigError, MissingInputError
-from afuse.modeling import adapterhub
+from afuse.modeling import adapterhub, fastops
 from afuse.modeling.activations import ActivationRecorder
 from afuse.modeling.adapters import FFN, Adapter, AdapterSpec, apply_adapter
 from afuse.modeling.fusion import Fusion, FusionSpec, check_sources, fuse, stack_adapters
 from afuse.modeling.heads import Head, head_for_task, head_from_description
 from afuse.modeling.inject import family as get_family
-from afuse.modeling.inject import install_sites, layer_norm_of
+from afuse.modeling.inject import install_first_token_shortcut, install_sites, layer_norm_of
 from afuse.modeling.weights import load_tensors, save_tensors
 from afuse.validate import check_labels, check_reduction_factor
 
@@ -33,13 +33,19 @@ TRAINABLE_KINDS = ("adapter", "head", "full", "fusion", "multitask")
 
 
 class AfuseModel(nn.Module):
-    def __init__(self, encoder: nn.Module, family: str = "bert"):
+    def __init__(self, encoder: nn.Module, family: str = "bert", fast_ops: bool = True):
+        """fast_ops: faster CPU dropout and attention (fastops.py; same math, other random draws)."""
         super().__init__()
         self.family_name = family
         self.family = get_family(family)
         self.encoder = encoder
         self.hidden_size = int(encoder.config.hidden_size)
         self.num_layers = install_sites(encoder, self.family, self)
+        install_first_token_shortcut(encoder, self.family, self)
+        self.first_token_shortcut = True  # the last layer computes only what the heads read
+        self.fast_ops = fast_ops
+        if fast_ops:
+            fastops.install(encoder)
         self.adapters = nn.ModuleDict()
         self.heads = nn.ModuleDict()
         self.register_module("fusion", None)  # a Fusion once add_fusion / load_fusion ran
@@ -280,9 +286,16 @@ class AfuseModel(nn.Module):
 
     # ----------------------------------------------------------------------- site routing
 
+    def first_token_only(self) -> bool:
+        """Whether the last layer may skip all positions but the first (the heads read only it);
+        not while fusion activations are being recorded, which need every token."""
+        return self.first_token_shortcut and self._recorder is None
+
     def site_output(self, layer: int, position: str, h: torch.Tensor, x: torch.Tensor, sub: nn.Module):
         """The output of sub-layer (layer, position), given h = dropout(dense(.)) and residual x."""
         ln = layer_norm_of(sub)
+        if h.shape[-2] != x.shape[-2]:  # first-token shortcut in the last layer (inject.py)
+            x = x[..., : h.shape[-2], :]
         if self.fusion_active:
             fusion_layer = self.fusion.at(layer) if position == FFN else None
             # Houlsby sources' attention-position adapters and a skipped last layer: plain sub-layer.
@@ -310,6 +323,8 @@ class AfuseModel(nn.Module):
 
     def _adopt(self, module: nn.Module) -> nn.Module:
         """A new part joins on the model's device and in its train/eval mode (as AdapterHub does)."""
+        if self.fast_ops:
+            fastops.swap_dropouts(module)
         return module.to(self._device()).train(self.training)
 
     def _device(self) -> torch.device:

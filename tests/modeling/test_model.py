@@ -1,5 +1,7 @@
 """AfuseModel: trainable sets, fusion training, activation capture, pruning, save/load."""
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -129,10 +131,9 @@ def test_pruning_removes_sources_from_the_computation():
     ids, mask = batch()
     with torch.no_grad():
         full = model(ids, mask)
-        # The same fusion weights over {a, c} only.
-        pruned = AfuseModel(model.encoder, "bert")
-        pruned.adapters.update({k: model.adapters[k] for k in ("a", "c")})
-        pruned.heads["t"] = model.heads["t"]
+        # The same model and fusion weights, with a fusion built over {a, c} only.
+        pruned = copy.deepcopy(model)
+        del pruned.adapters["b"]
         pruned.add_fusion(["a", "c"], model.fusion.spec)
         pruned.fusion.load_state_dict(model.fusion.state_dict())
         pruned.set_active(fusion=True, head="t")
@@ -186,6 +187,12 @@ def test_save_and_load_encoder_heads_fusion(tmp_path):
     assert not any("adapter" in k or "fusion" in k for k in model.encoder.state_dict())
 
 
+def test_an_encoder_belongs_to_one_model():
+    model = tiny_model()
+    with pytest.raises(ConfigError, match="already belongs"):
+        AfuseModel(model.encoder, "bert")
+
+
 def test_fusion_on_roberta():
     model = fusion_model(family="roberta").eval()
     ids, mask = batch()
@@ -202,3 +209,54 @@ def test_set_active_validates_names():
         model.set_active(adapter="a", fusion=True, head="t")
     with pytest.raises(ConfigError, match="already exists"):
         model.add_adapter("a", AdapterSpec())
+
+
+@pytest.mark.parametrize("setup", ["adapter", "fusion", "multiple_choice"])
+def test_first_token_shortcut_changes_nothing_the_heads_read(setup):
+    """The last layer computing only the first token gives the same logits and gradients."""
+    if setup == "fusion":
+        model = fusion_model(spec=FusionSpec(score_dropout=0.0))
+        kind = "fusion"
+    else:
+        model = tiny_model()
+        model.add_adapter("a", AdapterSpec("houlsby", 4))
+        with torch.no_grad():
+            for p in model.adapters["a"].parameters():
+                p.normal_(0, 0.3)
+        model.add_head("t", task("multiple_choice", None, 3) if setup == "multiple_choice" else task())
+        model.set_active(adapter="a", head="t")
+        kind = "adapter"
+    model.trainable_for(kind)
+    for m in model.modules():  # training mode without dropout: both runs compute one function
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    ids, mask = batch(b=6, length=8)
+    if setup == "multiple_choice":
+        ids, mask = ids.view(2, 3, 8), mask.view(2, 3, 8)
+    results = []
+    for shortcut in (True, False):
+        model.first_token_shortcut = shortcut
+        model.zero_grad()
+        logits = model(ids, mask)
+        logits.pow(2).sum().backward()
+        results.append(
+            (logits.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+        )
+    torch.testing.assert_close(results[0][0], results[1][0], atol=1e-6, rtol=1e-5)
+    assert results[0][1].keys() == results[1][1].keys()
+    for name, grad in results[0][1].items():
+        torch.testing.assert_close(grad, results[1][1][name], atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_first_token_shortcut_really_skips_the_last_layers_other_tokens():
+    model = fusion_model().eval()
+    seen = []
+    model.encoder.encoder.layer[1].output.dense.register_forward_hook(
+        lambda m, a, out: seen.append(out.shape[1])
+    )
+    ids, mask = batch()
+    with torch.no_grad():
+        model(ids, mask)
+        with model.capture_fusion_activations():  # capture needs every token of every layer
+            model(ids, mask)
+    assert seen == [1, ids.shape[1]]
