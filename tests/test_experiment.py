@@ -37,7 +37,7 @@ def counts(experiment) -> dict[int, int]:
 
 
 def test_every_preset_is_listed():
-    assert preset_names() == ["cpu_small", "paper_table1", "paper_table3", "paper_table4"]
+    assert preset_names() == ["cpu_minilm", "cpu_small", "paper_table1", "paper_table3", "paper_table4"]
 
 
 @pytest.mark.parametrize(
@@ -88,8 +88,8 @@ def test_preset_settings_reach_every_training_command():
         assert cfg.paths.runs == "runs/cpu_small", command
         assert cfg.experiment.name == "cpu_small", command
     cfg = compose_plain("train_adapter", "experiment=cpu_small", "task=rte")
-    assert cfg.data.source == "local" and cfg.data.max_train_examples == 256
-    assert cfg.trainer.max_epochs == 2 and cfg.trainer.lr == 1.0e-4  # the stage preset's lr is kept
+    assert cfg.data.source == "local" and cfg.data.max_train_examples == 400
+    assert cfg.trainer.max_epochs == 3 and cfg.trainer.lr == 1.0e-4  # the stage preset's lr is kept
 
 
 def test_cpu_small_raw_dir_can_be_moved(monkeypatch):
@@ -275,5 +275,5 @@ def test_a_preset_may_not_set_the_adapter_for_every_command():
 
 
 def test_no_preset_lists_the_presets():
-    with pytest.raises(ConfigError, match="pass experiment=<name>, one of: cpu_small paper_table1"):
+    with pytest.raises(ConfigError, match="pass experiment=<name>, one of: cpu_minilm cpu_small paper_table1"):
         load_experiment(compose_plain("status"))

@@ -41,7 +41,7 @@ def test_dry_run_prints_the_plan_in_order(compose_preset, capsys):
     )
     assert "task=sst2,mrpc,rte,cb seed=1" in lines[1]
     assert lines[2].startswith(
-        "[stage 1] head (3 jobs): afuse finetune -m experiment=cpu_small mode=head task=mrpc,rte,cb"
+        "[stage 1] head (3 jobs): afuse finetune -m experiment=cpu_small mode=head trainer.lr=1e-3 task=mrpc,rte,cb"
     )
     assert lines[3].startswith(
         "[stage 2] fusion_st_a (3 jobs): afuse fuse -m experiment=cpu_small adapters=st_a"

@@ -90,10 +90,10 @@ def test_status_text_counts_and_launch_lines(compose_preset):
     assert "total 10 3 1 1 0 5" in words
     assert "failed st_a cb 1 " in words and "step 120: RuntimeError: CUDA out of memory" in text
     assert (
-        "afuse train-adapter -m experiment=cpu_small adapter=pfeiffer adapter.reduction_factor=16 task=cb seed=1"
+        "afuse train-adapter -m experiment=cpu_small adapter=pfeiffer adapter.reduction_factor=16 trainer.lr=1e-3 task=cb seed=1"
         in text
     )
-    assert "afuse finetune -m experiment=cpu_small mode=head task=mrpc,cb seed=1" in text
+    assert "afuse finetune -m experiment=cpu_small mode=head trainer.lr=1e-3 task=mrpc,cb seed=1" in text
     assert "stage 2 (3 of these jobs wait for stage-1 runs that are not done)" in text
     assert "5 missing job(s) not listed" in text
 
