@@ -275,5 +275,7 @@ def test_a_preset_may_not_set_the_adapter_for_every_command():
 
 
 def test_no_preset_lists_the_presets():
-    with pytest.raises(ConfigError, match="pass experiment=<name>, one of: cpu_minilm cpu_small paper_table1"):
+    with pytest.raises(
+        ConfigError, match="pass experiment=<name>, one of: cpu_minilm cpu_small paper_table1"
+    ):
         load_experiment(compose_plain("status"))
