@@ -246,5 +246,19 @@ def dump_json(path: Path | None, payload: dict) -> None:
         path.write_text(json.dumps(payload, indent=2) + "\n")
 
 
+def command_block(script: str, argv: list[str]) -> list[str]:
+    """The report's closing lines: the command that reproduces it."""
+    return ["Command:", "", "```", f"PYTHONPATH=. .venv/bin/python {script} " + " ".join(argv), "```", ""]
+
+
+def publish(args, report: str, env: dict, rows: dict) -> None:
+    """Print the Markdown report and write it (--out) and the raw results (--json) where asked."""
+    print(report)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(report)
+    dump_json(args.json, {"environment": env, "results": rows})
+
+
 if __name__ == "__main__":
     worker_main()

@@ -13,7 +13,7 @@ included), one process per setting.
 import argparse
 import sys
 
-from bench_common import common_args, dump_json, environment, interleaved, summary
+from bench_common import command_block, common_args, environment, interleaved, publish, summary
 
 
 def markdown(env: dict, rows: dict, argv: list[str]) -> str:
@@ -42,15 +42,7 @@ def markdown(env: dict, rows: dict, argv: list[str]) -> str:
             f"{', '.join(f'{x:.2f}' for x in a['speedup_rounds'])} | {own} | {a['rss_mib']:.0f} | "
             f"{h['rss_mib']:.0f} | {a['trainable']:,} / {h['trainable']:,} |"
         )
-    lines += [
-        "",
-        "Command:",
-        "",
-        "```",
-        "PYTHONPATH=. .venv/bin/python experiments/bench_fusion.py " + " ".join(argv),
-        "```",
-        "",
-    ]
+    lines += ["", *command_block("experiments/bench_fusion.py", argv)]
     return "\n".join(lines)
 
 
@@ -62,12 +54,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     env = environment(args)
     rows = summary(interleaved(args.fuse, args, ("afuse", "adapters")))
-    report = markdown(env, rows, argv)
-    print(report)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report)
-    dump_json(args.json, {"environment": env, "results": rows})
+    publish(args, markdown(env, rows, argv), env, rows)
 
 
 if __name__ == "__main__":

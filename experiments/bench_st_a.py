@@ -12,7 +12,7 @@ adapters side is ../shared/anchors/adapters_bench.py, unmodified, in /work/venv-
 import argparse
 import sys
 
-from bench_common import common_args, dump_json, environment, interleaved, summary
+from bench_common import command_block, common_args, environment, interleaved, publish, summary
 
 VARIANTS = ("afuse", "afuse_stock", "adapters")
 
@@ -47,12 +47,7 @@ def markdown(env: dict, rows: dict, argv: list[str]) -> str:
         "All step times (s): "
         + "; ".join(f"{v}: {', '.join(f'{x:.3f}' for x in row[v]['all_s'])}" for v in VARIANTS),
         "",
-        "Command:",
-        "",
-        "```",
-        "PYTHONPATH=. .venv/bin/python experiments/bench_st_a.py " + " ".join(argv),
-        "```",
-        "",
+        *command_block("experiments/bench_st_a.py", argv),
     ]
     return "\n".join(lines)
 
@@ -64,12 +59,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     env = environment(args)
     rows = summary(interleaved([0], args, VARIANTS))
-    report = markdown(env, rows, argv)
-    print(report)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report)
-    dump_json(args.json, {"environment": env, "results": rows})
+    publish(args, markdown(env, rows, argv), env, rows)
 
 
 if __name__ == "__main__":
