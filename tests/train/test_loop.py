@@ -8,11 +8,12 @@ import signal
 import pytest
 import torch
 from datasets import Dataset
-from omegaconf import OmegaConf
 
 from afuse.train.checkpoint import CorruptCheckpointError, find_checkpoint, load_checkpoint
 from afuse.train.loop import EpochOrder, TaskData, TrainingDiverged, fit
 from afuse.train.signals import Preempted
+
+from .settings import trainer_cfg
 
 
 class BagOfTokens(torch.nn.Module):
@@ -47,26 +48,6 @@ def collate(features):
 
 
 SPLITS = {"train": make_split(96, 0), "validation": make_split(40, 1), "test": make_split(40, 2)}
-
-
-def trainer_cfg(**overrides):
-    base = dict(
-        lr=0.05,
-        max_epochs=4,
-        patience=10,
-        batch_size=8,
-        eval_batch_size=16,
-        grad_accum_steps=2,
-        weight_decay=0.0,
-        warmup_ratio=0.1,
-        max_grad_norm=1.0,
-        amp="auto",
-        device="cpu",
-        num_threads=None,
-        log_every_steps=5,
-        progress_bar=False,
-    )
-    return OmegaConf.create({**base, **overrides})
 
 
 def run(tmp_path, name, extra_loss=None, **overrides):

@@ -14,6 +14,8 @@ from afuse.train.loop import TaskData, fit
 from afuse.train.multitask import MultiTaskData, MultiTaskModel
 from afuse.train.signals import Preempted
 
+from .settings import trainer_cfg
+
 TASKS = {
     "pairs": OmegaConf.create({"name": "pairs", "kind": "pair", "labels": ["a", "b"], "num_choices": None}),
     "choices": OmegaConf.create(
@@ -119,23 +121,15 @@ def run_mt(tmp_path, name, extra_loss=None):
         max_epochs=3,
         seed=5,
     )
-    cfg = OmegaConf.create(
-        dict(
-            lr=5e-3,
-            max_epochs=3,
-            patience=5,
-            batch_size=4,
-            eval_batch_size=8,
-            grad_accum_steps=1,
-            weight_decay=0.0,
-            warmup_ratio=0.0,
-            max_grad_norm=1.0,
-            amp="auto",
-            device="cpu",
-            num_threads=None,
-            log_every_steps=100,
-            progress_bar=False,
-        )
+    cfg = trainer_cfg(
+        lr=5e-3,
+        max_epochs=3,
+        patience=5,
+        batch_size=4,
+        eval_batch_size=8,
+        grad_accum_steps=1,
+        warmup_ratio=0.0,
+        log_every_steps=100,
     )
     return fit(MultiTaskModel(mt_model()), data, cfg, tmp_path / name, seed=5, extra_loss=extra_loss)
 
