@@ -370,8 +370,8 @@ def _train_epoch(
         if scaler:
             scaler.unscale_(optimizer)
         grad_norm = torch.nn.utils.clip_grad_norm_(named.values(), cfg.max_grad_norm)
-        if not scaler and not math.isfinite(float(grad_norm)):  # fp16's scaler skips such steps itself
-            _check_finite({**losses, "gradient norm": float(grad_norm)}, state, lr)
+        if not scaler:  # fp16's scaler skips steps with non-finite gradients itself
+            _check_finite({**losses, "gradient_norm": float(grad_norm)}, state, lr)
         if scaler:
             scaler.step(optimizer)
             scaler.update()
@@ -419,9 +419,11 @@ def _accumulate(model, batches, accum: int, device, autocast, scaler, extra_loss
 def _check_finite(losses: dict, state: LoopState, lr: float) -> None:
     if all(math.isfinite(v) for v in losses.values()):
         return
-    norm = f", gradient norm {losses['gradient norm']}" if "gradient norm" in losses else ""
+    others = ", ".join(
+        f"{name.replace('_', ' ')} {value}" for name, value in losses.items() if name != "loss"
+    )
     raise TrainingDiverged(
-        f"loss became {losses['loss']} (extra loss {losses['extra_loss']}{norm}) at epoch {state.epoch + 1}, "
+        f"loss became {losses['loss']} ({others}) at epoch {state.epoch + 1}, "
         f"step {state.global_step + 1}, learning rate {lr:.3g}; the last good checkpoint, if any, is kept. "
         "Try a lower trainer.lr or check the data."
     )
