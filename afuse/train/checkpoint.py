@@ -38,6 +38,7 @@ class LoopState:
     step_in_epoch: int = 0  # optimizer steps already done in that epoch
     global_step: int = 0
     best_accuracy: float = float("-inf")
+    lowest_loss: float = float("inf")  # lowest validation loss of any epoch (counts as progress)
     best_epoch: int = -1
     epochs_without_gain: int = 0
     history: list[dict] = field(default_factory=list)

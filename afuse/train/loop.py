@@ -3,7 +3,7 @@
 Read top to bottom: `fit` resumes from the run directory's checkpoint if there is one, trains
 epoch by epoch (AdamW, linear decay, gradient accumulation, autocast on GPU), evaluates
 validation accuracy after each epoch, keeps the best weights, stops early after `patience`
-epochs without a gain, checkpoints every epoch (and mid-epoch: on a preemption signal, and every
+epochs without progress (no better accuracy and no lower validation loss), checkpoints every epoch (and mid-epoch: on a preemption signal, and every
 `checkpoint_every_minutes`, so a kill without warning loses at most that much), then evaluates
 `test` with the best-validation weights.
 
@@ -308,24 +308,31 @@ def fit(
 
 
 def _record_epoch(state: LoopState, validation: dict, named, best: dict, logger) -> None:
-    """Early-stopping bookkeeping: a strictly better validation accuracy becomes the new best."""
-    improved = validation["accuracy"] > state.best_accuracy
+    """Early-stopping bookkeeping.
+
+    The best epoch is the first with the highest validation accuracy. Patience counts epochs
+    without progress, and progress is a new best accuracy or a new lowest validation loss: on a
+    few hundred validation rows accuracy moves in steps of 0.4 points and sits on a plateau for
+    epochs while the model still improves (RTE on MiniLM: loss 0.692 -> 0.684 over five epochs
+    at one accuracy), so accuracy alone stops a run that is still learning. The epoch budget
+    (`max_epochs`) still bounds every run.
+    """
+    accuracy, loss = validation["accuracy"], validation["loss"]
+    improved = accuracy > state.best_accuracy
+    progress = improved or loss < state.lowest_loss
+    state.lowest_loss = min(state.lowest_loss, loss)
     if improved:
-        state.best_accuracy, state.best_epoch, state.epochs_without_gain = (
-            validation["accuracy"],
-            state.epoch + 1,
-            0,
-        )
+        state.best_accuracy, state.best_epoch = accuracy, state.epoch + 1
         best.update(_snapshot(named))
-    else:
-        state.epochs_without_gain += 1
+    state.epochs_without_gain = 0 if progress else state.epochs_without_gain + 1
     state.history.append({"epoch": state.epoch + 1, **validation})
+    note = ", lowest loss so far" if progress else f", no progress for {state.epochs_without_gain}"
     log.info(
         "epoch %d: validation accuracy %.4f (loss %.4f)%s",
         state.epoch + 1,
-        validation["accuracy"],
-        validation["loss"],
-        " *best*" if improved else f", no gain for {state.epochs_without_gain}",
+        accuracy,
+        loss,
+        " *best*" if improved else note,
     )
     if logger:
         logger.log(
