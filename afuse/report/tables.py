@@ -20,6 +20,7 @@ UP, SAME, DOWN = "up", "same", "down"
 PM, PARTIAL, PARTIAL_MEAN, MISSING = "±", "†", "‡", "–"
 ARROWS = {UP: "↑", SAME: "→", DOWN: "↓"}
 MEAN_ROW = "Mean"
+COMMON_MEAN_ROW = "Mean, common tasks"  # only when the columns cover different tasks
 
 
 # --- per-cell statistics ---------------------------------------------------------------------
@@ -78,7 +79,30 @@ def accuracy_table(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     table = table.reindex(index=task_order(summary.task), columns=[c.label for c in layout.columns])
     table = table.fillna(MISSING)
     table.loc[MEAN_ROW] = [_mean_cell(summary[summary.column == c.label]) for c in layout.columns]
+    common = common_tasks(summary)
+    if common:
+        means = _common_means(summary, common)
+        table.loc[COMMON_MEAN_ROW] = [
+            f"{means[c.label]:.2f}" if c.label in means else MISSING for c in layout.columns
+        ]
     return _with_display_index(table)
+
+
+def common_tasks(summary: pd.DataFrame) -> list[str]:
+    """The tasks every column with a result has, when the columns do not all have the same
+    tasks (ST-A on 15 sources, Fusion on 4 targets): their means compare like for like, the
+    Mean row's do not. Empty when the columns agree or share no task."""
+    found = summary[summary.n > 0]
+    per_column = [set(frame.task) for _, frame in found.groupby("column")]
+    if len(per_column) < 2 or all(tasks == per_column[0] for tasks in per_column):
+        return []
+    shared = set.intersection(*per_column)
+    return [t for t in task_order(summary.task) if t in shared]
+
+
+def _common_means(summary: pd.DataFrame, common: list[str]) -> dict[str, float]:
+    found = summary[(summary.n > 0) & summary.task.isin(common)]
+    return found.groupby("column")["mean"].mean().to_dict()
 
 
 def _mean_cell(column_summary: pd.DataFrame) -> str:
@@ -107,6 +131,10 @@ def accuracy_numbers(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
         f"{label} mean": summary[(summary.column == label) & (summary.n > 0)]["mean"].mean()
         for label in labels
     }
+    common = common_tasks(summary)
+    if common:
+        means = _common_means(summary, common)
+        table.loc["mean_common_tasks"] = {f"{label} mean": means.get(label, np.nan) for label in labels}
     for label in labels:  # counts are integers; absent columns stay empty
         for stat in ("n", "expected"):
             table[f"{label} {stat}"] = table[f"{label} {stat}"].astype("Int64")
@@ -129,6 +157,12 @@ def footnotes(summary: pd.DataFrame) -> list[str]:
         f"Mean: over the tasks with a result in the column; {PARTIAL_MEAN} (k/m) = over k of "
         "the column's m tasks, so not comparable with a full mean."
     )
+    common = common_tasks(summary)
+    if common:
+        names = ", ".join(display_name(t) for t in common)
+        notes.append(
+            f"{COMMON_MEAN_ROW}: over the tasks every column has ({names}); compare columns on this row."
+        )
     return notes
 
 
@@ -260,6 +294,6 @@ def table2_notes(tolerance: float) -> list[str]:
 
 def _with_display_index(table: pd.DataFrame) -> pd.DataFrame:
     table = table.copy()
-    table.index = [display_name(t) if t != MEAN_ROW else t for t in table.index]
+    table.index = [t if t in (MEAN_ROW, COMMON_MEAN_ROW) else display_name(t) for t in table.index]
     table.index.name = "Task"
     return table

@@ -116,3 +116,28 @@ def test_cell_and_delta_text():
     assert tables.cell_text(np.nan, np.nan, 0, 3) == "–"
     assert tables.delta_text(-0.004) == "+0.00"
     assert tables.delta_text(-1.006) == "-1.01"
+
+
+def test_columns_over_different_tasks_get_a_common_tasks_mean(hand_config):
+    experiment = load_experiment(hand_config)
+    (experiment.groups["st_a"].jobs[3].run_dir / "metrics.json").unlink()  # ST-A: RTE only
+    layout = report_layout(experiment)
+    summary = tables.summarize(read_accuracies(expected_runs(layout)), layout)
+    assert tables.common_tasks(summary) == ["rte"]
+    table = tables.accuracy_table(summary, layout)
+    assert list(table.index) == ["RTE", "CB", "Mean", "Mean, common tasks"]
+    # Mean: ST-A over RTE, Fusion over RTE and CB; the common row: both over RTE alone.
+    assert table.loc["Mean"].tolist() == ["–", "72.00 (1/2)‡", "78.00"]
+    assert table.loc["Mean, common tasks"].tolist() == ["–", "72.00", "76.00"]
+    numbers = tables.accuracy_numbers(summary, layout)
+    assert numbers.loc["mean_common_tasks", "F. w/ ST-A mean"] == pytest.approx(76.0)
+    assert any(
+        note.startswith("Mean, common tasks: over the tasks every column has (RTE);")
+        for note in tables.footnotes(summary)
+    )
+
+
+def test_columns_over_the_same_tasks_get_no_second_mean(summary_and_layout):
+    summary, layout = summary_and_layout
+    assert tables.common_tasks(summary) == []
+    assert "Mean, common tasks" not in tables.accuracy_table(summary, layout).index
