@@ -63,6 +63,8 @@ def train_single_task(cfg: DictConfig, run_dir: Path, mode: str, command: str, v
         if adapter_spec:
             model.save_adapter(task, run_dir)
         model.save_head(task, run_dir / "head.safetensors")
+        if mode == "full" and cfg.get("save_encoder"):
+            model.save_encoder(run_dir / "encoder.safetensors")
         metrics = base_metrics(cfg, command, metrics_kind(mode, adapter_spec), variant, task, result)
         metrics["params"] = params
         metrics["train_examples"] = data.train_size
