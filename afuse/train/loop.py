@@ -3,9 +3,10 @@
 Read top to bottom: `fit` resumes from the run directory's checkpoint if there is one, trains
 epoch by epoch (AdamW, linear decay, gradient accumulation, autocast on GPU), evaluates
 validation accuracy after each epoch, keeps the best weights, stops early after `patience`
-epochs without progress (no better accuracy and no lower validation loss), checkpoints every epoch (and mid-epoch: on a preemption signal, and every
-`checkpoint_every_minutes`, so a kill without warning loses at most that much), then evaluates
-`test` with the best-validation weights.
+epochs without progress (neither a better accuracy nor a lower validation loss), checkpoints
+every epoch (and mid-epoch: on a preemption signal, and every `checkpoint_every_minutes`, so a
+kill without warning loses at most that much), then evaluates `test` with the best-validation
+weights.
 
 Reproducible on CPU: the same seed gives the same metrics, also across an interruption, because
 the data order of each epoch comes from its own generator (seed, epoch) and the RNG state that
