@@ -9,26 +9,11 @@ from afuse.cli import main as afuse_main
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.runs import read_metrics, stage1_dir
 from afuse.train.single_task import build_data
+from tests.reliability.harness import overrides
 
 
 def finetune_full(root, shared_data, *extra):
-    args = [
-        "finetune",
-        "mode=full",
-        "task=cb",
-        "model=tiny",
-        "data.source=local",
-        f"data.raw_dir={shared_data}",
-        "data.max_train_examples=64",
-        "trainer.max_epochs=1",
-        "trainer.batch_size=8",
-        "trainer.lr=0.01",
-        "trainer.num_threads=1",
-        f"paths.runs={root}/runs",
-        f"paths.data={root}/data",
-        f"paths.logs={root}/logs",
-        *extra,
-    ]
+    args = ["finetune", *overrides(root, shared_data, "mode=full", *extra)]  # tiny BERT, 64 CB examples
     try:
         afuse_main(args)
     except SystemExit as exit_:
