@@ -233,6 +233,12 @@ def fit(
     total_steps = steps_per_epoch * cfg.max_epochs
     scheduler = _linear_schedule(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     autocast, scaler = autocast_for(device, cfg.amp)
+    amp_dtype = getattr(autocast, "fast_dtype", None)  # torch.autocast has one, nullcontext not
+    log.info(
+        "training on %s (%s)",
+        device,
+        f"{str(amp_dtype).removeprefix('torch.')} autocast" if amp_dtype else "fp32",
+    )
 
     state, best = LoopState(), _snapshot(named)
     found = find_checkpoint(run_dir)

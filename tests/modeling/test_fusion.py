@@ -2,29 +2,17 @@
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from afuse.errors import ConfigError
 from afuse.modeling import AdapterSpec, FusionSpec
 from afuse.modeling.adapters import Bottleneck
 from afuse.modeling.fusion import FusionLayer, fuse, stack_adapters
+from afuse.modeling.fusion_reference import naive_fuse
 
 from .conftest import batch, task, tiny_model
 
 H = 32
-
-
-def naive_fuse(layer, bottlenecks, a, temperature=1.0, p_drop=0.0, training=False):
-    """AdapterHub BertFusion, literally: project every adapter output with K and V."""
-    z = torch.stack([b.up(b.act(b.down(a))) for b in bottlenecks], dim=-2)  # (..., N, h)
-    q = layer.query(a)
-    k = layer.key(z)
-    v = layer.value(z) if layer.value is not None else z
-    scores = torch.einsum("...h,...nh->...n", q, k)
-    scores = F.dropout(scores, p_drop, training=training)
-    probs = torch.softmax(scores / temperature, dim=-1)
-    return torch.einsum("...n,...nh->...h", probs, v), probs
 
 
 def random_setup(n, dynamic, seed, widths=(8, 4)):

@@ -1,0 +1,113 @@
+"""GPU check, part 3 (afuse's side): one training step of ST-A and of Fusion over N adapters on a
+BERT-base-shaped encoder (random weights), batch 32 × length 128, bf16 autocast, AdamW.
+
+Prints one line per setting, in the anchor's format plus peak memory (step_timing.line):
+    afuse fuse_n=16 step_s=0.01234 trainable=... peak_mib=... variant=step
+Variants: `step` (forward, backward, AdamW: what adapters_step.py times for the library),
+`loop` (the same plus what afuse's training loop adds per step: gradient clipping and reading the
+loss and gradient norm back to the host, as train/loop.py does), `compile` (torch.compile).
+
+    python experiments/gpu/afuse_step.py --device cuda --fuse 0 2 8 16 32 64
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from omegaconf import OmegaConf
+from transformers import BertConfig, BertModel
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from step_timing import BERT_BASE, QUICK, arguments, autocast, line, random_batch, time_steps  # noqa: E402
+
+from afuse.modeling import AdapterSpec, AfuseModel, FusionSpec  # noqa: E402
+
+HEAD = OmegaConf.create({"name": "t", "kind": "single", "labels": ["0", "1"], "num_choices": None})
+
+
+def build(n_fuse: int, shape: dict, device: torch.device, rf: float):
+    torch.manual_seed(0)
+    model = AfuseModel(BertModel(BertConfig(**shape), add_pooling_layer=False), "bert")
+    names = [f"a{i}" for i in range(max(n_fuse, 1))]
+    for name in names:
+        model.add_adapter(name, AdapterSpec("pfeiffer", rf, "relu"))
+    model.add_head("t", HEAD)
+    if n_fuse:
+        model.add_fusion(names, FusionSpec("dynamic"))
+        model.set_active(fusion=True, head="t")
+        params = model.trainable_for("fusion")
+    else:
+        model.set_active(adapter=names[0], head="t")
+        params = model.trainable_for("adapter")
+    return model.to(device).train(), params
+
+
+def make_step(model, params, batch, device, variant: str, fused: bool):
+    x, mask, y = batch
+    opt = torch.optim.AdamW(params, lr=1e-4, fused=fused or None)
+    regularized = model.fusion is not None and model.fusion_active
+    forward = torch.compile(model) if variant == "compile" else model
+
+    def step():
+        with autocast(device):
+            logits = forward(input_ids=x, attention_mask=mask)
+            loss = F.cross_entropy(logits.float(), y)
+            extra = model.fusion.spec.regularization * model.fusion_regularization() if regularized else None
+        (loss + extra if extra is not None else loss).backward()
+        if variant == "loop":  # what train/loop.py does between backward and the optimizer step
+            float(loss.detach()), float(extra.detach()) if extra is not None else 0.0
+            norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
+            float(norm)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    return step
+
+
+def main(argv=None) -> None:
+    ap = arguments(__doc__.splitlines()[0])
+    ap.add_argument("--variants", nargs="+", default=["step"], choices=["step", "loop", "compile"])
+    ap.add_argument(
+        "--variant-fuse", type=int, nargs="*", default=[0, 16], help="settings of the extra variants"
+    )
+    args = ap.parse_args(argv)
+    device = torch.device(args.device)
+    shape = QUICK if args.quick else BERT_BASE
+    start = time.monotonic()
+    plan = [(n, "step") for n in args.fuse]
+    plan += [(n, v) for v in args.variants if v != "step" for n in args.variant_fuse]
+    for n, variant in plan:
+        if args.deadline and time.monotonic() - start > args.deadline:
+            print(
+                f"afuse fuse_n={n} variant={variant} skipped: past the {args.deadline:.0f} s deadline",
+                flush=True,
+            )
+            continue
+        model, params = build(n, shape, device, args.reduction_factor)
+        batch = random_batch(args.batch, args.length, device)
+        step = make_step(model, params, batch, device, variant, fused=device.type == "cuda")
+        t0 = time.monotonic()
+        try:
+            result = time_steps(step, device, args.steps, args.warmup)
+        except Exception as exc:  # a compile failure is a finding, not the end of the check
+            print(
+                f"afuse fuse_n={n} variant={variant} failed: {type(exc).__name__}: {str(exc)[:200]}",
+                flush=True,
+            )
+            continue
+        trainable = sum(p.numel() for p in params)
+        extra = f" variant={variant} setup_s={time.monotonic() - t0:.1f}"
+        print(line("afuse", n, result, trainable, extra), flush=True)
+        del model, params, step
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()

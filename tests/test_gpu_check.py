@@ -1,0 +1,56 @@
+"""experiments/gpu_check.sh in its CPU mode: the GPU check must work before device time is spent on it."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow  # the whole check: correctness, the real pipeline (several afuse processes), speed
+def test_gpu_check_quick_cpu_mode_runs_every_part_and_writes_its_report(tmp_path):
+    env = {**os.environ, "PYTHON": sys.executable, "TMPDIR": str(tmp_path)}
+    env.pop("ADAPTERS_PYTHON", None)
+    done = subprocess.run(
+        [
+            str(REPO / "experiments" / "gpu_check.sh"),
+            "--device",
+            "cpu",
+            "--quick",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((tmp_path / "out" / "gpu_check.json").read_text())
+    # 1. every numerical case ran and passed (fusion layer: fast path vs the naive reference)
+    names = [c["name"] for c in report["correctness"]["cases"]]
+    assert names == [
+        "ST-A (Pfeiffer)", "Houlsby", "Fusion N=2", "Fusion N=16", "MT-A (2 tasks)",
+        "fusion layer N=2", "fusion layer N=16",
+    ]  # fmt: skip
+    assert report["correctness"]["passed"]
+    # 2. the pipeline trained 4 runs, reported them, and a SIGTERM'd run resumed to the same metrics
+    pipeline = report["pipeline"]["pipeline"]
+    assert (
+        pipeline["exit_code"] == 0 and len(pipeline["runs"]) == 4 and pipeline["runs_trained_on_device"] == 4
+    )
+    assert "accuracy.md" in pipeline["report_files"] and pipeline["heatmaps"]
+    interruption = report["pipeline"]["interruption"]
+    assert interruption["interrupted_exit"] == 143 and interruption["same_metrics_as_uninterrupted"]
+    # 3. afuse's step timed for ST-A and each fusion size, plain and with the loop's per-step work
+    timed = {(s["impl"], s["n"], s["variant"]) for s in report["speed"]["settings"]}
+    assert {("afuse", n, v) for n in (0, 2, 16) for v in ("step", "loop")} - {("afuse", 2, "loop")} <= timed
+    assert all(s["step_ms"] > 0 for s in report["speed"]["settings"])
+    assert report["speed"]["targets"]["fusion16_over_st_a"]["value"] > 0
+    markdown = (tmp_path / "out" / "gpu_check.md").read_text()
+    assert "## 1. Correctness" in markdown and "## 3. Speed" in markdown
