@@ -19,11 +19,14 @@
 # Each part writes its result into <out> as soon as it is done (env.json, correctness.json,
 # pipeline.json + .log, speed.txt), so a check cut short still leaves what it measured; report.py
 # rebuilds gpu_check.md from them: python experiments/gpu/report.py --work <out> --out <out>.
+# Options: --parts correctness,pipeline,speed,compile (a subset: only those run), --fuse "0 16"
+# (the fusion sizes timed; 0 is ST-A), --rounds 2, --raw-dir, --carry, --quick, --device, --out.
 # Exit status: 0 when correctness and the pipeline pass (speed targets are reported, not enforced).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 DEVICE=cuda QUICK="" OUT=results/bench/gpu RAW_DIR=${AFUSE_RAW_DIR:-../shared/data} CARRY="" ROUNDS=2
+PARTS=correctness,pipeline,speed,compile FUSE_SET=""
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -33,6 +36,8 @@ while [ $# -gt 0 ]; do
         --raw-dir) RAW_DIR=$2; shift 2 ;;
         --carry) CARRY=$2; shift 2 ;;
         --rounds) ROUNDS=$2; shift 2 ;;
+        --parts) PARTS=$2; shift 2 ;;
+        --fuse) FUSE_SET=$2; shift 2 ;;
         *) echo "gpu_check.sh: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
     esac
 done
@@ -72,21 +77,30 @@ print(json.dumps(env))
 PY
 cat "$OUT/env.json"
 
-say "1. correctness"
-"$PYTHON" experiments/gpu/correctness.py --device "$DEVICE" --out "$OUT/correctness.json"
+part() { [[ ",$PARTS," == *",$1,"* ]]; }
 
-say "2. pipeline"
-"$PYTHON" experiments/gpu/pipeline.py --device "$DEVICE" --raw-dir "$RAW_DIR" --work "$WORK/pipeline" \
-    --out "$OUT/pipeline.json" > /dev/null
-"$PYTHON" -c "import json,sys; print('pipeline passed:', json.load(open(sys.argv[1]))['passed'])" "$OUT/pipeline.json"
+if part correctness; then
+    say "1. correctness"
+    "$PYTHON" experiments/gpu/correctness.py --device "$DEVICE" --out "$OUT/correctness.json"
+fi
 
-say "3. speed"
-FUSE=(0 2 8 16 32 64); STEPS=(--steps 20 --warmup 5)
+if part pipeline; then
+    say "2. pipeline"
+    "$PYTHON" experiments/gpu/pipeline.py --device "$DEVICE" --raw-dir "$RAW_DIR" --work "$WORK/pipeline" \
+        --out "$OUT/pipeline.json" > /dev/null
+    "$PYTHON" -c "import json,sys; print('pipeline passed:', json.load(open(sys.argv[1]))['passed'])" \
+        "$OUT/pipeline.json"
+fi
+
+FUSE=(0 2 8 16 32 64); STEPS=(--steps 20 --warmup 5); VARIANTS=(step loop graph)
 if [ -n "$QUICK" ]; then FUSE=(0 2 16); STEPS=(--steps 3 --warmup 1 --batch 8 --length 32); fi
-for round in $(seq "$ROUNDS"); do
+[ "$DEVICE" = cpu ] && VARIANTS=(step loop)  # a CUDA graph needs CUDA
+[ -n "$FUSE_SET" ] && read -r -a FUSE <<< "$FUSE_SET"
+part speed && say "3. speed"
+part speed && for round in $(seq "$ROUNDS"); do
     say "speed round $round: afuse"
     "$PYTHON" experiments/gpu/afuse_step.py --device "$DEVICE" $QUICK --fuse "${FUSE[@]}" "${STEPS[@]}" \
-        --variants step loop | tee -a "$OUT/speed.txt"
+        --variants "${VARIANTS[@]}" | tee -a "$OUT/speed.txt"
     if [ ${#ADAPTERS_RUN[@]} -gt 0 ]; then
         say "speed round $round: adapters"
         "${ADAPTERS_RUN[@]}" experiments/gpu/adapters_step.py --device "$DEVICE" $QUICK --fuse "${FUSE[@]}" \
@@ -96,7 +110,7 @@ for round in $(seq "$ROUNDS"); do
             | tee -a "$OUT/speed.txt"
     fi
 done
-if [ -z "$QUICK" ]; then
+if [ -z "$QUICK" ] && part compile; then
     say "speed: torch.compile"
     timeout 150 "$PYTHON" experiments/gpu/afuse_step.py --device "$DEVICE" --fuse --variants compile \
         --variant-fuse 0 16 "${STEPS[@]}" --deadline 60 2>&1 | grep -E "fuse_n=|Error" | tee -a "$OUT/speed.txt"

@@ -5,7 +5,8 @@ Prints one line per setting, in the anchor's format plus peak memory (step_timin
     afuse fuse_n=16 step_s=0.01234 trainable=... peak_mib=... variant=step
 Variants: `step` (forward, backward, AdamW: what adapters_step.py times for the library),
 `loop` (the same plus what afuse's training loop adds per step: gradient clipping and reading the
-loss and gradient norm back to the host, as train/loop.py does), `compile` (torch.compile).
+loss and gradient norm back to the host, as train/loop.py does), `compile` (torch.compile),
+`graph` (the whole step as one CUDA graph: the GPU's own time for the step, without launch costs).
 
     python experiments/gpu/afuse_step.py --device cuda --fuse 0 2 8 16 32 64
 """
@@ -49,16 +50,15 @@ def build(n_fuse: int, shape: dict, device: torch.device, rf: float):
 
 
 def make_step(model, params, batch, device, variant: str, fused: bool):
+    if variant == "graph":
+        return graphed_step(model, params, batch, device)
     x, mask, y = batch
     opt = torch.optim.AdamW(params, lr=1e-4, fused=fused or None)
-    regularized = model.fusion is not None and model.fusion_active
     forward = torch.compile(model) if variant == "compile" else model
 
     def step():
         with autocast(device):
-            logits = forward(input_ids=x, attention_mask=mask)
-            loss = F.cross_entropy(logits.float(), y)
-            extra = model.fusion.spec.regularization * model.fusion_regularization() if regularized else None
+            loss, extra = losses(model, forward, x, mask, y)
         (loss + extra if extra is not None else loss).backward()
         if variant == "loop":  # what train/loop.py does between backward and the optimizer step
             float(loss.detach()), float(extra.detach()) if extra is not None else 0.0
@@ -70,9 +70,45 @@ def make_step(model, params, batch, device, variant: str, fused: bool):
     return step
 
 
+def losses(model, forward, x, mask, y):
+    """The task loss and, for a fusion, the paper's λ·||V - I||² term."""
+    logits = forward(input_ids=x, attention_mask=mask)
+    loss = F.cross_entropy(logits.float(), y)
+    if model.fusion is None or not model.fusion_active:
+        return loss, None
+    return loss, model.fusion.spec.regularization * model.fusion_regularization()
+
+
+def graphed_step(model, params, batch, device):
+    """The whole step (forward, backward, AdamW) captured once as a CUDA graph and replayed: no
+    per-kernel launch cost at all, so its time is what the GPU itself needs for the step (PyTorch's
+    "whole network capture"; static shapes, capturable optimizer, autocast without its cache)."""
+    x, mask, y = batch
+    opt = torch.optim.AdamW(params, lr=1e-4, capturable=True, foreach=True)
+
+    def step():
+        with torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
+            loss, extra = losses(model, model, x, mask, y)
+        (loss + extra if extra is not None else loss).backward()
+        opt.step()
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            opt.zero_grad(set_to_none=True)
+            step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    opt.zero_grad(set_to_none=True)
+    with torch.cuda.graph(graph):
+        step()
+    return graph.replay
+
+
 def main(argv=None) -> None:
     ap = arguments(__doc__.splitlines()[0])
-    ap.add_argument("--variants", nargs="+", default=["step"], choices=["step", "loop", "compile"])
+    ap.add_argument("--variants", nargs="+", default=["step"], choices=["step", "loop", "compile", "graph"])
     ap.add_argument(
         "--variant-fuse", type=int, nargs="*", default=[0, 16], help="settings of the extra variants"
     )
@@ -91,11 +127,11 @@ def main(argv=None) -> None:
             continue
         model, params = build(n, shape, device, args.reduction_factor)
         batch = random_batch(args.batch, args.length, device)
-        step = make_step(model, params, batch, device, variant, fused=device.type == "cuda")
         t0 = time.monotonic()
         try:
+            step = make_step(model, params, batch, device, variant, fused=device.type == "cuda")
             result = time_steps(step, device, args.steps, args.warmup)
-        except Exception as exc:  # a compile failure is a finding, not the end of the check
+        except Exception as exc:  # a compile or capture failure is a finding, not the end of the check
             print(
                 f"afuse fuse_n={n} variant={variant} failed: {type(exc).__name__}: {str(exc)[:200]}",
                 flush=True,
