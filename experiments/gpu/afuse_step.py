@@ -5,7 +5,7 @@ Prints one line per setting, in the anchor's format plus peak memory (step_timin
     afuse fuse_n=16 step_s=0.01234 trainable=... peak_mib=... variant=step
 Variants: `step` (forward, backward, AdamW: what adapters_step.py times for the library),
 `loop` (the same plus what afuse's training loop adds per step: gradient clipping and reading the
-loss and gradient norm back to the host, as train/loop.py does), `compile` (torch.compile),
+losses and gradient norm back to the host with train/loop.py's own host_values), `compile` (torch.compile),
 `graph` (the whole step as one CUDA graph: the GPU's own time for the step, without launch costs).
 
     python experiments/gpu/afuse_step.py --device cuda --fuse 0 2 8 16 32 64
@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from step_timing import BERT_BASE, QUICK, arguments, autocast, line, random_batch, time_steps  # noqa: E402
 
 from afuse.modeling import AdapterSpec, AfuseModel, FusionSpec  # noqa: E402
+from afuse.train.loop import host_values  # noqa: E402
 
 HEAD = OmegaConf.create({"name": "t", "kind": "single", "labels": ["0", "1"], "num_choices": None})
 
@@ -61,9 +62,9 @@ def make_step(model, params, batch, device, variant: str, fused: bool):
             loss, extra = losses(model, forward, x, mask, y)
         (loss + extra if extra is not None else loss).backward()
         if variant == "loop":  # what train/loop.py does between backward and the optimizer step
-            float(loss.detach()), float(extra.detach()) if extra is not None else 0.0
             norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
-            float(norm)
+            zero = torch.zeros((), device=device)
+            host_values([loss.detach()], [extra.detach() if extra is not None else zero], norm)
         opt.step()
         opt.zero_grad(set_to_none=True)
 
