@@ -34,6 +34,11 @@ class MalformedLog:
 
     def __init__(self) -> None:
         self.by_file: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self.rows: dict[str, int] = {}  # file -> rows read from it, malformed ones included
+
+    def seen(self, file: str, rows: int) -> None:
+        """`file` held `rows` rows in all: the base of its malformed share."""
+        self.rows[file] = rows
 
     def add(self, file: str, position: str, reason: str) -> None:
         self.by_file[file].append((position, reason))
@@ -48,6 +53,7 @@ class MalformedLog:
             "files": {
                 file: {
                     "count": len(rows),
+                    "rows": self.rows.get(file),
                     "examples": [
                         {"position": pos, "reason": why}
                         for pos, why in sorted(rows, key=_in_file_order)[:MANIFEST_EXAMPLES]
