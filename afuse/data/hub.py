@@ -12,6 +12,7 @@ The task config's `hub:` section:
       label_aliases: {entailment: entails}       # a Hub label spelling -> one of the task's labels
       label_names: [entailment, neutral]  # plain int labels (no ClassLabel): int i -> label_names[i]
       carve: {}                           # how splits missing on the Hub are carved (see splits.py)
+      expected: {train: {rows: 2490, labels: {...}}, test: {...}}   # for experiments/check_hub.py only
 
 Script datasets: datasets >= 4 refuses a repository that still holds a loading script
 (`RuntimeError: Dataset scripts are no longer supported, but found <name>.py`). The Hub keeps a

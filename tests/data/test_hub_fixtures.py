@@ -8,7 +8,6 @@ same normalised rows and label ids.
 """
 
 import logging
-import sys
 from pathlib import Path
 
 import datasets
@@ -23,27 +22,8 @@ from afuse.data.local import read_local
 from afuse.data.prepare import prepare_task
 from afuse.errors import ConfigError
 
-HUB_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hub"
 HUB_TASKS = [task for task in PAPER_TASKS if task != "argument"]  # UKP Argument has no Hub copy
 SCRIPT_REPOS = {"siqa", "cosmosqa", "hellaswag", "winogrande", "sick"}
-
-
-@pytest.fixture
-def local_hub(monkeypatch, tmp_path):
-    """Point load_dataset at tests/fixtures/hub/<revision>/<repo>; returns the calls it saw."""
-    real_load = datasets.load_dataset
-    calls = []
-
-    def load_dataset(path, name=None, revision=None, data_dir=None, **kwargs):
-        calls.append({"path": path, "name": name, "revision": revision, "data_dir": data_dir})
-        folder = HUB_FIXTURES / (revision or "main").replace("/", "_") / path
-        if not folder.is_dir():
-            raise datasets.exceptions.DatasetNotFoundError(f"no fixture {folder}")
-        return real_load(str(folder), name, data_dir=data_dir, cache_dir=str(tmp_path / "hf-cache"), **kwargs)
-
-    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # no reachability probe: nothing leaves the machine
-    return calls
 
 
 def test_every_paper_task_but_argument_has_a_hub_fixture():
@@ -57,7 +37,7 @@ def test_hub_copy_prepares_and_passes_the_split_checks(task, local_hub, task_cfg
     prepared = prepare_task(config, data_cfg(source="hub", max_malformed_fraction=0.0), paths_cfg)
     manifest = OmegaConf.to_container(OmegaConf.load(prepared / "manifest.json"))
     assert manifest["malformed"]["total"] == 0
-    call = local_hub[-1]
+    call = local_hub.calls[-1]
     if task in SCRIPT_REPOS:
         assert call["revision"] == PARQUET_EXPORT
         assert call["data_dir"] == (config.hub.name or "default")
@@ -142,10 +122,10 @@ def test_datasets_refuses_a_script_repository_with_the_error_afuse_recognises(lo
 def test_script_repository_falls_back_to_the_parquet_export_once(task, local_hub, task_cfg, caplog):
     config = task_cfg(task, "hub.revision=null")
     pinned = read_hub(task_cfg(task, f"hub.revision={PARQUET_EXPORT}"))
-    local_hub.clear()
+    local_hub.calls.clear()
     with caplog.at_level(logging.INFO, logger="afuse.data.hub"):
         fallen_back = read_hub(config)
-    assert [(c["revision"], c["data_dir"]) for c in local_hub] == [
+    assert [(c["revision"], c["data_dir"]) for c in local_hub.calls] == [
         (None, None),
         (PARQUET_EXPORT, config.hub.name or "default"),
     ]
@@ -155,11 +135,11 @@ def test_script_repository_falls_back_to_the_parquet_export_once(task, local_hub
         assert fallen_back.splits[split].equals(pinned.splits[split])
 
 
-def test_a_script_repository_without_a_parquet_export_is_one_line(local_hub, task_cfg, monkeypatch, tmp_path):
+def test_a_script_repository_without_a_parquet_export_is_one_line(local_hub, task_cfg, tmp_path):
     script_only = tmp_path / "hub" / "main" / "allenai" / "social_i_qa"
     script_only.mkdir(parents=True)
     (script_only / "social_i_qa.py").write_text("# a loading script\n")
-    monkeypatch.setattr(sys.modules[__name__], "HUB_FIXTURES", tmp_path / "hub")
+    local_hub.root = tmp_path / "hub"
     with pytest.raises(ConfigError) as error:
         read_hub(task_cfg("siqa", "hub.revision=null"))
     assert "\n" not in str(error.value)
