@@ -91,32 +91,41 @@ def load_hub_splits(task: str, hub: DictConfig):
 
     revision = hub.get("revision")
     try:
-        try:
-            return _load(hub, revision)
-        except RuntimeError as error:
-            if not is_script_refusal(error) or revision == PARQUET_EXPORT:
-                raise
-            log.info(
-                "%s: %s holds a loading script, which datasets %s no longer runs (%s); "
-                "reading the Hub's parquet export instead (revision=%s, folder %s/)",
-                task,
-                _dataset_name(hub),
-                datasets.__version__,
-                error,
-                PARQUET_EXPORT,
-                hub.get("name") or "default",
-            )
-            return _load(hub, PARQUET_EXPORT)
-    except datasets.exceptions.DatasetNotFoundError as exc:
-        raise ConfigError(f"task {task}: the Hub has no dataset {_dataset_name(hub)} ({exc})") from exc
-    except (ConnectionError, TimeoutError) as exc:
-        raise offline_error(task, hub, type(exc).__name__) from exc
-    except (RuntimeError, FileNotFoundError, ValueError) as exc:
-        raise AfuseError(
-            f"task {task}: cannot read dataset {_dataset_name(hub)} (revision {revision or 'main'}, "
-            f"then {PARQUET_EXPORT}): {type(exc).__name__}: {exc}; pin a readable copy in hub.path / "
-            f"hub.revision of conf/task/{task}.yaml, or use data.source=local data.raw_dir=<dir>"
-        ) from exc
+        return _load(hub, revision)
+    except Exception as error:  # noqa: BLE001 - every failure of the download becomes one line
+        if not is_script_refusal(error) or revision == PARQUET_EXPORT:
+            raise _load_error(task, hub, error) from error
+        folder = hub.get("name") or "default"
+        log.info(
+            "%s: %s holds a loading script, which datasets %s no longer runs; "
+            "reading the Hub's parquet export of it instead (revision=%s, folder %s/)",
+            task,
+            _dataset_name(hub),
+            datasets.__version__,
+            PARQUET_EXPORT,
+            folder,
+        )
+    try:
+        return _load(hub, PARQUET_EXPORT)
+    except Exception as error:  # noqa: BLE001
+        raise _load_error(
+            task, hub, error, f"it holds a loading script and its parquet export ({PARQUET_EXPORT}, {folder}/) "
+        ) from error
+
+
+def _load_error(task: str, hub: DictConfig, error: Exception, context: str = "") -> AfuseError:
+    import datasets
+
+    if isinstance(error, datasets.exceptions.DatasetNotFoundError) and not context:
+        return ConfigError(f"task {task}: the Hub has no dataset {_dataset_name(hub)} ({error})")
+    if isinstance(error, (ConnectionError, TimeoutError)):
+        return offline_error(task, hub, type(error).__name__)
+    return AfuseError(
+        f"task {task}: cannot read dataset {_dataset_name(hub)} from the Hub: {context or ''}"
+        f"{'could not be read: ' if context else ''}{type(error).__name__}: {error}; "
+        f"pin a readable copy with hub.path / hub.revision in conf/task/{task}.yaml, "
+        "or use data.source=local data.raw_dir=<dir>"
+    )
 
 
 def _label_names(task_cfg: DictConfig, dataset, label_field: str):

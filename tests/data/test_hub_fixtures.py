@@ -20,7 +20,7 @@ from afuse.data.checks import BrokenDataError
 from afuse.data.hub import PARQUET_EXPORT, is_script_refusal, read_hub
 from afuse.data.local import read_local
 from afuse.data.prepare import prepare_task
-from afuse.errors import ConfigError
+from afuse.errors import AfuseError, ConfigError
 
 HUB_TASKS = [task for task in PAPER_TASKS if task != "argument"]  # UKP Argument has no Hub copy
 SCRIPT_REPOS = {"siqa", "cosmosqa", "hellaswag", "winogrande", "sick"}
@@ -140,7 +140,24 @@ def test_a_script_repository_without_a_parquet_export_is_one_line(local_hub, tas
     script_only.mkdir(parents=True)
     (script_only / "social_i_qa.py").write_text("# a loading script\n")
     local_hub.root = tmp_path / "hub"
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(AfuseError) as error:
         read_hub(task_cfg("siqa", "hub.revision=null"))
     assert "\n" not in str(error.value)
-    assert str(error.value).startswith("task siqa: the Hub has no dataset 'allenai/social_i_qa'")
+    assert str(error.value).startswith(
+        "task siqa: cannot read dataset 'allenai/social_i_qa' from the Hub: it holds a loading script and its "
+        "parquet export (refs/convert/parquet, default/) could not be read: DatasetNotFoundError: "
+    )
+    assert str(error.value).endswith(
+        "pin a readable copy with hub.path / hub.revision in conf/task/siqa.yaml, "
+        "or use data.source=local data.raw_dir=<dir>"
+    )
+
+
+def test_a_wrong_hub_config_name_is_one_line_naming_the_valid_ones(local_hub, task_cfg):
+    with pytest.raises(AfuseError) as error:
+        read_hub(task_cfg("rte", "hub.name=rtx"))
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith("task rte: cannot read dataset 'nyu-mll/glue' (config rtx) from the Hub: ValueError: ")
+    assert "'rte'" in message and "conf/task/rte.yaml" in message
+    assert local_hub.calls == [{"path": "nyu-mll/glue", "name": "rtx", "revision": None, "data_dir": None}]
