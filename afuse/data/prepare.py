@@ -76,6 +76,7 @@ def prepare_task(
         source = _read_source(out, task_cfg, data_cfg)
         manifest = _write(out, task_cfg, data_cfg, source, expected)
     check_prepared(manifest, out, data_cfg.get("max_malformed_fraction"))
+    source.malformed.report(task_cfg.name)  # after the check: rows "left out" of data that is used
     counts = " / ".join(f"{split} {manifest['splits'][split]['rows']}" for split in SPLITS)
     # Why it was (re)prepared goes into this line, not before: an error reading the source
     # should be the only line the user sees.
@@ -158,7 +159,6 @@ def _write(out: Path, task_cfg: DictConfig, data_cfg: DictConfig, source: Source
     splits, carving = carve_splits(
         source.splits, task_cfg[data_cfg.source].get("carve"), data_cfg, task_cfg.name
     )
-    source.malformed.report(task_cfg.name)
     duplicates = int(pd.concat([splits[s]["id"] for s in SPLITS]).duplicated().sum())
     if duplicates:
         log.warning(

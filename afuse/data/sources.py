@@ -12,8 +12,6 @@ from afuse.data.schema import empty_frame
 
 log = logging.getLogger(__name__)
 
-MANIFEST_EXAMPLES = 20  # malformed rows listed per file in the manifest (all are counted)
-
 
 def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
     digest = hashlib.sha256()
@@ -54,10 +52,8 @@ class MalformedLog:
                 file: {
                     "count": len(rows),
                     "rows": self.rows.get(file),
-                    "examples": [
-                        {"position": pos, "reason": why}
-                        for pos, why in sorted(rows, key=_in_file_order)[:MANIFEST_EXAMPLES]
-                    ],
+                    # every malformed row, in file order (the key predates listing them all)
+                    "examples": [{"position": pos, "reason": why} for pos, why in sorted(rows, key=_in_file_order)],
                 }
                 for file, rows in self.by_file.items()
             },

@@ -123,7 +123,10 @@ def test_many_undecodable_rows_in_sst2_stop_with_counts_and_first_lines(tmp_path
     ) in only_error(result.out)
     no_metrics(tmp_path)
     manifest = json.loads((tmp_path / "data/prepared/sst2/manifest.json").read_text())
-    assert manifest["malformed"]["files"]["SST-2/train.tsv"]["count"] == 1000
+    listed = manifest["malformed"]["files"]["SST-2/train.tsv"]
+    assert listed["count"] == 1000 and listed["rows"] == 67349
+    assert [row["position"] for row in listed["examples"]] == [str(n) for n in range(2, 1002)]
+    assert "left out" not in result.out  # the error is the one line: no rows were "left out" of a run
     # A higher limit, when the user accepts the loss, lets the same data through.
     accepted = afuse_inproc(
         "prepare-data", *settings(tmp_path, raw, "sst2"), "data.max_malformed_fraction=0.02"
