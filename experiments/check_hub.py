@@ -9,7 +9,7 @@ The check prepares the task exactly as `afuse prepare-data task=<task> data.sour
 (script datasets through the parquet export, labels mapped, broken splits refused) and prints one
 line per task: `ok`, `MISMATCH` (what differs) or `FAILED` (afuse's error). Exit status 0 when
 every task is ok, 1 otherwise, 4 when the Hub cannot be reached (one line, nothing checked).
-Needs internet; the datasets are cached by `datasets` as usual (~3 GB for all tasks).
+Needs internet; the downloads are cached by `datasets` as usual (MNLI, QQP and IMDB are the large ones).
 """
 
 import argparse

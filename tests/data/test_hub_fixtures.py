@@ -12,7 +12,6 @@ from pathlib import Path
 
 import datasets
 import pytest
-from huggingface_hub import constants
 from omegaconf import OmegaConf
 
 from afuse.config import PAPER_TASKS
@@ -22,13 +21,25 @@ from afuse.data.local import read_local
 from afuse.data.prepare import prepare_task
 from afuse.errors import AfuseError, ConfigError
 
+HUB_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hub"
 HUB_TASKS = [task for task in PAPER_TASKS if task != "argument"]  # UKP Argument has no Hub copy
 SCRIPT_REPOS = {"siqa", "cosmosqa", "hellaswag", "winogrande", "sick"}
 
 
-def test_every_paper_task_but_argument_has_a_hub_fixture():
-    assert len(HUB_TASKS) == 15
-    assert {task for task in HUB_TASKS} >= SCRIPT_REPOS
+@pytest.mark.parametrize("task", HUB_TASKS)
+def test_every_hub_task_has_a_fixture_in_the_hubs_layout(task, task_cfg):
+    hub = task_cfg(task).hub
+    main = HUB_FIXTURES / "main" / hub.path
+    if task in SCRIPT_REPOS:  # the script on main, the export beside it: <config>/<split>/0000.parquet
+        assert (main / f"{hub.path.split('/')[1]}.py").is_file()
+        export = HUB_FIXTURES / "refs_convert_parquet" / hub.path / (hub.name or "default")
+        assert {p.relative_to(export).as_posix() for p in export.rglob("*.parquet")} == {
+            f"{split}/0000.parquet" for split in hub.splits.values()
+        }
+    else:  # parquet files named in the README's `configs:`
+        assert f"config_name: {hub.name or 'default'}" in (main / "README.md").read_text()
+        assert all((main / (hub.name or "default") / f"{split}-00000-of-00001.parquet").is_file()
+                   for split in hub.splits.values())  # fmt: skip
 
 
 @pytest.mark.parametrize("task", HUB_TASKS)
