@@ -78,6 +78,7 @@ RULES = (
     Rule("fusion.sources", _names, "must be a list of task names or adapter directories", "[rte,mnli]", True),
     Rule("data.max_train_examples", _count, "must be an integer >= 1 or null", "1000", nullable=True),
     Rule("data.split_seed", _integer, "must be an integer", "42"),
+    Rule("data.max_malformed_fraction", lambda v: _number(v) and 0 <= v <= 1, "must be in [0, 1]", "0.01"),
     Rule("data.validation_fraction", lambda v: _number(v) and 0 < v < 1, "must be in (0, 1)", "0.1"),
 )
 

@@ -5,10 +5,21 @@ The task config's `hub:` section:
     hub:
       path: nyu-mll/glue                  # dataset id on the Hub
       name: rte                           # its config (or null)
-      revision: null                      # a branch, tag or commit (null: the default branch)
+      revision: null                      # a branch, tag or commit (null: the default branch);
+                                          # refs/convert/parquet: the Hub's parquet export
       splits: {train: train, test: validation}   # our split <- Hub split (official dev -> our test)
       fields: {id: idx, text_a: sentence1, text_b: sentence2, label: label}
+      label_aliases: {entailment: entails}       # a Hub label spelling -> one of the task's labels
+      label_names: [entailment, neutral]  # plain int labels (no ClassLabel): int i -> label_names[i]
       carve: {}                           # how splits missing on the Hub are carved (see splits.py)
+      expected: {train: {rows: 2490, labels: {...}}, test: {...}}   # for experiments/check_hub.py only
+
+Script datasets: datasets >= 4 refuses a repository that still holds a loading script
+(`RuntimeError: Dataset scripts are no longer supported, but found <name>.py`). The Hub keeps a
+parquet export of every such dataset on the branch `refs/convert/parquet`, one folder per config
+(`<config>/<split>/0000.parquet`, `default/` without configs, no README). On that error afuse
+reads the export once instead, with one log line; a task config may also pin it (`revision:
+refs/convert/parquet`). The export's label columns may be plain ints: `label_names` maps them.
 
 Offline, `load_dataset` retries for ~25 s before failing with a message about the Hub; a short
 probe of the Hub endpoint first turns that into one immediate line that says what to do.
@@ -56,35 +67,92 @@ def check_hub_reachable(task: str, hub: DictConfig) -> None:
         raise offline_error(task, hub, f"{constants.ENDPOINT} unreachable: {type(exc).__name__}") from exc
 
 
+PARQUET_EXPORT = "refs/convert/parquet"
+SCRIPT_REFUSED = "Dataset scripts are no longer supported"  # datasets >= 4, datasets/load.py
+
+
+def is_script_refusal(error: BaseException) -> bool:
+    """The error datasets >= 4 raises for a repository that holds a loading script."""
+    return isinstance(error, RuntimeError) and SCRIPT_REFUSED in str(error)
+
+
+def _load(hub: DictConfig, revision: str | None):
+    import datasets
+
+    if revision == PARQUET_EXPORT:
+        # The export has one folder per config and no README naming them: select the folder.
+        return datasets.load_dataset(hub.path, data_dir=hub.get("name") or "default", revision=revision)
+    return datasets.load_dataset(hub.path, hub.get("name"), revision=revision)
+
+
 def load_hub_splits(task: str, hub: DictConfig):
     check_hub_reachable(task, hub)
     import datasets
 
+    revision = hub.get("revision")
     try:
-        return datasets.load_dataset(hub.path, hub.get("name"), revision=hub.get("revision"))
-    except datasets.exceptions.DatasetNotFoundError as exc:
-        raise ConfigError(f"task {task}: the Hub has no dataset {_dataset_name(hub)} ({exc})") from exc
-    except (ConnectionError, TimeoutError) as exc:
-        raise offline_error(task, hub, type(exc).__name__) from exc
+        return _load(hub, revision)
+    except Exception as error:  # noqa: BLE001 - every failure of the download becomes one line
+        if not is_script_refusal(error) or revision == PARQUET_EXPORT:
+            raise _load_error(task, hub, error) from error
+        folder = hub.get("name") or "default"
+        log.info(
+            "%s: %s holds a loading script, which datasets %s no longer runs; "
+            "reading the Hub's parquet export of it instead (revision=%s, folder %s/)",
+            task,
+            _dataset_name(hub),
+            datasets.__version__,
+            PARQUET_EXPORT,
+            folder,
+        )
+    try:
+        return _load(hub, PARQUET_EXPORT)
+    except Exception as error:  # noqa: BLE001
+        raise _load_error(
+            task, hub, error, f"it holds a loading script and its parquet export ({PARQUET_EXPORT}, {folder}/) "
+        ) from error
 
 
-def _label_names(dataset, label_field: str):
-    """ClassLabel ints -> their names (GLUE's 0/1 -> entailment/not_entailment), so the task's
-    label order, not the Hub's, decides the ids."""
-    feature = dataset.features.get(label_field)
-    names = getattr(feature, "names", None)
-    return (
-        (lambda value: names[value] if isinstance(value, int) and 0 <= value < len(names) else value)
-        if names
-        else None
+def _load_error(task: str, hub: DictConfig, error: Exception, context: str = "") -> AfuseError:
+    import datasets
+
+    if isinstance(error, datasets.exceptions.DatasetNotFoundError) and not context:
+        return ConfigError(f"task {task}: the Hub has no dataset {_dataset_name(hub)} ({error})")
+    if isinstance(error, (ConnectionError, TimeoutError)):
+        return offline_error(task, hub, type(error).__name__)
+    return AfuseError(
+        f"task {task}: cannot read dataset {_dataset_name(hub)} from the Hub: {context or ''}"
+        f"{'could not be read: ' if context else ''}{type(error).__name__}: {error}; "
+        f"pin a readable copy with hub.path / hub.revision in conf/task/{task}.yaml, "
+        "or use data.source=local data.raw_dir=<dir>"
     )
+
+
+def _label_names(task_cfg: DictConfig, dataset, label_field: str):
+    """Int labels -> their names (GLUE's 0/1 -> entailment/not_entailment), so the task's label
+    order, not the Hub's, decides the ids. The names come from the column's ClassLabel or, where
+    the Hub serves plain ints (parquet exports, CosmosQA-like copies), from `hub.label_names`."""
+    feature = dataset.features.get(label_field)
+    names = getattr(feature, "names", None) or task_cfg.hub.get("label_names")
+    if names:
+        names = list(names)
+        return lambda value: names[value] if isinstance(value, int) and 0 <= value < len(names) else value
+    plain_ints = getattr(feature, "dtype", "").startswith(("int", "uint"))
+    if plain_ints and task_cfg.kind != "multiple_choice":
+        raise ConfigError(
+            f"task {task_cfg.name}: the Hub's {label_field!r} column holds plain ints without label names; "
+            f"list the label of each int in hub.label_names of conf/task/{task_cfg.name}.yaml, "
+            f"e.g. label_names: {list(task_cfg.labels)}"
+        )
+    return None
 
 
 def _rows(
     task_cfg: DictConfig, dataset, hub_split: str, normalizer: Normalizer, result: SourceRead
 ) -> list[dict]:
     label_field = task_cfg.hub.fields.label
-    to_name = _label_names(dataset, label_field)
+    to_name = _label_names(task_cfg, dataset, label_field)
+    result.malformed.seen(f"hub:{hub_split}", len(dataset))
     rows = []
     for position, record in enumerate(tqdm(dataset, desc=f"{task_cfg.name} {hub_split}", disable=None)):
         if to_name is not None:

@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 
 from afuse.data.normalize import Normalizer, RowProblem, plain
 from afuse.data.readers import READERS, RawRecord, read_labels_file, with_labels
-from afuse.data.readers.base import open_text
+from afuse.data.readers.base import open_text, undecodable_as_bad
 from afuse.data.schema import to_frame
 from afuse.data.sources import SourceRead, sha256_file
 from afuse.errors import ConfigError, MissingInputError
@@ -150,12 +150,16 @@ class LocalReader:
     def _parse(self, path: Path, spec: FileSpec) -> list[RawRecord]:
         key = spec.parse_key(path)
         if key not in self.parsed:
-            records = list(READERS[spec.format](path, list(spec.columns) if spec.columns else None))
+            records = [
+                undecodable_as_bad(record)
+                for record in READERS[spec.format](path, list(spec.columns) if spec.columns else None)
+            ]
             if spec.labels_file:
                 labels_path = self._resolve(spec.labels_file, "labels_file")[0]
                 records = with_labels(
                     records, read_labels_file(labels_path), spec.fields["label"], labels_path
                 )
+            self.result.malformed.seen(self._relative(path), len(records))
             for record in records:
                 if record.problem:
                     self.result.malformed.add(self._relative(path), record.position, record.problem)

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from afuse import __version__
 from afuse.atomic import atomic_write_json
+from afuse.data.checks import check_prepared
 from afuse.data.hub import read_hub
 from afuse.data.local import read_local
 from afuse.data.normalize import plain
@@ -26,7 +27,7 @@ from afuse.errors import ConfigError, OfflineError
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-PREPARE_VERSION = 1  # bump when the normalised output of the same input changes
+PREPARE_VERSION = 2  # bump when the normalised output (or the manifest's shape) of the same input changes
 SOURCES = ("hub", "local")
 SPLIT_SETTINGS = ("split_seed", "validation_fraction", "validation_max_examples")
 
@@ -49,7 +50,8 @@ def fingerprint(task_cfg: DictConfig, data_cfg: DictConfig) -> str:
                 key: plain(task_cfg.get(key)) for key in ("name", "kind", "num_choices", "labels", "blank")
             },
             "source": source,
-            "source_config": plain(task_cfg.get(source)),
+            # `expected` holds reference numbers for experiments/check_hub.py, not reading rules
+            "source_config": {k: v for k, v in (plain(task_cfg.get(source)) or {}).items() if k != "expected"},
             "split_settings": {key: plain(data_cfg.get(key)) for key in SPLIT_SETTINGS},
         }
     )
@@ -64,6 +66,7 @@ def prepare_task(
     with locked(out):
         stale = "force=true" if force else _stale_reason(out, expected, task_cfg.name, data_cfg)
         if stale is None:
+            check_prepared(read_manifest(out), out, data_cfg.get("max_malformed_fraction"))
             log.info(
                 "%s: prepared data in %s is up to date; reusing it (force=true re-reads the source)",
                 task_cfg.name,
@@ -72,6 +75,8 @@ def prepare_task(
             return out
         source = _read_source(out, task_cfg, data_cfg)
         manifest = _write(out, task_cfg, data_cfg, source, expected)
+    check_prepared(manifest, out, data_cfg.get("max_malformed_fraction"))
+    source.malformed.report(task_cfg.name)  # after the check: rows "left out" of data that is used
     counts = " / ".join(f"{split} {manifest['splits'][split]['rows']}" for split in SPLITS)
     # Why it was (re)prepared goes into this line, not before: an error reading the source
     # should be the only line the user sees.
@@ -154,7 +159,6 @@ def _write(out: Path, task_cfg: DictConfig, data_cfg: DictConfig, source: Source
     splits, carving = carve_splits(
         source.splits, task_cfg[data_cfg.source].get("carve"), data_cfg, task_cfg.name
     )
-    source.malformed.report(task_cfg.name)
     duplicates = int(pd.concat([splits[s]["id"] for s in SPLITS]).duplicated().sum())
     if duplicates:
         log.warning(
@@ -180,7 +184,10 @@ def _write(out: Path, task_cfg: DictConfig, data_cfg: DictConfig, source: Source
         "fingerprint": expected,
         "prepared_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "splits": split_entries,
-        "official_splits": {s: {"rows": len(f), "from": source.origins[s]} for s, f in source.splits.items()},
+        "official_splits": {
+            s: {"rows": len(f), "from": source.origins[s], "label_distribution": label_distribution(f, task_cfg)}
+            for s, f in source.splits.items()
+        },
         "carving": carving,
         "test_is_official": not any(rule["split"] == "test" or rule["from"] == "test" for rule in carving),
         "notes": source.notes,

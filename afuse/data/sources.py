@@ -12,8 +12,6 @@ from afuse.data.schema import empty_frame
 
 log = logging.getLogger(__name__)
 
-MANIFEST_EXAMPLES = 20  # malformed rows listed per file in the manifest (all are counted)
-
 
 def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
     digest = hashlib.sha256()
@@ -34,6 +32,11 @@ class MalformedLog:
 
     def __init__(self) -> None:
         self.by_file: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self.rows: dict[str, int] = {}  # file -> rows read from it, malformed ones included
+
+    def seen(self, file: str, rows: int) -> None:
+        """`file` held `rows` rows in all: the base of its malformed share."""
+        self.rows[file] = rows
 
     def add(self, file: str, position: str, reason: str) -> None:
         self.by_file[file].append((position, reason))
@@ -48,10 +51,9 @@ class MalformedLog:
             "files": {
                 file: {
                     "count": len(rows),
-                    "examples": [
-                        {"position": pos, "reason": why}
-                        for pos, why in sorted(rows, key=_in_file_order)[:MANIFEST_EXAMPLES]
-                    ],
+                    "rows": self.rows.get(file),
+                    # every malformed row, in file order (the key predates listing them all)
+                    "examples": [{"position": pos, "reason": why} for pos, why in sorted(rows, key=_in_file_order)],
                 }
                 for file, rows in self.by_file.items()
             },

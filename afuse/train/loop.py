@@ -82,6 +82,9 @@ class TaskData:
     def train_size(self) -> int:
         return len(self.splits["train"])
 
+    def empty_splits(self) -> list[str]:
+        return [split for split in ("train", "validation") if len(self.splits[split]) == 0]
+
     def num_batches(self, epoch: int) -> int:
         return math.ceil(self.train_size / self.batch_size)
 
@@ -225,6 +228,7 @@ def fit(
     logger=None,
 ) -> FitResult:
     """Train `model`'s parameters that require grad; return validation/test metrics of the best epoch."""
+    _require_rows(data)
     device = resolve_device(cfg.device)
     model.to(device)
     named = _trainable(model)
@@ -312,6 +316,16 @@ def fit(
         test_eval_s=time.perf_counter() - started,
         history=state.history,
     )
+
+
+def _require_rows(data) -> None:
+    """An empty train or validation split would "finish" a run that learnt nothing: refuse it."""
+    empty = data.empty_splits()
+    if empty:
+        raise AfuseError(
+            f"nothing to train on: the {' and '.join(empty)} split(s) have 0 rows; "
+            "afuse prepare-data task=<task> shows each split's rows and where they come from"
+        )
 
 
 def _record_epoch(state: LoopState, validation: dict, named, best: dict, logger) -> None:

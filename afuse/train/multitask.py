@@ -71,6 +71,9 @@ class MultiTaskData:
     def train_size(self) -> int:
         return sum(d.train_size for d in self.tasks.values())
 
+    def empty_splits(self) -> list[str]:
+        return [f"{task} {split}" for task, data in self.tasks.items() for split in data.empty_splits()]
+
     def num_batches(self, epoch: int) -> int:
         """One epoch: as many batches as one pass over every task's training data."""
         return sum(d.num_batches(epoch) for d in self.tasks.values())

@@ -87,10 +87,10 @@ def test_offline_error_points_at_an_existing_local_copy(monkeypatch, task_cfg, d
 
 
 def test_a_source_without_row_ids_falls_back_to_positions(monkeypatch, task_cfg, data_cfg, paths_cfg):
-    rows = {
-        "premise": ["p0", "p1", "p2"],
-        "hypothesis": ["h"] * 3,
-        "label": ["entailment", "neutral", "contradiction"],
+    rows = {  # two of each label: the validation slice must leave train every label
+        "premise": [f"p{i}" for i in range(6)],
+        "hypothesis": ["h"] * 6,
+        "label": ["entailment", "neutral", "contradiction"] * 2,
     }
     fake_hub(
         monkeypatch,
@@ -98,7 +98,5 @@ def test_a_source_without_row_ids_falls_back_to_positions(monkeypatch, task_cfg,
     )
     prepared = prepare_task(task_cfg("cb"), data_cfg(source="hub"), paths_cfg)  # cb's hub fields name id: idx
     assert pq.read_table(prepared / "test.parquet").column("id").to_pylist() == [
-        "validation:0",
-        "validation:1",
-        "validation:2",
+        f"validation:{i}" for i in range(6)
     ]

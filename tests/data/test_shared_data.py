@@ -79,11 +79,15 @@ def tasks_present(root: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def prepared(shared_data, task_cfg, data_cfg, tmp_path_factory):
-    """Every task whose folder is present, prepared once: {task: prepared folder}."""
+    """Every task whose folder is present, prepared once: {task: prepared folder}.
+
+    With the default malformed-rows limit: the real data must pass the broken-split checks."""
     paths = OmegaConf.create({"data": str(tmp_path_factory.mktemp("shared") / "data")})
     tasks = tasks_present(shared_data)
     assert len(tasks) >= 15, f"expected the 15 task folders of ../shared/data, found {tasks}"
-    return {task: prepare_task(task_cfg(task), data_cfg(shared_data), paths) for task in tasks}
+    limit = OmegaConf.load(conf_dir() / "data" / "default.yaml").max_malformed_fraction
+    data = data_cfg(shared_data, max_malformed_fraction=limit)
+    return {task: prepare_task(task_cfg(task), data, paths) for task in tasks}
 
 
 def manifest_of(folder: Path) -> dict:

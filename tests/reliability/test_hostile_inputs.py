@@ -145,7 +145,11 @@ def test_imdb_tarball_members_outside_the_archive_are_left_out_with_a_message(tm
     raw = tmp_path / "raw"
     imdb_tarball(raw)
     paths = [f"paths.data={tmp_path}/data", f"paths.logs={tmp_path}/logs"]
-    prepared = afuse_inproc("prepare-data", "task=imdb", "data.source=local", f"data.raw_dir={raw}", *paths)
+    # 3 hostile members of 27: above the default 1% malformed limit, which would stop here
+    limit = "data.max_malformed_fraction=0.2"
+    prepared = afuse_inproc(
+        "prepare-data", "task=imdb", "data.source=local", f"data.raw_dir={raw}", limit, *paths
+    )
     assert prepared.code == 0, prepared.out
     assert "3 malformed row(s) in IMDB/aclImdb_labeled.tar.gz left out" in prepared.out
     manifest = json.loads((tmp_path / "data" / "prepared" / "imdb" / "manifest.json").read_text())

@@ -7,7 +7,7 @@ incomplete item or a non-numeric label line is reported as malformed.
 import bz2
 from pathlib import Path
 
-from afuse.data.readers.base import RawRecord, RecordStream, bad
+from afuse.data.readers.base import TEXT_MODE, RawRecord, RecordStream, bad
 
 LINES_PER_ITEM = 6
 NUM_ENDINGS = 4
@@ -15,8 +15,8 @@ NUM_ENDINGS = 4
 
 def _open(path: Path):
     if path.suffix == ".bz2":
-        return bz2.open(path, "rt", encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
+        return bz2.open(path, "rt", **TEXT_MODE)
+    return open(path, **TEXT_MODE)
 
 
 def read_hellaswag_text(path: Path) -> RecordStream:

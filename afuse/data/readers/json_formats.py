@@ -10,7 +10,7 @@
 import json
 from pathlib import Path
 
-from afuse.data.readers.base import RawDataError, RawRecord, RecordStream, bad, open_text
+from afuse.data.readers.base import RawDataError, RawRecord, RecordStream, bad, open_text, undecodable
 
 PROMPT_SEPARATOR = " [SEP] "
 
@@ -20,6 +20,9 @@ def read_jsonl(path: Path) -> RecordStream:
         for line_number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue  # a blank line (e.g. at the end of the file) is not a row
+            if reason := undecodable(line):  # said before JSON's own complaint about the same bytes
+                yield bad(line_number, reason)
+                continue
             try:
                 fields = json.loads(line.strip())
             except json.JSONDecodeError as exc:

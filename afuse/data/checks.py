@@ -1,0 +1,86 @@
+"""Refuse prepared data that would train on a silently broken split.
+
+A task's prepared splits are checked from their manifest every time a command uses them (after
+preparing and when reusing them), for every source, Hub or local:
+
+- a split with no rows (an empty train file gives an empty train, and an empty validation);
+- a train split without one of the task's labels (classification tasks: a one-class training
+  set, e.g. Hub labels spelt differently from the task's, "finishes" and learns nothing);
+- a source file (or Hub split) with more than `data.max_malformed_fraction` of its rows malformed.
+
+Each is exit 2 with the counts and the first offending rows. The manifest is written anyway, so
+`manifest.json` lists every malformed row for the user to inspect.
+"""
+
+from pathlib import Path
+
+from afuse.data.schema import SPLITS
+from afuse.errors import AfuseError
+
+DEFAULT_MAX_MALFORMED = 0.01
+SHOWN_ROWS = 3  # offending rows quoted in the message (all are in manifest.json)
+
+
+class BrokenDataError(AfuseError):
+    """Prepared data a run must not train on; the message gives the counts and first offenders."""
+
+    exit_code = 2
+
+
+def empty_splits(manifest: dict) -> list[str]:
+    """Official splits that gave no rows (naming their file), else any of our splits with none."""
+    empty_official = [
+        f"{split} is empty: {entry['from']} gave 0 usable rows"
+        for split, entry in manifest["official_splits"].items()
+        if entry["rows"] == 0
+    ]
+    if empty_official:
+        return empty_official
+    return [
+        f"{split} has 0 rows ({manifest['splits'][split]['from']})"
+        for split in SPLITS
+        if manifest["splits"][split]["rows"] == 0
+    ]
+
+
+def missing_labels(manifest: dict) -> list[str]:
+    if manifest["kind"] == "multiple_choice" or manifest["splits"]["train"]["rows"] == 0:
+        return []
+    counts = manifest["splits"]["train"]["label_distribution"]
+    absent = [label for label, count in counts.items() if count == 0]
+    if not absent:
+        return []
+    shown = ", ".join(f"{label} {count}" for label, count in counts.items())
+    return [
+        f"train has no {' / '.join(repr(label) for label in absent)} rows ({shown}): "
+        "check the source's label spellings against the task's labels"
+    ]
+
+
+def too_malformed(manifest: dict, max_fraction: float) -> list[str]:
+    problems = []
+    for file, entry in manifest["malformed"]["files"].items():
+        rows = entry.get("rows") or entry["count"]
+        if entry["count"] / rows <= max_fraction:
+            continue
+        unit = "row" if file.startswith("hub:") else "line"
+        first = "; ".join(
+            f"{unit + ' ' if e['position'].isdigit() else ''}{e['position']}: {e['reason']}"
+            for e in entry["examples"][:SHOWN_ROWS]
+        )
+        problems.append(
+            f"{file}: {entry['count']} of {rows} rows malformed "
+            f"({entry['count'] / rows:.1%} > data.max_malformed_fraction={max_fraction:g}), first at {first}"
+        )
+    return problems
+
+
+def check_prepared(manifest: dict, prepared: Path, max_fraction: float | None) -> None:
+    """BrokenDataError if the prepared task in `prepared` would train on broken data."""
+    limit = DEFAULT_MAX_MALFORMED if max_fraction is None else float(max_fraction)
+    problems = [*empty_splits(manifest), *missing_labels(manifest), *too_malformed(manifest, limit)]
+    if problems:
+        raise BrokenDataError(
+            f"task {manifest['task']}: not training on broken data: {'; '.join(problems)}. "
+            f"Fix the source and rerun (every malformed row is listed in {prepared / 'manifest.json'})"
+        )
