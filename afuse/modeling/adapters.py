@@ -25,15 +25,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from afuse.errors import ConfigError
+from afuse.sites import ATTN, FFN, VARIANT_POSITIONS  # noqa: F401 (ATTN, FFN: re-exported)
 
-# Positions inside a transformer layer (see inject.py for where they are in a given family).
-FFN = "ffn"
-ATTN = "attn"
-
-# variant -> (positions, LayerNorm applied before the adapter)
+# variant -> (positions, LayerNorm applied before the adapter); positions inside a transformer
+# layer (afuse.sites; see inject.py for where they are in a given family)
 VARIANTS: dict[str, tuple[tuple[str, ...], bool]] = {
-    "pfeiffer": ((FFN,), True),
-    "houlsby": ((ATTN, FFN), False),
+    "pfeiffer": (VARIANT_POSITIONS["pfeiffer"], True),
+    "houlsby": (VARIANT_POSITIONS["houlsby"], False),
 }
 
 

@@ -31,9 +31,7 @@ from afuse.errors import ConfigError
 from afuse.modeling.adapters import ATTN, FFN, Adapter, Bottleneck
 
 FUSION_KINDS = ("dynamic", "static")
-# fusion.sites: "all" fuses at every site where all sources have adapters (AdapterHub's behaviour:
-# Houlsby sources are fused after attention and after the FFN); "ffn" only after the FFN.
-FUSION_SITES = ("all", "ffn")
+FUSION_SITES = ("all", "ffn")  # afuse.sites.fused_positions
 
 
 @dataclass(frozen=True)
@@ -233,15 +231,6 @@ class Fusion(nn.Module):
             (self.at(i, pos).value_deviation() for pos, i in self.sites()),
             torch.zeros(()),
         )
-
-
-def fused_positions(adapters: list[Adapter], sites: str) -> tuple[str, ...]:
-    """Where a fusion over these adapters sits: every position all of them have (sites=all), or
-    the FFN position only (sites=ffn)."""
-    if sites == "ffn":
-        return (FFN,)
-    common = set.intersection(*(set(a.spec.positions) for a in adapters))
-    return tuple(p for p in (ATTN, FFN) if p in common)
 
 
 def check_sources(adapters: dict[str, Adapter], sources: list[str]) -> None:

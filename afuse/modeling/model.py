@@ -22,11 +22,12 @@ from afuse.errors import ConfigError, MissingInputError
 from afuse.modeling import adapterhub, fastops
 from afuse.modeling.activations import ActivationRecorder
 from afuse.modeling.adapters import Adapter, AdapterSpec, apply_adapter
-from afuse.modeling.fusion import Fusion, FusionSpec, check_sources, fuse, fused_positions, stack_adapters
+from afuse.modeling.fusion import Fusion, FusionSpec, check_sources, fuse, stack_adapters
 from afuse.modeling.heads import Head, head_for_task, head_from_description
 from afuse.modeling.inject import family as get_family
 from afuse.modeling.inject import install_first_token_shortcut, install_sites, layer_norm_of
 from afuse.modeling.weights import load_tensors, save_tensors
+from afuse.sites import fused_positions
 from afuse.validate import check_labels, check_reduction_factor
 
 TRAINABLE_KINDS = ("adapter", "head", "full", "fusion", "multitask")
@@ -133,7 +134,7 @@ class AfuseModel(nn.Module):
         """A fusion over loaded adapters `sources` (replaces an existing one)."""
         sources, spec = list(sources), spec or FusionSpec()
         check_sources(dict(self.adapters.items()), sources)
-        positions = fused_positions([self.adapters[s] for s in sources], spec.sites)
+        positions = fused_positions([self.adapters[s].spec.positions for s in sources], spec.sites)
         fusion = Fusion(sources, spec, self.hidden_size, self.num_layers, positions)
         for position, layer in fusion.sites():
             missing = [s for s in sources if self.adapters[s].at(layer, position) is None]
