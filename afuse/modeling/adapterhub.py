@@ -231,6 +231,27 @@ def write_adapter(
     return directory
 
 
+def copy_adapter(source: str | Path, target: str | Path, name: str) -> Path:
+    """Write the adapter directory `source` (afuse or AdapterHub format) to `target` under `name`
+    (the library loads it under the name in its config, and a fusion refers to its sources by
+    name), with both weight files."""
+    source, target = Path(source), Path(target)
+    meta = _read_json(source / ADAPTER_CONFIG)
+    spec_from_config(meta.get("config", {}), where=str(source))  # only what afuse computes exactly
+    tensors = {}
+    for key, tensor in _weights(source, ADAPTER_WEIGHTS).items():
+        m = _ADAPTER_KEY.search(key)
+        if m is None:
+            raise ConfigError(
+                f"{source}: unexpected weight {key!r} (only bottleneck adapter weights are supported)"
+            )
+        start, end = m.span(3)
+        tensors[key[:start] + name + key[end:]] = tensor
+    _save_weights(target, ADAPTER_WEIGHTS, tensors)
+    atomic_write_json(target / ADAPTER_CONFIG, {**meta, "name": name})
+    return target
+
+
 # ------------------------------------------------------------------------------------------- heads
 
 
@@ -354,16 +375,35 @@ FUSION_CONFIGS = {
 }
 
 
-def write_fusion(directory: str | Path, fusion, fam_name: str, fam: Family, model_name: str = "") -> Path:
-    """Write `fusion` as AdapterHub's fusion directory (`load_adapter_fusion(dir)` in the library;
-    its sources must be loaded there under the same names)."""
-    directory = Path(directory)
-    spec = fusion.spec
-    if spec.temperature != 1.0:
+def check_exportable(fusion, source_positions: tuple[str, ...]) -> None:
+    """Refuse a fusion the library would compute differently (before anything is written)."""
+    if tuple(fusion.positions) != tuple(source_positions):
         raise ConfigError(
-            f"a fusion with temperature {spec.temperature} cannot be exported: AdapterHub's fusion has no "
+            f"a fusion at {'+'.join(fusion.positions)} over adapters at {'+'.join(source_positions)} cannot be "
+            "exported: AdapterHub fuses at every position its sources have adapters (Houlsby: after attention "
+            "and after the FFN), so fusion.sites=ffn over Houlsby adapters has no AdapterHub equivalent; "
+            "train the fusion with fusion.sites=all to export it"
+        )
+    if fusion.spec.temperature != 1.0:
+        raise ConfigError(
+            f"a fusion with temperature {fusion.spec.temperature} cannot be exported: AdapterHub's fusion has no "
             "fixed softmax temperature (its `temperature` option anneals from 50)"
         )
+
+
+def write_fusion(
+    directory: str | Path,
+    fusion,
+    source_positions: tuple[str, ...],
+    fam_name: str,
+    fam: Family,
+    model_name: str = "",
+) -> Path:
+    """Write `fusion` as AdapterHub's fusion directory (`load_adapter_fusion(dir)` in the library;
+    its sources, whose adapters sit at `source_positions`, must be loaded there under the same names)."""
+    directory = Path(directory)
+    spec = fusion.spec
+    check_exportable(fusion, source_positions)
     name = ",".join(fusion.sources)
     tensors = {}
     for position, layer in fusion.sites():

@@ -150,7 +150,8 @@ class AfuseModel(nn.Module):
         """`*.safetensors`: afuse's file; a directory: AdapterHub's fusion format."""
         fusion, path = self._require_fusion(), Path(path)
         if path.suffix != ".safetensors":
-            return adapterhub.write_fusion(path, fusion, self.family_name, self.family)
+            positions = fused_positions([self.adapters[s].spec.positions for s in fusion.sources], "all")
+            return adapterhub.write_fusion(path, fusion, positions, self.family_name, self.family)
         meta = {"sources": fusion.sources, "spec": fusion.spec.to_dict(), "hidden_size": self.hidden_size}
         return save_tensors(path, fusion.state_dict(), meta)
 
