@@ -42,6 +42,7 @@ class Export:
 
     out: Path
     family: str
+    base_model: str  # how the library gets the base encoder when no encoder/ is exported
     adapters: dict[str, Path] = field(default_factory=dict)
     heads: dict[str, Path] = field(default_factory=dict)
     fusion: Path | None = None
@@ -50,7 +51,7 @@ class Export:
     def loading_code(self) -> str:
         """The library calls that load the export (printed by the command)."""
         model_class = adapterhub.MODEL_CLASS.get(self.family, "BertAdapterModel")
-        base = f'"{self.encoder}"' if self.encoder else '"<the base model, e.g. bert-base-uncased>"'
+        base = f'"{self.encoder or self.base_model}"'
         lines = [
             f"from adapters import {model_class}",
             f"model = {model_class}.from_pretrained({base})",
@@ -81,7 +82,7 @@ def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool = False)
             f"{run_dir} is a {command} run; afuse export writes AdapterHub files of "
             f"{', '.join(EXPORTABLE)} runs (a Full or Head baseline has no adapter)"
         )
-    export = Export(out, str(cfg.model.family))
+    export = Export(out, str(cfg.model.family), _base_model(cfg.model))
     if command == "train-adapter":
         task = str(cfg.task.name)
         _adapter(export, run_dir, task)
@@ -104,6 +105,18 @@ def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool = False)
     if encoder_run is not None:
         _encoder(export, cfg, encoder_run)
     return export
+
+
+def _base_model(model_cfg) -> str:
+    """The base encoder for from_pretrained: the Hub id, the local folder of a packaged model, or
+    a hint to export it (a model built from config has no files)."""
+    if model_cfg.get("hub_id"):
+        return str(model_cfg.hub_id)
+    if model_cfg.get("package"):
+        import importlib
+
+        return str(importlib.import_module(str(model_cfg.package)).get_model_path())
+    return "<the base encoder: rerun afuse export with with_encoder=true to write it>"
 
 
 def _task_cfg(task: str):
