@@ -40,6 +40,7 @@ from afuse.config import PAPER_TASKS, paper_order, task_names
 from afuse.errors import ConfigError
 from afuse.paths import conf_dir
 from afuse.runs import adapter_variant, fusion_variant, multitask_dir, multitask_key, stage1_dir, stage2_dir
+from afuse.sites import FFN, VARIANT_POSITIONS, fused_positions
 
 STAGE1_COMMANDS = ("train-adapter", "finetune", "train-multitask")
 FUSE = "fuse"
@@ -216,7 +217,8 @@ def _stage2_group(name, spec, defaults, groups, model, runs_root, where) -> Grou
     if source_seed is not None:
         lines += (f"fusion.source_seed={source_seed}",)
     # The same name the fuse command derives from these overrides (afuse.runs.fusion_variant).
-    variant = fusion_variant(fusion.kind, sources[0].variant, source_tasks, fusion.skip_last_layer)
+    positions = fused_positions([_source_positions(g, where) for g in sources], fusion.get("sites", "all"))
+    variant = fusion_variant(fusion.kind, sources[0].variant, source_tasks, fusion.skip_last_layer, positions)
     jobs = tuple(
         Job(
             name,
@@ -231,6 +233,15 @@ def _stage2_group(name, spec, defaults, groups, model, runs_root, where) -> Grou
         for seed in seeds
     )
     return Group(name, 2, FUSE, targets, seeds, lines, variant, jobs, tuple(source_tasks))
+
+
+def _source_positions(group: Group, where: str) -> tuple[str, ...]:
+    """Where a stage-1 group's adapters sit (the `adapter` config its jobs train with)."""
+    if group.command not in ("train-adapter", "train-multitask"):
+        return (FFN,)  # Full and Head runs have no adapters; fuse refuses them itself
+    lines = [line for line in group.overrides if line.split("=")[0].split(".")[0] == "adapter"]
+    adapter = _group_config(_parse_overrides(lines, where), "adapter", group.command, where)
+    return VARIANT_POSITIONS.get(str(adapter.variant), (FFN,))
 
 
 def _source_groups(names, groups, where) -> list[Group]:

@@ -19,6 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.atomic import atomic_write_json, atomic_write_text
+from afuse.sites import FFN
 
 METRICS = "metrics.json"
 CONFIG = "config.yaml"
@@ -38,6 +39,9 @@ NON_RESULT_KEYS = (
     "trainer.checkpoint_every_minutes",  # resuming is exact, so how often it saves changes nothing
     "data.raw_dir",
     "data.source",
+    # Where the fusion sits is in the run directory's name (fusion_variant), so it cannot differ
+    # within one directory; configs of runs made before the key existed lack it.
+    "fusion.sites",
 )
 
 
@@ -52,11 +56,18 @@ def adapter_variant(adapter_cfg: DictConfig) -> str:
 
 
 def fusion_variant(
-    kind: str, source_variant: str, sources: list[str] | None = None, skip_last_layer: bool = False
+    kind: str,
+    source_variant: str,
+    sources: list[str] | None = None,
+    skip_last_layer: bool = False,
+    positions: tuple[str, ...] = (FFN,),
 ) -> str:
     """`dynamic_pfeiffer_rf16`: the stage-2 path component. A source set other than the paper's
     16 tasks adds a short hash of the (sorted) names, so fusions over different adapter sets never
-    share a directory; the list itself is in the run's config.yaml and metrics.json."""
+    share a directory; the list itself is in the run's config.yaml and metrics.json. A fusion at
+    more positions than after the FFN (Houlsby sources, fusion.sites=all) adds them
+    (`_attn-ffn`): runs made before fusion sites existed fused after the FFN only, and keep
+    their names."""
     from afuse.config import PAPER_TASKS
 
     name = f"{kind}_{source_variant}"
@@ -64,6 +75,8 @@ def fusion_variant(
         name += f"_src-{short_hash(sorted(str(s) for s in sources), 6)}"
     if skip_last_layer:
         name += "_skiplast"
+    if tuple(positions) != (FFN,):
+        name += "_" + "-".join(positions)
     return name
 
 

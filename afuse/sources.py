@@ -105,3 +105,22 @@ def resolve_mt_a(cfg: DictConfig) -> tuple[Path, list[Source]]:
             f"  afuse train-multitask {passthrough} seed={cfg.seed} tasks=[{','.join(tasks)}]"
         )
     return run_dir, [Source(t, run_dir / "adapters" / t) for t in tasks]
+
+
+def source_positions(sources: list[Source], sites: str) -> tuple[str, ...]:
+    """Where a fusion over these adapters sits (afuse.sites.fused_positions), from their
+    adapter_config.json, so that the run's name says it before any weights are loaded."""
+    import json
+
+    from afuse.modeling.adapterhub import ADAPTER_CONFIG, spec_from_config
+    from afuse.sites import fused_positions
+
+    specs = []
+    for source in sources:
+        path = source.adapter_dir / ADAPTER_CONFIG
+        if not path.is_file():
+            raise MissingInputError(
+                f"fusion source {source.name}: no {ADAPTER_CONFIG} in {source.adapter_dir}"
+            )
+        specs.append(spec_from_config(json.loads(path.read_text()).get("config", {}), where=str(path))[0])
+    return fused_positions([spec.positions for spec in specs], sites)

@@ -75,6 +75,7 @@ RULES = (
     Rule("fusion.regularization", _non_negative, "must be >= 0", "0.01"),
     Rule("fusion.temperature", _positive, "must be > 0", "1.0"),
     Rule("fusion.score_dropout", _fraction, "must be in [0, 1)", "0.1"),
+    Rule("fusion.sites", lambda v: v in ("all", "ffn"), "must be all or ffn", "all"),
     Rule("fusion.sources", _names, "must be a list of task names or adapter directories", "[rte,mnli]", True),
     Rule("data.max_train_examples", _count, "must be an integer >= 1 or null", "1000", nullable=True),
     Rule("data.split_seed", _integer, "must be an integer", "42"),

@@ -193,6 +193,33 @@ def test_source_seed_points_every_fusion_seed_at_one_adapter_seed():
 
 
 @pytest.mark.parametrize(
+    ("adapter", "fusion_overrides", "suffix"),
+    [
+        ("houlsby", [], "_attn-ffn"),  # Houlsby sources: fused at both sites by default
+        ("houlsby", ["fusion.sites=ffn"], ""),  # after the FFN only: the name such runs had before
+        ("pfeiffer", [], ""),  # one site either way
+    ],
+)
+def test_fusion_run_names_say_where_the_fusion_sits(adapter, fusion_overrides, suffix):
+    """The preset names the run directory as `afuse fuse` does (afuse.runs.fusion_variant)."""
+    stage1 = {
+        "command": "train-adapter",
+        "tasks": ["rte", "cb"],
+        "seeds": [1],
+        "overrides": [f"adapter={adapter}"],
+    }
+    cfg = custom_experiment(
+        {
+            "stage1": {"st_a": stage1},
+            "stage2": {"fusion": {"sources": "st_a", "seeds": [1], "overrides": fusion_overrides}},
+        }
+    )
+    variant = load_experiment(cfg).groups["fusion"].variant
+    prefix = f"dynamic_{adapter}_rf16_src-"
+    assert variant.startswith(prefix) and variant == prefix + variant[len(prefix) : len(prefix) + 6] + suffix
+
+
+@pytest.mark.parametrize(
     ("spec", "message"),
     [
         (

@@ -47,6 +47,11 @@ COMMANDS: dict[str, Command] = {
             "MT-A: shared encoder trained jointly with one adapter and head per task",
         ),
         Command(
+            "export",
+            "afuse.commands.export",
+            "write a finished run as AdapterHub files (adapters, heads, fusion) the library loads",
+        ),
+        Command(
             "run",
             "afuse.commands.run",
             "run an experiment preset: stage-1 sweep, then stage-2 sweep, then the report",

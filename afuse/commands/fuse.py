@@ -5,7 +5,7 @@ from omegaconf import DictConfig
 from afuse.config import specialise_data, task_config
 from afuse.errors import ConfigError
 from afuse.runs import adapter_variant, fusion_variant, stage2_dir
-from afuse.sources import requested_sources, resolve_mt_a, resolve_st_a_sources
+from afuse.sources import requested_sources, resolve_mt_a, resolve_st_a_sources, source_positions
 from afuse.train.fusion_stage import train_fusion
 from afuse.train.stage import run_stage
 
@@ -24,8 +24,9 @@ def main(cfg: DictConfig) -> None:
         encoder_weights, source_variant = mt_run / "encoder.safetensors", "mt_a"
     else:
         raise ConfigError(f"adapters={cfg.adapters!r} is not known; valid: st_a, mt_a")
+    positions = source_positions(sources, str(cfg.fusion.get("sites", "all")))
     variant = fusion_variant(
-        cfg.fusion.kind, source_variant, requested_sources(cfg), cfg.fusion.skip_last_layer
+        cfg.fusion.kind, source_variant, requested_sources(cfg), cfg.fusion.skip_last_layer, positions
     )
     run_dir = stage2_dir(cfg.paths.runs, cfg.model.name, variant, cfg.target, cfg.seed)
     run_stage(cfg, run_dir, lambda: train_fusion(cfg, run_dir, sources, variant, encoder_weights))

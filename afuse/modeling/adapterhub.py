@@ -24,9 +24,10 @@ import torch
 import afuse
 from afuse.atomic import atomic_write_json
 from afuse.errors import ConfigError, MissingInputError
-from afuse.modeling.adapters import ACTIVATIONS, Adapter, AdapterSpec, site_key
+from afuse.modeling.adapters import ATTN, FFN, Adapter, AdapterSpec, is_activation, site_key
+from afuse.modeling.heads import DEFAULT_SHAPE as DEFAULT_HEAD_SHAPE
 from afuse.modeling.inject import Family
-from afuse.modeling.weights import first_existing, load_state_file, save_tensors
+from afuse.modeling.weights import first_existing, load_state_file, save_tensors, save_torch_state
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = ("adapter.safetensors", "pytorch_adapter.bin")
@@ -110,6 +111,31 @@ def _weights(directory: Path, names: tuple[str, ...]) -> dict[str, torch.Tensor]
     return load_state_file(path)
 
 
+def _save_weights(directory: Path, names: tuple[str, str], tensors: dict[str, torch.Tensor]) -> None:
+    """Both of AdapterHub's weight files: safetensors (what afuse reads) and the .bin the library's
+    default calls (load_adapter(dir), load_head(dir), load_adapter_fusion(dir)) read. The .bin is a
+    plain dict of tensors: safe to write, and read back (by afuse too) with weights_only=True."""
+    save_tensors(directory / names[0], tensors)
+    save_torch_state(directory / names[1], tensors)
+
+
+def _write_config(
+    path: Path, name: str, config: dict, hidden_size: int, fam_name: str, model_name: str = "", **extra
+):
+    """The JSON beside AdapterHub weights: the `config` block and what the library checks on load."""
+    meta = {
+        **extra,
+        "config": config,
+        "hidden_size": hidden_size,
+        "model_class": MODEL_CLASS.get(fam_name, ""),
+        "model_name": model_name,
+        "model_type": fam_name,
+        "name": name,
+        "version": f"afuse.{afuse.__version__}",
+    }
+    atomic_write_json(path, dict(sorted(meta.items())))
+
+
 def is_adapter_dir(directory: str | Path) -> bool:
     directory = Path(directory)
     return (directory / ADAPTER_CONFIG).is_file() and first_existing(directory, ADAPTER_WEIGHTS) is not None
@@ -146,7 +172,7 @@ def spec_from_config(raw: dict, where: str = "adapter") -> tuple[AdapterSpec, li
         if len(values) != 1:
             raise ConfigError(f"{where}: per-layer reduction factors {rf} are not supported")
         rf = values.pop()
-    if str(cfg["non_linearity"]).lower() not in ACTIVATIONS:
+    if not is_activation(str(cfg["non_linearity"])):
         raise ConfigError(f"{where}: non_linearity {cfg['non_linearity']!r} is not supported")
     spec = AdapterSpec(variant, rf, str(cfg["non_linearity"]).lower())
     return spec, sorted(int(i) for i in cfg["leave_out"])
@@ -199,20 +225,31 @@ def write_adapter(
         part = {"down": "adapter_down.0", "up": "adapter_up"}[local]
         tensors[f"{prefix}.{layer}.{fam.positions[pos]}.adapters.{name}.{part}.{kind}"] = tensor
     leave_out = [i for i in range(adapter.num_layers) if i not in adapter.layers()]
-    save_tensors(directory / ADAPTER_WEIGHTS[0], tensors)
-    atomic_write_json(
-        directory / ADAPTER_CONFIG,
-        {
-            "config": config_for_spec(adapter.spec, leave_out),
-            "hidden_size": adapter.hidden_size,
-            "model_class": MODEL_CLASS.get(fam_name, ""),
-            "model_name": model_name,
-            "model_type": fam_name,
-            "name": name,
-            "version": f"afuse.{afuse.__version__}",
-        },
-    )
+    _save_weights(directory, ADAPTER_WEIGHTS, tensors)
+    config = config_for_spec(adapter.spec, leave_out)
+    _write_config(directory / ADAPTER_CONFIG, name, config, adapter.hidden_size, fam_name, model_name)
     return directory
+
+
+def copy_adapter(source: str | Path, target: str | Path, name: str) -> Path:
+    """Write the adapter directory `source` (afuse or AdapterHub format) to `target` under `name`
+    (the library loads it under the name in its config, and a fusion refers to its sources by
+    name), with both weight files."""
+    source, target = Path(source), Path(target)
+    meta = _read_json(source / ADAPTER_CONFIG)
+    spec_from_config(meta.get("config", {}), where=str(source))  # only what afuse computes exactly
+    tensors = {}
+    for key, tensor in _weights(source, ADAPTER_WEIGHTS).items():
+        m = _ADAPTER_KEY.search(key)
+        if m is None:
+            raise ConfigError(
+                f"{source}: unexpected weight {key!r} (only bottleneck adapter weights are supported)"
+            )
+        start, end = m.span(3)
+        tensors[key[:start] + name + key[end:]] = tensor
+    _save_weights(target, ADAPTER_WEIGHTS, tensors)
+    atomic_write_json(target / ADAPTER_CONFIG, {**meta, "name": name})
+    return target
 
 
 # ------------------------------------------------------------------------------------------- heads
@@ -224,25 +261,39 @@ def read_head(directory: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     meta = _read_json(directory / HEAD_CONFIG)
     cfg = meta.get("config", {})
     kind = cfg.get("head_type")
-    expected = {"layers": 2, "activation_function": "tanh", "use_pooler": False}
-    wrong = [f"{k}={cfg.get(k)!r}" for k, v in expected.items() if cfg.get(k, v) != v]
-    if kind not in ("classification", "multiple_choice") or wrong or cfg.get("bias", True) is not True:
+    layers, act = cfg.get("layers", 2), cfg.get("activation_function", "tanh")
+    if (
+        kind not in ("classification", "multiple_choice")
+        or layers not in (1, 2)
+        or cfg.get("use_pooler", False)
+        or (layers == 2 and act is not None and not is_activation(str(act)))
+    ):
         raise ConfigError(
-            f"{directory}: only 2-layer tanh classification / multiple_choice heads on the first token are "
-            f"supported (head_type={kind!r} {' '.join(wrong)})"
+            f"{directory}: only classification / multiple_choice heads of 1 or 2 layers on the first token, "
+            f"with a supported activation, are supported (head_type={kind!r} layers={layers!r} "
+            f"activation_function={act!r} use_pooler={cfg.get('use_pooler')!r})"
         )
     state = {}
     for key, tensor in _weights(directory, HEAD_WEIGHTS).items():
-        m = re.search(r"(?:^|\.)heads\.[^.]+\.(\d+\.(?:weight|bias))$", key)
+        m = re.search(r"(?:^|\.)heads\.([^.]+)\.(\d+\.(?:weight|bias))$", key)
         if m is None:
             raise ConfigError(f"{directory}: unexpected head weight {key!r}")
-        state[m.group(1)] = tensor
+        if meta.get("name") not in (None, m.group(1)):
+            continue  # adapters 1.3.0 also saves the heads whose name starts with this one's
+        state[m.group(2)] = tensor
     desc = {
         "kind": kind,
         "hidden_size": meta.get("hidden_size") or state["1.weight"].shape[1],
         "num_labels": cfg.get("num_labels"),
         "num_choices": cfg.get("num_choices"),
     }
+    shape = {
+        "layers": layers,
+        "activation": str(act).lower() if act and layers == 2 else None,
+        "bias": cfg.get("bias", True) is not False,
+    }
+    if shape != DEFAULT_HEAD_SHAPE:
+        desc.update(shape)
     label2id = cfg.get("label2id")
     if kind == "classification" and isinstance(label2id, dict):
         desc["labels"] = [name for name, _ in sorted(label2id.items(), key=lambda item: item[1])]
@@ -250,34 +301,25 @@ def read_head(directory: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
 
 
 def write_head(directory: str | Path, name: str, desc: dict, state: dict, fam_name: str, labels=None) -> Path:
+    """Write a head in AdapterHub's format: safetensors, and the .bin the library loads by default."""
     directory = Path(directory)
+    shape = {**DEFAULT_HEAD_SHAPE, **{k: desc[k] for k in DEFAULT_HEAD_SHAPE if k in desc}}
     cfg = {
-        "activation_function": "tanh",
+        "activation_function": shape["activation"],
         "dropout_prob": None,
         "head_type": desc["kind"],
-        "layers": 2,
+        "layers": shape["layers"],
         "use_pooler": False,
     }
     if desc["kind"] == "classification":
-        cfg.update(num_labels=desc["num_labels"], bias=True)
+        cfg.update(num_labels=desc["num_labels"], bias=shape["bias"])
         names = list(labels) if labels else [f"LABEL_{i}" for i in range(desc["num_labels"])]
     else:
         cfg.update(num_choices=desc["num_choices"])
         names = [f"LABEL_{i}" for i in range(desc["num_choices"])]
     cfg["label2id"] = {label: i for i, label in enumerate(names)}
-    save_tensors(directory / HEAD_WEIGHTS[0], {f"heads.{name}.{k}": v for k, v in state.items()})
-    atomic_write_json(
-        directory / HEAD_CONFIG,
-        {
-            "config": dict(sorted(cfg.items())),
-            "hidden_size": desc["hidden_size"],
-            "model_class": MODEL_CLASS.get(fam_name, ""),
-            "model_name": "",
-            "model_type": fam_name,
-            "name": name,
-            "version": f"afuse.{afuse.__version__}",
-        },
-    )
+    _save_weights(directory, HEAD_WEIGHTS, {f"heads.{name}.{k}": v for k, v in state.items()})
+    _write_config(directory / HEAD_CONFIG, name, dict(sorted(cfg.items())), desc["hidden_size"], fam_name)
     return directory
 
 
@@ -305,6 +347,7 @@ def read_fusion(directory: str | Path, fam: Family) -> tuple[list[str], dict, di
     pattern = re.compile(
         r"(?:^|\.)encoder\.layer\.(\d+)\.(.+?)\.adapter_fusion_layer\.([^.]+)\.(query|key|value)\.(weight|bias)$"
     )
+    path_to_table = {fam.positions[FFN]: "layers", fam.positions[ATTN]: "attention_layers"}
     state = {}
     for key, tensor in _weights(directory, FUSION_WEIGHTS).items():
         m = pattern.search(key)
@@ -314,9 +357,78 @@ def read_fusion(directory: str | Path, fam: Family) -> tuple[list[str], dict, di
         if fusion_name != name:
             # adapters 1.3.0's safetensors save also writes the fusions whose name starts with this one's
             continue
-        if path != fam.positions["ffn"]:
-            raise ConfigError(f"{directory}: fusion at {path!r}; afuse fuses at the FFN position only")
-        state[f"layers.{layer}.{part}.{param}"] = tensor
+        if path not in path_to_table:
+            raise ConfigError(f"{directory}: fusion at {path!r}, which is not an adapter position")
+        state[f"{path_to_table[path]}.{layer}.{part}.{param}"] = tensor
     if not state:
         raise ConfigError(f"{directory}: no weights of fusion {name!r}")
+    # The library fuses at every position all sources have adapters: both for Houlsby sources.
+    spec["sites"] = "all" if any(k.startswith("attention_layers.") for k in state) else "ffn"
     return sources, spec, state
+
+
+# Fusion configs as the library writes them (DynamicAdapterFusionConfig, StaticAdapterFusionConfig);
+# value_before_softmax: V applied to each adapter output before mixing is V applied to the mixture.
+FUSION_CONFIGS = {
+    "dynamic": {"value": True, "value_initialized": True, "regularization": True},
+    "static": {"value": False, "value_initialized": False, "regularization": False},
+}
+
+
+def check_exportable(fusion, source_positions: tuple[str, ...]) -> None:
+    """Refuse a fusion the library would compute differently (before anything is written)."""
+    if tuple(fusion.positions) != tuple(source_positions):
+        raise ConfigError(
+            f"a fusion at {'+'.join(fusion.positions)} over adapters at {'+'.join(source_positions)} cannot be "
+            "exported: AdapterHub fuses at every position its sources have adapters (Houlsby: after attention "
+            "and after the FFN), so fusion.sites=ffn over Houlsby adapters has no AdapterHub equivalent; "
+            "train the fusion with fusion.sites=all to export it"
+        )
+    if fusion.spec.temperature != 1.0:
+        raise ConfigError(
+            f"a fusion with temperature {fusion.spec.temperature} cannot be exported: AdapterHub's fusion has no "
+            "fixed softmax temperature (its `temperature` option anneals from 50)"
+        )
+
+
+def write_fusion(
+    directory: str | Path,
+    fusion,
+    source_positions: tuple[str, ...],
+    fam_name: str,
+    fam: Family,
+    model_name: str = "",
+) -> Path:
+    """Write `fusion` as AdapterHub's fusion directory (`load_adapter_fusion(dir)` in the library;
+    its sources, whose adapters sit at `source_positions`, must be loaded there under the same names)."""
+    directory = Path(directory)
+    spec = fusion.spec
+    check_exportable(fusion, source_positions)
+    name = ",".join(fusion.sources)
+    tensors = {}
+    for position, layer in fusion.sites():
+        prefix = f"{fam_name}.encoder.layer.{layer}.{fam.positions[position]}.adapter_fusion_layer.{name}"
+        for key, tensor in fusion.at(layer, position).state_dict().items():
+            tensors[f"{prefix}.{key}"] = tensor
+    config = {
+        "dropout_prob": spec.score_dropout,
+        "key": True,
+        "query": True,
+        "query_before_ln": False,
+        "residual_before": False,
+        "temperature": False,
+        "value_before_softmax": True,
+        **FUSION_CONFIGS[spec.kind],
+    }
+    _save_weights(directory, FUSION_WEIGHTS, tensors)
+    config = dict(sorted(config.items()))
+    _write_config(
+        directory / FUSION_CONFIG,
+        name,
+        config,
+        fusion.hidden_size,
+        fam_name,
+        model_name,
+        adapter_names=list(fusion.sources),
+    )
+    return directory

@@ -25,26 +25,64 @@ import torch.nn.functional as F
 from torch import nn
 
 from afuse.errors import ConfigError
+from afuse.sites import ATTN, FFN, VARIANT_POSITIONS  # noqa: F401 (ATTN, FFN: re-exported)
 
-# Positions inside a transformer layer (see inject.py for where they are in a given family).
-FFN = "ffn"
-ATTN = "attn"
-
-# variant -> (positions, LayerNorm applied before the adapter)
+# variant -> (positions, LayerNorm applied before the adapter); positions inside a transformer
+# layer (afuse.sites; see inject.py for where they are in a given family)
 VARIANTS: dict[str, tuple[tuple[str, ...], bool]] = {
-    "pfeiffer": ((FFN,), True),
-    "houlsby": ((ATTN, FFN), False),
+    "pfeiffer": (VARIANT_POSITIONS["pfeiffer"], True),
+    "houlsby": (VARIANT_POSITIONS["houlsby"], False),
 }
 
-# Every activation maps 0 to 0: fusion relies on it to pad adapters of different widths.
+
+def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    return F.gelu(x, approximate="tanh")
+
+
+def _quick_gelu(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.sigmoid(1.702 * x)
+
+
+def _relu_squared(x: torch.Tensor) -> torch.Tensor:
+    return F.relu(x).square()
+
+
+def _gelu_clipped(x: torch.Tensor) -> torch.Tensor:
+    return torch.clip(F.gelu(x), -10.0, 10.0)
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+# AdapterHub's non-linearities (transformers' ACT2FN under the lower-cased name, plus
+# "leakyrelu"); aliases share one function, so fusion can tell that sources compute the same.
+# Every one maps 0 to 0: fusion relies on it to pad adapters of different widths. (sigmoid and
+# laplace do not, prelu and xielu have weights of their own: refused.)
 ACTIVATIONS = {
     "relu": F.relu,
     "swish": F.silu,
     "silu": F.silu,
     "gelu": F.gelu,  # exact (erf) GELU, as transformers' ACT2FN["gelu"] used by AdapterHub
+    "gelu_python": F.gelu,
+    "gelu_new": _gelu_tanh,  # the tanh approximation; gelu_fast / gelu_accurate write it differently
+    "gelu_pytorch_tanh": _gelu_tanh,
+    "gelu_fast": _gelu_tanh,
+    "gelu_accurate": _gelu_tanh,
+    "gelu_10": _gelu_clipped,
+    "quick_gelu": _quick_gelu,
     "leaky_relu": F.leaky_relu,  # slope 0.01, as AdapterHub's "leakyrelu"
     "leakyrelu": F.leaky_relu,
+    "tanh": torch.tanh,
+    "mish": F.mish,
+    "relu6": F.relu6,
+    "relu2": _relu_squared,
+    "linear": _identity,
 }
+
+
+def is_activation(name: str) -> bool:
+    return name.lower() in ACTIVATIONS
 
 
 def activation(name: str):
@@ -52,7 +90,7 @@ def activation(name: str):
         return ACTIVATIONS[name.lower()]
     except KeyError:
         raise ConfigError(
-            f"adapter.non_linearity={name!r} is not supported; valid: relu, swish, silu, leaky_relu, gelu"
+            f"adapter.non_linearity={name!r} is not supported; valid: {', '.join(ACTIVATIONS)}"
         ) from None
 
 

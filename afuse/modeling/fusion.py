@@ -28,9 +28,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from afuse.errors import ConfigError
-from afuse.modeling.adapters import Adapter, Bottleneck
+from afuse.modeling.adapters import ATTN, FFN, Adapter, Bottleneck
 
 FUSION_KINDS = ("dynamic", "static")
+FUSION_SITES = ("all", "ffn")  # afuse.sites.fused_positions
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class FusionSpec:
     temperature: float = 1.0
     score_dropout: float = 0.1
     skip_last_layer: bool = False
+    sites: str = "all"
 
     def __post_init__(self):
         if self.kind not in FUSION_KINDS:
@@ -50,6 +52,10 @@ class FusionSpec:
             raise ConfigError(f"fusion.temperature must be > 0, got {self.temperature!r}")
         if not 0 <= self.score_dropout < 1:
             raise ConfigError(f"fusion.score_dropout must be in [0, 1), got {self.score_dropout!r}")
+        if self.sites not in FUSION_SITES:
+            raise ConfigError(
+                f"fusion.sites={self.sites!r} is not supported; valid: {', '.join(FUSION_SITES)}"
+            )
 
     @classmethod
     def from_config(cls, cfg) -> FusionSpec:
@@ -59,6 +65,7 @@ class FusionSpec:
             temperature=float(cfg.get("temperature", 1.0)),
             score_dropout=float(cfg.get("score_dropout", 0.1)),
             skip_last_layer=bool(cfg.get("skip_last_layer", False)),
+            sites=str(cfg.get("sites", "all")),
         )
 
     def to_dict(self) -> dict:
@@ -112,12 +119,9 @@ class StackedAdapters:
 
 
 def stack_adapters(bottlenecks: list[Bottleneck]) -> StackedAdapters:
-    acts = {
-        b.non_linearity.lower().replace("swish", "silu").replace("leakyrelu", "leaky_relu")
-        for b in bottlenecks
-    }
-    if len(acts) != 1:
-        raise ConfigError(f"fusion sources must share one non-linearity, got {sorted(acts)}")
+    if len({b.act for b in bottlenecks}) != 1:  # aliases (swish, silu) share one function
+        names = sorted({b.non_linearity for b in bottlenecks})
+        raise ConfigError(f"fusion sources must share one non-linearity, got {names}")
     r = max(b.down.out_features for b in bottlenecks)
     downs_w, downs_b, ups_w = [], [], []
     for b in bottlenecks:
@@ -171,30 +175,62 @@ def fuse(
 
 
 class Fusion(nn.Module):
-    """A fusion over named source adapters: one FusionLayer per fused transformer layer."""
+    """A fusion over named source adapters: one FusionLayer per fused (layer, position) site.
 
-    def __init__(self, sources: list[str], spec: FusionSpec, hidden_size: int, num_layers: int):
+    FFN-position layers are `layers.<i>` (the names of fusion files written before attention
+    sites existed), attention-position ones `attention_layers.<i>`.
+    """
+
+    def __init__(
+        self,
+        sources: list[str],
+        spec: FusionSpec,
+        hidden_size: int,
+        num_layers: int,
+        positions: tuple[str, ...] = (FFN,),
+    ):
         super().__init__()
         if not sources:
             raise ConfigError("fusion needs at least one source adapter")
         if len(set(sources)) != len(sources):
             raise ConfigError(f"fusion sources must be distinct, got {sources}")
+        if FFN not in positions or not set(positions) <= {ATTN, FFN}:
+            raise ConfigError(f"fusion positions must include {FFN!r}, got {positions}")
         self.sources = list(sources)
         self.spec = spec
         self.hidden_size = hidden_size
         self.num_layers = num_layers
+        self.positions = tuple(p for p in (ATTN, FFN) if p in positions)  # in forward order
         fused = range(num_layers - 1) if spec.skip_last_layer else range(num_layers)
-        self.layers = nn.ModuleDict({str(i): FusionLayer(hidden_size, spec.kind == "dynamic") for i in fused})
+        dynamic = spec.kind == "dynamic"
+        self.layers = nn.ModuleDict({str(i): FusionLayer(hidden_size, dynamic) for i in fused})
+        if ATTN in self.positions:
+            self.attention_layers = nn.ModuleDict({str(i): FusionLayer(hidden_size, dynamic) for i in fused})
 
-    def at(self, layer: int) -> FusionLayer | None:
-        return self.layers[str(layer)] if str(layer) in self.layers else None  # noqa: SIM401 (no ModuleDict.get)
+    def _table(self, position: str) -> nn.ModuleDict | None:
+        if position == FFN:
+            return self.layers
+        return self.attention_layers if position in self.positions else None
+
+    def at(self, layer: int, position: str = FFN) -> FusionLayer | None:
+        table = self._table(position)
+        if table is None or str(layer) not in table:
+            return None
+        return table[str(layer)]
 
     def layer_indices(self) -> list[int]:
         return sorted(int(k) for k in self.layers)
 
+    def sites(self) -> list[tuple[str, int]]:
+        """Every fused (position, layer), position-major in forward order within a layer."""
+        return [(pos, i) for pos in self.positions for i in self.layer_indices()]
+
     def regularization(self) -> torch.Tensor:
-        """Σ over layers of ||V - I||² (unscaled: the training loss adds λ times this)."""
-        return sum((layer.value_deviation() for layer in self.layers.values()), torch.zeros(()))
+        """Σ over fused sites of ||V - I||² (unscaled: the training loss adds λ times this)."""
+        return sum(
+            (self.at(i, pos).value_deviation() for pos, i in self.sites()),
+            torch.zeros(()),
+        )
 
 
 def check_sources(adapters: dict[str, Adapter], sources: list[str]) -> None:

@@ -21,12 +21,13 @@ from torch import nn
 from afuse.errors import ConfigError, MissingInputError
 from afuse.modeling import adapterhub, fastops
 from afuse.modeling.activations import ActivationRecorder
-from afuse.modeling.adapters import FFN, Adapter, AdapterSpec, apply_adapter
+from afuse.modeling.adapters import Adapter, AdapterSpec, apply_adapter
 from afuse.modeling.fusion import Fusion, FusionSpec, check_sources, fuse, stack_adapters
 from afuse.modeling.heads import Head, head_for_task, head_from_description
 from afuse.modeling.inject import family as get_family
 from afuse.modeling.inject import install_first_token_shortcut, install_sites, layer_norm_of
 from afuse.modeling.weights import load_tensors, save_tensors
+from afuse.sites import fused_positions
 from afuse.validate import check_labels, check_reduction_factor
 
 TRAINABLE_KINDS = ("adapter", "head", "full", "fusion", "multitask")
@@ -131,21 +132,26 @@ class AfuseModel(nn.Module):
 
     def add_fusion(self, sources: Sequence[str], spec: FusionSpec | None = None) -> Fusion:
         """A fusion over loaded adapters `sources` (replaces an existing one)."""
-        sources = list(sources)
+        sources, spec = list(sources), spec or FusionSpec()
         check_sources(dict(self.adapters.items()), sources)
-        fusion = Fusion(sources, spec or FusionSpec(), self.hidden_size, self.num_layers)
-        for layer in fusion.layer_indices():
-            missing = [s for s in sources if self.adapters[s].at(layer, FFN) is None]
+        positions = fused_positions([self.adapters[s].spec.positions for s in sources], spec.sites)
+        fusion = Fusion(sources, spec, self.hidden_size, self.num_layers, positions)
+        for position, layer in fusion.sites():
+            missing = [s for s in sources if self.adapters[s].at(layer, position) is None]
             if missing:
                 raise ConfigError(
-                    f"fusion layer {layer}: sources without an adapter there: {', '.join(missing)}"
+                    f"fusion layer {layer} ({position}): sources without an adapter there: {', '.join(missing)}"
                 )
         self.fusion = self._adopt(fusion)
         self._kept_sources = None
         return fusion
 
     def save_fusion(self, path: str | Path) -> Path:
-        fusion = self._require_fusion()
+        """`*.safetensors`: afuse's file; a directory: AdapterHub's fusion format."""
+        fusion, path = self._require_fusion(), Path(path)
+        if path.suffix != ".safetensors":
+            positions = fused_positions([self.adapters[s].spec.positions for s in fusion.sources], "all")
+            return adapterhub.write_fusion(path, fusion, positions, self.family_name, self.family)
         meta = {"sources": fusion.sources, "spec": fusion.spec.to_dict(), "hidden_size": self.hidden_size}
         return save_tensors(path, fusion.state_dict(), meta)
 
@@ -163,7 +169,8 @@ class AfuseModel(nn.Module):
             state, meta = load_tensors(path)
             if not meta or "sources" not in meta:
                 raise ConfigError(f"{path}: not an afuse fusion file (no sources in its metadata)")
-            sources, spec = meta["sources"], spec or FusionSpec(**meta["spec"])
+            # Files written before fusion.sites existed fused at the FFN position only.
+            sources, spec = meta["sources"], spec or FusionSpec(**{"sites": "ffn", **meta["spec"]})
         fusion = self.add_fusion(sources, spec)
         _load_exact(fusion, state, path)
         return fusion
@@ -199,7 +206,8 @@ class AfuseModel(nn.Module):
     @contextmanager
     def capture_fusion_activations(self) -> Iterator[ActivationRecorder]:
         """Record the mean fusion softmax weight per (layer, source) over non-padding tokens."""
-        recorder = ActivationRecorder(self.active_sources(), self._require_fusion().layer_indices())
+        fusion = self._require_fusion()
+        recorder = ActivationRecorder(self.active_sources(), fusion.layer_indices(), fusion.positions)
         self._recorder = recorder
         try:
             yield recorder
@@ -297,9 +305,12 @@ class AfuseModel(nn.Module):
         if h.shape[-2] != x.shape[-2]:  # first-token shortcut in the last layer (inject.py)
             x = x[..., : h.shape[-2], :]
         if self.fusion_active:
-            fusion_layer = self.fusion.at(layer) if position == FFN else None
-            # Houlsby sources' attention-position adapters and a skipped last layer: plain sub-layer.
-            return self._fused(layer, fusion_layer, h, x, ln) if fusion_layer is not None else ln(h + x)
+            fusion_layer = self.fusion.at(layer, position)
+            # A site without fusion (a skipped last layer, Houlsby sources with fusion.sites=ffn):
+            # the plain sub-layer, none of the sources' adapters.
+            if fusion_layer is None:
+                return ln(h + x)
+            return self._fused(layer, position, fusion_layer, h, x, ln)
         adapter = self.adapters[self.active_adapter] if self.active_adapter is not None else None
         bottleneck = adapter.at(layer, position) if adapter is not None else None
         if bottleneck is None:
@@ -307,16 +318,18 @@ class AfuseModel(nn.Module):
         return apply_adapter(bottleneck, adapter.spec.ln_before, h, x, ln)
 
     def _fused(
-        self, layer: int, fusion_layer, h: torch.Tensor, x: torch.Tensor, ln: nn.Module
+        self, layer: int, position: str, fusion_layer, h: torch.Tensor, x: torch.Tensor, ln: nn.Module
     ) -> torch.Tensor:
+        """As AdapterHub's compose_fuse + post_forward: query and adapter input `a` are the
+        adapters' own input at this site, the mixture gets the residuals h and x, then the LayerNorm."""
         sources = self.active_sources()
         adapters = [self.adapters[s] for s in sources]
         a = ln(h + x) if adapters[0].spec.ln_before else h
-        stacked = stack_adapters([ad.at(layer, FFN) for ad in adapters])
+        stacked = stack_adapters([ad.at(layer, position) for ad in adapters])
         spec = self.fusion.spec
         out, probs = fuse(fusion_layer, stacked, a, spec.temperature, spec.score_dropout, self.training)
         if self._recorder is not None:
-            self._recorder.add(layer, probs, self._mask)
+            self._recorder.add(layer, probs, self._mask, position)
         return ln(out + h + x)
 
     # -------------------------------------------------------------------------------- helpers

@@ -7,6 +7,7 @@ and plain containers.
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 from pathlib import Path
@@ -40,6 +41,14 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict 
     # Serialised in memory, written by Python: a full disk then raises an OSError with its errno
     # (a clear WriteError), where safetensors' own writer raises an opaque SafetensorError.
     return atomic_write_bytes(path, save(tensors, metadata=metadata))
+
+
+def save_torch_state(path: str | Path, tensors: dict[str, torch.Tensor]) -> Path:
+    """Write a plain dict of tensors with torch.save (the `.bin` other tools load by default),
+    atomically. Nothing but tensors goes in, so weights_only loading reads it back."""
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None]:

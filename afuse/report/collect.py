@@ -14,6 +14,7 @@ import pandas as pd
 from afuse.errors import AfuseError
 from afuse.report.layout import Layout
 from afuse.runs import METRICS, is_complete
+from afuse.sites import FFN
 
 ACTIVATIONS = "activations.json"
 
@@ -86,20 +87,28 @@ def read_activations(layout: Layout) -> pd.DataFrame:
                 path = job.run_dir / ACTIVATIONS
                 if not (is_complete(job.run_dir) and path.is_file()):
                     continue
-                for layer, source, weight in _activation_cells(path):
-                    rows.append((column.label, group.variant, job.task, job.seed, layer, source, weight))
-    return pd.DataFrame(rows, columns=["column", "variant", "target", "seed", "layer", "source", "weight"])
+                for site, layer, source, weight in _activation_cells(path):
+                    rows.append(
+                        (column.label, group.variant, job.task, job.seed, site, layer, source, weight)
+                    )
+    columns = ["column", "variant", "target", "seed", "site", "layer", "source", "weight"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _activation_cells(path: Path):
+    """(site, layer, source, weight): the FFN `matrix`, or every site's of a fusion at several."""
     try:
         data = json.loads(path.read_text())
-        sources, matrix = list(data["sources"]), data["matrix"]
+        sources = list(data["sources"])
+        sites = dict(data["sites"]) if "sites" in data else {FFN: data["matrix"]}
     except (ValueError, KeyError, TypeError) as exc:
         raise AfuseError(
             f"{path}: expected {{'sources': [...], 'matrix': layers x sources}} ({exc})"
         ) from exc
-    for layer, weights in enumerate(matrix, start=1):
-        if len(weights) != len(sources):
-            raise AfuseError(f"{path}: layer {layer} has {len(weights)} weights for {len(sources)} sources")
-        yield from ((layer, source, float(w)) for source, w in zip(sources, weights, strict=True))
+    for site, matrix in sites.items():
+        for layer, weights in enumerate(matrix, start=1):
+            if len(weights) != len(sources):
+                raise AfuseError(
+                    f"{path}: layer {layer} has {len(weights)} weights for {len(sources)} sources"
+                )
+            yield from ((site, layer, source, float(w)) for source, w in zip(sources, weights, strict=True))

@@ -3,7 +3,9 @@
 Per layer: rows = target tasks (one Fusion model each), columns = source adapters, cell = the
 mean softmax weight the target's Fusion layer gives that adapter over the test set's tokens
 (activations.json), averaged over the target's finished seeds. One figure per layer and one
-grid of all layers, on one colour scale from 0 to 1 so that layers and figures compare.
+grid of all layers, on one colour scale from 0 to 1 so that layers and figures compare. A fusion
+at two sites per layer (Houlsby sources) gets one block of target rows per site: first the
+fusion after attention, then the one after the FFN.
 
 Figures are built on matplotlib.figure.Figure (no pyplot, so no global state and no display
 needed) and saved without timestamps, so the same activations give the same bytes.
@@ -20,8 +22,10 @@ from matplotlib.figure import Figure
 
 from afuse.errors import AfuseError
 from afuse.report.tables import display_name, task_order
+from afuse.sites import POSITIONS
 
 CMAP = "viridis"
+SITE_LABELS = {"attn": "after attention", "ffn": "after FFN"}
 MISSING_COLOUR = "#dddddd"  # a source a target's Fusion did not have
 # What makes PDFs differ from run to run: the creation date. PNGs carry no date.
 SAVE_METADATA = {"png": {}, "pdf": {"CreationDate": None, "ModDate": None}}
@@ -33,12 +37,18 @@ class ActivationCube:
     variant: str
     targets: list[str]
     sources: list[str]
-    weights: np.ndarray  # (layers, targets, sources); NaN where a target's Fusion lacks a source
+    weights: np.ndarray  # (layers, sites x targets, sources); NaN where a target's Fusion lacks a source
     seeds: dict[str, int]  # target -> number of seeds averaged
+    sites: tuple[str, ...] = ("ffn",)  # the row blocks, in forward order
 
     @property
     def layers(self) -> int:
         return self.weights.shape[0]
+
+    @property
+    def rows(self) -> list[tuple[str, str]]:
+        """(site, target) of each row: one block of targets per site."""
+        return [(site, target) for site in self.sites for target in self.targets]
 
 
 def activation_cubes(activations: pd.DataFrame) -> list[ActivationCube]:
@@ -51,31 +61,39 @@ def activation_cubes(activations: pd.DataFrame) -> list[ActivationCube]:
                 f"{column}: Fusion runs disagree on the number of layers: {layers_per_target.to_dict()}"
             )
         targets, sources = task_order(frame.target), task_order(frame.source)
+        sites = tuple(p for p in POSITIONS if p in set(frame.site))
         layers = range(1, int(layers_per_target.iloc[0]) + 1)
-        mean = frame.groupby(["layer", "target", "source"]).weight.mean()
-        index = pd.MultiIndex.from_product([layers, targets, sources], names=["layer", "target", "source"])
-        weights = mean.reindex(index).to_numpy().reshape(len(layers), len(targets), len(sources))
+        mean = frame.groupby(["layer", "site", "target", "source"]).weight.mean()
+        index = pd.MultiIndex.from_product(
+            [layers, sites, targets, sources], names=["layer", "site", "target", "source"]
+        )
+        shape = (len(layers), len(sites) * len(targets), len(sources))
+        weights = mean.reindex(index).to_numpy().reshape(shape)
         seeds = frame.groupby("target").seed.nunique()
         cubes.append(
-            ActivationCube(column, variant, targets, sources, weights, {t: int(seeds[t]) for t in targets})
+            ActivationCube(
+                column, variant, targets, sources, weights, {t: int(seeds[t]) for t in targets}, sites
+            )
         )
     return cubes
 
 
 def cube_frame(cube: ActivationCube) -> pd.DataFrame:
-    """The cube as a tidy table (for activations.csv)."""
-    layers, targets, sources = np.meshgrid(
-        np.arange(1, cube.layers + 1), cube.targets, cube.sources, indexing="ij"
+    """The cube as a tidy table (for activations.csv); a `site` column when it has several."""
+    layers, sites, targets, sources = np.meshgrid(
+        np.arange(1, cube.layers + 1), cube.sites, cube.targets, cube.sources, indexing="ij"
     )
-    return pd.DataFrame(
-        {
-            "layer": layers.ravel(),
-            "target": targets.ravel(),
-            "source": sources.ravel(),
-            "mean_weight": cube.weights.ravel(),
-            "seeds": [cube.seeds[t] for t in targets.ravel()],
-        }
-    )
+    columns = {
+        "layer": layers.ravel(),
+        "site": sites.ravel(),
+        "target": targets.ravel(),
+        "source": sources.ravel(),
+        "mean_weight": cube.weights.ravel(),
+        "seeds": [cube.seeds[t] for t in targets.ravel()],
+    }
+    if len(cube.sites) == 1:
+        del columns["site"]
+    return pd.DataFrame(columns)
 
 
 # --- figures ---------------------------------------------------------------------------------
@@ -87,7 +105,7 @@ CHAR_WIDTH = {9: 0.075, 7: 0.06}  # inches per character of a tick label at that
 
 def layer_figure(cube: ActivationCube, layer: int, model: str, annotate: bool) -> Figure:
     """The heatmap of one layer (1-based, as the paper counts)."""
-    rows, cols = len(cube.targets), len(cube.sources)
+    rows, cols = len(cube.rows), len(cube.sources)
     # Cell size in inches; small matrices get bigger cells.
     cell_w, cell_h = min(0.9, max(0.42, 3.2 / cols)), min(0.6, max(0.34, 1.8 / rows))
     left, bottom = _label_space(cube, fontsize=9)
@@ -115,7 +133,7 @@ def grid_figure(cube: ActivationCube, model: str) -> Figure:
     """Every layer in one figure (four per row), one shared colour bar."""
     ncols = min(4, cube.layers)
     nrows = math.ceil(cube.layers / ncols)
-    rows, cols = len(cube.targets), len(cube.sources)
+    rows, cols = len(cube.rows), len(cube.sources)
     panel_w, panel_h = max(1.6, 0.2 * cols), max(1.2, 0.2 * rows)
     gap_w, gap_h = 0.25, 0.35
     left, bottom = _label_space(cube, fontsize=7)
@@ -143,7 +161,7 @@ def grid_figure(cube: ActivationCube, model: str) -> Figure:
 def _label_space(cube: ActivationCube, fontsize: int) -> tuple[float, float]:
     """Inches left of the plot (target names) and below it (rotated source names)."""
     char = CHAR_WIDTH[fontsize]
-    longest_target = max(len(_target_label(cube, t)) for t in cube.targets)
+    longest_target = max(len(_row_label(cube, site, t)) for site, t in cube.rows)
     longest_source = max(len(display_name(s)) for s in cube.sources)
     return 0.45 + char * longest_target, 0.45 + char * longest_source
 
@@ -163,10 +181,12 @@ def _draw(ax, cube: ActivationCube, layer: int, x_labels: bool, y_labels: bool, 
         fontsize=fontsize,
     )
     ax.set_yticks(
-        range(len(cube.targets)),
-        [_target_label(cube, t) for t in cube.targets] if y_labels else [],
+        range(len(cube.rows)),
+        [_row_label(cube, site, t) for site, t in cube.rows] if y_labels else [],
         fontsize=fontsize,
     )
+    for block in range(1, len(cube.sites)):  # a line between the sites' row blocks
+        ax.axhline(block * len(cube.targets) - 0.5, color="white", linewidth=1.5)
     return image
 
 
@@ -184,6 +204,11 @@ def _cmap():
 def _target_label(cube: ActivationCube, target: str) -> str:
     seeds = cube.seeds[target]
     return display_name(target) + (f" ({seeds} seeds)" if seeds > 1 else "")
+
+
+def _row_label(cube: ActivationCube, site: str, target: str) -> str:
+    label = _target_label(cube, target)
+    return label if len(cube.sites) == 1 else f"{label} · {SITE_LABELS.get(site, site)}"
 
 
 def _title(cube: ActivationCube, model: str, separator: str) -> str:

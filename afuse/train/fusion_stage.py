@@ -91,16 +91,18 @@ def _retrain_hint(cfg: DictConfig, source: Source):
 
 
 def capture_activations(model, data, cfg, device) -> dict:
-    """Mean softmax weight per (layer, source) over the non-padding tokens of the test split."""
+    """Mean softmax weight per (site, layer, source) over the non-padding tokens of the test split."""
     with model.capture_fusion_activations() as recorder:
         data.evaluate(model, "test", device, cfg.trainer.amp)
     return recorder.to_json(target=cfg.task.name, split="test")
 
 
 def pruned_source_sets(activations: dict, fusion_cfg: DictConfig) -> list[list[str]]:
-    """Source subsets to re-evaluate: by mean activation below a threshold, or the top k."""
+    """Source subsets to re-evaluate: by mean activation (over every fused site) below a
+    threshold, or the top k."""
     names = activations["sources"]
-    means = torch.tensor(activations["matrix"]).mean(0)
+    sites = activations.get("sites", {"ffn": activations["matrix"]})
+    means = torch.tensor([row for matrix in sites.values() for row in matrix]).mean(0)
     ranked = [names[i] for i in means.argsort(descending=True).tolist()]
     subsets = []
     for threshold in _as_list(fusion_cfg.prune_below):

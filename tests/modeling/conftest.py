@@ -53,16 +53,28 @@ def batch(b: int = 3, length: int = 9, vocab: int = 120, seed: int = 0, pad_leng
     return ids * mask, mask
 
 
-@pytest.fixture(scope="session")
-def hub_fixture():
-    """(meta, expected tensors, base-encoder factory) of tests/fixtures/adapterhub."""
-    meta = json.loads((FIXTURES / "fixtures.json").read_text())
-    expected = load_file(FIXTURES / "expected.safetensors")
-    base = load_file(FIXTURES / "base.safetensors")
+HUB_FAMILIES = ("bert", "roberta")
+_ENCODERS = {"bert": (BertConfig, BertModel), "roberta": (RobertaConfig, RobertaModel)}
+
+
+def load_hub_fixture(family: str):
+    """(meta, expected tensors, base-encoder factory) of tests/fixtures/adapterhub/<family>."""
+    root = FIXTURES / family
+    meta = json.loads((root / "fixtures.json").read_text())
+    expected = load_file(root / "expected.safetensors")
+    base = load_file(root / "base.safetensors")
+    config_cls, encoder_cls = _ENCODERS[family]
+    config = {k: v for k, v in meta["config"].items() if k != "model_type"}
 
     def make_model() -> AfuseModel:
-        encoder = BertModel(BertConfig(**meta["bert_config"]), add_pooling_layer=False)
+        encoder = encoder_cls(config_cls(**config), add_pooling_layer=False)
         encoder.load_state_dict(base)
-        return AfuseModel(encoder.eval(), family="bert").eval()
+        return AfuseModel(encoder.eval(), family=family).eval()
 
     return meta, expected, make_model
+
+
+@pytest.fixture(scope="session", params=HUB_FAMILIES)
+def hub_fixture(request):
+    """(meta, expected tensors, base-encoder factory, fixture directory), for each family."""
+    return (*load_hub_fixture(request.param), FIXTURES / request.param)

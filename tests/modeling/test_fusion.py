@@ -136,8 +136,8 @@ def test_fusion_spec_from_config_and_validation():
     from afuse.paths import conf_dir
 
     spec = FusionSpec.from_config(OmegaConf.load(conf_dir() / "fusion" / "dynamic.yaml"))
-    assert spec == FusionSpec("dynamic", 0.01, 1.0, 0.1, False)
-    for bad in ({"kind": "gated"}, {"temperature": 0}, {"score_dropout": 1.0}):
+    assert spec == FusionSpec("dynamic", 0.01, 1.0, 0.1, False, "all")
+    for bad in ({"kind": "gated"}, {"temperature": 0}, {"score_dropout": 1.0}, {"sites": "attn"}):
         with pytest.raises(ConfigError):
             FusionSpec(**bad)
 
@@ -156,9 +156,7 @@ def test_sources_of_different_variants_or_missing_are_refused():
     model.add_fusion(["p", "lo"], FusionSpec(skip_last_layer=True))  # fine without layer 1
 
 
-def test_houlsby_sources_are_fused_at_the_ffn_position_only():
-    """Decision: with Houlsby sources, fusion runs after the FFN; their attention-position
-    adapters are not applied (N of them cannot all modify one hidden state)."""
+def houlsby_fusion_model(spec: FusionSpec):
     model = tiny_model().eval()
     model.add_head("t", task())
     for i, name in enumerate(("a", "b")):
@@ -166,15 +164,62 @@ def test_houlsby_sources_are_fused_at_the_ffn_position_only():
         with torch.no_grad():
             for p in model.adapters[name].parameters():
                 p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(i)) * 0.3)
-    model.add_fusion(["a", "b"])
+    model.add_fusion(["a", "b"], spec)
     model.set_active(fusion=True, head="t")
-    ids, mask = batch()
-    before = model(ids, mask)
+    return model
+
+
+def poison_attention_adapters(model):
     with torch.no_grad():
         for name in ("a", "b"):
             for layer in range(2):
                 model.adapters[name].at(layer, "attn").up.weight.fill_(float("nan"))
+
+
+def test_houlsby_sources_with_sites_ffn_are_fused_at_the_ffn_position_only():
+    """fusion.sites=ffn: fusion runs after the FFN only; the sources' attention-position adapters
+    are not applied (N of them cannot all modify one hidden state without a fusion there)."""
+    model = houlsby_fusion_model(FusionSpec(sites="ffn"))
+    assert model.fusion.positions == ("ffn",) and model.fusion.sites() == [("ffn", 0), ("ffn", 1)]
+    ids, mask = batch()
+    before = model(ids, mask)
+    poison_attention_adapters(model)
     torch.testing.assert_close(model(ids, mask), before)  # attention adapters never ran
     with torch.no_grad():
         model.adapters["a"].at(0, "ffn").up.weight.mul_(2)
     assert (model(ids, mask) - before).abs().max() > 1e-4  # FFN adapters do
+
+
+def test_houlsby_sources_are_fused_at_both_sites_by_default():
+    """The default (AdapterHub's behaviour): a fusion layer after attention and after the FFN."""
+    model = houlsby_fusion_model(FusionSpec())
+    assert model.fusion.positions == ("attn", "ffn")
+    assert model.fusion.sites() == [("attn", 0), ("attn", 1), ("ffn", 0), ("ffn", 1)]
+    assert sorted(model.fusion.state_dict()) == sorted(
+        f"{table}.{i}.{part}.{p}"
+        for table in ("layers", "attention_layers")
+        for i in range(2)
+        for part, p in [
+            ("query", "weight"),
+            ("query", "bias"),
+            ("key", "weight"),
+            ("key", "bias"),
+            ("value", "weight"),
+        ]
+    )
+    ids, mask = batch()
+    with model.capture_fusion_activations() as rec:
+        model(ids, mask)
+    data = rec.to_json("t", "test")
+    assert set(data["sites"]) == {"attn", "ffn"} and data["matrix"] == data["sites"]["ffn"]
+    for rows in data["sites"].values():
+        assert len(rows) == 2 and all(abs(sum(r) - 1) < 1e-6 for r in rows)
+    before = model(ids, mask)
+    poison_attention_adapters(model)
+    assert model(ids, mask).isnan().all()  # the attention adapters are part of the computation
+    # Regularisation counts every site: moving an attention-site V moves it.
+    reg = model.fusion.regularization()
+    with torch.no_grad():
+        model.fusion.at(0, "attn").value.weight[0, 0] += 1.0
+    assert model.fusion.regularization() > reg
+    assert before.isfinite().all()

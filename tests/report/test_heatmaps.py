@@ -20,7 +20,15 @@ def activation_rows(layers: int = 6) -> pd.DataFrame:
             ("F", "v", "cb", 1, layer, "mnli", 0.1 * layer),
             ("F", "v", "cb", 1, layer, "cb", 1 - 0.1 * layer),
         ]
-    return pd.DataFrame(rows, columns=["column", "variant", "target", "seed", "layer", "source", "weight"])
+    frame = pd.DataFrame(rows, columns=["column", "variant", "target", "seed", "layer", "source", "weight"])
+    return frame.assign(site="ffn")
+
+
+def two_site_rows(layers: int = 2) -> pd.DataFrame:
+    """The same fusion recorded after attention too (Houlsby sources), with other weights there."""
+    ffn = activation_rows(layers)
+    attn = ffn.assign(site="attn", weight=1 - ffn.weight)
+    return pd.concat([ffn, attn], ignore_index=True)
 
 
 def test_cube_averages_seeds_and_leaves_absent_sources_empty():
@@ -59,6 +67,29 @@ def test_grid_has_one_heatmap_per_layer_and_one_colour_bar():
         assert ax.get_title() == f"layer {layer + 1}"
 
 
+def test_two_sites_are_two_row_blocks_attention_first():
+    (cube,) = activation_cubes(two_site_rows(layers=2))
+    assert cube.sites == ("attn", "ffn") and cube.rows[:2] == [("attn", "rte"), ("attn", "cb")]
+    assert cube.weights.shape == (2, 4, 3)
+    np.testing.assert_allclose(cube.weights[0, 0], [0.3, 0.7, np.nan])  # attention block, RTE
+    np.testing.assert_allclose(cube.weights[0, 2], [0.7, 0.3, np.nan])  # FFN block, RTE
+    labels = [t.get_text() for t in layer_figure(cube, 1, "m", annotate=False).axes[0].get_yticklabels()]
+    assert labels == [
+        "RTE (2 seeds) · after attention",
+        "CB · after attention",
+        "RTE (2 seeds) · after FFN",
+        "CB · after FFN",
+    ]
+    frame = cube_frame(cube)
+    assert list(frame.columns[:3]) == ["layer", "site", "target"] and len(frame) == 2 * 2 * 2 * 3
+    assert frame.query(
+        "site == 'attn' and layer == 2 and target == 'cb' and source == 'cb'"
+    ).mean_weight.item() == pytest.approx(0.2)  # 1 - the FFN site's 0.8
+    # One site: no site column and no site in the labels (the files of FFN-only runs are unchanged).
+    (single,) = activation_cubes(activation_rows(layers=2))
+    assert "site" not in cube_frame(single).columns
+
+
 def test_png_and_pdf_bytes_are_reproducible():
     (cube,) = activation_cubes(activation_rows(layers=2))
     fig = grid_figure(cube, "minilm")
@@ -70,3 +101,19 @@ def test_png_and_pdf_bytes_are_reproducible():
     pdf = figure_bytes(fig, "pdf")
     assert pdf.startswith(b"%PDF") and b"CreationDate" not in pdf
     assert figure_bytes(grid_figure(cube, "minilm"), "pdf") == pdf
+
+
+def test_activations_json_of_a_two_site_fusion_is_read_per_site(tmp_path):
+    import json
+
+    from afuse.report.collect import _activation_cells
+
+    path = tmp_path / "activations.json"
+    ffn, attn = [[0.6, 0.4], [0.5, 0.5]], [[0.9, 0.1], [0.2, 0.8]]
+    path.write_text(
+        json.dumps({"sources": ["rte", "cb"], "matrix": ffn, "sites": {"attn": attn, "ffn": ffn}})
+    )
+    cells = list(_activation_cells(path))
+    assert ("attn", 2, "cb", 0.8) in cells and ("ffn", 1, "rte", 0.6) in cells and len(cells) == 8
+    path.write_text(json.dumps({"sources": ["rte", "cb"], "matrix": ffn}))  # one site, as before
+    assert {site for site, *_ in _activation_cells(path)} == {"ffn"}

@@ -1,0 +1,21 @@
+"""`afuse export run=<run dir> out=<dir>`: a finished run as AdapterHub files (afuse/export.py)."""
+
+from omegaconf import DictConfig, OmegaConf
+
+from afuse.errors import ConfigError
+from afuse.export import export_run, write_manifest
+
+
+def main(cfg: DictConfig) -> None:
+    for key, example in (
+        ("run", "runs/stage2/minilm/dynamic_pfeiffer_rf16/rte/seed1"),
+        ("out", "export/rte"),
+    ):
+        if OmegaConf.is_missing(cfg, key):
+            raise ConfigError(
+                f"afuse export needs {key}=<...>, e.g. afuse export run={example} out=export/rte"
+            )
+    export = export_run(cfg.run, cfg.out, bool(cfg.with_encoder))
+    manifest = write_manifest(export, cfg.run)
+    print(f"afuse export: wrote {export.out} ({manifest.name} lists it). Load it with adapters 1.3.0:")
+    print(export.loading_code())

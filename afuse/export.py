@@ -1,0 +1,207 @@
+"""Export a finished run as AdapterHub files: what `afuse export run=<run dir> out=<dir>` writes.
+
+    export_run(run_dir, out, with_encoder=False) -> Export
+
+Every directory written is one the `adapters` library (1.3.0) loads with its default calls,
+`model.load_adapter(dir)` (adapter and, where there is one, its head) and
+`model.load_adapter_fusion(dir)` (fusion and the target's head); each holds both weight files
+(safetensors and the plain tensor `.bin` the library reads by default).
+
+    train-adapter run  out/<task>/                 adapter + head
+    fuse run           out/<source>/ per source    adapters
+                       out/fusion/                 fusion (both sites for Houlsby sources) + head
+    train-multitask    out/<task>/ per task        adapter + head
+    MT-A (and F. w/ MT-A, or with_encoder=true)    out/encoder/: the encoder as a transformers model
+                                                   directory (config.json + model.safetensors)
+
+Only files are read and written (no model is built) unless an encoder is exported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from afuse.atomic import atomic_write_json
+from afuse.errors import ConfigError
+from afuse.modeling import adapterhub
+from afuse.modeling.fusion import Fusion, FusionSpec
+from afuse.modeling.inject import family as model_family
+from afuse.modeling.weights import load_tensors
+from afuse.run_model import fusion_sources, run_config
+from afuse.runs import read_metrics
+
+EXPORTABLE = ("train-adapter", "fuse", "train-multitask")
+FUSION_DIR = "fusion"
+ENCODER_DIR = "encoder"
+
+
+@dataclass
+class Export:
+    """What was written: adapter directories by name, the fusion and encoder directories."""
+
+    out: Path
+    family: str
+    base_model: str  # how the library gets the base encoder when no encoder/ is exported
+    adapters: dict[str, Path] = field(default_factory=dict)
+    heads: dict[str, Path] = field(default_factory=dict)
+    fusion: Path | None = None
+    encoder: Path | None = None
+
+    def loading_code(self) -> str:
+        """The library calls that load the export (printed by the command)."""
+        model_class = adapterhub.MODEL_CLASS.get(self.family, "BertAdapterModel")
+        base = f'"{self.encoder or self.base_model}"'
+        lines = [
+            f"from adapters import {model_class}",
+            f"model = {model_class}.from_pretrained({base})",
+            *(f'model.load_adapter("{path}")' for path in self.adapters.values()),
+        ]
+        if self.fusion:
+            from_names = ", ".join(f'"{name}"' for name in self.adapters)
+            lines += [
+                "from adapters.composition import Fuse",
+                f'model.load_adapter_fusion("{self.fusion}")',
+                f"model.set_active_adapters(Fuse({from_names}))",
+            ]
+        else:
+            lines.append(f'model.set_active_adapters("{next(iter(self.adapters))}")')
+        return "\n".join(lines)
+
+
+def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool = False) -> Export:
+    run_dir, out = Path(run_dir), Path(out)
+    cfg = run_config(run_dir)
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(
+            f"out={out} is not empty; choose a new directory (an export never mixes with other files)"
+        )
+    command = read_metrics(run_dir).get("command")
+    if command not in EXPORTABLE:
+        raise ConfigError(
+            f"{run_dir} is a {command} run; afuse export writes AdapterHub files of "
+            f"{', '.join(EXPORTABLE)} runs (a Full or Head baseline has no adapter)"
+        )
+    export = Export(out, str(cfg.model.family), _base_model(cfg.model))
+    if command == "train-adapter":
+        task = str(cfg.task.name)
+        _adapter(export, run_dir, task)
+        _head(export, run_dir / "head.safetensors", task, cfg.task, export.adapters[task])
+        encoder_run = run_dir if with_encoder else None
+    elif command == "train-multitask":
+        for task in cfg.tasks:
+            task = str(task)
+            _adapter(export, run_dir / "adapters" / task, task)
+            _head(
+                export,
+                run_dir / "heads" / f"{task}.safetensors",
+                task,
+                _task_cfg(task),
+                export.adapters[task],
+            )
+        encoder_run = run_dir
+    else:
+        encoder_run = _fusion_run(export, run_dir, cfg, with_encoder)
+    if encoder_run is not None:
+        _encoder(export, cfg, encoder_run)
+    return export
+
+
+def _base_model(model_cfg) -> str:
+    """The base encoder for from_pretrained: the Hub id, the local folder of a packaged model, or
+    a hint to export it (a model built from config has no files)."""
+    if model_cfg.get("hub_id"):
+        return str(model_cfg.hub_id)
+    if model_cfg.get("package"):
+        import importlib
+
+        return str(importlib.import_module(str(model_cfg.package)).get_model_path())
+    return "<the base encoder: rerun afuse export with with_encoder=true to write it>"
+
+
+def _task_cfg(task: str):
+    from afuse.config import task_config
+
+    return task_config(task)
+
+
+def _adapter(export: Export, directory: Path, name: str) -> None:
+    target = export.out / name
+    adapterhub.copy_adapter(directory, target, name)
+    export.adapters[name] = target
+
+
+def _head(export: Export, path: Path, name: str, task_cfg, directory: Path) -> None:
+    state, meta = load_tensors(path)
+    if not meta or "head" not in meta:
+        raise ConfigError(f"{path}: not an afuse head file (no head description in its metadata)")
+    labels = task_cfg.get("labels") if task_cfg is not None else None
+    adapterhub.write_head(directory, name, meta["head"], state, export.family, labels)
+    export.heads[name] = directory
+
+
+def _fusion_run(export: Export, run_dir: Path, cfg, with_encoder: bool) -> Path | None:
+    """Sources, fusion and head of a fuse run; returns the run whose encoder must go too (MT-A)."""
+    from afuse.sources import source_positions
+
+    mt_run, sources = fusion_sources(cfg)  # found as `afuse fuse` found them, under the run's runs/ tree
+    encoder_run = mt_run or (run_dir if with_encoder else None)
+    state, meta = load_tensors(run_dir / "fusion.safetensors")
+    if not meta or "sources" not in meta:
+        raise ConfigError(
+            f"{run_dir / 'fusion.safetensors'}: not an afuse fusion file (no sources in its metadata)"
+        )
+    if list(meta["sources"]) != [s.name for s in sources]:
+        raise ConfigError(
+            f"{run_dir}: its fusion is over {meta['sources']}, but its config now finds {[s.name for s in sources]}"
+        )
+    fusion, positions = _fusion_from_state(meta, state), source_positions(sources, "all")
+    adapterhub.check_exportable(fusion, positions)  # before anything is written
+    for source in sources:
+        _adapter(export, source.adapter_dir, source.name)
+    export.fusion = export.out / FUSION_DIR
+    adapterhub.write_fusion(export.fusion, fusion, positions, export.family, model_family(export.family))
+    target = str(cfg.task.name)
+    _head(export, run_dir / "head.safetensors", target, cfg.task, export.fusion)
+    return encoder_run
+
+
+def _fusion_from_state(meta: dict, state: dict) -> Fusion:
+    """The Fusion module a fusion.safetensors holds, rebuilt from its names (no encoder needed)."""
+    spec = FusionSpec(**{"sites": "ffn", **meta["spec"]})  # files before fusion.sites: after the FFN only
+    layers = {int(key.split(".")[1]) for key in state}
+    positions = ("attn", "ffn") if any(k.startswith("attention_layers.") for k in state) else ("ffn",)
+    num_layers = max(layers) + 1 + int(spec.skip_last_layer)
+    fusion = Fusion(list(meta["sources"]), spec, int(meta["hidden_size"]), num_layers, positions)
+    fusion.load_state_dict(state)
+    return fusion
+
+
+def _encoder(export: Export, cfg, run_dir: Path) -> None:
+    """The (MT-A fine-tuned, or base) encoder as a transformers model directory."""
+    from afuse.modeling import load_backbone
+
+    encoder, tokenizer, _ = load_backbone(cfg.model)
+    weights = run_dir / "encoder.safetensors"
+    if weights.is_file():
+        state, _ = load_tensors(weights)
+        encoder.load_state_dict(state)
+    export.encoder = export.out / ENCODER_DIR
+    encoder.save_pretrained(export.encoder)
+    tokenizer.save_pretrained(export.encoder)
+
+
+def write_manifest(export: Export, run_dir: Path) -> Path:
+    """export.json: what is where, and the library calls that load it."""
+    path = export.out / "export.json"
+    data = {
+        "run": str(run_dir),
+        "family": export.family,
+        "adapters": {name: str(p.relative_to(export.out)) for name, p in export.adapters.items()},
+        "heads": {name: str(p.relative_to(export.out)) for name, p in export.heads.items()},
+        "fusion": str(export.fusion.relative_to(export.out)) if export.fusion else None,
+        "encoder": str(export.encoder.relative_to(export.out)) if export.encoder else None,
+        "load_with_adapters": export.loading_code().splitlines(),
+    }
+    atomic_write_json(path, data)
+    return path

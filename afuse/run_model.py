@@ -1,0 +1,72 @@
+"""A finished run's model, rebuilt from the run's own files (what its metrics were measured on).
+
+    model = load_run_model(run_dir)            # eval mode; the run's adapter or fusion and head active
+    model = load_run_model(mt_a_run, task="rte")
+
+train-adapter: the encoder, the run's adapter and head. fuse: the stage-1 (or MT-A) adapters it
+fused, found the way `afuse fuse` found them but under the run's own runs/ tree, its fusion and
+head. train-multitask: the MT-A encoder with one task's adapter and head (default: the first).
+"""
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from afuse.errors import ConfigError, MissingInputError
+from afuse.modeling import AfuseModel, load_backbone
+from afuse.runs import CONFIG, is_complete, read_metrics
+
+HEAD = "head"
+
+
+def run_config(run_dir: Path) -> DictConfig:
+    """The run's saved config, with paths.runs pointing at the runs/ tree the run is in now."""
+    if not (run_dir / CONFIG).is_file():
+        raise MissingInputError(
+            f"{run_dir} is not an afuse run directory (no {CONFIG}); pass run=<run directory>"
+        )
+    if not is_complete(run_dir):
+        raise MissingInputError(f"{run_dir} has not finished (no metrics.json): rerun its command first")
+    cfg = OmegaConf.load(run_dir / CONFIG)
+    # <runs>/stage{1,2}/<model>/<variant>/<task or tasks>/seed<k>
+    OmegaConf.update(cfg, "paths.runs", str(Path(run_dir).resolve().parents[4]))
+    return cfg
+
+
+def fusion_sources(cfg: DictConfig):
+    """(MT-A run or None, sources) of a fuse run's config."""
+    from afuse.sources import resolve_mt_a, resolve_st_a_sources
+
+    if cfg.adapters == "mt_a":
+        return resolve_mt_a(cfg)
+    return None, resolve_st_a_sources(cfg)
+
+
+def load_run_model(run_dir: str | Path, task: str | None = None) -> AfuseModel:
+    run_dir = Path(run_dir)
+    cfg = run_config(run_dir)
+    command = read_metrics(run_dir).get("command")
+    model = AfuseModel(load_backbone(cfg.model).encoder, family=cfg.model.family)
+    if command == "fuse":
+        mt_run, sources = fusion_sources(cfg)
+        if mt_run is not None:
+            model.load_encoder(mt_run / "encoder.safetensors")
+        for source in sources:
+            model.load_adapter(source.name, source.adapter_dir)
+        model.load_fusion(run_dir / "fusion.safetensors")
+        model.load_head(HEAD, run_dir / "head.safetensors", cfg.task)
+        model.set_active(fusion=True, head=HEAD)
+    elif command == "train-multitask":
+        task = task or str(cfg.tasks[0])
+        model.load_encoder(run_dir / "encoder.safetensors")
+        model.load_adapter(task, run_dir / "adapters" / task)
+        model.load_head(HEAD, run_dir / "heads" / f"{task}.safetensors")
+        model.set_active(adapter=task, head=HEAD)
+    elif command == "train-adapter":
+        task = str(cfg.task.name)
+        model.load_adapter(task, run_dir)
+        model.load_head(HEAD, run_dir / "head.safetensors", cfg.task)
+        model.set_active(adapter=task, head=HEAD)
+    else:
+        raise ConfigError(f"{run_dir}: a {command} run has no adapter or fusion to load")
+    return model.eval()

@@ -1,0 +1,147 @@
+"""`afuse export`: trained runs written as AdapterHub files reproduce the runs' logits.
+
+The library itself reading such files with its default calls is tested on committed fixtures
+(tests/modeling/test_adapterhub.py::test_library_reads_afuse_exports_with_its_default_calls);
+here afuse reads the exports back through the same AdapterHub readers that match the library to
+1e-5, and compares with the run's own files.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from safetensors.torch import load_file
+
+from afuse.cli import main as afuse_main
+from afuse.modeling import AfuseModel, load_backbone
+from afuse.run_model import load_run_model
+from afuse.runs import multitask_dir, stage1_dir, stage2_dir
+from tests.train.test_fusion_sites import common, run
+
+pytestmark = pytest.mark.slow  # small training runs in this process
+
+
+def cli(*argv: str) -> int:
+    try:
+        afuse_main(list(argv))
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 1
+    return 0
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory, shared_data) -> Path:
+    """Houlsby adapters for cb and rte, a fusion over them (both sites) and one after the FFN
+    only; an MT-A run over cb and rte and a fusion over its adapters."""
+    root = tmp_path_factory.mktemp("export")
+    run(root, shared_data)
+    run(root, shared_data, "fusion.sites=ffn")
+    args = [a for a in common(root, shared_data) if a != "adapter=houlsby"]
+    assert cli("train-multitask", "tasks=[cb,rte]", *args) == 0
+    assert cli("fuse", "target=cb", "adapters=mt_a", "fusion.sources=[cb,rte]", *args) == 0
+    return root
+
+
+def batch():
+    g = torch.Generator().manual_seed(3)
+    ids = torch.randint(1000, 2000, (3, 12), generator=g)
+    mask = torch.ones_like(ids)
+    mask[1, 8:] = 0
+    mask[2, 4:] = 0
+    return ids * mask, mask
+
+
+def logits(model, head="h") -> torch.Tensor:
+    ids, mask = batch()
+    with torch.no_grad():
+        return model.eval()(ids, mask)
+
+
+def fresh_model(run_dir: Path) -> AfuseModel:
+    cfg = OmegaConf.load(run_dir / "config.yaml")
+    return AfuseModel(load_backbone(cfg.model).encoder, family=cfg.model.family)
+
+
+def export(root: Path, run_dir: Path, name: str) -> tuple[int, Path]:
+    out = root / "exports" / name
+    return cli("export", f"run={run_dir}", f"out={out}", f"paths.logs={root}/logs"), out
+
+
+def exported_fusion_model(run_dir: Path, out: Path) -> AfuseModel:
+    """The same, from the export's AdapterHub directories only."""
+    manifest = json.loads((out / "export.json").read_text())
+    model = fresh_model(run_dir)
+    if manifest["encoder"]:
+        model.encoder.load_state_dict(load_file(out / manifest["encoder"] / "model.safetensors"))
+    for name, path in manifest["adapters"].items():
+        model.load_adapter(name, out / path)
+    model.load_fusion(out / manifest["fusion"])
+    model.load_head("h", out / manifest["fusion"])
+    model.set_active(fusion=True, head="h")
+    return model
+
+
+@pytest.mark.parametrize("variant", ["dynamic_houlsby_rf16_src-c056b4_attn-ffn", "dynamic_mt_a_src-c056b4"])
+def test_fusion_export_reproduces_the_run(root, variant):
+    run_dir = stage2_dir(root / "runs", "tiny", variant, "cb", 1)
+    code, out = export(root, run_dir, variant)
+    assert code == 0
+    for directory in ("cb", "rte", "fusion"):  # what the library's default calls read
+        assert any(p.suffix == ".bin" for p in (out / directory).iterdir()), directory
+    fusion_cfg = json.loads((out / "fusion" / "adapter_fusion_config.json").read_text())
+    assert fusion_cfg["adapter_names"] == ["cb", "rte"] and fusion_cfg["name"] == "cb,rte"
+    exported = exported_fusion_model(run_dir, out)
+    assert exported.fusion.positions == (("attn", "ffn") if "houlsby" in variant else ("ffn",))
+    torch.testing.assert_close(logits(exported), logits(load_run_model(run_dir)), atol=1e-6, rtol=0)
+    head = json.loads((out / "fusion" / "head_config.json").read_text())
+    assert head["name"] == "cb" and list(head["config"]["label2id"]) == [
+        "entailment",
+        "contradiction",
+        "neutral",
+    ]
+
+
+def test_adapter_and_multitask_exports_reproduce_the_runs(root):
+    adapter_run = stage1_dir(root / "runs", "tiny", "houlsby_rf16", "rte", 1)
+    code, out = export(root, adapter_run, "rte")
+    assert code == 0 and json.loads((out / "export.json").read_text())["encoder"] is None
+    exported = fresh_model(adapter_run)
+    exported.load_adapter("rte", out / "rte")
+    exported.load_head("h", out / "rte")
+    exported.set_active(adapter="rte", head="h")
+    torch.testing.assert_close(logits(exported), logits(load_run_model(adapter_run)), atol=0, rtol=0)
+
+    mt_run = multitask_dir(root / "runs", "tiny", "rte-cb", 1)
+    code, out = export(root, mt_run, "mt_a")
+    assert code == 0
+    manifest = json.loads((out / "export.json").read_text())
+    assert sorted(manifest["adapters"]) == ["cb", "rte"] and manifest["encoder"] == "encoder"
+    exported = fresh_model(mt_run)
+    exported.encoder.load_state_dict(load_file(out / "encoder" / "model.safetensors"))
+    exported.load_adapter("rte", out / "rte")
+    exported.load_head("h", out / "rte")
+    exported.set_active(adapter="rte", head="h")
+    own = load_run_model(mt_run, task="rte")
+    torch.testing.assert_close(logits(exported), logits(own), atol=0, rtol=0)
+
+
+def test_what_cannot_be_exported_is_refused_before_anything_is_written(root, capsys):
+    def error() -> str:
+        captured = capsys.readouterr()
+        return captured.out + captured.err
+
+    ffn_only = stage2_dir(root / "runs", "tiny", "dynamic_houlsby_rf16_src-c056b4", "cb", 1)
+    code, out = export(root, ffn_only, "ffn_only")
+    assert code == 2 and not out.exists()
+    assert "fusion.sites=ffn over Houlsby adapters has no AdapterHub equivalent" in error()
+    code, out = export(root, root / "runs", "not_a_run")
+    assert code == 3 and "is not an afuse run directory" in error()
+    (root / "exports" / "taken").mkdir(parents=True)
+    (root / "exports" / "taken" / "notes.txt").write_text("mine")
+    code, out = export(root, stage1_dir(root / "runs", "tiny", "houlsby_rf16", "rte", 1), "taken")
+    assert code == 2 and "is not empty" in error()
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert cli("export", f"paths.logs={root}/logs") == 2
+    assert "afuse export needs run=<...>" in error()
