@@ -22,7 +22,7 @@ from afuse.errors import ConfigError, MissingInputError
 from afuse.modeling import adapterhub, fastops
 from afuse.modeling.activations import ActivationRecorder
 from afuse.modeling.adapters import Adapter, AdapterSpec, apply_adapter
-from afuse.modeling.fusion import Fusion, FusionSpec, check_sources, fuse, stack_adapters
+from afuse.modeling.fusion import Fusion, FusionSpec, StackCache, check_sources, fuse
 from afuse.modeling.heads import Head, head_for_task, head_from_description
 from afuse.modeling.inject import family as get_family
 from afuse.modeling.inject import install_first_token_shortcut, install_sites, layer_norm_of
@@ -56,6 +56,7 @@ class AfuseModel(nn.Module):
         self._kept_sources: list[str] | None = None  # pruning: the fusion sources still computed
         self._mask: torch.Tensor | None = None  # attention mask of the running forward, for capture
         self._recorder: ActivationRecorder | None = None
+        self._stacks = StackCache()  # the frozen fusion sources' weights, stacked once per site
 
     # ------------------------------------------------------------------------------ adapters
 
@@ -325,7 +326,7 @@ class AfuseModel(nn.Module):
         sources = self.active_sources()
         adapters = [self.adapters[s] for s in sources]
         a = ln(h + x) if adapters[0].spec.ln_before else h
-        stacked = stack_adapters([ad.at(layer, position) for ad in adapters])
+        stacked = self._stacks.get((layer, position), [ad.at(layer, position) for ad in adapters])
         spec = self.fusion.spec
         out, probs = fuse(fusion_layer, stacked, a, spec.temperature, spec.score_dropout, self.training)
         if self._recorder is not None:

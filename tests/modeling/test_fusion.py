@@ -223,3 +223,55 @@ def test_houlsby_sources_are_fused_at_both_sites_by_default():
         model.fusion.at(0, "attn").value.weight[0, 0] += 1.0
     assert model.fusion.regularization() > reg
     assert before.isfinite().all()
+
+
+def _fusion_model(n=3):
+    model = tiny_model().eval()
+    model.add_head("t", task())
+    names = [f"s{i}" for i in range(n)]
+    for i, name in enumerate(names):
+        model.add_adapter(name, AdapterSpec("pfeiffer", 4))
+        with torch.no_grad():
+            for p in model.adapters[name].parameters():
+                p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(i)) * 0.3)
+    model.add_fusion(names)
+    model.set_active(fusion=True, head="t")
+    model.trainable_for("fusion")
+    return model
+
+
+def test_stacked_sources_are_reused_only_while_their_weights_are_unchanged():
+    ids, mask = batch()
+    model = _fusion_model()
+    first = model(ids, mask)
+    stacks = {site: entry[2] for site, entry in model._stacks._entries.items()}
+    torch.testing.assert_close(model(ids, mask), first)
+    assert all(model._stacks._entries[site][2] is stacked for site, stacked in stacks.items())  # reused
+    with torch.no_grad():  # an in-place change of one source (a load, an optimizer) is seen at once
+        model.adapters["s1"].at(0, "ffn").up.weight.mul_(3)
+    changed = model(ids, mask)
+    fresh = _fusion_model()
+    with torch.no_grad():
+        fresh.adapters["s1"].at(0, "ffn").up.weight.mul_(3)
+    torch.testing.assert_close(changed, fresh(ids, mask))
+    assert (changed - first).abs().max() > 1e-4
+    torch.testing.assert_close(model.double()(ids, mask), fresh.double()(ids, mask))  # .to() re-stacks
+
+
+def test_trainable_sources_are_not_cached_and_get_gradients():
+    ids, mask = batch()
+    model = _fusion_model()
+    model.trainable_for("full")  # every source trains too: its stack must stay in the graph
+    model(ids, mask).sum().backward()
+    assert model.adapters["s2"].at(1, "ffn").down.weight.grad.abs().sum() > 0
+    assert not model._stacks._entries
+
+
+def test_a_stack_made_in_inference_mode_is_not_reused_for_training():
+    ids, mask = batch()
+    model = _fusion_model()
+    with torch.inference_mode():
+        model(ids, mask)
+    model.train()
+    model(ids, mask).sum().backward()  # would fail on an inference tensor saved for backward
+    assert model.fusion.at(0).query.weight.grad is not None
