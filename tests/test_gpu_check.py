@@ -35,7 +35,7 @@ def test_gpu_check_quick_cpu_mode_runs_every_part_and_writes_its_report(tmp_path
     # 1. every numerical case ran and passed (fusion layer: fast path vs the naive reference)
     names = [c["name"] for c in report["correctness"]["cases"]]
     assert names == [
-        "ST-A (Pfeiffer)", "Houlsby", "Fusion N=2", "Fusion N=16", "MT-A (2 tasks)",
+        "ST-A (Pfeiffer)", "Houlsby", "Fusion N=2", "Fusion N=16", "Houlsby Fusion N=4, both sites", "MT-A (2 tasks)",
         "fusion layer N=2", "fusion layer N=16",
     ]  # fmt: skip
     assert report["correctness"]["passed"]

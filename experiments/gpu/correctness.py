@@ -1,6 +1,6 @@
 """GPU check, part 1: afuse's numerics on the device against the CPU and against the naive fusion.
 
-For ST-A, Houlsby, Fusion (N = 2 and 16) and MT-A on a small random BERT: logits and gradients of
+For ST-A, Houlsby, Fusion (N = 2 and 16; Houlsby sources at both sites) and MT-A on a small random BERT: logits and gradients of
 every trainable parameter on the device (fp32, TF32 off) against the same model on the CPU; the
 fast fusion layer against the naive reference (afuse/modeling/fusion_reference.py) on the device;
 the loss under bf16 autocast against fp32. Dropout is off (eval mode) so that both sides compute
@@ -78,10 +78,10 @@ def build(case: str, n_sources: int = 0) -> tuple[AfuseModel, str]:
         scramble(model.adapters, 1)
         model.set_active(adapter="t", head="t")
         return model, "adapter"
-    if case == "fusion":
+    if case in ("fusion", "houlsby_fusion"):  # Houlsby sources: fusion after attention and after the FFN
         names = [f"s{i}" for i in range(n_sources)]
         for name in names:
-            model.add_adapter(name, AdapterSpec("pfeiffer", 4))
+            model.add_adapter(name, AdapterSpec("pfeiffer" if case == "fusion" else "houlsby", 4))
         model.add_head("t", head_config("t"))
         model.add_fusion(names, FusionSpec("dynamic"))
         scramble(model.adapters, 2)
@@ -191,6 +191,7 @@ def main(argv=None) -> int:
         model_case("Houlsby", "houlsby", device),
         model_case("Fusion N=2", "fusion", device, 2),
         model_case("Fusion N=16", "fusion", device, 16),
+        model_case("Houlsby Fusion N=4, both sites", "houlsby_fusion", device, 4),
         model_case("MT-A (2 tasks)", "multitask", device),
         fusion_layer_case(2, device),
         fusion_layer_case(16, device),

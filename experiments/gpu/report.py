@@ -153,7 +153,11 @@ def main(argv=None) -> int:
 
     def read(name: str) -> dict:
         path = args.work / name
-        return json.loads(path.read_text()) if path.is_file() else {"passed": None, "missing": f"{name}: not run"}
+        return (
+            json.loads(path.read_text())
+            if path.is_file()
+            else {"passed": None, "missing": f"{name}: not run"}
+        )
 
     shape = QUICK if args.quick else BERT_BASE
     speed_text = (args.work / "speed.txt").read_text() if (args.work / "speed.txt").is_file() else ""
