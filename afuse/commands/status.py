@@ -219,8 +219,11 @@ def job_table(states, every_job: bool) -> str:
 
 def launch_section(experiment: Experiment, states, passed_on: tuple[str, ...] = ()) -> str:
     pending = to_launch(states)
+    damaged = sum(1 for state, _ in states.values() if state is State.DAMAGED)
     if not pending:
-        return "Nothing to launch."
+        return "Nothing to launch." + (
+            " Damaged runs: retrain them with their force=true lines above." if damaged else ""
+        )
     out = ["To launch what is left (done and running jobs are left out):"]
     for stage in (1, 2):
         stage_jobs = [job for job in pending if job.stage == stage]
