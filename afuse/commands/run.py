@@ -131,9 +131,20 @@ def run_children(sweeps: list[Sweep], concurrent: bool) -> list[int]:
     """Run sweeps as child processes (output goes straight to this terminal); their exit codes."""
     env = {**os.environ, ENV_SWITCH: "0"}
     if concurrent:
-        processes = [subprocess.Popen(sweep.argv(), env=env) for sweep in sweeps]
+        return _wait([subprocess.Popen(sweep.argv(), env=env) for sweep in sweeps])
+    return [_wait([subprocess.Popen(sweep.argv(), env=env)])[0] for sweep in sweeps]
+
+
+def _wait(processes: list[subprocess.Popen]) -> list[int]:
+    """Their exit codes. On Ctrl-C the children (same terminal) got it too: they finish their step
+    and write a checkpoint, so wait for them instead of killing them as subprocess.run would; a
+    second Ctrl-C reaches them as well and ends the wait."""
+    try:
         return [process.wait() for process in processes]
-    return [subprocess.run(sweep.argv(), env=env, check=False).returncode for sweep in sweeps]
+    except KeyboardInterrupt:
+        for process in processes:
+            process.wait()
+        raise
 
 
 def drive(

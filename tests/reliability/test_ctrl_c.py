@@ -5,13 +5,18 @@ like an uninterrupted run. A second Ctrl-C stops at once, still with one line an
 import os
 import random
 import signal
+import subprocess
+import sys
+import time
+from contextlib import suppress
+from pathlib import Path
 
 import pytest
 
 from afuse.cli import main as afuse_main
 from afuse.train.signals import preemption_guard
 
-from .harness import TOTAL_STEPS, finish, overrides, run_dir, start, wait_until_stopped
+from .harness import REPO, TOTAL_STEPS, finish, overrides, run_dir, start, wait_until_stopped, write_preset
 from .test_preemption import check_interrupted, check_resumed
 
 
@@ -60,3 +65,55 @@ def test_ctrl_c_outside_training_is_one_line_and_exit_130(work, reference, monke
         err.strip().splitlines()[-1]
         == "afuse train-adapter: interrupted (Ctrl-C); rerun the same command to resume"
     )
+
+
+def stopped_process_in_group(group: int, timeout: float = 180) -> int:
+    """The pid of a process of `group` stopped by SIGSTOP (the training job of a sweep)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] == "T" and int(fields[2]) == group:
+                return int(stat.parent.name)
+        time.sleep(0.1)
+    raise AssertionError("no process of the sweep stopped in time")
+
+
+@pytest.mark.slow  # `afuse run` in its own session, its sweep a child of it: Ctrl-C reaches both
+def test_ctrl_c_during_afuse_run_lets_the_job_checkpoint(work, reference):
+    step = random.randint(1, TOTAL_STEPS - 1)
+    preset = write_preset(work, ["cb"], [1])
+    args = [a for a in overrides(work, reference.raw_dir) if not a.startswith("task=")]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "AFUSE_TEST_FAULT": f"SIGSTOP@{step}"}
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "afuse.cli", "run", *preset, *args],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group: the test sends the terminal's Ctrl-C to it
+    )
+    try:
+        job = stopped_process_in_group(driver.pid)
+        os.killpg(driver.pid, signal.SIGINT)  # to the driver and the job, as a terminal does
+        # The job's step takes a while (here: it goes on only in a second); the driver must wait
+        # for it to checkpoint, not kill it (subprocess.run would, after 0.25 s).
+        time.sleep(1)
+        with suppress(ProcessLookupError):  # already killed: the assertions below say so
+            os.kill(job, signal.SIGCONT)
+        result = finish(driver)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert result.code == 130, result.out
+    assert "Traceback" not in result.out
+    assert "interrupted (Ctrl-C): checkpoint written" in result.out  # the job, not killed by the driver
+    assert (
+        result.out.strip().splitlines()[-1]
+        == "afuse run: interrupted (Ctrl-C); rerun the same command to resume"
+    )
+    check_interrupted(run_dir(work), step)
