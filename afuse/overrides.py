@@ -17,6 +17,9 @@ from afuse.errors import ConfigError
 from afuse.paths import conf_dir
 
 _ABSENT = object()
+# Mappings whose keys are free: each key is passed on as it is (model.config to transformers'
+# config of a model built from config, data.per_task.<task> to that task's data settings).
+OPEN_MAPPINGS = ("model.config", "data.per_task")
 
 
 def check_overrides(config_name: str, argv: list[str]) -> None:
@@ -82,6 +85,11 @@ def _unknown_option(error) -> ConfigError:
 
 
 def _check_key(cfg: DictConfig, key: str) -> None:
+    if any(
+        key.startswith(f"{mapping}.") and OmegaConf.select(cfg, mapping) is not None
+        for mapping in OPEN_MAPPINGS
+    ):
+        return
     try:
         if OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=True) is not _ABSENT:
             return

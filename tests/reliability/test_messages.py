@@ -140,3 +140,16 @@ def test_a_report_lists_only_what_it_wrote(work, reference, afuse_inproc):
     assert "tables: accuracy; no heatmaps (no fusion run finished)" in result.out
     written = (work / "results" / "reliability" / "report_files.txt").read_text().split()
     assert "accuracy.md" in written and not any(name.startswith("heatmaps/") for name in written)
+
+
+def test_free_mappings_take_new_keys_with_plus():
+    """model.config goes to transformers' config as it is, data.per_task.<task> to that task."""
+    from afuse.errors import ConfigError
+    from afuse.overrides import check_overrides
+
+    check_overrides("train_adapter", ["task=rte", "model=tiny", "+model.config.hidden_dropout_prob=0.2"])
+    check_overrides("train_adapter", ["task=rte", "+data.per_task.rte.max_train_examples=10"])
+    with pytest.raises(ConfigError, match="unknown key model.config.hidden_dropout_prob"):
+        check_overrides(
+            "train_adapter", ["task=rte", "model=minilm", "+model.config.hidden_dropout_prob=0.2"]
+        )
