@@ -98,6 +98,8 @@ def replacing_finished(run_dir: Path, keep_held_on=lambda error: False):
         if held and not keep_held_on(error):
             restore_finished(Path(run_dir))
             log.warning("%s: the forced rerun stopped; the finished run is kept as it was", run_dir)
+            if hasattr(error, "abandoned"):  # Preempted: its message must not promise a resume
+                error.abandoned = True
         raise
     if held:
         release_finished(Path(run_dir))

@@ -24,6 +24,15 @@ class Preempted(Exception):
         super().__init__(message)
         self.signum = signum
         self.previous_handler = previous_handler
+        self.abandoned = False  # a forced rerun that gave up: the finished run was put back
+
+    def __str__(self) -> str:
+        if self.abandoned:
+            return (
+                "interrupted (Ctrl-C): the forced rerun is abandoned and the finished run kept as it was; "
+                "rerun with force=true to train it again"
+            )
+        return super().__str__()
 
     @property
     def interrupted(self) -> bool:

@@ -16,7 +16,18 @@ import pytest
 from afuse.cli import main as afuse_main
 from afuse.train.signals import preemption_guard
 
-from .harness import REPO, TOTAL_STEPS, finish, overrides, run_dir, start, wait_until_stopped, write_preset
+from .harness import (
+    REPO,
+    TOTAL_STEPS,
+    copy_reference_run,
+    finish,
+    overrides,
+    run_dir,
+    start,
+    wait_until_stopped,
+    write_preset,
+)
+from .test_finished_runs import snapshot
 from .test_preemption import check_interrupted, check_resumed
 
 
@@ -117,3 +128,26 @@ def test_ctrl_c_during_afuse_run_lets_the_job_checkpoint(work, reference):
         == "afuse run: interrupted (Ctrl-C); rerun the same command to resume"
     )
     check_interrupted(run_dir(work), step)
+
+
+@pytest.mark.slow  # a real SIGINT to a child process
+def test_ctrl_c_during_a_forced_rerun_keeps_the_finished_run(work, reference):
+    run = copy_reference_run(reference, work)
+    before = snapshot(run)
+    child = start(
+        "train-adapter", [*overrides(work, reference.raw_dir), "force=true"], work, fault="SIGSTOP@5"
+    )
+    wait_until_stopped(child)
+    os.kill(child.pid, signal.SIGINT)
+    os.kill(child.pid, signal.SIGCONT)
+    result = finish(child)
+    assert result.code == 130, result.out
+    assert (
+        result.out.strip()
+        .splitlines()[-1]
+        .endswith(
+            "interrupted (Ctrl-C): the forced rerun is abandoned and the finished run kept as it was; "
+            "rerun with force=true to train it again"
+        )
+    )
+    assert snapshot(run) == before and not (run / "checkpoint").exists()
