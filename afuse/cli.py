@@ -4,18 +4,23 @@ Each command is an ordinary `@hydra.main` application (overrides, `--cfg job`, `
 multirun and launchers all work), built here with the command's primary config from conf/.
 """
 
+import difflib
 import importlib
 import logging
+import signal
 import sys
 
 import hydra
 from omegaconf import DictConfig
+from omegaconf.errors import MissingMandatoryValue
 
 from afuse import __version__
 from afuse.atomic import NO_SPACE, NOT_WRITABLE, write_error
 from afuse.commands import COMMANDS, Command
-from afuse.config import register_resolvers
-from afuse.errors import AfuseError
+from afuse.config import register_resolvers, task_names
+from afuse.errors import AfuseError, ConfigError
+from afuse.job_logs import job_label, label_console
+from afuse.overrides import check_overrides
 from afuse.paths import conf_dir
 from afuse.train.signals import Preempted
 from afuse.validate import validate
@@ -50,11 +55,20 @@ def user_error(exc: BaseException) -> AfuseError | None:
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, AfuseError):
             return exc
+        if isinstance(exc, MissingMandatoryValue):
+            return missing_value(exc)
         if isinstance(exc, OSError) and exc.errno in (*NO_SPACE, *NOT_WRITABLE):
             return write_error(exc.filename or "a file", exc)
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def missing_value(exc: MissingMandatoryValue) -> ConfigError:
+    """A `???` value the user must give (fuse's target): name the key and its valid values."""
+    key = exc.full_key or "a required value"
+    valid = f"; valid: {' '.join(task_names())}" if key in ("target", "task") else ""
+    return ConfigError(f"no {key} given: add {key}=<name>{valid}")
 
 
 def _in_multirun() -> bool:
@@ -72,13 +86,18 @@ def exit_for_requeue(preempted: Preempted) -> None:
     SystemExit, never an exception: submitit would record that as the job's failure.
     """
     logging.getLogger("afuse").warning("%s", preempted)
-    if callable(preempted.previous_handler):
+    # Python's own SIGINT handler would only raise KeyboardInterrupt: Ctrl-C hands over to no one.
+    if callable(preempted.previous_handler) and not preempted.interrupted:
         preempted.previous_handler(preempted.signum, None)
     raise SystemExit(128 + preempted.signum)
 
 
 def _task_function(command: Command):
     def task(cfg: DictConfig):
+        if _in_multirun():  # parallel jobs share the terminal: tell their lines apart
+            from hydra.core.hydra_config import HydraConfig
+
+            label_console(job_label(cfg, HydraConfig.get().job.num))
         try:
             validate(cfg)  # before any work: a bad value fails in a second, naming its key
             module = importlib.import_module(command.module)
@@ -107,6 +126,11 @@ def run_command(command: Command, argv: list[str]) -> None:
     app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=command.config_name)(
         _task_function(command)
     )
+    try:
+        check_overrides(command.config_name, argv)
+    except ConfigError as error:
+        print(f"afuse {command.name}: error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
     sys.argv = [f"afuse {command.name}", *argv]
     app()
 
@@ -122,9 +146,21 @@ def main(argv: list[str] | None = None) -> None:
     name, rest = argv[0], argv[1:]
     command = COMMANDS.get(name)
     if command is None:
-        print(f"afuse: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        print(f"afuse: unknown command {name!r}{command_hint(name)}\n\n{usage()}", file=sys.stderr)
         sys.exit(USAGE_EXIT)
-    run_command(command, rest)
+    try:
+        run_command(command, rest)
+    except KeyboardInterrupt:
+        # A second Ctrl-C during training, or one outside it: stop now; finished runs and
+        # checkpoints are written atomically, so nothing written is half a file.
+        print(f"\nafuse {name}: interrupted (Ctrl-C); rerun the same command to resume", file=sys.stderr)
+        sys.exit(128 + signal.SIGINT)
+
+
+def command_hint(name: str) -> str:
+    """'; did you mean train-adapter?' for train-adaptor or train_adapter."""
+    close = difflib.get_close_matches(name.replace("_", "-"), list(COMMANDS), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 if __name__ == "__main__":

@@ -319,6 +319,26 @@ def sweep_lines(experiment: Experiment, group: Group, jobs: list[Job]) -> list[S
     return lines
 
 
+# Hydra settings a preset's jobs need as well: the launcher and its settings, and where the
+# preset's configs are found.
+FORWARDED_HYDRA = ("hydra/launcher", "hydra.launcher.", "hydra.searchpath")
+
+
+def passed_on_overrides(own_keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The overrides of this command line that the preset's jobs must get too (model=, data.*,
+    paths.*, trainer.*, the launcher): all but the command's own (`own_keys`; "run." is a prefix)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    overrides = HydraConfig.get().overrides
+
+    def own(override: str) -> bool:
+        key = override.split("=")[0].lstrip("+~")
+        return any(key == k or (k.endswith(".") and key.startswith(k)) for k in own_keys)
+
+    task = [o for o in overrides.task if not own(o)]
+    return (*task, *(o for o in overrides.hydra if o.startswith(FORWARDED_HYDRA)))
+
+
 def shell_command(command: str, overrides: list[str], multirun: bool = True) -> str:
     """The command line a user types (quoted for a POSIX shell)."""
     return " ".join(["afuse", command, *(["-m"] if multirun else []), *map(shlex.quote, overrides)])

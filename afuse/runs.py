@@ -262,10 +262,3 @@ def check_same_config(run_dir: str | Path, cfg: DictConfig) -> None:
             + "\n  ".join(diffs[:12])
             + "\nRerun with force=true to replace it, or set paths.runs to another directory."
         )
-
-
-def archive_finished(run_dir: str | Path) -> None:
-    """force=true: set the finished run's metrics aside (metrics.previous.json) so it counts as incomplete."""
-    run_dir = Path(run_dir)
-    if (run_dir / METRICS).exists():
-        (run_dir / METRICS).replace(run_dir / "metrics.previous.json")

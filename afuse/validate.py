@@ -9,7 +9,9 @@ checked. Values that need the model to check (the adapter bottleneck of a pretra
 checked where the model is built, by the functions here.
 """
 
+import importlib.util
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -92,10 +94,50 @@ def validate(cfg: DictConfig) -> None:
             continue
         if not rule.ok(value):
             raise ConfigError(f"{rule.key} {rule.must} (got {_show(value)}); e.g. {rule.key}={rule.example}")
+    _check_choices(cfg)
     hidden = OmegaConf.select(cfg, "model.config.hidden_size")  # known before loading: source=config
     reduction_factor = OmegaConf.select(cfg, "adapter.reduction_factor")
     if hidden is not None and reduction_factor is not None:
         check_reduction_factor(reduction_factor, int(hidden))
+
+
+def _check_choices(cfg: DictConfig) -> None:
+    """Values that name something (an activation, a device, a tracker): checked before any data
+    preparation or model building, not where they are first used."""
+    non_linearity = OmegaConf.select(cfg, "adapter.non_linearity")
+    if non_linearity is not None:
+        from afuse.modeling.adapters import activation
+
+        activation(str(non_linearity))  # ConfigError listing the valid ones
+    device = OmegaConf.select(cfg, "trainer.device")
+    if device is not None:
+        check_device(str(device))
+    if OmegaConf.select(cfg, "logger.name") == "wandb" and importlib.util.find_spec("wandb") is None:
+        raise ConfigError(
+            "logger=wandb needs the wandb package: pip install 'afuse[wandb]' (or use logger=none)"
+        )
+
+
+def check_device(device: str) -> None:
+    """trainer.device: auto | cpu | mps | cuda | cuda:<n>, and CUDA only with a torch that has it."""
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
+        raise ConfigError(f"trainer.device={device!r} is not a device; valid: auto, cpu, cuda, cuda:<n>, mps")
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else "no usable GPU"
+        raise ConfigError(
+            f"trainer.device={device} but torch {torch.__version__} here has {build}: "
+            "use trainer.device=auto (GPU when there is one) or trainer.device=cpu"
+        )
+    count = torch.cuda.device_count()
+    index = int(device.partition(":")[2] or 0)
+    if index >= count:
+        raise ConfigError(
+            f"trainer.device={device} but there are {count} GPU(s): use cuda:0 to cuda:{count - 1}"
+        )
 
 
 def check_reduction_factor(reduction_factor: float, hidden_size: int) -> None:

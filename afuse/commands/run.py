@@ -24,20 +24,28 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
-from afuse.commands.status import State, is_ready, job_states
+from afuse.commands.status import State, is_ready, job_states, to_launch
 from afuse.errors import AfuseError
-from afuse.experiment import Experiment, Job, load_experiment, shell_command, sweep_lines
+from afuse.experiment import (
+    FORWARDED_HYDRA,
+    Experiment,
+    Job,
+    load_experiment,
+    passed_on_overrides,
+    shell_command,
+    sweep_lines,
+)
 from afuse.report.callback import ENV_SWITCH
 
 log = logging.getLogger("afuse")
 
-OWN_KEYS = ("experiment", "dry_run")  # the driver's own overrides (and run.*); experiment.* is passed on
-FORWARDED_HYDRA = ("hydra/launcher", "hydra.launcher.")  # the launcher choice and its settings
+OWN_KEYS = ("experiment", "dry_run", "run.")  # the driver's own overrides; experiment.* is passed on
 REPORT_KEYS = (
     "paths.",
     "model",
     "logger",
     "experiment.",
+    "hydra.searchpath",  # where a preset of the user's own is
 )  # what the report's config takes from the overrides
 
 
@@ -80,7 +88,7 @@ class Settings:
 def stage_sweeps(experiment: Experiment, stage: int, states, settings: Settings, assume_done=frozenset()):
     """The sweeps that launch the stage's pending jobs whose inputs exist (or are in
     `assume_done`, for a dry run), and the pending jobs that must wait."""
-    pending = [job for job in experiment.jobs(stage) if states[job][0] not in (State.DONE, State.RUNNING)]
+    pending = [job for job in to_launch(states) if job.stage == stage]
     ready = [job for job in pending if is_ready(job) or set(job.needs) <= assume_done]
     waiting = [job for job in pending if job not in ready]
     sweeps = [
@@ -123,26 +131,39 @@ def run_children(sweeps: list[Sweep], concurrent: bool) -> list[int]:
     """Run sweeps as child processes (output goes straight to this terminal); their exit codes."""
     env = {**os.environ, ENV_SWITCH: "0"}
     if concurrent:
-        processes = [subprocess.Popen(sweep.argv(), env=env) for sweep in sweeps]
+        return _wait([subprocess.Popen(sweep.argv(), env=env) for sweep in sweeps])
+    return [_wait([subprocess.Popen(sweep.argv(), env=env)])[0] for sweep in sweeps]
+
+
+def _wait(processes: list[subprocess.Popen]) -> list[int]:
+    """Their exit codes. On Ctrl-C the children (same terminal) got it too: they finish their step
+    and write a checkpoint, so wait for them instead of killing them as subprocess.run would; a
+    second Ctrl-C reaches them as well and ends the wait."""
+    try:
         return [process.wait() for process in processes]
-    return [subprocess.run(sweep.argv(), env=env, check=False).returncode for sweep in sweeps]
+    except KeyboardInterrupt:
+        for process in processes:
+            process.wait()
+        raise
 
 
 def drive(
     experiment: Experiment, settings: Settings, run: Callable[[list[Sweep], bool], list[int]] = run_children
 ):
-    """Run (or with dry_run print) the preset stage by stage; returns the jobs not done at the end."""
+    """Run (or with dry_run print) the preset stage by stage; returns the jobs not done at the end
+    and the steps that failed ("report (exit 2)")."""
     states = job_states(experiment)
+    failed: list[str] = []
     _say(
         f"afuse run: {experiment.name}: {_counts(states)}"
         + (" (dry run: nothing is started)" if settings.dry_run else "")
     )
     if settings.prepare_data:
-        _launch("prepare data", [prepare_sweep(experiment, settings)], settings, run)
+        failed += _launch("prepare data", [prepare_sweep(experiment, settings)], settings, run)
     planned: set = set()  # in a dry run: the stage-1 run dirs the plan would produce
     for stage in (1, 2):
         sweeps, waiting = stage_sweeps(experiment, stage, states, settings, frozenset(planned))
-        _launch(f"stage {stage}", sweeps, settings, run)
+        failed += _launch(f"stage {stage}", sweeps, settings, run)
         if waiting:
             _say(
                 f"  {len(waiting)} job(s) wait for stage-1 runs that are not done; they run on the next `afuse run`"
@@ -152,25 +173,31 @@ def drive(
         else:
             states = job_states(experiment)
     if settings.report:
-        _launch("report", [report_step(experiment, settings)], settings, run)
+        failed += _launch("report", [report_step(experiment, settings)], settings, run)
     not_done = [job for job, (state, _) in states.items() if state is not State.DONE]
     if not settings.dry_run:
         _say(f"afuse run: {experiment.name}: {_counts(states)}")
-    return not_done
+    return not_done, failed
 
 
-def _launch(title: str, sweeps: list[Sweep], settings: Settings, run) -> None:
+def _launch(title: str, sweeps: list[Sweep], settings: Settings, run) -> list[str]:
+    """Run the step's sweeps; the ones that failed, as "<title> <label> (exit <code>)"."""
     if not sweeps:
         _say(f"[{title}] nothing to launch")
-        return
+        return []
     for sweep in sweeps:
         jobs = f" ({len(sweep.jobs)} job{'s' if len(sweep.jobs) != 1 else ''})" if sweep.jobs else ""
         _say(f"[{title}] {sweep.label}{jobs}: {sweep.shell()}")
     if settings.dry_run:
-        return
+        return []
+    failed = []
     for sweep, code in zip(sweeps, run(sweeps, settings.concurrent), strict=True):
         if code != 0:
-            _say(f"[{title}] {sweep.label}: exited with status {code} (some of its jobs failed; see above)")
+            _say(f"[{title}] {sweep.label}: exited with status {code} (see its output above)")
+            failed.append(
+                f"{title} {sweep.label} (exit {code})" if sweep.label != title else f"{title} (exit {code})"
+            )
+    return failed
 
 
 def _counts(states) -> str:
@@ -189,13 +216,11 @@ def settings_from(cfg: DictConfig) -> Settings:
     from hydra.core.hydra_config import HydraConfig
 
     hydra_cfg = HydraConfig.get()
-    task = [o for o in hydra_cfg.overrides.task if not _is_own(o)]
-    launcher = [o for o in hydra_cfg.overrides.hydra if o.startswith(FORWARDED_HYDRA)]
     concurrent = cfg.run.concurrent_sweeps
     if concurrent == "auto":
         concurrent = "slurm" in str(hydra_cfg.runtime.choices.get("hydra/launcher"))
     return Settings(
-        forwarded=tuple(task + launcher),
+        forwarded=passed_on_overrides(OWN_KEYS),
         dry_run=bool(cfg.dry_run),
         concurrent=bool(concurrent),
         prepare_data=bool(cfg.run.prepare_data),
@@ -203,16 +228,21 @@ def settings_from(cfg: DictConfig) -> Settings:
     )
 
 
-def _is_own(override: str) -> bool:
-    key = override.split("=")[0].lstrip("+~")
-    return key in OWN_KEYS or key.startswith("run.")
-
-
 def main(cfg: DictConfig) -> None:
     experiment = load_experiment(cfg)
-    not_done = drive(experiment, settings_from(cfg))
-    if not_done and not cfg.dry_run:
-        raise AfuseError(
-            f"{len(not_done)} job(s) of {experiment.name} are not done: `afuse status experiment={experiment.name}` "
-            "says which and why; `afuse run` again resumes"
-        )
+    not_done, failed = drive(experiment, settings_from(cfg))
+    if cfg.dry_run or not (not_done or failed):
+        return
+    what = [f"failed: {', '.join(failed)}"] if failed else []
+    if not_done:
+        what.append(f"{len(not_done)} job(s) not done")
+    raise StepFailed(
+        f"{experiment.name}: {'; '.join(what)}. `afuse status experiment={experiment.name}` says which jobs "
+        "and why; `afuse run` again resumes"
+    )
+
+
+class StepFailed(AfuseError):
+    """A step of `afuse run` (a sweep, the report) failed, or jobs are left undone."""
+
+    exit_code = 1

@@ -4,6 +4,8 @@ A job's state comes from its run directory alone (no scheduler is asked, so it w
 for local, joblib and SLURM runs, and stays fast for hundreds of runs):
 
   done        metrics.json exists (written last and atomically by every training command)
+  damaged     metrics.json exists but the result does not read (afuse.result_check): retrain it
+              with force=true (the note gives the command)
   running     .lock holds {"pid", "host"} of a live process; a lock of a dead pid on this host
               is stale and ignored; a lock from another host cannot be checked and counts as
               running (delete it if that job is gone)
@@ -21,7 +23,16 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from afuse.experiment import Experiment, Group, Job, load_experiment, shell_command, sweep_lines
+from afuse.experiment import (
+    Experiment,
+    Group,
+    Job,
+    load_experiment,
+    passed_on_overrides,
+    shell_command,
+    sweep_lines,
+)
+from afuse.result_check import result_damage
 from afuse.runs import is_complete
 
 log = logging.getLogger("afuse")
@@ -36,12 +47,20 @@ class State(StrEnum):
     FAILED = "failed"
     INCOMPLETE = "incomplete"
     MISSING = "missing"
+    DAMAGED = "damaged"  # last: the columns before it keep their places
 
 
 def job_state(run_dir: Path, host: str | None = None) -> tuple[State, str]:
     """The state of the run in `run_dir` and a short note (the error line, the lock's owner)."""
     if is_complete(run_dir):
-        return State.DONE, ""
+        damage = result_damage(run_dir)
+        if damage:
+            return State.DAMAGED, damage
+        failure = _read_json(run_dir / FAILED)  # left by a forced rerun that failed
+        return (
+            State.DONE,
+            f"kept; a forced rerun failed: {_failure_line(failure)}" if failure is not None else "",
+        )
     host = host or socket.gethostname()
     # A released lock is an empty file (RunLock keeps it): no holder, nothing stale.
     lock = _read_json(run_dir / LOCK) if _size(run_dir / LOCK) else None
@@ -59,9 +78,20 @@ def job_state(run_dir: Path, host: str | None = None) -> tuple[State, str]:
     return State.MISSING, ""
 
 
-def job_states(experiment: Experiment) -> dict[Job, tuple[State, str]]:
+def job_states(experiment: Experiment, passed_on: tuple[str, ...] = ()) -> dict[Job, tuple[State, str]]:
     host = socket.gethostname()
-    return {job: job_state(job.run_dir, host) for job in experiment.jobs()}
+    states = {job: job_state(job.run_dir, host) for job in experiment.jobs()}
+    for job, (state, note) in states.items():
+        if state is State.DAMAGED:
+            states[job] = (state, f"{note}; retrain it: {retrain_line(experiment, job, passed_on)}")
+    return states
+
+
+def retrain_line(experiment: Experiment, job: Job, passed_on: tuple[str, ...]) -> str:
+    """The command that trains this one job again, replacing its finished result."""
+    group = experiment.groups[job.group]
+    (line,) = sweep_lines(experiment, group, [job])
+    return shell_command(group.command, [*line.overrides, *passed_on, "force=true"], multirun=False)
 
 
 def _size(path: Path) -> int:
@@ -105,15 +135,18 @@ def _failure_line(failure: dict) -> str:
     error = str(failure.get("error") or "no error message").strip()
     first_line = error.splitlines()[0] if error else error
     step = failure.get("step")
-    return (f"step {step}: " if step is not None else "") + first_line[:160]
+    return (f"step {step}: " if step is not None else "") + first_line
 
 
 # --- what to launch --------------------------------------------------------------------------
 
 
 def to_launch(states: dict[Job, tuple[State, str]]) -> list[Job]:
-    """Jobs a launch should start: not done and not running (failed and incomplete ones resume)."""
-    return [job for job, (state, _) in states.items() if state not in (State.DONE, State.RUNNING)]
+    """Jobs a launch should start: not done and not running (failed and incomplete ones resume).
+    A damaged finished run is left out: only force=true retrains it (its note gives the command)."""
+    return [
+        job for job, (state, _) in states.items() if state not in (State.DONE, State.RUNNING, State.DAMAGED)
+    ]
 
 
 def is_ready(job: Job) -> bool:
@@ -121,9 +154,12 @@ def is_ready(job: Job) -> bool:
     return all(is_complete(run_dir) for run_dir in job.needs)
 
 
-def launch_lines(experiment: Experiment, group: Group, jobs: list[Job]) -> list[str]:
+def launch_lines(
+    experiment: Experiment, group: Group, jobs: list[Job], passed_on: tuple[str, ...] = ()
+) -> list[str]:
     return [
-        shell_command(group.command, list(line.overrides)) for line in sweep_lines(experiment, group, jobs)
+        shell_command(group.command, [*line.overrides, *passed_on])
+        for line in sweep_lines(experiment, group, jobs)
     ]
 
 
@@ -160,22 +196,34 @@ def group_summary(experiment: Experiment, states) -> str:
     return format_table(headers, rows)
 
 
+NOTE_WIDTH = 60  # longer notes (an error and its fix) are printed in full below the table
+
+
 def job_table(states, every_job: bool) -> str:
     shown = [
         (job, s, note)
         for job, (s, note) in states.items()
-        if every_job or s not in (State.DONE, State.MISSING)
+        if every_job or s not in (State.DONE, State.MISSING) or note
     ]
     if not shown:
         return ""
-    rows = [[str(s), job.group, job.task, str(job.seed), str(job.run_dir), note] for job, s, note in shown]
-    return format_table(["state", "group", "task", "seed", "run dir", "note"], rows)
+    rows, notes = [], []
+    for job, state, note in shown:
+        if len(note) > NOTE_WIDTH:
+            notes.append(f"[{len(notes) + 1}] {job.run_dir}:\n    {note}")
+            note = f"see [{len(notes)}] below"
+        rows.append([str(state), job.group, job.task, str(job.seed), str(job.run_dir), note])
+    table = format_table(["state", "group", "task", "seed", "run dir", "note"], rows)
+    return "\n".join([table, *notes])
 
 
-def launch_section(experiment: Experiment, states) -> str:
+def launch_section(experiment: Experiment, states, passed_on: tuple[str, ...] = ()) -> str:
     pending = to_launch(states)
+    damaged = sum(1 for state, _ in states.values() if state is State.DAMAGED)
     if not pending:
-        return "Nothing to launch."
+        return "Nothing to launch." + (
+            " Damaged runs: retrain them with their force=true lines above." if damaged else ""
+        )
     out = ["To launch what is left (done and running jobs are left out):"]
     for stage in (1, 2):
         stage_jobs = [job for job in pending if job.stage == stage]
@@ -186,12 +234,15 @@ def launch_section(experiment: Experiment, states) -> str:
         out.append(f"  stage {stage}{note}:")
         for group in experiment.groups.values():
             if group.stage == stage:
-                out += [f"    {line}" for line in launch_lines(experiment, group, stage_jobs)]
-    out.append(f"Or everything in order, stage 2 after stage 1: afuse run experiment={experiment.name}")
+                out += [f"    {line}" for line in launch_lines(experiment, group, stage_jobs, passed_on)]
+    everything = shell_command("run", [f"experiment={experiment.name}", *passed_on], multirun=False)
+    out.append(f"Or everything in order, stage 2 after stage 1: {everything}")
     return "\n".join(out)
 
 
-def status_text(experiment: Experiment, states, every_job: bool = False) -> str:
+def status_text(
+    experiment: Experiment, states, every_job: bool = False, passed_on: tuple[str, ...] = ()
+) -> str:
     parts = [
         f"experiment {experiment.name}: model {experiment.model}, runs under {experiment.runs_root}",
         "",
@@ -203,10 +254,11 @@ def status_text(experiment: Experiment, states, every_job: bool = False) -> str:
     missing = sum(1 for s, _ in states.values() if s is State.MISSING)
     if missing and not every_job:
         parts += ["", f"{missing} missing job(s) not listed (status.all=true lists every job)."]
-    return "\n".join([*parts, "", launch_section(experiment, states)])
+    return "\n".join([*parts, "", launch_section(experiment, states, passed_on)])
 
 
 def main(cfg: DictConfig) -> None:
     experiment = load_experiment(cfg)
-    states = job_states(experiment)
-    print(status_text(experiment, states, every_job=bool(cfg.status.all)))
+    passed_on = passed_on_overrides(("experiment", "status."))  # so the lines shown run the same jobs
+    states = job_states(experiment, passed_on)
+    print(status_text(experiment, states, every_job=bool(cfg.status.all), passed_on=passed_on))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import warnings
 from pathlib import Path
 
 import torch
@@ -18,6 +19,7 @@ from safetensors.torch import save
 
 from afuse.atomic import atomic_write_bytes
 from afuse.errors import AfuseError, ConfigError, MissingInputError
+from afuse.modeling.pickle_scan import imported_names
 
 FIX = (
     "If afuse wrote it, rerun the run that wrote it with force=true; if it was downloaded, download it again"
@@ -76,11 +78,13 @@ def load_state_file(path: str | Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         return load_tensors(path)[0]
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols it was not written with
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:  # weights_only refused an object that is not a tensor
         raise ConfigError(
             f"{path}: refused to unpickle it: it holds objects other than tensors, and unpickling "
-            f"those can run code ({_unpickler_reason(exc)}). Ask for a safetensors file instead"
+            f"those can run code ({_unpickler_reason(exc, path)}). Ask for a safetensors file instead"
         ) from None
     except (RuntimeError, EOFError, OSError) as exc:
         first = str(exc).strip().splitlines()[0]
@@ -90,12 +94,20 @@ def load_state_file(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _unpickler_reason(exc: Exception) -> str:
-    """torch's weights_only refusal is a page of advice; keep its one line that names the object."""
+def _unpickler_reason(exc: Exception, path: Path) -> str:
+    """torch's weights_only refusal is a page of advice; keep its one line that names the object.
+    For some pickle protocols that line is empty: then name what the pickle imports, read from
+    its opcodes (afuse/modeling/pickle_scan.py)."""
     for line in str(exc).splitlines():
         if "WeightsUnpickler error:" in line:
-            return line.split("WeightsUnpickler error:", 1)[1].split(". Please", 1)[0].strip()
-    return type(exc).__name__
+            reason = line.split("WeightsUnpickler error:", 1)[1].split(". Please", 1)[0].strip()
+            if reason:
+                return reason
+    try:
+        names = imported_names(path)
+    except (OSError, ValueError):
+        names = []
+    return f"it would call {', '.join(names)}" if names else type(exc).__name__
 
 
 def first_existing(directory: Path, names: tuple[str, ...]) -> Path | None:

@@ -61,8 +61,18 @@ class ReportFiles:
             (out / stale).unlink(missing_ok=True)
 
 
-def build_report(cfg: DictConfig) -> Path:
+def build_report(cfg: DictConfig) -> Path | None:
+    """Write the report; None (and nothing written) while no run of the preset is finished."""
     experiment = load_experiment(cfg)
+    jobs = experiment.jobs()
+    if not any(is_complete(job.run_dir) for job in jobs):
+        log.info(
+            "afuse report: nothing to report yet (0 of %d jobs finished); `afuse status experiment=%s` "
+            "says what to launch",
+            len(jobs),
+            experiment.name,
+        )
+        return None
     layout = report_layout(experiment)
     settings = cfg.report
     out = Path(cfg.paths.results) / experiment.name

@@ -39,7 +39,8 @@ class ReportCallback(Callback):
                 experiment,
             )
             return
-        log.info("afuse: report for %s written to %s", experiment, written)
+        if written is not None:
+            log.info("afuse: report for %s written to %s", experiment, written)
 
 
 def write_report_like(sweep_config: DictConfig):

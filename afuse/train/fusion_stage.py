@@ -13,7 +13,7 @@ from afuse.loggers import make_logger
 from afuse.modeling import AfuseModel, FusionSpec, load_backbone
 from afuse.modeling.weights import CorruptWeightsError
 from afuse.sources import Source, retrain_command
-from afuse.train.loop import fit, resolve_device
+from afuse.train.loop import fit, progress_enabled, resolve_device
 from afuse.train.single_task import build_data
 from afuse.train.stage import base_metrics, setup_torch
 
@@ -93,7 +93,7 @@ def _retrain_hint(cfg: DictConfig, source: Source):
 def capture_activations(model, data, cfg, device) -> dict:
     """Mean softmax weight per (site, layer, source) over the non-padding tokens of the test split."""
     with model.capture_fusion_activations() as recorder:
-        data.evaluate(model, "test", device, cfg.trainer.amp)
+        data.evaluate(model, "test", device, cfg.trainer.amp, progress_enabled(cfg.trainer))
     return recorder.to_json(target=cfg.task.name, split="test")
 
 
@@ -132,7 +132,7 @@ def evaluate_pruned(model, data, cfg, device, activations: dict) -> list[dict]:
 def _timed_eval(model, data, cfg, device, keep: list[str]) -> dict:
     with model.fusion_subset(keep):
         started = time.perf_counter()
-        result = data.evaluate(model, "test", device, cfg.trainer.amp)
+        result = data.evaluate(model, "test", device, cfg.trainer.amp, progress_enabled(cfg.trainer))
         elapsed = time.perf_counter() - started
     return {"kept": list(keep), "accuracy": result["accuracy"], "eval_s": round(elapsed, 3)}
 

@@ -92,8 +92,9 @@ class TaskData:
         order = EpochOrder(self.train_size, self.seed, epoch, start=start * self.batch_size)
         return iter(_loader(self.splits["train"], self.collate, self.batch_size, sampler=order))
 
-    def evaluate(self, model, split: str, device: torch.device, amp="auto") -> dict:
-        return evaluate(model, self.splits[split], self.collate, self.eval_batch_size, device, amp)
+    def evaluate(self, model, split: str, device: torch.device, amp="auto", progress: bool = False) -> dict:
+        batches = _loader(self.splits[split], self.collate, self.eval_batch_size)
+        return evaluate(model, _eval_bar(batches, split, progress), device, amp, self.splits[split])
 
 
 def resolve_device(setting: str) -> torch.device:
@@ -135,12 +136,12 @@ def majority_rate(dataset) -> float:
 
 
 @torch.no_grad()
-def evaluate(model, dataset, collate, batch_size: int, device: torch.device, amp="auto") -> dict:
-    """Accuracy and mean loss over a split, in eval mode."""
+def evaluate(model, batches, device: torch.device, amp, dataset) -> dict:
+    """Accuracy and mean loss over a split's batches, in eval mode."""
     model.eval()
     autocast, _ = autocast_for(device, amp)
     correct, total, loss_sum = 0, 0, 0.0
-    for batch in _loader(dataset, collate, batch_size):
+    for batch in batches:
         batch = _to_device(batch, device)
         labels = batch.pop("labels")
         with autocast:
@@ -203,10 +204,21 @@ class Checkpointer:
         return self.every_s is not None and time.monotonic() - self.last >= self.every_s
 
 
-def _progress(cfg, total: int, initial: int, desc: str):
+def progress_enabled(cfg) -> bool:
     # A redrawn bar is noise in log files (SLURM, multirun): there, `auto` hides it and the loop
     # logs a line every `log_every_steps` instead.
-    enabled = sys.stderr.isatty() if str(cfg.progress_bar) == "auto" else bool(cfg.progress_bar)
+    return sys.stderr.isatty() if str(cfg.progress_bar) == "auto" else bool(cfg.progress_bar)
+
+
+def _eval_bar(batches: DataLoader, split: str, enabled: bool):
+    """The batches of an evaluation pass, with a bar (a test split can take minutes)."""
+    if not enabled:
+        return batches
+    return tqdm(batches, desc=split, dynamic_ncols=True, leave=False, file=sys.stderr)
+
+
+def _progress(cfg, total: int, initial: int, desc: str):
+    enabled = progress_enabled(cfg)
     return tqdm(
         total=total,
         initial=initial,
@@ -295,16 +307,18 @@ def fit(
                 guard,
                 checkpoint,
             )
-            validation = data.evaluate(model, "validation", device, cfg.amp)
+            validation = data.evaluate(model, "validation", device, cfg.amp, progress_enabled(cfg))
             _record_epoch(state, validation, named, best, logger)
             state.epoch += 1
             state.step_in_epoch = 0
             checkpoint()
+            if guard.requested:  # asked to stop during validation: the epoch's checkpoint is written
+                raise guard.preempted()
     train_s = time.perf_counter() - started
 
     _copy_into(named, best)
     started = time.perf_counter()
-    test = data.evaluate(model, "test", device, cfg.amp)
+    test = data.evaluate(model, "test", device, cfg.amp, progress_enabled(cfg))
     best_row = next(h for h in state.history if h["epoch"] == state.best_epoch)
     return FitResult(
         validation={k: v for k, v in best_row.items() if k != "epoch"},

@@ -111,9 +111,9 @@ class MultiTaskData:
             yield from _loader(data.splits["train"], data.collate, data.batch_size, sampler=order)
             cycle, offset = cycle + 1, 0
 
-    def evaluate(self, model, split: str, device, amp="auto") -> dict:
+    def evaluate(self, model, split: str, device, amp="auto", progress: bool = False) -> dict:
         """Per-task results; the headline accuracy (model selection) is the mean over tasks."""
-        per_task = {t: d.evaluate(model, split, device, amp) for t, d in self.tasks.items()}
+        per_task = {t: d.evaluate(model, split, device, amp, progress) for t, d in self.tasks.items()}
         mean = {
             key: sum(r[key] for r in per_task.values()) / len(per_task)
             for key in ("accuracy", "loss", "majority_rate")

@@ -1,22 +1,43 @@
-"""Preemption: SLURM sends a signal before it kills or requeues a job; we checkpoint and stop.
+"""Stop requests: SLURM's preemption signals and Ctrl-C. The run checkpoints, then stops.
 
-The handler only records the signal. The loop checks it between optimizer steps, writes a
-checkpoint and raises `Preempted`; the command then exits (or hands over to submitit's requeue).
+The handler only records the signal. The loop checks it between optimizer steps (and after each
+epoch's validation), writes a checkpoint and raises `Preempted`; the command then exits (or hands
+over to submitit's requeue). Ctrl-C (SIGINT) is treated the same way, so the work of the epoch in
+progress is kept; a second Ctrl-C does not wait for the step: it raises KeyboardInterrupt at once,
+and the rerun resumes from the last checkpoint written.
 """
 
 import signal
 from contextlib import contextmanager, suppress
 
-PREEMPTION_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+PREEMPTION_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGINT)
 
 
 class Preempted(Exception):
     """The run was asked to stop; a checkpoint was written and a rerun resumes from it."""
 
     def __init__(self, signum: int, previous_handler):
-        super().__init__(f"received {signal.Signals(signum).name}: checkpoint written, stopping for requeue")
+        if signum == signal.SIGINT:
+            message = "interrupted (Ctrl-C): checkpoint written; rerun the same command to resume from it"
+        else:
+            message = f"received {signal.Signals(signum).name}: checkpoint written, stopping for requeue"
+        super().__init__(message)
         self.signum = signum
         self.previous_handler = previous_handler
+        self.abandoned = False  # a forced rerun that gave up: the finished run was put back
+
+    def __str__(self) -> str:
+        if self.abandoned:
+            return (
+                "interrupted (Ctrl-C): the forced rerun is abandoned and the finished run kept as it was; "
+                "rerun with force=true to train it again"
+            )
+        return super().__str__()
+
+    @property
+    def interrupted(self) -> bool:
+        """Stopped by the user (Ctrl-C), not by a scheduler that requeues the job."""
+        return self.signum == signal.SIGINT
 
 
 class PreemptionGuard:
@@ -25,7 +46,11 @@ class PreemptionGuard:
         self.previous: dict[int, object] = {}
 
     def _record(self, signum, _frame):
-        self.signum = signum
+        if signum == signal.SIGINT:
+            # The next Ctrl-C stops at once (KeyboardInterrupt), without waiting for the step.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if self.signum is None:
+            self.signum = signum
 
     @property
     def requested(self) -> bool:
@@ -37,9 +62,11 @@ class PreemptionGuard:
 
 @contextmanager
 def preemption_guard():
-    """Record preemption signals while training; restore the previous handlers afterwards."""
+    """Record stop signals while training; restore the previous handlers afterwards."""
     guard = PreemptionGuard()
     for signum in PREEMPTION_SIGNALS:
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            continue  # e.g. SIGINT in a job started with nohup or in the background: keep ignoring it
         # Outside the main thread (some launchers) signals cannot be handled: train on without.
         with suppress(ValueError):
             guard.previous[signum] = signal.signal(signum, guard._record)

@@ -3,6 +3,7 @@
     run_stage(cfg, run_dir, train)   # train() returns the metrics dict
 
 - a finished run (metrics.json) is skipped, unless force=true; its settings must match;
+- force=true keeps the finished run until the new one is written (afuse/train/forced.py);
 - the run directory is locked for the life of the process (a second process exits at once);
 - an incomplete run resumes from its checkpoint (the loop does that);
 - an error is recorded in failed.json for `afuse status`; a preemption just stops;
@@ -19,10 +20,10 @@ import torch
 from omegaconf import DictConfig
 
 from afuse import __version__
+from afuse.result_check import DamagedResultError, result_damage
 from afuse.runs import (
     FAILED,
     RunLock,
-    archive_finished,
     check_same_config,
     is_complete,
     record_failure,
@@ -30,6 +31,7 @@ from afuse.runs import (
     write_metrics,
 )
 from afuse.train.checkpoint import remove_checkpoints
+from afuse.train.forced import recover_finished, replacing_finished
 from afuse.train.signals import Preempted
 
 log = logging.getLogger(__name__)
@@ -40,27 +42,29 @@ def run_stage(cfg: DictConfig, run_dir: Path, train: Callable[[], dict]) -> dict
     if _skip(cfg, run_dir):
         return None
     with RunLock(run_dir):
+        if not requeued():
+            recover_finished(run_dir)  # a forced rerun killed before it could put the finished run back
         # Again under the lock: another process (an overlapping sweep) may have finished this run
         # since the check above; training it again would replace a finished result.
         if _skip(cfg, run_dir):
             return None
         if cfg.force and not requeued():
-            archive_finished(run_dir)
             remove_checkpoints(run_dir)
         else:
             check_same_config(run_dir, cfg)
-        write_config(run_dir, cfg)
-        log.info("run directory: %s", run_dir)
-        try:
-            metrics = train()
-        except (Preempted, KeyboardInterrupt):
-            raise  # not a failure: the checkpoint is there, a rerun resumes
-        except Exception as error:
-            record_failure(run_dir, error)
-            raise
-        (run_dir / FAILED).unlink(missing_ok=True)
-        metrics["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        write_metrics(run_dir, metrics)
+        with replacing_finished(run_dir, keep_held_on=_stopped_for_requeue):
+            write_config(run_dir, cfg)
+            log.info("run directory: %s", run_dir)
+            try:
+                metrics = train()
+            except (Preempted, KeyboardInterrupt):
+                raise  # not a failure: the checkpoint is there, a rerun resumes
+            except Exception as error:
+                record_failure(run_dir, error)
+                raise
+            (run_dir / FAILED).unlink(missing_ok=True)
+            metrics["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+            write_metrics(run_dir, metrics)
         remove_checkpoints(run_dir)
         log.info(
             "done: test accuracy %.4f (majority class %.4f) -> %s",
@@ -71,10 +75,21 @@ def run_stage(cfg: DictConfig, run_dir: Path, train: Callable[[], dict]) -> dict
         return metrics
 
 
+def _stopped_for_requeue(error: BaseException) -> bool:
+    """A forced rerun stopped by SLURM's signal resumes when requeued; any other stop gives up."""
+    return isinstance(error, Preempted) and not error.interrupted
+
+
 def _skip(cfg: DictConfig, run_dir: Path) -> bool:
     """A finished run is skipped (its settings must match) unless force=true."""
     if cfg.force or not is_complete(run_dir):
         return False
+    damage = result_damage(run_dir)
+    if damage:
+        raise DamagedResultError(
+            f"{run_dir} is a finished run whose result is damaged ({damage}); "
+            "rerun this command with force=true to train it again"
+        )
     check_same_config(run_dir, cfg)
     log.info("skipping %s: already complete (metrics.json exists); force=true retrains it", run_dir)
     return True

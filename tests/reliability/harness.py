@@ -158,3 +158,16 @@ def status_totals(out: str) -> dict[str, int]:
     header = next(line.split() for line in lines if line.startswith("group "))
     total = next(line.split() for line in lines if line.startswith("total "))
     return dict(zip(header[4:], map(int, total[1:]), strict=True))
+
+
+def status_note(out: str, run: Path) -> tuple[str, str]:
+    """(state, full note) of `run` in `afuse status` output: a long note is printed below the
+    table in full (`[k] <run dir>:` then the note), the table cell then says `see [k] below`."""
+    lines = out.splitlines()
+    row = next(line for line in lines if f" {run} " in f"{line} " and not line.startswith("["))
+    state, note = row.split()[0], row.split(str(run), 1)[1].strip()
+    if note.startswith("see ["):
+        ref = note.split()[1]
+        at = lines.index(f"{ref} {run}:")
+        note = lines[at + 1].strip()
+    return state, note

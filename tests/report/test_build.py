@@ -4,6 +4,7 @@ import hashlib
 import json
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -79,8 +80,19 @@ def test_files_of_an_older_report_are_removed(cpu_small_runs, tmp_path):
     assert (out / "README.md").exists()  # not the report's: kept
 
 
-def test_report_of_nothing_shows_missing_cells(compose_preset):
-    out = build_report(compose_preset("cpu_small"))
+def test_report_of_nothing_writes_nothing(compose_preset, caplog):
+    # Issue 14, item 16: no finished run, no report that claims tables.
+    cfg = compose_preset("cpu_small")
+    with caplog.at_level("INFO", logger="afuse"):
+        assert build_report(cfg) is None
+    assert "nothing to report yet (0 of 10 jobs finished)" in caplog.text
+    assert not (Path(cfg.paths.results) / "cpu_small").exists()
+
+
+def test_report_of_one_run_shows_missing_cells(compose_preset):
+    cfg = compose_preset("cpu_small")
+    write_run(load_experiment(cfg).groups["st_a"].jobs[0].run_dir, 0.61)
+    out = build_report(cfg)
     table = (out / "accuracy.md").read_text()
     assert "| RTE | – | – | – |" in table and "0.00" not in table
     assert not (out / "heatmaps").exists()

@@ -41,13 +41,13 @@ def test_report_without_a_preset_lists_the_presets(tmp_path):
 
 
 def test_unknown_preset_lists_the_options(tmp_path):
-    # Hydra itself refuses a preset it cannot find (for every command) and lists the options.
+    # Issue 14, item 13: one line with the valid presets, exit 2, without Hydra's config search path.
     result = afuse("status", "experiment=paper_table2", tmp_path=tmp_path)
-    assert result.returncode != 0
-    assert "Could not find 'experiment/paper_table2'" in result.stderr
-    assert all(
-        name in result.stderr for name in ("cpu_small", "paper_table1", "paper_table3", "paper_table4")
-    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "afuse status: error: unknown experiment 'paper_table2'; valid: cpu_minilm cpu_small "
+        "paper_table1 paper_table3 paper_table4; did you mean experiment=paper_table4?"
+    ]
 
 
 def test_run_dry_run_passes_launcher_and_overrides_on(tmp_path):

@@ -33,7 +33,9 @@ class FakeLauncher:
 
 def test_dry_run_prints_the_plan_in_order(compose_preset, capsys):
     experiment = cpu_small(compose_preset)
-    not_done = drive(experiment, Settings(dry_run=True), run=lambda *_: (_ for _ in ()).throw(AssertionError))
+    not_done, _ = drive(
+        experiment, Settings(dry_run=True), run=lambda *_: (_ for _ in ()).throw(AssertionError)
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "afuse run: cpu_small: 10 missing (dry run: nothing is started)"
     assert lines[1].startswith(
@@ -53,7 +55,7 @@ def test_dry_run_prints_the_plan_in_order(compose_preset, capsys):
 def test_stage2_runs_after_stage1_then_the_report(compose_preset, capsys):
     experiment = cpu_small(compose_preset)
     launcher = FakeLauncher()
-    assert drive(experiment, Settings(), run=launcher) == []
+    assert drive(experiment, Settings(), run=launcher) == ([], [])
     assert launcher.calls == [(["st_a", "head"], False), (["fusion_st_a"], False), (["report"], False)]
     assert capsys.readouterr().out.splitlines()[-1] == "afuse run: cpu_small: 10 done"
 
@@ -71,7 +73,7 @@ def test_rerun_launches_only_what_is_left(compose_preset):
     sweeps, waiting = stage_sweeps(experiment, 2, states, Settings())
     assert sweeps == [] and len(waiting) == 3
     launcher = FakeLauncher()
-    assert drive(experiment, Settings(report=False), run=launcher) == []
+    assert drive(experiment, Settings(report=False), run=launcher) == ([], [])
     assert launcher.calls == [(["st_a", "head"], False), (["fusion_st_a"], False)]
 
 

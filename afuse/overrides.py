@@ -1,0 +1,115 @@
+"""Command-line overrides checked against the configs before Hydra runs a command.
+
+    check_overrides("train_adapter", ["task=rte", "+trainer.max_epoch=3"])
+    # ConfigError: unknown key trainer.max_epoch (no config defines it); did you mean trainer.max_epochs?
+
+Hydra accepts `+key=value` for any key (and suggests it after a typo), so a misspelt setting
+would be added and silently ignored; and an unknown option of a config group (`model=tinny`)
+ends in a message buried under Hydra's config search path. Here the config is composed from the
+group choices alone, and every other override must name a key it holds.
+"""
+
+import difflib
+
+from omegaconf import DictConfig, OmegaConf
+
+from afuse.errors import ConfigError
+from afuse.paths import conf_dir
+
+_ABSENT = object()
+# Mappings whose keys are free: each key is passed on as it is (model.config to transformers'
+# config of a model built from config, data.per_task.<task> to that task's data settings).
+OPEN_MAPPINGS = ("model.config", "data.per_task")
+
+
+def check_overrides(config_name: str, argv: list[str]) -> None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    texts = [arg for arg in argv if "=" in arg and not arg.startswith("-")]
+    try:
+        overrides = OverridesParser.create().parse_overrides(texts)
+    except HydraException:
+        return  # a syntax error: Hydra's own message says where
+    hydra_overrides = [o for o in overrides if o.key_or_group.startswith("hydra")]
+    others = [o for o in overrides if not o.key_or_group.startswith("hydra") and not o.is_delete()]
+    groups = _group_names()
+    choices = [_first_choice(o) for o in others if o.key_or_group in groups]
+    cfg = _compose(config_name, [*choices, *(o.input_line for o in hydra_overrides)])
+    if cfg is None:
+        return
+    for override in others:
+        if override.key_or_group not in groups:
+            _check_key(cfg, override.key_or_group)
+
+
+def _group_names() -> set[str]:
+    """Config groups (folders under conf/, also nested ones: hydra/launcher)."""
+    root = conf_dir()
+    return {str(path.relative_to(root)) for path in root.rglob("*") if path.is_dir()}
+
+
+def _first_choice(override) -> str:
+    """`task=rte,cb` composes like `task=rte`: every choice of a sweep has the same keys."""
+    value = override.value()
+    if override.is_sweep_override():
+        value = next(iter(override.sweep_string_iterator()))
+    return f"{override.get_key_element()}={value}"
+
+
+def _compose(config_name: str, overrides: list[str]) -> DictConfig | None:
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException, MissingConfigException
+
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            return compose(config_name, overrides=overrides)
+    except MissingConfigException as error:
+        raise _unknown_option(error) from None
+    except HydraException:
+        return None  # anything else: Hydra reports it itself when it composes the command's config
+
+
+def _unknown_option(error) -> ConfigError:
+    """`model=tinny` -> "unknown model 'tinny'; valid: ...", without Hydra's search path."""
+    missing = str(error.missing_cfg_file or "")
+    group, _, option = missing.rpartition("/")
+    options = sorted(error.options or [])
+    if not group or not options:
+        return ConfigError(str(error).split("\n\n")[0])
+    hint = difflib.get_close_matches(option, options, n=1)
+    return ConfigError(
+        f"unknown {group} {option!r}; valid: {' '.join(options)}"
+        + (f"; did you mean {group}={hint[0]}?" if hint else "")
+    )
+
+
+def _check_key(cfg: DictConfig, key: str) -> None:
+    if any(
+        key.startswith(f"{mapping}.") and OmegaConf.select(cfg, mapping) is not None
+        for mapping in OPEN_MAPPINGS
+    ):
+        return
+    try:
+        if OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=True) is not _ABSENT:
+            return
+    except Exception:  # a `???` value to be given (target), or a key under an interpolation
+        return  # (task: ${task_spec:...}) that cannot be looked up here: Hydra checks those itself
+    hint = difflib.get_close_matches(key, _dotted_keys(cfg), n=1, cutoff=0.6)
+    raise ConfigError(
+        f"unknown key {key} (no config defines it, so it would be ignored)"
+        + (f"; did you mean {hint[0]}?" if hint else "; `--cfg job` prints every key")
+    )
+
+
+def _dotted_keys(node, prefix: str = "") -> list[str]:
+    """Every key of the config, dotted, without resolving interpolations."""
+    keys = []
+    if isinstance(node, DictConfig):
+        for key in node:
+            child = node._get_node(key)
+            name = f"{prefix}{key}"
+            keys.append(name)
+            if isinstance(child, DictConfig) and not child._is_interpolation():
+                keys += _dotted_keys(child, f"{name}.")
+    return keys

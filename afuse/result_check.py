@@ -1,0 +1,70 @@
+"""Is a finished run's result readable? A cheap check, for skipping a run and for `afuse status`.
+
+    result_damage(run_dir)   # None, or "metrics.json: not JSON (Expecting ',' ...)"
+
+`metrics.json` marks a run finished, but a truncated copy, a disk that filled up under someone
+else's tool, or a hand edit can leave a finished run whose files no longer read. Checked here:
+metrics.json and config.yaml parse and hold what the report reads, and every safetensors file's
+header covers the file exactly (safetensors' own check on opening; no tensor is loaded).
+"""
+
+import json
+from pathlib import Path
+
+from afuse.errors import AfuseError
+from afuse.runs import CONFIG, METRICS
+
+_NOT_RESULT = ("checkpoint", "checkpoint.tmp", "checkpoint.old", ".previous")
+
+
+class DamagedResultError(AfuseError):
+    """A finished run whose result files do not read: it is neither skipped nor silently redone."""
+
+    exit_code = 5
+
+
+def result_damage(run_dir: str | Path) -> str | None:
+    """What is wrong with the finished run in `run_dir` (one line), or None when it reads."""
+    run_dir = Path(run_dir)
+    return _metrics_damage(run_dir / METRICS) or _config_damage(run_dir / CONFIG) or _weights_damage(run_dir)
+
+
+def _metrics_damage(path: Path) -> str | None:
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return f"{path.name}: not readable JSON ({exc})"
+    if not isinstance(metrics, dict):
+        return f"{path.name}: not a JSON object"
+    # The one value every reader of a finished run needs (the report's cells, stage 2's sources).
+    test = metrics.get("test")
+    accuracy = test.get("accuracy") if isinstance(test, dict) else None
+    if not isinstance(accuracy, int | float) or isinstance(accuracy, bool):
+        return f"{path.name}: no test accuracy (test.accuracy)"
+    return None
+
+
+def _config_damage(path: Path) -> str | None:
+    if not path.exists():
+        return None  # runs of older versions may lack it; nothing reads it but the settings check
+    from omegaconf import OmegaConf
+
+    try:
+        OmegaConf.load(path)
+    except Exception as exc:  # yaml's errors have no common base worth naming
+        return f"{path.name}: not readable YAML ({str(exc).splitlines()[0]})"
+    return None
+
+
+def _weights_damage(run_dir: Path) -> str | None:
+    from safetensors import SafetensorError, safe_open
+
+    for path in sorted(run_dir.rglob("*.safetensors")):
+        if set(path.relative_to(run_dir).parts) & set(_NOT_RESULT):
+            continue
+        try:
+            with safe_open(str(path), framework="numpy") as handle:
+                handle.keys()
+        except (SafetensorError, OSError) as exc:
+            return f"{path.relative_to(run_dir)}: {exc}"
+    return None

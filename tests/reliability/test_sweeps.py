@@ -1,0 +1,80 @@
+"""Issue 14, items 5, 6, 17 and 18: sweeps and what they print.
+
+5. `afuse run` exits non-zero when any step fails (here its report), its last line naming it;
+6. `afuse status`'s "To launch" lines carry the user's overrides, as `afuse run dry_run=true`;
+17. the console lines of parallel multirun jobs say which job they come from;
+18. evaluation passes show a progress bar.
+"""
+
+import re
+
+import pytest
+
+from afuse.runs import is_complete
+
+from .harness import copy_reference_run, overrides, run_afuse, write_preset
+
+
+@pytest.mark.slow  # `afuse run` starts the report as a child process
+def test_afuse_run_fails_when_its_report_fails_and_says_so_last(work, reference, afuse_inproc):
+    run = copy_reference_run(reference, work)  # the preset's one job is finished
+    (work / "blocker").write_text("a file where the results folder should go")
+    preset = write_preset(work, ["cb"], [1])
+    result = afuse_inproc("run", *preset, f"paths.runs={work}/runs", f"paths.results={work}/blocker/results")
+    assert result.code == 1, result.out
+    assert "[report] report: exited with status 7" in result.out
+    last = result.out.strip().splitlines()[-1]
+    assert last.endswith(
+        "afuse run: error: reliability: failed: report (exit 7). `afuse status "
+        "experiment=reliability` says which jobs and why; `afuse run` again resumes"
+    ), last
+    assert is_complete(run)  # nothing finished is lost
+
+
+def test_status_launch_lines_carry_the_user_overrides_like_run_dry_run(work, afuse_inproc):
+    preset = write_preset(work, ["cb", "rte"], [1, 2])
+    given = [f"paths.runs={work}/runs", "data.max_train_examples=64", "trainer.lr=0.01", "model=tiny"]
+    status = afuse_inproc("status", *preset, *given)
+    assert status.code == 0, status.out
+    [line] = [
+        line.strip() for line in status.out.splitlines() if line.strip().startswith("afuse train-adapter")
+    ]
+    assert all(override in line.split() for override in given), line
+
+    plan = afuse_inproc("run", *preset, *given, "dry_run=true")
+    assert plan.code == 0, plan.out
+    [planned] = [line for line in plan.out.splitlines() if line.startswith("[stage 1] st_a")]
+    planned = planned.split(": ", 1)[1]
+    assert planned.startswith(line + " 'hydra.sweep.dir="), (
+        line,
+        planned,
+    )  # the same jobs, the same settings
+    assert f"afuse run experiment=reliability {' '.join(given)}" in status.out
+
+
+@pytest.mark.slow  # a multirun with the joblib launcher: worker processes
+def test_parallel_multirun_lines_say_which_job_they_come_from(work, reference):
+    args = [
+        *(a for a in overrides(work, reference.raw_dir) if not a.startswith("trainer.max_epochs=")),
+        "trainer.max_epochs=1",
+        "seed=1,2",
+        "hydra/launcher=local_parallel",
+        "hydra.launcher.n_jobs=2",
+    ]
+    result = run_afuse("train-adapter", ["-m", *args], work)
+    assert result.code == 0, result.out
+    for seed in (1, 2):
+        lines = [line for line in result.out.splitlines() if line.startswith(f"[cb seed {seed}] ")]
+        assert any("epoch 1: validation accuracy" in line for line in lines), result.out
+        assert any(re.search(r"done: test accuracy", line) for line in lines), result.out
+    job_lines = [line for line in result.out.splitlines() if "validation accuracy" in line]
+    assert len(job_lines) == 2 and all(line.startswith("[cb seed ") for line in job_lines)
+
+
+def test_evaluation_passes_show_a_progress_bar(work, reference, afuse_inproc):
+    args = [a for a in overrides(work, reference.raw_dir) if not a.startswith("trainer.max_epochs=")]
+    result = afuse_inproc("train-adapter", *args, "trainer.max_epochs=1", "trainer.progress_bar=true")
+    assert result.code == 0, result.out
+    # A bar per pass, over its batches (25 validation and 56 test rows: one batch of 64 each).
+    assert re.search(r"validation: +\d+%\|.*\| \d/1 \[", result.out), result.out
+    assert re.search(r"test: +\d+%\|.*\| \d/1 \[", result.out), result.out
