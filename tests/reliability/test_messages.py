@@ -17,6 +17,8 @@ import pytest
 import torch
 
 from afuse.cli import main as afuse_main
+from afuse.experiment import preset_names
+from afuse.modeling.adapters import ACTIVATIONS
 
 from .harness import copy_reference_run, overrides, write_preset
 
@@ -32,12 +34,12 @@ REFUSED = [
     # item 9
     (["fuse", "model=tiny"], "seed=1", f"no target given: add target=<name>; valid: {TASKS}"),
     # item 11
-    (TRAIN, "adapter.non_linearity=tanhh", "adapter.non_linearity='tanhh' is not supported; valid: relu, swish, silu, leaky_relu, gelu"),
+    (TRAIN, "adapter.non_linearity=tanhh", f"adapter.non_linearity='tanhh' is not supported; valid: {', '.join(ACTIVATIONS)}"),
     (TRAIN, "trainer.device=gpu", "trainer.device='gpu' is not a device; valid: auto, cpu, cuda, cuda:<n>, mps"),
     # item 13
     (["train-adapter", "model=tiny"], "task=rtee", "unknown task 'rtee'; valid: argument boolq cb cosmosqa csqa hellaswag imdb mnli mrpc qqp rte scitail sick siqa sst2 winogrande; did you mean task=rte?"),
     (["train-adapter", "task=cb"], "model=tinny", "unknown model 'tinny'; valid: bert-base-uncased minilm roberta-base tiny; did you mean model=tiny?"),
-    (["run"], "experiment=cpu_smal", "unknown experiment 'cpu_smal'; valid: cpu_minilm cpu_small paper_table1 paper_table3 paper_table4; did you mean experiment=cpu_small?"),
+    (["run"], "experiment=cpu_smal", f"unknown experiment 'cpu_smal'; valid: {' '.join(preset_names())}; did you mean experiment=cpu_small?"),
     (FUSE[:1] + ["model=tiny"], "target=rtee", f"unknown task 'rtee'; valid tasks: {TASKS}"),
 ]  # fmt: skip
 
