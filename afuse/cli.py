@@ -107,7 +107,7 @@ def run_command(command: Command, argv: list[str]) -> None:
     app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=command.config_name)(
         _task_function(command)
     )
-    sys.argv = [f"afuse {command.name}", *argv]
+    sys.argv = [f"afuse {command.name}", *command.hydra_args(argv)]
     app()
 
 
