@@ -32,7 +32,11 @@ def main(cfg: DictConfig) -> None:
     if cfg.file.path and cfg.split:
         raise ConfigError("give split=<test|validation|train> or file=<path>, not both")
     trained = open_trained(cfg)
-    rows = file_rows(cfg, trained, labelled=True) if cfg.file.path else split_rows(cfg, trained, cfg.split or "test")
+    rows = (
+        file_rows(cfg, trained, labelled=True)
+        if cfg.file.path
+        else split_rows(cfg, trained, cfg.split or "test")
+    )
     out = output_dir(cfg, trained, "eval", rows.default_name)
     device = resolve_device(cfg.device)
     trained.model.to(device)
@@ -87,7 +91,9 @@ def _summary_line(trained, rows, metrics: dict, out) -> str:
     recorded = metrics.get("recorded_test_accuracy")
     same = ""
     if recorded is not None:
-        same = " (= the run's own)" if recorded == metrics["accuracy"] else f" (the run recorded {recorded:.4f})"
+        same = (
+            " (= the run's own)" if recorded == metrics["accuracy"] else f" (the run recorded {recorded:.4f})"
+        )
     return (
         f"afuse evaluate: {trained.task.name} {what}: accuracy {metrics['accuracy']:.4f}{same}, "
         f"majority class {metrics['majority_rate']:.4f}, {metrics['n']} rows -> {out / 'metrics.json'}"

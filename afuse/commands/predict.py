@@ -10,14 +10,23 @@ from omegaconf import DictConfig
 
 from afuse.errors import ConfigError
 from afuse.inference.batching import infer
-from afuse.inference.outputs import collator, file_rows, open_trained, output_dir, predictions_frame, write_parquet
+from afuse.inference.outputs import (
+    collator,
+    file_rows,
+    open_trained,
+    output_dir,
+    predictions_frame,
+    write_parquet,
+)
 from afuse.inference.submission import submission_for, write_submission
 from afuse.train.loop import resolve_device
 
 
 def main(cfg: DictConfig) -> None:
     if not cfg.file.path:
-        raise ConfigError("afuse predict needs the text to label: add file=<path> (afuse evaluate scores a split)")
+        raise ConfigError(
+            "afuse predict needs the text to label: add file=<path> (afuse evaluate scores a split)"
+        )
     trained = open_trained(cfg)
     submission = submission_for(str(cfg.format), trained.task.name) if cfg.format else None
     rows = file_rows(cfg, trained, labelled=False, id_field=submission.id_field if submission else None)

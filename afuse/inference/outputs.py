@@ -92,10 +92,16 @@ def split_rows(cfg: DictConfig, trained: TrainedModel, split: str) -> Rows:
     splits = load_tokenized(task, data_cfg, cfg.paths, trained.tokenizer, trained.tokenizer_id)
     prepared = prepared_dir(cfg.paths, task.name)
     manifest = read_manifest(prepared)
-    ids = datasets.Dataset.from_dict({"id": pq.read_table(prepared / f"{split}.parquet").column("id").to_pylist()})
+    ids = datasets.Dataset.from_dict(
+        {"id": pq.read_table(prepared / f"{split}.parquet").column("id").to_pylist()}
+    )
     if split in ("train", "test"):
         ids = subsample(ids, data_cfg, task.name, split)
-    source = {"split": split, "prepared": str(prepared / f"{split}.parquet"), "sha256": manifest["splits"][split]["sha256"]}
+    source = {
+        "split": split,
+        "prepared": str(prepared / f"{split}.parquet"),
+        "sha256": manifest["splits"][split]["sha256"],
+    }
     counts = {"read": manifest["splits"][split]["rows"], "used": len(splits[split]), "malformed": None}
     return Rows(splits[split], ids["id"], source, counts, split)
 
@@ -119,7 +125,9 @@ def output_dir(cfg: DictConfig, trained: TrainedModel, kind: str, default_name: 
     return root / name
 
 
-def predictions_frame(rows: Rows, probabilities: np.ndarray, labels: list[str], labelled: bool) -> pd.DataFrame:
+def predictions_frame(
+    rows: Rows, probabilities: np.ndarray, labels: list[str], labelled: bool
+) -> pd.DataFrame:
     predicted = probabilities.argmax(-1) if len(probabilities) else np.zeros(0, dtype=np.int64)
     frame = {"id": [str(i) for i in rows.ids]}
     if labelled:

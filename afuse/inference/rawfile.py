@@ -69,7 +69,9 @@ def _records(path: Path, fmt: str, file_cfg: DictConfig) -> list[RawRecord]:
     columns, header = _file_option(file_cfg, "columns"), _file_option(file_cfg, "header")
     header = True if header is None else bool(header)
     if columns and fmt != "tsv":
-        raise ConfigError(f"file.columns names the columns of a TSV file; {path} is read as {fmt} (file.format)")
+        raise ConfigError(
+            f"file.columns names the columns of a TSV file; {path} is read as {fmt} (file.format)"
+        )
     if not header and not columns:
         raise ConfigError(
             "file.header=false needs the columns named in order: file.columns=[label,sentence] (for example)"
@@ -155,7 +157,11 @@ def _own_id(record: dict, fields: dict, id_field: str | None, position: str):
 
 
 def read_file(
-    path: str | Path, task_cfg: DictConfig, file_cfg: DictConfig | None, labelled: bool, id_field: str | None = None
+    path: str | Path,
+    task_cfg: DictConfig,
+    file_cfg: DictConfig | None,
+    labelled: bool,
+    id_field: str | None = None,
 ) -> FileRows:
     """Schema rows of `path` for `task_cfg`; `id_field` names the field to keep as each row's id."""
     path = Path(path).expanduser()
@@ -180,5 +186,7 @@ def read_file(
     if result.malformed.total:
         result.malformed.report(task_cfg.name)
     if not result.rows:
-        raise ConfigError(f"file={path}: no usable rows ({result.malformed.total} malformed of {len(records)})")
+        raise ConfigError(
+            f"file={path}: no usable rows ({result.malformed.total} malformed of {len(records)})"
+        )
     return result

@@ -90,7 +90,9 @@ def load_run(run_dir: str | Path, task: str | None = None) -> TrainedModel:
     run_dir, cfg, metrics = read_run(run_dir)
     kind = str(metrics.get("kind"))
     if kind not in KINDS:
-        raise ConfigError(f"run={run_dir}: metrics.json has kind {kind!r}; afuse evaluates {', '.join(KINDS)}")
+        raise ConfigError(
+            f"run={run_dir}: metrics.json has kind {kind!r}; afuse evaluates {', '.join(KINDS)}"
+        )
     task_cfg = _task_of(run_dir, cfg, kind, task)
     encoder, tokenizer, tokenizer_id = load_backbone(cfg.model)
     model = AfuseModel(encoder, family=cfg.model.family)
@@ -115,7 +117,9 @@ def load_run(run_dir: str | Path, task: str | None = None) -> TrainedModel:
     return TrainedModel(model, tokenizer, tokenizer_id, task_cfg, kind, cfg, run_dir, metrics)
 
 
-def load_adapterhub(directory: str | Path, task_cfg: DictConfig, model_cfg: DictConfig, data_cfg) -> TrainedModel:
+def load_adapterhub(
+    directory: str | Path, task_cfg: DictConfig, model_cfg: DictConfig, data_cfg
+) -> TrainedModel:
     """An AdapterHub adapter directory with its head (head_config.json beside the adapter)."""
     directory = Path(directory).expanduser()
     if not is_adapter_dir(directory):
@@ -145,11 +149,15 @@ def _task_of(run_dir: Path, cfg: DictConfig, kind: str, task: str | None) -> Dic
             task = tasks[0]
         if task not in tasks:
             given = f"task={task} is not one of them" if task else "add task=<one of them>"
-            raise ConfigError(f"run={run_dir} is an MT-A run over {len(tasks)} tasks ({', '.join(tasks)}): {given}")
+            raise ConfigError(
+                f"run={run_dir} is an MT-A run over {len(tasks)} tasks ({', '.join(tasks)}): {given}"
+            )
         return task_config(task)
     own = cfg.task
     if task is not None and task != own.name:
-        raise ConfigError(f"run={run_dir} predicts {own.name}, not {task}: leave task= out (or set task={own.name})")
+        raise ConfigError(
+            f"run={run_dir} predicts {own.name}, not {task}: leave task= out (or set task={own.name})"
+        )
     return own
 
 
@@ -177,9 +185,8 @@ def _load_head(model: AfuseModel, name: str, path: Path, task_cfg: DictConfig, r
 
 
 def _missing_weights(path: Path, run_dir: Path, hint: str | None = None) -> str:
-    return (
-        f"run={run_dir}: {path.name} is missing, so the trained model cannot be rebuilt; "
-        + (hint or "committed run records may leave weights out: rerun that run with force=true to recreate them")
+    return f"run={run_dir}: {path.name} is missing, so the trained model cannot be rebuilt; " + (
+        hint or "committed run records may leave weights out: rerun that run with force=true to recreate them"
     )
 
 

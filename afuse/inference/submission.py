@@ -39,7 +39,9 @@ FORMATS: dict[str, dict[str, Submission]] = {
 
 def submission_for(fmt: str, task: str) -> Submission:
     if fmt not in FORMATS:
-        raise ConfigError(f"format={fmt!r} is not a submission format; valid: {', '.join(FORMATS)} (or leave it out)")
+        raise ConfigError(
+            f"format={fmt!r} is not a submission format; valid: {', '.join(FORMATS)} (or leave it out)"
+        )
     if task not in FORMATS[fmt]:
         other = [f for f, tasks in FORMATS.items() if task in tasks]
         hint = f"; {task} is in format={other[0]}" if other else ""
@@ -49,7 +51,9 @@ def submission_for(fmt: str, task: str) -> Submission:
     return FORMATS[fmt][task]
 
 
-def write_submission(directory: Path, submission: Submission, ids: list, predicted: list[int], labels: list[str]) -> Path:
+def write_submission(
+    directory: Path, submission: Submission, ids: list, predicted: list[int], labels: list[str]
+) -> Path:
     values = [p if submission.numeric else labels[p] for p in predicted]
     path = Path(directory) / submission.file
     if submission.file.endswith(".tsv"):
