@@ -21,7 +21,15 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from afuse.experiment import Experiment, Group, Job, load_experiment, shell_command, sweep_lines
+from afuse.experiment import (
+    Experiment,
+    Group,
+    Job,
+    load_experiment,
+    preset_requested,
+    shell_command,
+    sweep_lines,
+)
 from afuse.runs import is_complete
 
 log = logging.getLogger("afuse")
@@ -207,6 +215,11 @@ def status_text(experiment: Experiment, states, every_job: bool = False) -> str:
 
 
 def main(cfg: DictConfig) -> None:
+    if not preset_requested(cfg):  # no experiment=: every run found under paths.runs
+        from afuse.discovered import status_text as discovered_status
+
+        print(discovered_status(cfg))
+        return
     experiment = load_experiment(cfg)
     states = job_states(experiment)
     print(status_text(experiment, states, every_job=bool(cfg.status.all)))

@@ -21,7 +21,8 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from afuse.atomic import atomic_write_bytes, atomic_write_text
-from afuse.experiment import Experiment, load_experiment
+from afuse.discovered import discovered_experiment
+from afuse.experiment import Experiment, load_experiment, preset_requested
 from afuse.report import formats, tables
 from afuse.report.collect import expected_runs, read_accuracies, read_activations
 from afuse.report.heatmaps import activation_cubes, cube_frame, figure_bytes, grid_figure, layer_figure
@@ -62,7 +63,7 @@ class ReportFiles:
 
 
 def build_report(cfg: DictConfig) -> Path:
-    experiment = load_experiment(cfg)
+    experiment = load_experiment(cfg) if preset_requested(cfg) else discovered_experiment(cfg)
     layout = report_layout(experiment)
     settings = cfg.report
     out = Path(cfg.paths.results) / experiment.name
