@@ -2,11 +2,13 @@
 
     python experiments/keep_run_records.py runs/cpu_minilm results/cpu_minilm/runs
 
-Kept per run directory: config.yaml, metrics.json, activations.json, and the stage-1 adapter
-(adapter.safetensors + adapter_config.json, ~450 KB at rf 16 on MiniLM), so that `afuse report`
-and stage 2 can be rerun without stage 1. Left out: checkpoints, locks, heads (~600 KB each; stage
-2 trains its own) and the large weights (Full fine-tuning's encoder, Fusion layers, the MT-A
-encoder): rerun that run with force=true to recreate them. Only complete runs are copied.
+Kept per run directory: config.yaml, metrics.json, activations.json, the stage-1 adapter
+(adapter.safetensors + adapter_config.json, ~450 KB at rf 16 on MiniLM), the head
+(head.safetensors, ~600 KB) and the Fusion layer (fusion.safetensors, ~11 MB over 15 adapters on
+MiniLM): enough for `afuse report`, for stage 2 without stage 1, and for `afuse evaluate` /
+`afuse predict` on every ST-A, Head and Fusion record. Left out: checkpoints, locks, failure
+records and the encoders (Full fine-tuning's, the MT-A run's: 90-440 MB each): rerun that run with
+force=true (and save_encoder=true for Full) to recreate them. Only complete runs are copied.
 """
 
 import argparse
@@ -19,6 +21,8 @@ KEPT = (
     "activations.json",
     "adapter.safetensors",
     "adapter_config.json",
+    "head.safetensors",
+    "fusion.safetensors",
 )
 
 
