@@ -19,6 +19,7 @@ import torch
 from omegaconf import DictConfig
 
 from afuse import __version__
+from afuse.cpu_isa import pin_cpu_isa
 from afuse.runs import (
     FAILED,
     RunLock,
@@ -86,6 +87,7 @@ def requeued() -> bool:
 
 
 def setup_torch(cfg: DictConfig) -> None:
+    pin_cpu_isa(cfg.trainer.get("cpu_isa"))  # before torch runs its first kernel
     if cfg.trainer.get("num_threads"):
         torch.set_num_threads(int(cfg.trainer.num_threads))
 
