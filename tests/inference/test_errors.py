@@ -45,6 +45,7 @@ def test_bad_settings_fail_with_one_line(head_run, shared_data, tmp_path):
         ("predict", [f"run={head_run}", f"file={shared_data}/CB/test.jsonl", "format=kaggle"], "format='kaggle' is not a submission format"),
         ("predict", [f"run={head_run}", f"file={shared_data}/CB/test.jsonl", "format=glue"], "cb is in format=superglue"),
         ("evaluate", [f"run={head_run}", "task=rte"], "predicts cb, not rte"),
+        ("evaluate", [f"run={head_run}", "batch_size=0"], "batch_size must be an integer >= 1"),
     ]  # fmt: skip
     for command, args, expected in cases:
         result = afuse(command, *args, cwd=tmp_path)
