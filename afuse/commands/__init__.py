@@ -71,12 +71,12 @@ COMMANDS: dict[str, Command] = {
         Command(
             "status",
             "afuse.commands.status",
-            "table of a preset's jobs: done / running / incomplete / missing / failed",
+            "table of a preset's jobs (no preset: of every run found): done / running / failed / ...",
         ),
         Command(
             "report",
             "afuse.commands.report",
-            "the paper's tables (md/csv/tex) and fusion heatmaps from finished runs",
+            "the paper's tables (md/csv/tex) and fusion heatmaps from finished runs (a preset's, or all)",
         ),
         Command(
             "evaluate",
