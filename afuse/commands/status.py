@@ -21,15 +21,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from afuse.experiment import (
-    Experiment,
-    Group,
-    Job,
-    load_experiment,
-    preset_requested,
-    shell_command,
-    sweep_lines,
-)
+from afuse.experiment import Experiment, Group, Job, load_experiment, shell_command, sweep_lines
 from afuse.runs import is_complete
 
 log = logging.getLogger("afuse")
@@ -215,9 +207,10 @@ def status_text(experiment: Experiment, states, every_job: bool = False) -> str:
 
 
 def main(cfg: DictConfig) -> None:
-    if not preset_requested(cfg):  # no experiment=: every run found under paths.runs
-        from afuse.discovered import status_text as discovered_status
+    from afuse.discovered import status_text as discovered_status
+    from afuse.experiment import preset_requested
 
+    if not preset_requested(cfg):  # no experiment=: every run found under paths.runs
         print(discovered_status(cfg))
         return
     experiment = load_experiment(cfg)
