@@ -94,6 +94,7 @@ def load_run(run_dir: str | Path, task: str | None = None) -> TrainedModel:
             f"run={run_dir}: metrics.json has kind {kind!r}; afuse evaluates {', '.join(KINDS)}"
         )
     task_cfg = _task_of(run_dir, cfg, kind, task)
+    _check_files(run_dir, kind, task_cfg.name)  # before the minutes a base model may take to load
     encoder, tokenizer, tokenizer_id = load_backbone(cfg.model)
     model = AfuseModel(encoder, family=cfg.model.family)
     name = task_cfg.name
@@ -161,6 +162,25 @@ def _task_of(run_dir: Path, cfg: DictConfig, kind: str, task: str | None) -> Dic
     return own
 
 
+def _check_files(run_dir: Path, kind: str, task: str) -> None:
+    if kind == "mt_a":
+        needed = ["encoder.safetensors", f"adapters/{task}/adapter_config.json", f"heads/{task}.safetensors"]
+    else:
+        needed = {"full": ["encoder.safetensors"], "fusion": ["fusion.safetensors"]}.get(kind, [])
+        needed += ["adapter_config.json"] if kind in ("st_a", "houlsby") else []
+        needed += ["head.safetensors"]
+    for name in needed:
+        if not (run_dir / name).exists():
+            full = kind == "full" and name == "encoder.safetensors"
+            raise MissingInputError(_missing_weights(run_dir / name, run_dir, _NO_ENCODER if full else None))
+
+
+_NO_ENCODER = (
+    "this Full fine-tuning run was trained without save_encoder=true, so its model was not kept; "
+    "retrain it with save_encoder=true force=true"
+)
+
+
 def _existing(path: Path, run_dir: Path) -> Path:
     if not path.exists():
         raise MissingInputError(_missing_weights(path, run_dir))
@@ -169,13 +189,7 @@ def _existing(path: Path, run_dir: Path) -> Path:
 
 def _load_weights(load, path: Path, run_dir: Path, full: bool = False) -> None:
     if not path.is_file():
-        hint = (
-            "this Full fine-tuning run was trained without save_encoder=true, so its model was not kept; "
-            "retrain it with save_encoder=true force=true"
-            if full
-            else None
-        )
-        raise MissingInputError(_missing_weights(path, run_dir, hint))
+        raise MissingInputError(_missing_weights(path, run_dir, _NO_ENCODER if full else None))
     load(path)
 
 

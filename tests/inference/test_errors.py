@@ -1,6 +1,8 @@
 """Bad run= / file= / format settings: one line naming what is wrong, a non-zero exit, no traceback."""
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -29,11 +31,15 @@ def test_bad_settings_fail_with_one_line(head_run, shared_data, tmp_path):
     unfinished = tmp_path / "runs" / "stage1" / "tiny" / "head" / "cb" / "seed2"
     unfinished.mkdir(parents=True)
     (unfinished / "config.yaml").write_text((head_run / "config.yaml").read_text())
+    no_encoder = tmp_path / "runs" / "stage1" / "tiny" / "full" / "cb" / "seed1"
+    shutil.copytree(head_run, no_encoder)
+    (no_encoder / "metrics.json").write_text(json.dumps({"kind": "full", "test": {"accuracy": 0.5}}))
     sst2 = shared_data / "SST-2" / "dev.tsv"
     cases = [
         ("evaluate", [f"run={tmp_path}/nope"], "no such directory"),
         ("evaluate", [f"run={tmp_path}"], "is not a run directory"),
         ("evaluate", [f"run={unfinished}"], "the run is not finished"),
+        ("evaluate", [f"run={no_encoder}"], "trained without save_encoder=true"),
         ("evaluate", [], "no model given: add run=<run dir>"),
         ("evaluate", [f"run={head_run}", "split=dev"], "split='dev' is not a split; valid: train, validation, test"),
         ("evaluate", [f"run={head_run}", f"file={tmp_path}/missing.tsv"], "no such file"),
