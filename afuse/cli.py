@@ -126,12 +126,13 @@ def run_command(command: Command, argv: list[str]) -> None:
     app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=command.config_name)(
         _task_function(command)
     )
+    args = command.hydra_args(argv)
     try:
-        check_overrides(command.config_name, argv)
+        check_overrides(command.config_name, args)
     except ConfigError as error:
         print(f"afuse {command.name}: error: {error}", file=sys.stderr)
         sys.exit(error.exit_code)
-    sys.argv = [f"afuse {command.name}", *argv]
+    sys.argv = [f"afuse {command.name}", *args]
     app()
 
 

@@ -149,6 +149,11 @@ def load_experiment(cfg: DictConfig) -> Experiment:
     return Experiment(str(spec["name"]), model, runs_root, groups, description, spec.get("report") or {})
 
 
+def preset_requested(cfg: DictConfig) -> bool:
+    """Whether this command was given experiment=<name> (a known preset or not)."""
+    return OmegaConf.select(cfg, "experiment.name") is not None or _requested_preset() is not None
+
+
 def _requested_preset() -> str | None:
     from hydra.core.hydra_config import HydraConfig
 

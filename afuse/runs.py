@@ -36,6 +36,7 @@ NON_RESULT_KEYS = (
     "trainer.log_every_steps",
     "trainer.device",
     "trainer.num_threads",
+    "trainer.cpu_isa",  # like num_threads: the last bits of floats, not what is computed
     "trainer.checkpoint_every_minutes",  # resuming is exact, so how often it saves changes nothing
     "data.raw_dir",
     "data.source",

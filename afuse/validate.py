@@ -66,6 +66,7 @@ RULES = (
     Rule("trainer.lr", _positive, "must be > 0", "0.0001"),
     Rule("trainer.batch_size", _count, "must be an integer >= 1", "32"),
     Rule("trainer.eval_batch_size", _count, "must be an integer >= 1", "64"),
+    Rule("batch_size", _count, "must be an integer >= 1", "64"),  # evaluate, predict
     Rule("trainer.max_epochs", _count, "must be an integer >= 1", "30"),
     Rule("trainer.patience", _count, "must be an integer >= 1", "3"),
     Rule("trainer.grad_accum_steps", _count, "must be an integer >= 1", "1"),

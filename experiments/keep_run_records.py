@@ -2,15 +2,24 @@
 
     python experiments/keep_run_records.py runs/cpu_minilm results/cpu_minilm/runs
 
-Kept per run directory: config.yaml, metrics.json, activations.json, and the stage-1 adapter
-(adapter.safetensors + adapter_config.json, ~450 KB at rf 16 on MiniLM), so that `afuse report`
-and stage 2 can be rerun without stage 1. Left out: checkpoints, locks, heads (~600 KB each; stage
-2 trains its own) and the large weights (Full fine-tuning's encoder, Fusion layers, the MT-A
-encoder): rerun that run with force=true to recreate them. Only complete runs are copied.
+    python experiments/keep_run_records.py runs/cpu_minilm results/cpu_minilm/runs --fusion-layers 'cb/seed1'
+
+Kept per run directory: config.yaml, metrics.json, activations.json, the stage-1 adapter
+(adapter.safetensors + adapter_config.json, ~450 KB at rf 16 on MiniLM) and the head
+(head.safetensors, ~600 KB): enough for `afuse report`, for stage 2 without stage 1, and for
+`afuse evaluate` / `afuse predict` on every ST-A and Head record. A Fusion run's layer
+(fusion.safetensors: 3·h² per layer, ~11 MB on MiniLM, ~85 MB on BERT-base, whatever N) and its
+head are kept only for the runs --fusion-layers names (glob patterns on the run's path; '*' for
+all): a dozen Fusion layers would be most of a repository, and the tree the GPU machine receives
+is capped at 64 MiB. Reruns reproduce a Fusion layer exactly (same seed, settings, CPU kernels).
+Left out: checkpoints, locks, failure records and the encoders (Full fine-tuning's, the MT-A
+run's: 90-440 MB each): rerun that run with force=true (and save_encoder=true for Full) to
+recreate them. Only complete runs are copied.
 """
 
 import argparse
 import shutil
+from fnmatch import fnmatch
 from pathlib import Path
 
 KEPT = (
@@ -19,16 +28,28 @@ KEPT = (
     "activations.json",
     "adapter.safetensors",
     "adapter_config.json",
+    "head.safetensors",
 )
+FUSION_FILES = (
+    "fusion.safetensors",
+    "head.safetensors",
+)  # a Fusion run's head is of no use without its layer
 
 
-def keep_records(src: Path, dst: Path) -> list[Path]:
+def keep_records(src: Path, dst: Path, fusion_layers: tuple[str, ...] = ()) -> list[Path]:
     copied = []
     for metrics in sorted(src.rglob("metrics.json")):
         run_dir = metrics.parent
-        out_dir = dst / run_dir.relative_to(src)
+        rel = run_dir.relative_to(src)
+        out_dir = dst / rel
         out_dir.mkdir(parents=True, exist_ok=True)
-        for name in KEPT:
+        names = KEPT
+        if (run_dir / "fusion.safetensors").is_file():
+            wanted = any(
+                fnmatch(str(rel), pattern) or fnmatch(str(rel), f"*{pattern}") for pattern in fusion_layers
+            )
+            names = (*(n for n in KEPT if n not in FUSION_FILES), *(FUSION_FILES if wanted else ()))
+        for name in names:
             if (run_dir / name).is_file():
                 shutil.copy2(run_dir / name, out_dir / name)
                 copied.append(out_dir / name)
@@ -39,10 +60,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("src", type=Path, help="paths.runs of the experiment, e.g. runs/cpu_minilm")
     parser.add_argument("dst", type=Path, help="where the records go, e.g. results/cpu_minilm/runs")
+    parser.add_argument(
+        "--fusion-layers", nargs="*", default=(), help="keep the Fusion layer and head of these runs (globs)"
+    )
     args = parser.parse_args()
     if not args.src.is_dir():
         raise SystemExit(f"{args.src} is not a directory: pass the experiment's paths.runs")
-    copied = keep_records(args.src, args.dst)
+    copied = keep_records(args.src, args.dst, tuple(args.fusion_layers))
     size = sum(p.stat().st_size for p in copied)
     print(f"copied {len(copied)} files ({size / 2**20:.1f} MiB) into {args.dst}")
 

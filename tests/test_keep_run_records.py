@@ -13,7 +13,7 @@ def _run(root, rel, files):
     return run_dir
 
 
-def test_keeps_records_and_adapters_and_leaves_out_weights_and_resume_state(tmp_path):
+def test_keeps_records_adapters_heads_and_named_fusions_and_leaves_out_encoders_and_resume_state(tmp_path):
     src, dst = tmp_path / "runs", tmp_path / "results" / "runs"
     _run(
         src,
@@ -30,23 +30,39 @@ def test_keeps_records_and_adapters_and_leaves_out_weights_and_resume_state(tmp_
     _run(
         src,
         "stage2/m/dynamic/rte/seed1",
-        ["config.yaml", "metrics.json", "activations.json", "fusion.safetensors"],
+        ["config.yaml", "metrics.json", "activations.json", "fusion.safetensors", "head.safetensors"],
     )
-    _run(src, "stage1/m/full/rte/seed1", ["config.yaml", "metrics.json", "model.safetensors"])
+    _run(
+        src,
+        "stage2/m/dynamic/cb/seed1",
+        ["config.yaml", "metrics.json", "activations.json", "fusion.safetensors", "head.safetensors"],
+    )
+    _run(
+        src,
+        "stage1/m/full/rte/seed1",
+        ["config.yaml", "metrics.json", "encoder.safetensors", "head.safetensors", "failed.json"],
+    )
     _run(src, "stage1/m/pfeiffer_rf16/cb/seed1", ["config.yaml", "checkpoint/state.json"])  # unfinished
 
-    keep_records(src, dst)
+    keep_records(src, dst, fusion_layers=("rte/seed1",))
 
     kept = sorted(str(p.relative_to(dst)) for p in dst.rglob("*") if p.is_file())
     assert kept == [
         "stage1/m/full/rte/seed1/config.yaml",
+        "stage1/m/full/rte/seed1/head.safetensors",
         "stage1/m/full/rte/seed1/metrics.json",
         "stage1/m/pfeiffer_rf16/rte/seed1/adapter.safetensors",
         "stage1/m/pfeiffer_rf16/rte/seed1/adapter_config.json",
         "stage1/m/pfeiffer_rf16/rte/seed1/config.yaml",
+        "stage1/m/pfeiffer_rf16/rte/seed1/head.safetensors",
         "stage1/m/pfeiffer_rf16/rte/seed1/metrics.json",
+        "stage2/m/dynamic/cb/seed1/activations.json",  # a Fusion run not named: its record, not its layer
+        "stage2/m/dynamic/cb/seed1/config.yaml",
+        "stage2/m/dynamic/cb/seed1/metrics.json",
         "stage2/m/dynamic/rte/seed1/activations.json",
         "stage2/m/dynamic/rte/seed1/config.yaml",
+        "stage2/m/dynamic/rte/seed1/fusion.safetensors",
+        "stage2/m/dynamic/rte/seed1/head.safetensors",
         "stage2/m/dynamic/rte/seed1/metrics.json",
     ]
     assert (dst / "stage2/m/dynamic/rte/seed1/metrics.json").read_text() == "metrics.json"

@@ -12,10 +12,27 @@ class Command:
     name: str
     module: str
     summary: str
+    # A bare first word sets this key (`afuse list tasks` is `afuse list what=tasks`).
+    positional: str | None = None
+    # Keys that are a group of settings whose main one is `path`: `file=x.tsv` is `file.path=x.tsv`,
+    # so that `file.format=tsv` can go beside it.
+    path_keys: tuple[str, ...] = ()
 
     @property
     def config_name(self) -> str:
         return self.name.replace("-", "_")
+
+    def hydra_args(self, argv: list[str]) -> list[str]:
+        """The command line as Hydra overrides (see `positional` and `path_keys`)."""
+        args = list(argv)
+        if self.positional and args and "=" not in args[0] and not args[0].startswith("-"):
+            args[0] = f"{self.positional}={args[0]}"
+        return [_path_key(arg, self.path_keys) for arg in args]
+
+
+def _path_key(arg: str, keys: tuple[str, ...]) -> str:
+    key, equals, value = arg.partition("=")
+    return f"{key}.path={value}" if equals and key in keys else arg
 
 
 COMMANDS: dict[str, Command] = {
@@ -59,12 +76,30 @@ COMMANDS: dict[str, Command] = {
         Command(
             "status",
             "afuse.commands.status",
-            "table of a preset's jobs: done / running / incomplete / missing / failed",
+            "table of a preset's jobs (no preset: of every run found): done / running / failed / ...",
         ),
         Command(
             "report",
             "afuse.commands.report",
-            "the paper's tables (md/csv/tex) and fusion heatmaps from finished runs",
+            "the paper's tables (md/csv/tex) and fusion heatmaps from finished runs (a preset's, or all)",
+        ),
+        Command(
+            "evaluate",
+            "afuse.commands.evaluate",
+            "score a finished run on a split or a labelled file: accuracy, per-class P/R/F1, predictions",
+            path_keys=("file",),
+        ),
+        Command(
+            "predict",
+            "afuse.commands.predict",
+            "label an unlabelled file with a finished run; format=glue|superglue writes a submission",
+            path_keys=("file",),
+        ),
+        Command(
+            "list",
+            "afuse.commands.listing",
+            "list tasks, models, presets or runs (afuse list runs)",
+            positional="what",
         ),
     ]
 }

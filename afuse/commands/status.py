@@ -258,6 +258,12 @@ def status_text(
 
 
 def main(cfg: DictConfig) -> None:
+    from afuse.discovered import status_text as discovered_status
+    from afuse.experiment import preset_requested
+
+    if not preset_requested(cfg):  # no experiment=: every run found under paths.runs
+        print(discovered_status(cfg))
+        return
     experiment = load_experiment(cfg)
     passed_on = passed_on_overrides(("experiment", "status."))  # so the lines shown run the same jobs
     states = job_states(experiment, passed_on)

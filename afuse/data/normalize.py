@@ -100,8 +100,11 @@ class Normalizer:
         self.blank = task_cfg.get("blank")
         self.default_fields = plain(source_cfg.fields)
 
-    def row(self, record: Mapping[str, Any], fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The schema row for `record`; RowProblem says why there is none. `id` may be None."""
+    def row(
+        self, record: Mapping[str, Any], fields: Mapping[str, Any] | None = None, labelled: bool = True
+    ) -> dict[str, Any]:
+        """The schema row for `record`; RowProblem says why there is none. `id` may be None.
+        labelled=False (text to predict, `afuse predict`): no label is read and `label` is -1."""
         fields = fields or self.default_fields
         text_a = self._text(record, fields["text_a"], "text_a")
         text_b = self._text(record, fields["text_b"], "text_b") if fields.get("text_b") else None
@@ -114,7 +117,7 @@ class Normalizer:
             "text_a": text_a,
             "text_b": text_b,
             "choices": choices,
-            "label": self.labels(lookup(record, fields["label"])),
+            "label": self.labels(lookup(record, fields["label"])) if labelled else -1,
         }
 
     @staticmethod

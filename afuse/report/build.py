@@ -21,7 +21,8 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from afuse.atomic import atomic_write_bytes, atomic_write_text
-from afuse.experiment import Experiment, load_experiment
+from afuse.discovered import discovered_experiment
+from afuse.experiment import Experiment, load_experiment, preset_requested
 from afuse.report import formats, tables
 from afuse.report.collect import expected_runs, read_accuracies, read_activations
 from afuse.report.heatmaps import activation_cubes, cube_frame, figure_bytes, grid_figure, layer_figure
@@ -62,8 +63,9 @@ class ReportFiles:
 
 
 def build_report(cfg: DictConfig) -> Path | None:
-    """Write the report; None (and nothing written) while no run of the preset is finished."""
-    experiment = load_experiment(cfg)
+    """Write the report of a preset (or, without one, of every finished run under paths.runs);
+    None, and nothing written, while no run of the preset is finished."""
+    experiment = load_experiment(cfg) if preset_requested(cfg) else discovered_experiment(cfg)
     jobs = experiment.jobs()
     if not any(is_complete(job.run_dir) for job in jobs):
         log.info(

@@ -20,6 +20,7 @@ import torch
 from omegaconf import DictConfig
 
 from afuse import __version__
+from afuse.cpu_isa import pin_cpu_isa
 from afuse.result_check import DamagedResultError, result_damage
 from afuse.runs import (
     FAILED,
@@ -101,6 +102,7 @@ def requeued() -> bool:
 
 
 def setup_torch(cfg: DictConfig) -> None:
+    pin_cpu_isa(cfg.trainer.get("cpu_isa"))  # before torch runs its first kernel
     if cfg.trainer.get("num_threads"):
         torch.set_num_threads(int(cfg.trainer.num_threads))
 

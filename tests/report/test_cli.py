@@ -33,13 +33,11 @@ def afuse(*args, tmp_path, env=None):
     )
 
 
-def test_report_without_a_preset_lists_the_presets(tmp_path):
+def test_report_without_a_preset_or_runs_lists_the_presets(tmp_path):
     result = afuse("report", tmp_path=tmp_path)
-    assert result.returncode == 2
-    assert (
-        f"no experiment preset given: pass experiment=<name>, one of: {' '.join(preset_names())}"
-        in result.stderr
-    )
+    assert result.returncode == 3
+    assert "no finished runs under" in result.stderr
+    assert f"pass experiment=<name>, one of: {' '.join(preset_names())}" in result.stderr
 
 
 def test_unknown_preset_lists_the_options(tmp_path):

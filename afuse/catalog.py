@@ -1,0 +1,75 @@
+"""The runs under a paths.runs tree, found by walking it: for `afuse list runs`, and for
+`afuse status` / `afuse report` without an experiment preset.
+
+    runs = find_runs(runs_root)      # every run directory, with its state and test accuracy
+
+A run directory is <root>/stage{1,2}/<model>/<variant>/<task>/seed<k> (afuse/runs.py); its state
+is the one `afuse status` gives a preset's job (done, running, failed, incomplete), or `damaged`
+when its metrics.json or config.yaml cannot be read.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from afuse.runs import CONFIG, METRICS
+
+SEED_DIR = re.compile(r"seed(\d+)")
+DAMAGED = "damaged"
+
+
+@dataclass(frozen=True)
+class FoundRun:
+    run_dir: Path
+    stage: int
+    model: str
+    variant: str
+    task: str  # the task; a Fusion run's target; an MT-A run's tasks key (rte-cb, all16)
+    seed: int
+    state: str
+    note: str
+    metrics: dict | None
+
+    @property
+    def done(self) -> bool:
+        return self.state == "done"
+
+    def test_accuracies(self) -> dict[str, float]:
+        """Test accuracy per task (an MT-A run has one per task)."""
+        if not self.metrics:
+            return {}
+        if "tasks" in self.metrics:
+            return {t: r.get("test", {}).get("accuracy") for t, r in self.metrics["tasks"].items()}
+        accuracy = self.metrics.get("test", {}).get("accuracy")
+        return {self.task: accuracy} if isinstance(accuracy, int | float) else {}
+
+
+def find_runs(runs_root: str | Path) -> list[FoundRun]:
+    root = Path(runs_root)
+    found = []
+    for stage in (1, 2):
+        for seed_dir in sorted((root / f"stage{stage}").glob("*/*/*/seed*")):
+            match = SEED_DIR.fullmatch(seed_dir.name)
+            if not match or not seed_dir.is_dir():
+                continue
+            model, variant, task = seed_dir.parts[-4:-1]
+            state, note, metrics = run_state(seed_dir)
+            found.append(FoundRun(seed_dir, stage, model, variant, task, int(match[1]), state, note, metrics))
+    return found
+
+
+def run_state(run_dir: Path) -> tuple[str, str, dict | None]:
+    """(state, note, metrics) of one run directory."""
+    from afuse.commands.status import job_state
+
+    if (run_dir / METRICS).is_file():
+        try:
+            metrics = json.loads((run_dir / METRICS).read_text())
+        except (OSError, ValueError) as exc:
+            return DAMAGED, f"{METRICS} unreadable ({type(exc).__name__}); rerun with force=true", None
+        if not isinstance(metrics, dict) or not (run_dir / CONFIG).is_file():
+            return DAMAGED, f"no readable {CONFIG} beside {METRICS}", None
+        return "done", "", metrics
+    state, note = job_state(run_dir)
+    return str(state), note, None

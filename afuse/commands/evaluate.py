@@ -1,0 +1,100 @@
+"""`afuse evaluate run=<run dir> [split=test|validation|train | file=<path>]`: score a finished run.
+
+Writes <run dir>/eval/<name>/metrics.json (accuracy, per-class precision/recall/F1, confusion
+matrix, majority-class rate, row counts, the scored data's sha256), predictions.parquet (id, gold,
+predicted, per-class probabilities) and, for Fusion runs, activations.json over the scored rows.
+The run's own files are only read. Prints one line: accuracy and majority rate.
+"""
+
+import time
+from datetime import UTC, datetime
+
+from omegaconf import DictConfig
+
+from afuse import __version__
+from afuse.atomic import atomic_write_json
+from afuse.errors import ConfigError
+from afuse.inference.batching import infer
+from afuse.inference.outputs import (
+    collator,
+    file_rows,
+    open_trained,
+    output_dir,
+    predictions_frame,
+    split_rows,
+    write_parquet,
+)
+from afuse.inference.scores import classification_scores
+from afuse.train.loop import resolve_device
+
+
+def main(cfg: DictConfig) -> None:
+    if cfg.file.path and cfg.split:
+        raise ConfigError("give split=<test|validation|train> or file=<path>, not both")
+    trained = open_trained(cfg)
+    rows = (
+        file_rows(cfg, trained, labelled=True)
+        if cfg.file.path
+        else split_rows(cfg, trained, cfg.split or "test")
+    )
+    out = output_dir(cfg, trained, "eval", rows.default_name)
+    device = resolve_device(cfg.device)
+    trained.model.to(device)
+    started = time.perf_counter()
+    inference = infer(
+        trained.model,
+        rows.dataset,
+        collator(trained),
+        int(cfg.batch_size),
+        device,
+        record_activations=trained.is_fusion,
+        progress=cfg.progress_bar,
+        desc=f"evaluating {trained.task.name}",
+    )
+    elapsed = time.perf_counter() - started
+    labels = trained.label_names()
+    frame = predictions_frame(rows, inference.probabilities, labels, labelled=True)
+    scores = classification_scores(frame["gold"].to_numpy(), frame["predicted"].to_numpy(), labels)
+    metrics = _metrics(cfg, trained, rows, scores, inference.loss, elapsed)
+    write_parquet(out / "predictions.parquet", frame)
+    if inference.recorder is not None:
+        name = rows.source.get("split") or rows.source["file"]
+        atomic_write_json(out / "activations.json", inference.recorder.to_json(trained.task.name, name))
+    atomic_write_json(out / "metrics.json", metrics)  # last: its presence means the evaluation is complete
+    print(_summary_line(trained, rows, metrics, out))
+
+
+def _metrics(cfg, trained, rows, scores: dict, loss: float | None, elapsed: float) -> dict:
+    recorded = trained.recorded_test()
+    metrics = {
+        "afuse_version": __version__,
+        "command": "evaluate",
+        "run": str(trained.where),
+        "kind": trained.kind,
+        "model": str(trained.cfg.model.name),
+        "task": trained.task.name,
+        "seed": trained.cfg.get("seed"),
+        "source": rows.source,
+        **scores,
+        "loss": loss,
+        "rows": rows.counts,
+        "timing": {"eval_s": round(elapsed, 3), "examples_per_s": round(scores["n"] / max(elapsed, 1e-9), 1)},
+        "evaluated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if rows.source.get("split") == "test" and recorded is not None:
+        metrics["recorded_test_accuracy"] = recorded.get("accuracy")
+    return metrics
+
+
+def _summary_line(trained, rows, metrics: dict, out) -> str:
+    what = f"{rows.source['split']} split" if "split" in rows.source else rows.source["file"]
+    recorded = metrics.get("recorded_test_accuracy")
+    same = ""
+    if recorded is not None:
+        same = (
+            " (= the run's own)" if recorded == metrics["accuracy"] else f" (the run recorded {recorded:.4f})"
+        )
+    return (
+        f"afuse evaluate: {trained.task.name} {what}: accuracy {metrics['accuracy']:.4f}{same}, "
+        f"majority class {metrics['majority_rate']:.4f}, {metrics['n']} rows -> {out / 'metrics.json'}"
+    )

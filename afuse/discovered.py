@@ -1,0 +1,88 @@
+"""An experiment made of whatever runs a paths.runs tree holds: `afuse status` and `afuse report`
+without `experiment=` (runs made with plain commands, e.g. `afuse train-adapter -m task=rte seed=1,2,3`).
+
+Runs are grouped by stage, model and variant (an MT-A run also by its task set); each group is a
+column of the report, named `<model>/<variant>`, and the tasks are its rows, as in a preset's
+report. The report goes to <paths.results>/<name of the paths.runs folder>/.
+"""
+
+from collections import defaultdict
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from afuse.catalog import FoundRun, find_runs
+from afuse.errors import MissingInputError
+from afuse.experiment import FUSE, MT_A, Experiment, Group, Job
+
+
+def discovered_name(cfg: DictConfig) -> str:
+    return Path(cfg.paths.runs).resolve().name or "runs"
+
+
+def _command(run: FoundRun) -> str:
+    if run.stage == 2:
+        return FUSE
+    if run.variant == MT_A:
+        return "train-multitask"
+    return "finetune" if run.variant in ("head", "full") else "train-adapter"
+
+
+def _group(label: str, runs: list[FoundRun]) -> Group:
+    first = runs[0]
+    command = _command(first)
+    if command == "train-multitask":  # the group's tasks are the tasks the MT-A model was trained on
+        tasks = tuple(sorted({t for r in runs for t in r.test_accuracies()}))
+    else:
+        tasks = tuple(sorted({r.task for r in runs}))
+    jobs = tuple(Job(label, command, r.stage, r.task, r.seed, r.run_dir) for r in runs)
+    seeds = tuple(sorted({r.seed for r in runs}))
+    return Group(label, first.stage, command, tasks, seeds, (), first.variant, jobs)
+
+
+def discovered_experiment(cfg: DictConfig, finished_only: bool = True) -> Experiment:
+    runs = [r for r in find_runs(cfg.paths.runs) if r.done or not finished_only]
+    if not runs:
+        from afuse.experiment import preset_names
+
+        raise MissingInputError(
+            f"no {'finished ' if finished_only else ''}runs under {cfg.paths.runs}: train some first, point "
+            f"paths.runs=<dir> at a runs tree, or pass experiment=<name>, one of: {' '.join(preset_names())}"
+        )
+    by_group: dict[str, list[FoundRun]] = defaultdict(list)
+    for run in runs:
+        key = f"{run.model}/{run.variant}" + (f"/{run.task}" if run.variant == MT_A else "")
+        by_group[key].append(run)
+    ordered = sorted(by_group, key=lambda k: (by_group[k][0].stage, k))
+    groups = {label: _group(label, by_group[label]) for label in ordered}
+    models = sorted({r.model for r in runs})
+    description = f"every finished run under {cfg.paths.runs}, by model and variant (no experiment preset)"
+    return Experiment(discovered_name(cfg), ", ".join(models), Path(cfg.paths.runs), groups, description, {})
+
+
+def status_text(cfg: DictConfig) -> str:
+    """Runs per (model, variant) and state, then the runs that are not done."""
+    from afuse.commands.status import format_table
+
+    runs = find_runs(cfg.paths.runs)
+    if not runs:
+        return f"no runs under {cfg.paths.runs} (paths.runs=<dir> to look elsewhere, or pass experiment=<preset>)"
+    states = sorted({r.state for r in runs}, key=["done", "running", "failed", "incomplete", "damaged"].index)
+    counts: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for run in runs:
+        counts[(f"stage{run.stage}", run.model, run.variant)][run.state] += 1
+    rows = [
+        [*key, str(sum(c.values())), *(str(c.get(s, 0)) for s in states)] for key, c in sorted(counts.items())
+    ]
+    parts = [
+        f"runs under {cfg.paths.runs} (no experiment preset: every run directory found)",
+        "",
+        format_table(["stage", "model", "variant", "runs", *states], rows),
+    ]
+    pending = [r for r in runs if not r.done]
+    if pending:
+        table = [[r.state, r.variant, r.task, str(r.seed), str(r.run_dir), r.note] for r in pending]
+        parts += ["", format_table(["state", "variant", "task", "seed", "run dir", "note"], table)]
+        parts += ["", "Rerun a run's own command to resume it (its config.yaml holds the settings)."]
+    parts += ["", f"`afuse report paths.runs={cfg.paths.runs}` tabulates the finished ones."]
+    return "\n".join(parts)

@@ -1,0 +1,223 @@
+"""Rebuild the exact model of a finished run from its config.yaml and weights: no training.
+
+    trained = load_run(run_dir, task=None)          # any kind: st_a, houlsby, head, full, fusion, mt_a
+    trained = load_adapterhub(directory, task_cfg, model_cfg, data_cfg)   # AdapterHub adapter + head
+
+The base model is the run's (`model` in its config.yaml); the adapter, head, fusion and encoder
+weights are the run's own files. A Fusion run's source adapters are found where `afuse fuse` found
+them: its stage-1 runs beside it (the runs root is read off the run directory's path, so a moved
+or committed tree of runs works) or the AdapterHub directories its config lists.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from afuse.config import task_config
+from afuse.errors import ConfigError, MissingInputError
+from afuse.modeling import AfuseModel, load_backbone
+from afuse.modeling.adapterhub import HEAD_CONFIG, is_adapter_dir
+from afuse.runs import CONFIG, METRICS, is_complete
+
+KINDS = ("st_a", "houlsby", "head", "full", "fusion", "mt_a")
+
+
+@dataclass
+class TrainedModel:
+    model: AfuseModel
+    tokenizer: object
+    tokenizer_id: str
+    task: DictConfig  # the task whose labels the active head predicts
+    kind: str
+    cfg: DictConfig  # the run's config: model, data, seed (AdapterHub: the command's)
+    where: Path  # the run directory, or the AdapterHub directory
+    metrics: dict | None  # the run's metrics.json (None for AdapterHub adapters)
+
+    @property
+    def is_fusion(self) -> bool:
+        return self.kind == "fusion"
+
+    def label_names(self) -> list[str]:
+        if self.task.kind == "multiple_choice":
+            return [f"choice {i}" for i in range(int(self.task.num_choices))]
+        return [str(label) for label in self.task.labels]
+
+    def recorded_test(self) -> dict | None:
+        """The run's own test result from metrics.json (an MT-A run: that of the evaluated task)."""
+        if self.metrics is None:
+            return None
+        if self.kind == "mt_a":
+            return self.metrics.get("tasks", {}).get(self.task.name, {}).get("test")
+        return self.metrics.get("test")
+
+
+def read_run(run_dir: str | Path) -> tuple[Path, DictConfig, dict]:
+    """A finished run's directory, config and metrics, or one line saying what is wrong."""
+    run_dir = Path(run_dir).expanduser()
+    if not run_dir.is_dir():
+        raise MissingInputError(
+            f"run={run_dir}: no such directory; pass a run directory such as "
+            "runs/stage1/<model>/<variant>/<task>/seed<k> (`afuse list runs` lists them)"
+        )
+    if not (run_dir / CONFIG).is_file():
+        raise MissingInputError(
+            f"run={run_dir}: no {CONFIG} there, so it is not a run directory; `afuse list runs` lists them"
+        )
+    if not is_complete(run_dir):
+        raise MissingInputError(
+            f"run={run_dir}: the run is not finished (no {METRICS}); let it finish or resume it first "
+            "(`afuse status` shows its state)"
+        )
+    try:
+        cfg = OmegaConf.load(run_dir / CONFIG)
+        metrics = json.loads((run_dir / METRICS).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"run={run_dir}: its {CONFIG} or {METRICS} is unreadable ({exc})") from exc
+    return run_dir, cfg, metrics
+
+
+def runs_root(run_dir: Path, cfg: DictConfig) -> Path:
+    """The paths.runs a run directory lives under: <root>/stage{1,2}/<model>/<variant>/<task>/seed<k>."""
+    parents = run_dir.resolve().parents
+    if len(parents) > 4 and parents[3].name in ("stage1", "stage2"):
+        return parents[4]
+    return Path(cfg.paths.runs)
+
+
+def load_run(run_dir: str | Path, task: str | None = None) -> TrainedModel:
+    run_dir, cfg, metrics = read_run(run_dir)
+    kind = str(metrics.get("kind"))
+    if kind not in KINDS:
+        raise ConfigError(
+            f"run={run_dir}: metrics.json has kind {kind!r}; afuse evaluates {', '.join(KINDS)}"
+        )
+    task_cfg = _task_of(run_dir, cfg, kind, task)
+    _check_files(run_dir, kind, task_cfg.name)  # before the minutes a base model may take to load
+    encoder, tokenizer, tokenizer_id = load_backbone(cfg.model)
+    model = AfuseModel(encoder, family=cfg.model.family)
+    name = task_cfg.name
+    if kind == "mt_a":
+        _load_weights(model.load_encoder, run_dir / "encoder.safetensors", run_dir)
+        model.load_adapter(name, _existing(run_dir / "adapters" / name, run_dir))
+        _load_head(model, name, run_dir / "heads" / f"{name}.safetensors", task_cfg, run_dir)
+        model.set_active(adapter=name, head=name)
+    elif kind == "fusion":
+        _load_fusion(model, run_dir, cfg)
+        _load_head(model, name, run_dir / "head.safetensors", task_cfg, run_dir)
+        model.set_active(fusion=True, head=name)
+    else:
+        if kind == "full":
+            _load_weights(model.load_encoder, run_dir / "encoder.safetensors", run_dir, full=True)
+        if kind in ("st_a", "houlsby"):
+            model.load_adapter(name, _existing(run_dir / "adapter_config.json", run_dir).parent)
+        _load_head(model, name, run_dir / "head.safetensors", task_cfg, run_dir)
+        model.set_active(adapter=name if kind in ("st_a", "houlsby") else None, head=name)
+    model.eval()
+    return TrainedModel(model, tokenizer, tokenizer_id, task_cfg, kind, cfg, run_dir, metrics)
+
+
+def load_adapterhub(
+    directory: str | Path, task_cfg: DictConfig, model_cfg: DictConfig, data_cfg
+) -> TrainedModel:
+    """An AdapterHub adapter directory with its head (head_config.json beside the adapter)."""
+    directory = Path(directory).expanduser()
+    if not is_adapter_dir(directory):
+        raise MissingInputError(
+            f"adapterhub={directory}: no adapter there (expected adapter_config.json and adapter.safetensors "
+            "or pytorch_adapter.bin, as AdapterHub's save_adapter writes them)"
+        )
+    if not (directory / HEAD_CONFIG).is_file():
+        raise MissingInputError(
+            f"adapterhub={directory}: no head there ({HEAD_CONFIG}); save the adapter with its head "
+            "(AdapterHub: model.save_adapter(dir, name, with_head=True))"
+        )
+    encoder, tokenizer, tokenizer_id = load_backbone(model_cfg)
+    model = AfuseModel(encoder, family=model_cfg.family)
+    model.load_adapter(task_cfg.name, directory)
+    model.load_head(task_cfg.name, directory, task_cfg)
+    model.set_active(adapter=task_cfg.name, head=task_cfg.name)
+    model.eval()
+    cfg = OmegaConf.create({"model": model_cfg, "data": data_cfg, "task": task_cfg, "seed": None})
+    return TrainedModel(model, tokenizer, tokenizer_id, task_cfg, "adapterhub", cfg, directory, None)
+
+
+def _task_of(run_dir: Path, cfg: DictConfig, kind: str, task: str | None) -> DictConfig:
+    if kind == "mt_a":
+        tasks = [str(t) for t in cfg.tasks]
+        if task is None and len(tasks) == 1:
+            task = tasks[0]
+        if task not in tasks:
+            given = f"task={task} is not one of them" if task else "add task=<one of them>"
+            raise ConfigError(
+                f"run={run_dir} is an MT-A run over {len(tasks)} tasks ({', '.join(tasks)}): {given}"
+            )
+        return task_config(task)
+    own = cfg.task
+    if task is not None and task != own.name:
+        raise ConfigError(
+            f"run={run_dir} predicts {own.name}, not {task}: leave task= out (or set task={own.name})"
+        )
+    return own
+
+
+def _check_files(run_dir: Path, kind: str, task: str) -> None:
+    if kind == "mt_a":
+        needed = ["encoder.safetensors", f"adapters/{task}/adapter_config.json", f"heads/{task}.safetensors"]
+    else:
+        needed = {"full": ["encoder.safetensors"], "fusion": ["fusion.safetensors"]}.get(kind, [])
+        needed += ["adapter_config.json"] if kind in ("st_a", "houlsby") else []
+        needed += ["head.safetensors"]
+    for name in needed:
+        if not (run_dir / name).exists():
+            full = kind == "full" and name == "encoder.safetensors"
+            raise MissingInputError(_missing_weights(run_dir / name, run_dir, _NO_ENCODER if full else None))
+
+
+_NO_ENCODER = (
+    "this Full fine-tuning run was trained without save_encoder=true, so its model was not kept; "
+    "retrain it with save_encoder=true force=true"
+)
+
+
+def _existing(path: Path, run_dir: Path) -> Path:
+    if not path.exists():
+        raise MissingInputError(_missing_weights(path, run_dir))
+    return path
+
+
+def _load_weights(load, path: Path, run_dir: Path, full: bool = False) -> None:
+    if not path.is_file():
+        raise MissingInputError(_missing_weights(path, run_dir, _NO_ENCODER if full else None))
+    load(path)
+
+
+def _load_head(model: AfuseModel, name: str, path: Path, task_cfg: DictConfig, run_dir: Path) -> None:
+    _existing(path, run_dir)
+    model.load_head(name, path, task_cfg)
+
+
+def _missing_weights(path: Path, run_dir: Path, hint: str | None = None) -> str:
+    return f"run={run_dir}: {path.name} is missing, so the trained model cannot be rebuilt; " + (
+        hint or "committed run records may leave weights out: rerun that run with force=true to recreate them"
+    )
+
+
+def _load_fusion(model: AfuseModel, run_dir: Path, cfg: DictConfig) -> None:
+    from afuse.sources import resolve_mt_a, resolve_st_a_sources
+
+    fusion_file = run_dir / "fusion.safetensors"
+    if not fusion_file.is_file():
+        raise MissingInputError(_missing_weights(fusion_file, run_dir))
+    located = cfg.copy()
+    with open_dict(located):
+        located.paths.runs = str(runs_root(run_dir, cfg))
+    if located.get("adapters") == "mt_a":
+        mt_run, sources = resolve_mt_a(located)
+        _load_weights(model.load_encoder, mt_run / "encoder.safetensors", mt_run)
+    else:
+        sources = resolve_st_a_sources(located)
+    for source in sources:
+        model.load_adapter(source.name, source.adapter_dir)
+    model.load_fusion(fusion_file)

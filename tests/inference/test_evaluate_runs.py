@@ -1,0 +1,62 @@
+"""`afuse evaluate run=<dir>`: the rebuilt model of every run kind gives the run's own test
+result, and evaluating never changes the run's own files."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from afuse.runs import read_metrics
+from tests.inference.conftest import afuse, checksums
+
+KINDS = ["st_a", "houlsby", "head", "full", "fusion", "mt_a"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_evaluate_reproduces_the_runs_test_result(run_tree, kind):
+    run = run_tree.run(kind)
+    before = checksums(run)
+    task = ["task=cb"] if kind == "mt_a" else []
+    afuse("evaluate", f"run={run}", *run_tree.eval_args(*task))
+    assert checksums(run) == before  # nothing of the run itself was written
+
+    result = json.loads((run / "eval" / "test" / "metrics.json").read_text())
+    recorded = read_metrics(run)
+    recorded = recorded["tasks"]["cb"]["test"] if kind == "mt_a" else recorded["test"]
+    assert result["kind"] == kind and result["task"] == "cb"
+    assert result["accuracy"] == recorded["accuracy"]
+    assert result["n"] == recorded["n"] == 56
+    assert result["majority_rate"] == recorded["majority_rate"]
+    # The loss depends on every logit: a model rebuilt even slightly wrong would not match it.
+    assert result["loss"] == pytest.approx(recorded["loss"], rel=1e-5)
+    assert result["recorded_test_accuracy"] == recorded["accuracy"]
+
+    predictions = pd.read_parquet(run / "eval" / "test" / "predictions.parquet")
+    assert len(predictions) == 56 and predictions["id"].is_unique
+    assert (predictions["gold"] == predictions["predicted"]).mean() == result["accuracy"]
+    probabilities = predictions[["prob_entailment", "prob_contradiction", "prob_neutral"]].to_numpy()
+    assert probabilities.sum(1) == pytest.approx(1.0, abs=1e-5)
+    assert sum(c["support"] for c in result["per_class"].values()) == 56
+    assert sum(map(sum, result["confusion_matrix"]["matrix"])) == 56
+
+
+def test_fusion_records_activations_over_the_evaluated_rows(run_tree):
+    run = run_tree.run("fusion")
+    afuse("evaluate", f"run={run}", *run_tree.eval_args("name=fusion-activations"))
+    evaluated = json.loads((run / "eval" / "fusion-activations" / "activations.json").read_text())
+    trained = json.loads((run / "activations.json").read_text())
+    assert evaluated["sources"] == trained["sources"] == ["cb", "rte"]
+    assert evaluated["tokens"] == trained["tokens"]  # the same test rows, every non-padding token
+    for row, expected in zip(evaluated["matrix"], trained["matrix"], strict=True):
+        assert sum(row) == pytest.approx(1.0)
+        assert row == pytest.approx(expected, abs=1e-6)
+
+
+def test_validation_split_reproduces_the_best_epochs_validation_accuracy(run_tree):
+    run = run_tree.run("st_a")
+    afuse("evaluate", f"run={run}", "split=validation", *run_tree.eval_args())
+    result = json.loads((run / "eval" / "validation" / "metrics.json").read_text())
+    recorded = read_metrics(run)["validation"]
+    assert result["accuracy"] == recorded["accuracy"] and result["n"] == recorded["n"]
+    assert "recorded_test_accuracy" not in result
+    assert result["source"]["split"] == "validation" and len(result["source"]["sha256"]) == 64

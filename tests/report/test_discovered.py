@@ -1,0 +1,82 @@
+"""`afuse list runs`, `afuse status` and `afuse report` without a preset: whatever runs a
+paths.runs tree holds, grouped by model and variant."""
+
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from afuse.catalog import find_runs
+from afuse.commands.listing import runs_text
+from afuse.discovered import discovered_experiment, status_text
+from afuse.report.collect import expected_runs, read_accuracies
+from afuse.report.layout import report_layout
+from afuse.runs import multitask_dir, stage1_dir, stage2_dir
+
+from .synthetic import write_multitask_run, write_run
+
+
+def tree(root):
+    runs = root / "runs"
+    for seed, accuracy in ((1, 0.6), (2, 0.7)):
+        write_run(stage1_dir(runs, "tiny", "pfeiffer_rf16", "rte", seed), accuracy, kind="st_a")
+    write_run(stage1_dir(runs, "tiny", "head", "rte", 1), 0.55, kind="head")
+    write_run(stage1_dir(runs, "minilm", "pfeiffer_rf16", "cb", 1), 0.8, kind="st_a")
+    write_run(stage2_dir(runs, "tiny", "dynamic_pfeiffer_rf16", "rte", 1), 0.75, kind="fusion")
+    write_multitask_run(multitask_dir(runs, "tiny", "rte-cb", 1), {"rte": 0.52, "cb": 0.7})
+    write_run(stage1_dir(runs, "tiny", "pfeiffer_rf16", "cb", 1), None)  # incomplete
+    damaged = write_run(stage1_dir(runs, "tiny", "pfeiffer_rf16", "cb", 2), 0.5)
+    (damaged / "metrics.json").write_text("{half written")
+    for metrics in runs.rglob("metrics.json"):
+        (metrics.parent / "config.yaml").write_text("seed: 1\n")
+    return OmegaConf.create({"paths": {"runs": str(runs)}})
+
+
+def test_find_runs_gives_each_run_its_state(tmp_path):
+    cfg = tree(tmp_path)
+    states = {(r.model, r.variant, r.task, r.seed): r.state for r in find_runs(cfg.paths.runs)}
+    assert states[("tiny", "pfeiffer_rf16", "cb", 1)] == "incomplete"
+    assert states[("tiny", "pfeiffer_rf16", "cb", 2)] == "damaged"
+    assert sum(s == "done" for s in states.values()) == 6
+    listing = runs_text(cfg)
+    assert listing.startswith(f"8 runs under {cfg.paths.runs}: 6 done, 1 incomplete, 1 damaged")
+    assert "rte 0.5200 cb 0.7000" in listing  # the MT-A run: one accuracy per task
+
+
+def test_report_columns_are_model_and_variant_with_tasks_as_rows(tmp_path):
+    cfg = tree(tmp_path)
+    experiment = discovered_experiment(cfg)
+    layout = report_layout(experiment)
+    assert [c.label for c in layout.columns] == [
+        "minilm/pfeiffer_rf16",
+        "tiny/head",
+        "tiny/mt_a/rte-cb",
+        "tiny/pfeiffer_rf16",
+        "tiny/dynamic_pfeiffer_rf16",
+    ]
+    accuracies = read_accuracies(expected_runs(layout)).dropna(subset=["accuracy"])
+    by_cell = accuracies.groupby(["column", "task"]).accuracy.mean()
+    assert by_cell[("tiny/pfeiffer_rf16", "rte")] == pytest.approx(65.0)
+    assert by_cell[("tiny/mt_a/rte-cb", "cb")] == pytest.approx(70.0)
+    assert len(accuracies) == 7  # finished runs only: MT-A counts once per task
+
+
+def test_status_counts_runs_per_variant_and_lists_those_not_done(tmp_path):
+    cfg = tree(tmp_path)
+    text = status_text(cfg)
+    assert "stage1  tiny    pfeiffer_rf16" in text
+    lines = [line for line in text.splitlines() if line.startswith(("incomplete", "damaged"))]
+    assert len(lines) == 2 and all("pfeiffer_rf16  cb" in line for line in lines)
+
+
+def test_report_command_writes_the_tables(tmp_path):
+    from afuse.cli import main
+
+    tree(tmp_path)
+    paths = [
+        f"paths.runs={tmp_path}/runs",
+        f"paths.results={tmp_path}/results",
+        f"paths.logs={tmp_path}/logs",
+    ]
+    main(["report", *paths, "report.heatmaps=false"])
+    table = pd.read_csv(tmp_path / "results" / "runs" / "accuracy.csv")
+    assert "tiny/dynamic_pfeiffer_rf16" in " ".join(map(str, table.columns))
