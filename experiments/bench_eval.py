@@ -97,7 +97,7 @@ def main(argv=None) -> None:
         infer(model, rows, collate, args.eval_batch, cpu, progress=False)
 
     def loop_eval():
-        evaluate(model, rows, collate, args.eval_batch, cpu)
+        evaluate(model, _loader(rows, collate, args.eval_batch), cpu, "auto", rows)
 
     afuse_eval(), loop_eval()  # warm-up: first calls allocate
     rounds = []

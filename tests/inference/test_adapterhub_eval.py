@@ -12,11 +12,11 @@ from afuse.config import task_config
 from afuse.data import Collator, load_tokenized
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.paths import conf_dir
-from afuse.train.loop import evaluate
+from afuse.train.loop import _loader, evaluate
 from tests.conftest import REPO_ROOT
 from tests.inference.conftest import afuse
 
-FIXTURES = REPO_ROOT / "tests" / "fixtures" / "adapterhub"
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "adapterhub" / "bert"
 
 
 def test_adapterhub_adapter_with_head(tmp_path, shared_data):
@@ -43,7 +43,8 @@ def test_adapterhub_adapter_with_head(tmp_path, shared_data):
     test = load_tokenized(
         task, data_cfg, OmegaConf.create({"data": str(tmp_path / "data")}), tokenizer, tokenizer_id
     )["test"]
-    expected = evaluate(model, test, Collator(tokenizer.pad_token_id), 16, torch.device("cpu"))
+    batches = _loader(test, Collator(tokenizer.pad_token_id), 16)
+    expected = evaluate(model, batches, torch.device("cpu"), "auto", test)
     assert result["kind"] == "adapterhub" and result["n"] == expected["n"] == 56
     assert result["accuracy"] == expected["accuracy"]
     assert result["loss"] == pytest.approx(expected["loss"], abs=1e-5)
