@@ -48,7 +48,7 @@ def afuse_step_seconds(
     import torch
     from omegaconf import OmegaConf
 
-    from afuse.modeling import AdapterSpec, AfuseModel, FusionSpec, load_backbone
+    from afuse.modeling import AfuseModel, load_backbone
 
     torch.manual_seed(0)
     torch.set_num_threads(threads)
@@ -58,17 +58,7 @@ def afuse_step_seconds(
         )
     )
     model = AfuseModel(encoder, "bert", fast_ops=fast_ops)
-    names = [f"a{i}" for i in range(max(n_fuse, 1))]
-    for name in names:
-        model.add_adapter(name, AdapterSpec("pfeiffer", rf, "relu"))
-    model.add_head("t", OmegaConf.create({"name": "t", "kind": "single", "labels": ["0", "1"]}))
-    if n_fuse:
-        model.add_fusion(names, FusionSpec("dynamic"))
-        model.set_active(fusion=True, head="t")
-        params = model.trainable_for("fusion")
-    else:
-        model.set_active(adapter=names[0], head="t")
-        params = model.trainable_for("adapter")
+    params = set_up_step(model, n_fuse, rf)
     x = torch.randint(1000, 30000, (batch, length))
     y = torch.randint(0, 2, (batch,))
     mask = torch.ones_like(x)
@@ -90,6 +80,25 @@ def afuse_step_seconds(
     times = sorted(times[warmup:])
     trainable = sum(p.numel() for p in params)
     return times[len(times) // 2], trainable, model
+
+
+def set_up_step(model, n_fuse: int, rf: float) -> list:
+    """What the anchor sets up: N Pfeiffer adapters (one if N = 0) and a 2-label head; trainable
+    and active: the adapter (N = 0) or a dynamic fusion over the N. Returns the trained parameters."""
+    from omegaconf import OmegaConf
+
+    from afuse.modeling import AdapterSpec, FusionSpec
+
+    names = [f"a{i}" for i in range(max(n_fuse, 1))]
+    for name in names:
+        model.add_adapter(name, AdapterSpec("pfeiffer", rf, "relu"))
+    model.add_head("t", OmegaConf.create({"name": "t", "kind": "single", "labels": ["0", "1"]}))
+    if n_fuse:
+        model.add_fusion(names, FusionSpec("dynamic"))
+        model.set_active(fusion=True, head="t")
+        return model.trainable_for("fusion")
+    model.set_active(adapter=names[0], head="t")
+    return model.trainable_for("adapter")
 
 
 def worker_main(argv=None) -> None:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
 from transformers import BertConfig, BertModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -27,26 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from step_timing import BERT_BASE, QUICK, arguments, autocast, line, random_batch, time_steps  # noqa: E402
 
-from afuse.modeling import AdapterSpec, AfuseModel, FusionSpec  # noqa: E402
+from afuse.modeling import AfuseModel  # noqa: E402
 from afuse.train.loop import host_values  # noqa: E402
-
-HEAD = OmegaConf.create({"name": "t", "kind": "single", "labels": ["0", "1"], "num_choices": None})
+from experiments.bench_common import set_up_step  # noqa: E402
 
 
 def build(n_fuse: int, shape: dict, device: torch.device, rf: float):
     torch.manual_seed(0)
     model = AfuseModel(BertModel(BertConfig(**shape), add_pooling_layer=False), "bert")
-    names = [f"a{i}" for i in range(max(n_fuse, 1))]
-    for name in names:
-        model.add_adapter(name, AdapterSpec("pfeiffer", rf, "relu"))
-    model.add_head("t", HEAD)
-    if n_fuse:
-        model.add_fusion(names, FusionSpec("dynamic"))
-        model.set_active(fusion=True, head="t")
-        params = model.trainable_for("fusion")
-    else:
-        model.set_active(adapter=names[0], head="t")
-        params = model.trainable_for("adapter")
+    params = set_up_step(model, n_fuse, rf)
     return model.to(device).train(), params
 
 
