@@ -37,7 +37,15 @@ def counts(experiment) -> dict[int, int]:
 
 
 def test_every_preset_is_listed():
-    assert preset_names() == ["cpu_minilm", "cpu_small", "paper_table1", "paper_table3", "paper_table4"]
+    assert preset_names() == [
+        "cpu_minilm",
+        "cpu_minilm_full",
+        "cpu_small",
+        "gpu_check",
+        "paper_table1",
+        "paper_table3",
+        "paper_table4",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -49,6 +57,8 @@ def test_every_preset_is_listed():
         ("paper_table4", "roberta-base", 6 * 16 * 3, 16 * 3, 7),
         # ST-A on 4 tasks + Head on 3, one seed; Fusion for 3 targets
         ("cpu_small", "minilm", 4 + 3, 3, 3),
+        # ST-A: 11 sources x 1 seed + 4 targets x 3 seeds; Fusion for the 4 targets x 3 seeds
+        ("cpu_minilm_full", "minilm", 11 + 4 * 3, 4 * 3, 3),
     ],
 )
 def test_job_counts_per_stage(preset, model, stage1, stage2, groups):
@@ -303,6 +313,7 @@ def test_a_preset_may_not_set_the_adapter_for_every_command():
 
 def test_no_preset_lists_the_presets():
     with pytest.raises(
-        ConfigError, match="pass experiment=<name>, one of: cpu_minilm cpu_small paper_table1"
+        ConfigError,
+        match="pass experiment=<name>, one of: cpu_minilm cpu_minilm_full cpu_small gpu_check paper_table1",
     ):
         load_experiment(compose_plain("status"))

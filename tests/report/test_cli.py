@@ -35,7 +35,7 @@ def test_report_without_a_preset_lists_the_presets(tmp_path):
     result = afuse("report", tmp_path=tmp_path)
     assert result.returncode == 2
     assert (
-        "no experiment preset given: pass experiment=<name>, one of: cpu_minilm cpu_small paper_table1"
+        "no experiment preset given: pass experiment=<name>, one of: cpu_minilm cpu_minilm_full cpu_small gpu_check paper_table1"
         in result.stderr
     )
 
