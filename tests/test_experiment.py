@@ -54,6 +54,8 @@ def test_every_preset_is_listed():
         ("paper_table4", "roberta-base", 6 * 16 * 3, 16 * 3, 7),
         # ST-A on 4 tasks + Head on 3, one seed; Fusion for 3 targets
         ("cpu_small", "minilm", 4 + 3, 3, 3),
+        # ST-A: 11 sources x 1 seed + 4 targets x 3 seeds; Fusion for the 4 targets x 3 seeds
+        ("cpu_minilm_full", "minilm", 11 + 4 * 3, 4 * 3, 3),
     ],
 )
 def test_job_counts_per_stage(preset, model, stage1, stage2, groups):
