@@ -14,10 +14,9 @@ from omegaconf import DictConfig
 from afuse import __version__
 from afuse.atomic import atomic_write_json
 from afuse.errors import ConfigError
-from afuse.inference.batching import infer
 from afuse.inference.outputs import (
-    collator,
     file_rows,
+    infer_rows,
     open_trained,
     output_dir,
     predictions_frame,
@@ -25,7 +24,6 @@ from afuse.inference.outputs import (
     write_parquet,
 )
 from afuse.inference.scores import classification_scores
-from afuse.train.loop import resolve_device
 
 
 def main(cfg: DictConfig) -> None:
@@ -38,19 +36,8 @@ def main(cfg: DictConfig) -> None:
         else split_rows(cfg, trained, cfg.split or "test")
     )
     out = output_dir(cfg, trained, "eval", rows.default_name)
-    device = resolve_device(cfg.device)
-    trained.model.to(device)
     started = time.perf_counter()
-    inference = infer(
-        trained.model,
-        rows.dataset,
-        collator(trained),
-        int(cfg.batch_size),
-        device,
-        record_activations=trained.is_fusion,
-        progress=cfg.progress_bar,
-        desc=f"evaluating {trained.task.name}",
-    )
+    inference = infer_rows(cfg, trained, rows, "evaluating", activations=trained.is_fusion)
     elapsed = time.perf_counter() - started
     labels = trained.label_names()
     frame = predictions_frame(rows, inference.probabilities, labels, labelled=True)

@@ -9,17 +9,15 @@ the file's own ids. A submission needs every row: malformed rows stop it with th
 from omegaconf import DictConfig
 
 from afuse.errors import ConfigError
-from afuse.inference.batching import infer
 from afuse.inference.outputs import (
-    collator,
     file_rows,
+    infer_rows,
     open_trained,
     output_dir,
     predictions_frame,
     write_parquet,
 )
 from afuse.inference.submission import submission_for, write_submission
-from afuse.train.loop import resolve_device
 
 
 def main(cfg: DictConfig) -> None:
@@ -38,17 +36,7 @@ def main(cfg: DictConfig) -> None:
             f"{first['position']}: {first['reason']}); a submission needs a prediction for every row"
         )
     out = output_dir(cfg, trained, "predict", rows.default_name)
-    device = resolve_device(cfg.device)
-    trained.model.to(device)
-    inference = infer(
-        trained.model,
-        rows.dataset,
-        collator(trained),
-        int(cfg.batch_size),
-        device,
-        progress=cfg.progress_bar,
-        desc=f"predicting {trained.task.name}",
-    )
+    inference = infer_rows(cfg, trained, rows, "predicting")
     labels = trained.label_names()
     frame = predictions_frame(rows, inference.probabilities, labels, labelled=False)
     write_parquet(out / "predictions.parquet", frame)

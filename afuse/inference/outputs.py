@@ -2,7 +2,7 @@
 
     trained = open_trained(cfg)                          # run=<dir> or adapterhub=<dir> task=<task>
     rows = split_rows(cfg, trained, "test") | file_rows(cfg, trained, labelled=True)
-    inference = infer(...)                               # afuse/inference/batching.py
+    inference = infer_rows(cfg, trained, rows, "evaluating")  # afuse/inference/batching.py
     frame = predictions_frame(rows, inference, trained)  # predictions.parquet
 
 Outputs go to <run dir>/eval/<name>/ (evaluate) or <run dir>/predict/<name>/ (predict), or under
@@ -28,8 +28,10 @@ from afuse.data.schema import SPLITS
 from afuse.data.store import prepared_dir
 from afuse.data.tokenize import subsample, tokenize_rows
 from afuse.errors import ConfigError
+from afuse.inference.batching import Inference, infer
 from afuse.inference.rawfile import FileRows, read_file
 from afuse.inference.rebuild import TrainedModel, load_adapterhub, load_run
+from afuse.train.loop import resolve_device
 
 log = logging.getLogger("afuse")
 
@@ -79,6 +81,24 @@ def command_line_data(cfg: DictConfig) -> dict:
 
 def collator(trained: TrainedModel) -> Collator:
     return Collator(trained.tokenizer.pad_token_id, multiple_choice=trained.task.kind == "multiple_choice")
+
+
+def infer_rows(
+    cfg: DictConfig, trained: TrainedModel, rows: "Rows", verb: str, activations: bool = False
+) -> Inference:
+    """The run's model on cfg.device, over `rows` in length-sorted batches of cfg.batch_size."""
+    device = resolve_device(cfg.device)
+    trained.model.to(device)
+    return infer(
+        trained.model,
+        rows.dataset,
+        collator(trained),
+        int(cfg.batch_size),
+        device,
+        record_activations=activations,
+        progress=cfg.progress_bar,
+        desc=f"{verb} {trained.task.name}",
+    )
 
 
 # --- rows ------------------------------------------------------------------------------------
