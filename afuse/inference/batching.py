@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from afuse.train.loop import autocast_for
+from afuse.train.loop import autocast_for, bar_enabled
 
 
 @dataclass
@@ -43,8 +43,9 @@ def length_batches(counts: np.ndarray, batch_size: int) -> list[list[int]]:
 
 
 def _progress(setting, total: int, desc: str):
-    enabled = sys.stderr.isatty() if str(setting) == "auto" else bool(setting)
-    return tqdm(total=total, desc=desc, unit=" rows", leave=False, disable=not enabled, file=sys.stderr)
+    return tqdm(
+        total=total, desc=desc, unit=" rows", leave=False, disable=not bar_enabled(setting), file=sys.stderr
+    )
 
 
 def infer(

@@ -205,9 +205,14 @@ class Checkpointer:
 
 
 def progress_enabled(cfg) -> bool:
+    return bar_enabled(cfg.progress_bar)
+
+
+def bar_enabled(setting) -> bool:
+    """progress_bar: auto | true | false."""
     # A redrawn bar is noise in log files (SLURM, multirun): there, `auto` hides it and the loop
     # logs a line every `log_every_steps` instead.
-    return sys.stderr.isatty() if str(cfg.progress_bar) == "auto" else bool(cfg.progress_bar)
+    return sys.stderr.isatty() if str(setting) == "auto" else bool(setting)
 
 
 def _eval_bar(batches: DataLoader, split: str, enabled: bool):
