@@ -142,7 +142,7 @@ def _head(export: Export, path: Path, name: str, task_cfg, directory: Path) -> N
 
 def _fusion_run(export: Export, run_dir: Path, cfg, with_encoder: bool) -> Path | None:
     """Sources, fusion and head of a fuse run; returns the run whose encoder must go too (MT-A)."""
-    from afuse.sources import source_positions
+    from afuse.fusion_sources import source_positions
 
     mt_run, sources = fusion_sources(cfg)  # found as `afuse fuse` found them, under the run's runs/ tree
     encoder_run = mt_run or (run_dir if with_encoder else None)

@@ -35,7 +35,7 @@ def run_config(run_dir: Path) -> DictConfig:
 
 def fusion_sources(cfg: DictConfig):
     """(MT-A run or None, sources) of a fuse run's config."""
-    from afuse.sources import resolve_mt_a, resolve_st_a_sources
+    from afuse.fusion_sources import resolve_mt_a, resolve_st_a_sources
 
     if cfg.adapters == "mt_a":
         return resolve_mt_a(cfg)

@@ -5,8 +5,8 @@ from omegaconf import DictConfig
 from afuse.config import require_task, specialise_data
 from afuse.errors import ConfigError
 from afuse.runs import stage1_dir
+from afuse.train.run_lifecycle import run_stage
 from afuse.train.single_task import train_single_task
-from afuse.train.stage import run_stage
 
 
 def main(cfg: DictConfig) -> None:

@@ -4,10 +4,10 @@ from omegaconf import DictConfig
 
 from afuse.config import specialise_data, task_config
 from afuse.errors import ConfigError
+from afuse.fusion_sources import requested_sources, resolve_mt_a, resolve_st_a_sources, source_positions
 from afuse.runs import adapter_variant, fusion_variant, stage2_dir
-from afuse.sources import requested_sources, resolve_mt_a, resolve_st_a_sources, source_positions
 from afuse.train.fusion_stage import train_fusion
-from afuse.train.stage import run_stage
+from afuse.train.run_lifecycle import run_stage
 
 
 def main(cfg: DictConfig) -> None:

@@ -4,8 +4,8 @@ from omegaconf import DictConfig
 
 from afuse.config import require_task, specialise_data
 from afuse.runs import adapter_variant, stage1_dir
+from afuse.train.run_lifecycle import run_stage
 from afuse.train.single_task import train_single_task
-from afuse.train.stage import run_stage
 
 
 def main(cfg: DictConfig) -> None:

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from afuse.data.normalize import Normalizer, RowProblem
 from afuse.data.schema import to_frame
-from afuse.data.sources import SourceRead
+from afuse.data.source_read import SourceRead
 from afuse.errors import AfuseError, ConfigError, OfflineError
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from afuse.data.normalize import Normalizer, RowProblem, plain
 from afuse.data.readers import READERS, RawRecord, read_labels_file, with_labels
 from afuse.data.readers.base import open_text, undecodable_as_bad
 from afuse.data.schema import to_frame
-from afuse.data.sources import SourceRead, sha256_file
+from afuse.data.source_read import SourceRead, sha256_file
 from afuse.errors import ConfigError, MissingInputError
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from afuse.data.hub import read_hub
 from afuse.data.local import read_local
 from afuse.data.normalize import plain
 from afuse.data.schema import SPLITS, to_table
-from afuse.data.sources import SourceRead, sha256_file
+from afuse.data.source_read import SourceRead, sha256_file
 from afuse.data.splits import carve_splits
 from afuse.data.store import damaged_files, digest, locked, prepared_dir, read_json, write_parquet
 from afuse.errors import ConfigError, OfflineError

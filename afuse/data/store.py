@@ -20,7 +20,7 @@ from filelock import FileLock
 from omegaconf import DictConfig
 
 from afuse.atomic import atomic_write
-from afuse.data.sources import sha256_file
+from afuse.data.source_read import sha256_file
 
 LOCK_TIMEOUT_S = 3600  # another process preparing the same task (a sweep) finishes first
 

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from afuse.data.normalize import Normalizer, RowProblem, lookup, plain
 from afuse.data.readers import READERS, RawRecord
-from afuse.data.sources import MalformedLog, sha256_file
+from afuse.data.source_read import MalformedLog, sha256_file
 from afuse.errors import ConfigError, MissingInputError
 
 log = logging.getLogger(__name__)

@@ -205,7 +205,7 @@ def _missing_weights(path: Path, run_dir: Path, hint: str | None = None) -> str:
 
 
 def _load_fusion(model: AfuseModel, run_dir: Path, cfg: DictConfig) -> None:
-    from afuse.sources import resolve_mt_a, resolve_st_a_sources
+    from afuse.fusion_sources import resolve_mt_a, resolve_st_a_sources
 
     fusion_file = run_dir / "fusion.safetensors"
     if not fusion_file.is_file():

@@ -9,13 +9,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.atomic import atomic_write_json
+from afuse.fusion_sources import Source, retrain_command
 from afuse.loggers import make_logger
 from afuse.modeling import AfuseModel, FusionSpec, load_backbone
 from afuse.modeling.weights import CorruptWeightsError
-from afuse.sources import Source, retrain_command
 from afuse.train.loop import fit, progress_enabled, resolve_device
+from afuse.train.run_lifecycle import base_metrics, setup_torch
 from afuse.train.single_task import build_data
-from afuse.train.stage import base_metrics, setup_torch
 
 log = logging.getLogger(__name__)
 

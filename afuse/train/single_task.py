@@ -10,7 +10,7 @@ from afuse.data import Collator, load_tokenized
 from afuse.loggers import make_logger
 from afuse.modeling import AdapterSpec, AfuseModel, load_backbone
 from afuse.train.loop import TaskData, fit
-from afuse.train.stage import base_metrics, setup_torch
+from afuse.train.run_lifecycle import base_metrics, setup_torch
 
 log = logging.getLogger(__name__)
 
