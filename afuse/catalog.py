@@ -3,19 +3,18 @@
 
     runs = find_runs(runs_root)      # every run directory, with its state and test accuracy
 
-A run directory is <root>/stage{1,2}/<model>/<variant>/<task>/seed<k> (afuse/runs.py); its state
+A run directory is <root>/stage{1,2}/<model>/<variant>/<task>/seed<k> (afuse/run_identity.py); its state
 is the one `afuse status` gives a preset's job (done, running, failed, incomplete), or `damaged`
 when its metrics.json or config.yaml cannot be read.
 """
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from afuse.run_identity import find_run_dirs
 from afuse.runs import CONFIG, METRICS
 
-SEED_DIR = re.compile(r"seed(\d+)")
 DAMAGED = "damaged"
 
 
@@ -46,16 +45,12 @@ class FoundRun:
 
 
 def find_runs(runs_root: str | Path) -> list[FoundRun]:
-    root = Path(runs_root)
     found = []
-    for stage in (1, 2):
-        for seed_dir in sorted((root / f"stage{stage}").glob("*/*/*/seed*")):
-            match = SEED_DIR.fullmatch(seed_dir.name)
-            if not match or not seed_dir.is_dir():
-                continue
-            model, variant, task = seed_dir.parts[-4:-1]
-            state, note, metrics = run_state(seed_dir)
-            found.append(FoundRun(seed_dir, stage, model, variant, task, int(match[1]), state, note, metrics))
+    for run in find_run_dirs(runs_root):
+        state, note, metrics = run_state(run.path)
+        found.append(
+            FoundRun(run.path, run.stage, run.model, run.variant, run.task, run.seed, state, note, metrics)
+        )
     return found
 
 

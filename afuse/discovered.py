@@ -13,7 +13,8 @@ from omegaconf import DictConfig
 
 from afuse.catalog import FoundRun, find_runs
 from afuse.errors import MissingInputError
-from afuse.experiment import FUSE, MT_A, Experiment, Group, Job
+from afuse.experiment import Experiment, Group, Job
+from afuse.run_identity import FUSE, MT_A
 
 
 def discovered_name(cfg: DictConfig) -> str:

@@ -22,11 +22,14 @@ every command it is passed to, and lists its jobs under the `experiment` key:
       report: {...}                    # the report's layout: afuse/report/layout.py
 
 A group's `overrides` are Hydra overrides given to each of its jobs; they say which variant the
-group is (adapter=houlsby, mode=head, fusion=static, adapter.reduction_factor=2). Run
-directories come from afuse.runs, from the same config values the commands read, so a job's
-directory here is the directory its command writes.
+group is (adapter=houlsby, mode=head, fusion=static, adapter.reduction_factor=2); the preset may
+also set such values for all its jobs. Each group's config is composed by Hydra from its
+command's primary config, the preset and the group's overrides, exactly as its jobs' configs are,
+and its jobs' directories come from afuse.run_identity.run_dir, the function the commands call:
+a job's directory here is the directory its command writes.
 """
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,17 +37,23 @@ from pathlib import Path
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from afuse.config import PAPER_TASKS, paper_order, task_names
 from afuse.errors import ConfigError
 from afuse.paths import conf_dir
-from afuse.runs import adapter_variant, fusion_variant, multitask_dir, multitask_key, stage1_dir, stage2_dir
-from afuse.sites import FFN, VARIANT_POSITIONS, fused_positions
+from afuse.run_identity import (
+    FUSE,
+    MT_A,
+    TRAIN_ADAPTER,
+    TRAIN_MULTITASK,
+    run_dir,
+    run_task,
+    source_run_dir,
+    variant,
+)
 
-STAGE1_COMMANDS = ("train-adapter", "finetune", "train-multitask")
-FUSE = "fuse"
-MT_A = "mt_a"
+STAGE1_COMMANDS = (TRAIN_ADAPTER, "finetune", TRAIN_MULTITASK)
 
 # Override keys a group may not set: the sweep, the experiment or the stage-2 wiring sets them.
 RESERVED_KEYS = {
@@ -58,9 +67,6 @@ RESERVED_KEYS = {
     "fusion.sources": "set by the group's `sources`",
     "fusion.source_seed": "set it with the group's `source_seed`",
 }
-# Config groups whose choice makes a run's directory: presets set them per group, never globally,
-# so that each job's run directory can be read off its group.
-VARIANT_GROUPS = ("adapter", "fusion", "mode")
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,62 @@ class Experiment:
         return [job for g in self.groups.values() if stage in (None, g.stage) for job in g.jobs]
 
 
+class GroupComposer:
+    """Composes a job group's config with Hydra, as `afuse <command> experiment=<preset> <overrides>`
+    would: the command's primary config, the preset, the group's overrides. The caller's config
+    (status, run, report) was composed with the same preset and command-line overrides its jobs
+    get, so its paths and model are theirs."""
+
+    def __init__(self, cfg: DictConfig):
+        self.cfg = cfg
+        self.preset = _requested_preset() or str(cfg.experiment.name)
+        self.hydra_overrides = _hydra_overrides(cfg)
+        if self.preset not in preset_names() and not self.hydra_overrides:
+            self.preset = None  # an experiment node made in code (tests), not read from a preset file
+
+    def compose(self, command: str, overrides: list[str], where: str) -> DictConfig:
+        from hydra import compose, initialize_config_dir
+        from hydra.core.global_hydra import GlobalHydra
+
+        overrides = [
+            *([f"experiment={self.preset}"] if self.preset else []),
+            *self.hydra_overrides,
+            *overrides,
+        ]
+        config_name = command.replace("-", "_")
+        try:
+            if GlobalHydra.instance().is_initialized():
+                job_cfg = compose(config_name, overrides=overrides)
+            else:
+                with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+                    job_cfg = compose(config_name, overrides=overrides)
+        except HydraException as exc:
+            raise ConfigError(f"{where}: {_hydra_message(exc)}") from exc
+        with open_dict(job_cfg):
+            job_cfg.paths, job_cfg.model = self.cfg.paths, self.cfg.model
+        return job_cfg
+
+
+def _hydra_message(error: HydraException) -> str:
+    """Hydra's composition error as one line (an unknown option names the valid ones)."""
+    text = str(error).split("Config search path:")[0]
+    missing = re.search(r"Could not find '([^']+)'.*?Available options in '[^']+':(.*)", text, re.S)
+    if missing:
+        return f"{missing[1].replace('/', '=', 1)}: no such option; options: {' '.join(missing[2].split())}"
+    return " ".join(text.split())
+
+
+def _hydra_overrides(cfg: DictConfig) -> list[str]:
+    """The caller's Hydra settings that its jobs get too and that change composition: where a
+    preset of the user's own is (hydra.searchpath, from the command line or a composed config)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return [o for o in HydraConfig.get().overrides.hydra if o.startswith("hydra.searchpath")]
+    searchpath = OmegaConf.select(cfg, "hydra.searchpath")
+    return [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
+
+
 def preset_names() -> list[str]:
     return sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
 
@@ -120,29 +182,21 @@ def load_experiment(cfg: DictConfig) -> Experiment:
         # `optional experiment: null` in the primary configs makes Hydra skip an unknown name silently.
         problem = f"unknown experiment preset {requested!r}" if requested else "no experiment preset given"
         raise ConfigError(f"{problem}: pass experiment=<name>, one of: {' '.join(preset_names())}")
-    for key in VARIANT_GROUPS:
-        if key in cfg:
-            raise ConfigError(
-                f"experiment {cfg.experiment.name}: the preset sets `{key}` for every command; set it per "
-                f"job group instead (experiment.stage1.<group>.overrides: [{key}=...]), so that each "
-                "group's run directories are known"
-            )
     spec = OmegaConf.to_container(cfg.experiment, resolve=True)
     model, runs_root = str(cfg.model.name), Path(cfg.paths.runs)
     defaults = {"tasks": spec.get("tasks"), "seeds": spec.get("seeds")}
+    composer = GroupComposer(cfg)
     groups: dict[str, Group] = {}
     for name, group_spec in (spec.get("stage1") or {}).items():
         where = f"experiment.stage1.{name}"
-        groups[name] = _stage1_group(name, _mapping(group_spec, where), defaults, model, runs_root, where)
+        groups[name] = _stage1_group(name, _mapping(group_spec, where), defaults, composer, where)
     for name, group_spec in (spec.get("stage2") or {}).items():
         where = f"experiment.stage2.{name}"
         if name in groups:
             raise ConfigError(
                 f"{where}: the name {name!r} is already a stage-1 group; group names are unique"
             )
-        groups[name] = _stage2_group(
-            name, _mapping(group_spec, where), defaults, groups, model, runs_root, where
-        )
+        groups[name] = _stage2_group(name, _mapping(group_spec, where), defaults, groups, composer, where)
     if not groups:
         raise ConfigError(f"experiment {spec['name']}: no jobs; list job groups under experiment.stage1")
     description = str(spec.get("description") or "")
@@ -163,7 +217,7 @@ def _requested_preset() -> str | None:
 # --- stage 1 ---------------------------------------------------------------------------------
 
 
-def _stage1_group(name, spec, defaults, model, runs_root, where) -> Group:
+def _stage1_group(name, spec, defaults, composer, where) -> Group:
     command = spec.get("command")
     if command not in STAGE1_COMMANDS:
         raise ConfigError(
@@ -172,36 +226,28 @@ def _stage1_group(name, spec, defaults, model, runs_root, where) -> Group:
     _check_keys(spec, {"command", "tasks", "seeds", "overrides"}, where)
     tasks = _task_list(spec.get("tasks", defaults["tasks"]), f"{where}.tasks")
     seeds = _seed_list(spec.get("seeds", defaults["seeds"]), f"{where}.seeds")
-    overrides = _parse_overrides(spec.get("overrides", []), f"{where}.overrides")
-    variant = _stage1_variant(command, overrides, f"{where}.overrides")
-    lines = tuple(o.input_line for o in overrides)
-    if command == "train-multitask":
-        key = multitask_key(tasks)
-        jobs = tuple(
-            Job(name, command, 1, key, seed, multitask_dir(runs_root, model, key, seed)) for seed in seeds
-        )
+    lines = tuple(o.input_line for o in _parse_overrides(spec.get("overrides", []), f"{where}.overrides"))
+    if command == TRAIN_MULTITASK:  # one run per seed over all of the group's tasks
         lines += (f"tasks=[{','.join(tasks)}]",)
+        job_cfg = composer.compose(command, [*lines, f"seed={seeds[0]}"], f"{where}.overrides")
+        key = run_task(job_cfg, command)
+        jobs = tuple(Job(name, command, 1, key, seed, run_dir(job_cfg, command, seed=seed)) for seed in seeds)
     else:
+        job_cfg = composer.compose(
+            command, [*lines, f"task={tasks[0]}", f"seed={seeds[0]}"], f"{where}.overrides"
+        )
         jobs = tuple(
-            Job(name, command, 1, task, seed, stage1_dir(runs_root, model, variant, task, seed))
+            Job(name, command, 1, task, seed, run_dir(job_cfg, command, task, seed))
             for task in tasks
             for seed in seeds
         )
-    return Group(name, 1, command, tasks, seeds, lines, variant, jobs)
-
-
-def _stage1_variant(command: str, overrides: list[Override], where: str) -> str:
-    if command == "train-multitask":
-        return MT_A
-    if command == "finetune":
-        return _choice(overrides, "mode", command, where)
-    return adapter_variant(_group_config(overrides, "adapter", command, where))
+    return Group(name, 1, command, tasks, seeds, lines, variant(job_cfg, command), jobs)
 
 
 # --- stage 2 ---------------------------------------------------------------------------------
 
 
-def _stage2_group(name, spec, defaults, groups, model, runs_root, where) -> Group:
+def _stage2_group(name, spec, defaults, groups, composer, where) -> Group:
     _check_keys(spec, {"sources", "targets", "seeds", "source_seed", "overrides"}, where)
     sources = _source_groups(spec.get("sources"), groups, f"{where}.sources")
     source_tasks = paper_order({t for g in sources for t in g.tasks})
@@ -213,7 +259,6 @@ def _stage2_group(name, spec, defaults, groups, model, runs_root, where) -> Grou
             f"{where}.source_seed: {source_seed!r} is not a seed (an integer, or null for the run's own seed)"
         )
     overrides = _parse_overrides(spec.get("overrides", []), f"{where}.overrides")
-    fusion = _group_config(overrides, "fusion", FUSE, f"{where}.overrides")
     adapters = MT_A if sources[0].is_multitask else "st_a"
     # The fuse command finds its sources' run directories from the same adapter settings.
     source_adapter = [line for line in sources[0].overrides if line.split("=")[0].split(".")[0] == "adapter"]
@@ -221,9 +266,9 @@ def _stage2_group(name, spec, defaults, groups, model, runs_root, where) -> Grou
     lines += (f"fusion.sources=[{','.join(source_tasks)}]",)
     if source_seed is not None:
         lines += (f"fusion.source_seed={source_seed}",)
-    # The same name the fuse command derives from these overrides (afuse.runs.fusion_variant).
-    positions = fused_positions([_source_positions(g, where) for g in sources], fusion.get("sites", "all"))
-    variant = fusion_variant(fusion.kind, sources[0].variant, source_tasks, fusion.skip_last_layer, positions)
+    job_cfg = composer.compose(
+        FUSE, [*lines, f"target={targets[0]}", f"seed={seeds[0]}"], f"{where}.overrides"
+    )
     jobs = tuple(
         Job(
             name,
@@ -231,22 +276,13 @@ def _stage2_group(name, spec, defaults, groups, model, runs_root, where) -> Grou
             2,
             target,
             seed,
-            stage2_dir(runs_root, model, variant, target, seed),
-            _needs(sources, source_tasks, seed if source_seed is None else source_seed, where),
+            run_dir(job_cfg, FUSE, target, seed),
+            _needs(sources, source_tasks, job_cfg, seed, where),
         )
         for target in targets
         for seed in seeds
     )
-    return Group(name, 2, FUSE, targets, seeds, lines, variant, jobs, tuple(source_tasks))
-
-
-def _source_positions(group: Group, where: str) -> tuple[str, ...]:
-    """Where a stage-1 group's adapters sit (the `adapter` config its jobs train with)."""
-    if group.command not in ("train-adapter", "train-multitask"):
-        return (FFN,)  # Full and Head runs have no adapters; fuse refuses them itself
-    lines = [line for line in group.overrides if line.split("=")[0].split(".")[0] == "adapter"]
-    adapter = _group_config(_parse_overrides(lines, where), "adapter", group.command, where)
-    return VARIANT_POSITIONS.get(str(adapter.variant), (FFN,))
+    return Group(name, 2, FUSE, targets, seeds, lines, variant(job_cfg, FUSE), jobs, tuple(source_tasks))
 
 
 def _source_groups(names, groups, where) -> list[Group]:
@@ -272,20 +308,33 @@ def _source_groups(names, groups, where) -> list[Group]:
     return found
 
 
-def _needs(sources: list[Group], source_tasks, seed: int, where: str) -> tuple[Path, ...]:
-    """The run directories of the adapters a Fusion job fuses; each must be a job of the preset."""
-    by_task_seed = {(job.task, job.seed): job.run_dir for g in sources for job in g.jobs}
+def _needs(
+    sources: list[Group], source_tasks, job_cfg: DictConfig, seed: int, where: str
+) -> tuple[Path, ...]:
+    """The run directories of the adapters a Fusion job fuses: where `afuse fuse` will look for
+    them (afuse.run_identity.source_run_dir), each of which must be a job of the source groups."""
+    with open_dict(job_cfg):
+        job_cfg.seed = seed
+    written = {job.run_dir: job for g in sources for job in g.jobs}
     # An MT-A run holds all its adapters: it is the one thing a Fusion-with-MT-A job needs.
-    tasks = [sources[0].jobs[0].task] if sources[0].is_multitask else source_tasks
+    tasks = source_tasks[:1] if sources[0].is_multitask else source_tasks
     needs = []
     for task in tasks:
-        if (task, seed) not in by_task_seed:
+        wanted = source_run_dir(job_cfg, task)
+        if wanted not in written:
             groups = " ".join(g.name for g in sources)
+            trained = {(job.task, job.seed) for g in sources for job in g.jobs}
+            seed_needed = int(job_cfg.fusion.source_seed if job_cfg.fusion.source_seed is not None else seed)
+            if sources[0].is_multitask or (task, seed_needed) in trained:
+                raise ConfigError(
+                    f"{where}: a Fusion run would look for its {task} adapter in {wanted}, but the source "
+                    f"group(s) {groups} write it elsewhere; set the adapter the same way in both groups"
+                )
             raise ConfigError(
-                f"{where}: a Fusion run needs the {task} adapter of seed {seed}, which the source group(s) "
+                f"{where}: a Fusion run needs the {task} adapter of seed {seed_needed}, which the source group(s) "
                 f"{groups} do not train; add the seed there or set source_seed to a seed they train"
             )
-        needs.append(by_task_seed[(task, seed)])
+        needs.append(wanted)
     return tuple(needs)
 
 
@@ -408,37 +457,3 @@ def _parse_overrides(lines, where) -> list[Override]:
         if override.is_sweep_override():
             raise ConfigError(f"{where}: {override.input_line!r} is a sweep; make one group per value")
     return overrides
-
-
-def _choice(overrides: list[Override], group: str, command: str, where: str) -> str:
-    """The option of config group `group` a job of `command` runs with: its override, else the
-    command's default (read from conf/<command>.yaml, so the two cannot drift apart)."""
-    for override in overrides:
-        if override.key_or_group == group:
-            choice = str(override.value())
-            break
-    else:
-        primary = OmegaConf.load(conf_dir() / f"{command.replace('-', '_')}.yaml")
-        choice = next(str(d[group]) for d in primary.defaults if isinstance(d, DictConfig) and group in d)
-    options = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
-    if choice not in options:
-        raise ConfigError(f"{where}: {group}={choice}: no such option; options: {' '.join(options)}")
-    return choice
-
-
-def _group_config(overrides: list[Override], group: str, command: str, where: str) -> DictConfig:
-    """The `group` node a job of `command` sees: the chosen option's file, then the group's
-    `group.key=value` overrides on top (as Hydra composes it)."""
-    node = _load_option(group, _choice(overrides, group, command, where))
-    for override in overrides:
-        prefix = f"{group}."
-        if override.key_or_group.startswith(prefix):
-            OmegaConf.update(node, override.key_or_group[len(prefix) :], override.value(), merge=True)
-    return node
-
-
-def _load_option(group: str, option: str) -> DictConfig:
-    """conf/<group>/<option>.yaml with its own defaults list merged in (e.g. static extends dynamic)."""
-    node = OmegaConf.load(conf_dir() / group / f"{option}.yaml")
-    parents = [d for d in node.pop("defaults", []) if d != "_self_"]
-    return OmegaConf.merge(*(_load_option(group, parent) for parent in parents), node)

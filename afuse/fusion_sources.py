@@ -5,9 +5,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from afuse.config import PAPER_TASKS, task_names
+from afuse.config import task_names
 from afuse.errors import ConfigError, MissingInputError
-from afuse.runs import adapter_variant, is_complete, multitask_dir, multitask_key, stage1_dir
+from afuse.run_identity import MT_A, fused_sites, requested_sources, source_run_dir, source_seed
+from afuse.runs import is_complete
 
 # Overrides of the fuse command that also describe how its stage-1 inputs were trained.
 STAGE1_OVERRIDE_PREFIXES = ("experiment=", "model=", "adapter=", "adapter.", "data.", "paths.", "seed=")
@@ -19,27 +20,12 @@ class Source:
     adapter_dir: Path  # afuse format (adapter.safetensors + adapter_config.json) or AdapterHub format
 
 
-def requested_sources(cfg: DictConfig) -> list[str]:
-    """fusion.sources, or the paper's 16 tasks (the target's own adapter included, as in the paper)."""
-    sources = list(cfg.fusion.sources) if cfg.fusion.sources else list(PAPER_TASKS)
-    if len(set(map(str, sources))) != len(sources):
-        raise ConfigError(f"fusion.sources lists a source twice: {sources}")
-    return [str(s) for s in sources]
-
-
-def source_seed(cfg: DictConfig) -> int:
-    """The seed of the stage-1 runs to fuse: fusion.source_seed, or the Fusion run's own seed."""
-    seed = cfg.fusion.get("source_seed")
-    return int(cfg.seed if seed is None else seed)
-
-
 def resolve_st_a_sources(cfg: DictConfig) -> list[Source]:
     """Stage-1 adapters of the same model/variant (and seed) by task name, or AdapterHub-format directories."""
     found, missing = [], []
-    seed = source_seed(cfg)
     for entry in requested_sources(cfg):
         if entry in task_names():
-            run_dir = stage1_dir(cfg.paths.runs, cfg.model.name, adapter_variant(cfg.adapter), entry, seed)
+            run_dir = source_run_dir(cfg, entry)
             (found if is_complete(run_dir) else missing).append(Source(entry, run_dir))
         elif Path(entry).is_dir():
             found.append(Source(Path(entry).name, Path(entry)))
@@ -81,13 +67,12 @@ def retrain_command(cfg: DictConfig, source: Source) -> str | None:
     """The command that writes a source adapter's files again, or None for a directory given by path."""
     passthrough = " ".join(o for o in _passthrough_overrides() if not o.startswith("seed="))
     seed = source_seed(cfg)
-    if cfg.adapters == "mt_a":
+    if cfg.adapters == MT_A:
         tasks = ",".join(requested_sources(cfg))
         return f"afuse train-multitask {passthrough} seed={seed} tasks=[{tasks}] force=true".replace(
             "  ", " "
         )
-    stage1 = stage1_dir(cfg.paths.runs, cfg.model.name, adapter_variant(cfg.adapter), source.name, seed)
-    if source.adapter_dir == stage1:
+    if source.adapter_dir == source_run_dir(cfg, source.name):
         return f"afuse train-adapter {passthrough} seed={seed} task={source.name} force=true".replace(
             "  ", " "
         )
@@ -97,7 +82,7 @@ def retrain_command(cfg: DictConfig, source: Source) -> str | None:
 def resolve_mt_a(cfg: DictConfig) -> tuple[Path, list[Source]]:
     """The MT-A run whose tasks are fusion.sources (default: the 16), and its per-task adapters."""
     tasks = requested_sources(cfg)
-    run_dir = multitask_dir(cfg.paths.runs, cfg.model.name, multitask_key(tasks), source_seed(cfg))
+    run_dir = source_run_dir(cfg, tasks[0])
     if not is_complete(run_dir):
         passthrough = " ".join(o for o in _passthrough_overrides() if not o.startswith("seed="))
         raise MissingInputError(
@@ -107,9 +92,24 @@ def resolve_mt_a(cfg: DictConfig) -> tuple[Path, list[Source]]:
     return run_dir, [Source(t, run_dir / "adapters" / t) for t in tasks]
 
 
+def check_sites(cfg: DictConfig, sources: list[Source]) -> None:
+    """The run is named for where its fusion sits, read off the `adapter` config
+    (afuse.run_identity.fused_sites); sources whose adapters sit elsewhere (adapter directories
+    given by path) would make the name lie, so they are refused with the setting that fits."""
+    named = fused_sites(cfg)
+    actual = source_positions(sources, str(cfg.fusion.get("sites", "all")))
+    if actual != named:
+        raise ConfigError(
+            f"fusion.sources: these adapters are fused at {'+'.join(actual)}, but adapter={cfg.adapter.variant} "
+            f"names a fusion at {'+'.join(named)}; pass the adapter variant the sources were trained with "
+            "(adapter=houlsby for adapters after attention and after the FFN, adapter=pfeiffer for after the FFN "
+            "only), or fusion.sites=ffn"
+        )
+
+
 def source_positions(sources: list[Source], sites: str) -> tuple[str, ...]:
     """Where a fusion over these adapters sits (afuse.sites.fused_positions), from their
-    adapter_config.json, so that the run's name says it before any weights are loaded."""
+    adapter_config.json."""
     import json
 
     from afuse.modeling.adapterhub import ADAPTER_CONFIG, spec_from_config

@@ -1,25 +1,26 @@
-"""Run directories and the artifact contract between stage 1, stage 2 and the report.
+"""What a run directory holds: the artifact contract between stage 1, stage 2 and the report,
+and one run's lifecycle files (lock, failure record).
 
-Each run owns one directory derived from its config (not from a timestamp), so stage 2 and the
-report can find it and a rerun can skip it:
-
-    <paths.runs>/stage1/<model>/<variant>/<task>/seed<k>/      variant: pfeiffer_rf16, houlsby_rf16, full, head
-    <paths.runs>/stage1/<model>/mt_a/<tasks-key>/seed<k>/        MT-A: one run over many tasks
-    <paths.runs>/stage2/<model>/<fusion-variant>/<target>/seed<k>/   e.g. dynamic_pfeiffer_rf16
+Each run owns one directory derived from its config (not from a timestamp; afuse.run_identity
+names it), so stage 2 and the report can find it and a rerun can skip it.
 
 `metrics.json` is written last and atomically: its presence means the run is complete. A
 directory without it is incomplete and is resumed (or redone).
 """
 
-import hashlib
+import fcntl
 import json
+import logging
+import os
+import socket
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from afuse.atomic import atomic_write_json, atomic_write_text
-from afuse.sites import FFN
+from afuse.atomic import atomic_write_json, atomic_write_text, write_error
+from afuse.errors import AfuseError, ConfigError
 
 METRICS = "metrics.json"
 CONFIG = "config.yaml"
@@ -44,67 +45,6 @@ NON_RESULT_KEYS = (
     # within one directory; configs of runs made before the key existed lack it.
     "fusion.sites",
 )
-
-
-def format_rf(reduction_factor: float) -> str:
-    rf = float(reduction_factor)
-    return str(int(rf)) if rf.is_integer() else str(rf)
-
-
-def adapter_variant(adapter_cfg: DictConfig) -> str:
-    """`pfeiffer_rf16`: the adapter part of stage-1 and stage-2 run paths."""
-    return f"{adapter_cfg.variant}_rf{format_rf(adapter_cfg.reduction_factor)}"
-
-
-def fusion_variant(
-    kind: str,
-    source_variant: str,
-    sources: list[str] | None = None,
-    skip_last_layer: bool = False,
-    positions: tuple[str, ...] = (FFN,),
-) -> str:
-    """`dynamic_pfeiffer_rf16`: the stage-2 path component. A source set other than the paper's
-    16 tasks adds a short hash of the (sorted) names, so fusions over different adapter sets never
-    share a directory; the list itself is in the run's config.yaml and metrics.json. A fusion at
-    more positions than after the FFN (Houlsby sources, fusion.sites=all) adds them
-    (`_attn-ffn`): runs made before fusion sites existed fused after the FFN only, and keep
-    their names."""
-    from afuse.config import PAPER_TASKS
-
-    name = f"{kind}_{source_variant}"
-    if sources and {str(s) for s in sources} != set(PAPER_TASKS):
-        name += f"_src-{short_hash(sorted(str(s) for s in sources), 6)}"
-    if skip_last_layer:
-        name += "_skiplast"
-    if tuple(positions) != (FFN,):
-        name += "_" + "-".join(positions)
-    return name
-
-
-def multitask_key(tasks: list[str]) -> str:
-    """The MT-A run's directory name: `all16` for the paper's 16 tasks, else the tasks in the
-    paper's order joined by '-' (the order they are listed in does not make another run)."""
-    from afuse.config import PAPER_TASKS, paper_order
-
-    if sorted(map(str, tasks)) == sorted(PAPER_TASKS):
-        return f"all{len(PAPER_TASKS)}"
-    return "-".join(paper_order(tasks))
-
-
-def multitask_dir(runs_root: str | Path, model: str, tasks_key: str, seed: int) -> Path:
-    return Path(runs_root) / "stage1" / model / "mt_a" / tasks_key / f"seed{seed}"
-
-
-def stage1_dir(runs_root: str | Path, model: str, variant: str, task: str, seed: int) -> Path:
-    return Path(runs_root) / "stage1" / model / variant / task / f"seed{seed}"
-
-
-def stage2_dir(runs_root: str | Path, model: str, fusion_variant: str, target: str, seed: int) -> Path:
-    return Path(runs_root) / "stage2" / model / fusion_variant / target / f"seed{seed}"
-
-
-def short_hash(obj: Any, length: int = 8) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:length]
 
 
 def is_complete(run_dir: str | Path) -> bool:
@@ -171,13 +111,6 @@ class RunLock:
             return {}
 
     def acquire(self) -> "RunLock":
-        import fcntl
-        import os
-        import socket
-
-        from afuse.atomic import write_error
-        from afuse.errors import AfuseError
-
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Unbuffered: a failed write (disk full) raises at once, not again when the file closes.
@@ -211,8 +144,6 @@ class RunLock:
         return self
 
     def release(self) -> None:
-        import fcntl
-
         if self._handle is not None:
             self._handle.seek(0)
             self._handle.truncate()  # kept, not unlinked: unlinking a lock file races with a new locker
@@ -232,9 +163,6 @@ def record_failure(run_dir: str | Path, error: BaseException) -> None:
 
     Best effort: when the disk is full this write fails too, and that must not hide `error`.
     """
-    import logging
-    from datetime import UTC, datetime
-
     record = {
         "error": str(error).splitlines()[0] if str(error) else type(error).__name__,
         "type": type(error).__name__,
@@ -250,7 +178,6 @@ def record_failure(run_dir: str | Path, error: BaseException) -> None:
 
 def check_same_config(run_dir: str | Path, cfg: DictConfig) -> None:
     """Refuse to skip or resume a run made with different result-relevant settings."""
-    from afuse.errors import ConfigError
 
     saved = Path(run_dir) / CONFIG
     if not saved.is_file():

@@ -12,7 +12,7 @@ from afuse.config import PAPER_TASKS
 from afuse.errors import ConfigError
 from afuse.experiment import load_experiment, preset_names, shell_command, sweep_lines
 from afuse.paths import conf_dir
-from afuse.runs import adapter_variant, multitask_key
+from afuse.run_identity import multitask_key, run_dir, source_run_dir
 
 RUNS = "/runs"
 
@@ -135,12 +135,27 @@ def test_fusion_jobs_need_their_sources_of_the_same_seed():
     assert all(not job.needs for job in experiment.jobs(1))
 
 
-def test_variant_matches_the_composed_train_adapter_config():
-    """Run dirs are read off conf/ without composing each command; check against Hydra itself."""
-    experiment = load_experiment(preset_config("paper_table3"))
+def job_config(experiment, group, job, *extra: str):
+    """The config `afuse run` launches `job` with: its sweep line, with the job's own task and seed."""
+    (line,) = [line for line in sweep_lines(experiment, group, [job])]
+    sweep = (f"{group.sweep_key}=", "seed=")
+    single = [o for o in line.overrides if not o.startswith(sweep)]
+    own = [f"{group.sweep_key}={job.task}"] if group.sweep_key else []
+    return compose_plain(
+        group.command.replace("-", "_"), f"paths.runs={RUNS}", *extra, *single, *own, f"seed={job.seed}"
+    )
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_every_job_is_where_its_command_writes(preset):
+    """A preset's run directories are the ones its jobs' commands compute from their own configs."""
+    experiment = load_experiment(preset_config(preset))
     for group in experiment.groups.values():
-        cfg = compose_plain("train_adapter", "experiment=paper_table3", "task=rte", *group.overrides)
-        assert adapter_variant(cfg.adapter) == group.variant
+        job = group.jobs[-1]
+        assert run_dir(job_config(experiment, group, job), group.command) == job.run_dir
+        if group.command == "fuse":  # and the fused adapters are where the stage-1 jobs write them
+            cfg = job_config(experiment, group, job)
+            assert {source_run_dir(cfg, t) for t in group.sources} == set(job.needs)
 
 
 def test_multirun_lines_group_tasks_with_the_same_missing_seeds():
@@ -208,7 +223,7 @@ def test_source_seed_points_every_fusion_seed_at_one_adapter_seed():
     ],
 )
 def test_fusion_run_names_say_where_the_fusion_sits(adapter, fusion_overrides, suffix):
-    """The preset names the run directory as `afuse fuse` does (afuse.runs.fusion_variant)."""
+    """The preset names the run directory as `afuse fuse` does (afuse.run_identity.fusion_variant)."""
     stage1 = {
         "command": "train-adapter",
         "tasks": ["rte", "cb"],
@@ -302,12 +317,67 @@ def test_bad_presets_name_the_key(spec, message):
     assert message in str(error.value)
 
 
-def test_a_preset_may_not_set_the_adapter_for_every_command():
-    cfg = preset_config("cpu_small", "status", "+adapter.reduction_factor=8")
-    with pytest.raises(ConfigError, match="sets `adapter` for every command"):
-        load_experiment(cfg)
+HOULSBY_PRESET = """# @package _global_
+defaults:
+  - override /model: tiny
+adapter: {variant: houlsby, reduction_factor: 64}
+experiment:
+  name: houlsby_everywhere
+  tasks: [rte, cb]
+  seeds: [1]
+  stage1:
+    st_a: {command: train-adapter}
+    head: {command: finetune, overrides: [mode=head]}
+  stage2:
+    fusion: {sources: st_a}
+"""
+
+
+def test_a_preset_may_set_the_adapter_for_every_job(tmp_path):
+    """Presets may set adapter (fusion, mode) themselves: each group is composed by Hydra."""
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "houlsby_everywhere.yaml").write_text(HOULSBY_PRESET)
+    searchpath = f"hydra.searchpath=[file://{tmp_path}]"
+    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+        cfg = compose(
+            "status",
+            overrides=["experiment=houlsby_everywhere", f"paths.runs={RUNS}", searchpath],
+            return_hydra_config=True,
+        )
+    experiment = load_experiment(cfg)
+    assert experiment.groups["st_a"].variant == "houlsby_rf64"
+    assert experiment.groups["head"].variant == "head"
+    fusion = experiment.groups["fusion"]
+    assert fusion.variant.startswith("dynamic_houlsby_rf64_src-") and fusion.variant.endswith("_attn-ffn")
+    for group in experiment.groups.values():
+        job = group.jobs[0]
+        command_cfg = job_config(experiment, group, job, searchpath)
+        assert run_dir(command_cfg, group.command) == job.run_dir
 
 
 def test_no_preset_lists_the_presets():
     with pytest.raises(ConfigError, match=f"pass experiment=<name>, one of: {' '.join(preset_names())}$"):
         load_experiment(compose_plain("status"))
+
+
+def test_cpu_small_keeps_the_directories_it_always_had():
+    experiment = load_experiment(compose_plain("status", "experiment=cpu_small"))
+    root = "runs/cpu_small/stage"
+    expected = [
+        *(f"{root}1/minilm/pfeiffer_rf16/{t}/seed1" for t in ("sst2", "mrpc", "rte", "cb")),
+        *(f"{root}1/minilm/head/{t}/seed1" for t in ("mrpc", "rte", "cb")),
+        *(f"{root}2/minilm/dynamic_pfeiffer_rf16_src-c50b5f/{t}/seed1" for t in ("mrpc", "rte", "cb")),
+    ]
+    assert [str(job.run_dir) for job in experiment.jobs()] == expected
+
+
+def test_cpu_minilm_jobs_are_its_committed_runs():
+    """Every job of the preset is a finished run in the committed records, and every committed
+    run is a job: the preset still names the directories its runs were written to."""
+    repo = Path(__file__).resolve().parents[1]
+    experiment = load_experiment(compose_plain("status", "experiment=cpu_minilm"))
+    jobs = {(repo / job.run_dir).resolve() for job in experiment.jobs()}
+    committed = {
+        p.parent.resolve() for p in (repo / "results/cpu_minilm/runs").glob("stage*/*/*/*/seed*/metrics.json")
+    }
+    assert len(jobs) == 59 and jobs == committed

@@ -16,8 +16,8 @@ from safetensors.torch import load_file
 
 from afuse.cli import main as afuse_main
 from afuse.modeling import AfuseModel, load_backbone
+from afuse.run_identity import multitask_dir, stage1_dir, stage2_dir
 from afuse.run_model import load_run_model
-from afuse.runs import multitask_dir, stage1_dir, stage2_dir
 from tests.train.test_fusion_sites import common, run
 
 pytestmark = pytest.mark.slow  # small training runs in this process

@@ -3,15 +3,12 @@
 from omegaconf import DictConfig
 
 from afuse.config import require_task, specialise_data
-from afuse.errors import ConfigError
-from afuse.runs import stage1_dir
+from afuse.run_identity import FINETUNE, run_dir
 from afuse.train.run_lifecycle import run_stage
 from afuse.train.single_task import train_single_task
 
 
 def main(cfg: DictConfig) -> None:
     specialise_data(cfg, require_task(cfg).name)
-    if cfg.mode not in ("full", "head"):
-        raise ConfigError(f"mode={cfg.mode!r} is not known; valid: full, head")
-    run_dir = stage1_dir(cfg.paths.runs, cfg.model.name, cfg.mode, cfg.task.name, cfg.seed)
-    run_stage(cfg, run_dir, lambda: train_single_task(cfg, run_dir, cfg.mode, "finetune", cfg.mode))
+    where = run_dir(cfg, FINETUNE)  # an unknown mode fails here with the valid ones
+    run_stage(cfg, where, lambda: train_single_task(cfg, where, cfg.mode, FINETUNE, cfg.mode))

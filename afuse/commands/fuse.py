@@ -3,9 +3,8 @@
 from omegaconf import DictConfig
 
 from afuse.config import specialise_data, task_config
-from afuse.errors import ConfigError
-from afuse.fusion_sources import requested_sources, resolve_mt_a, resolve_st_a_sources, source_positions
-from afuse.runs import adapter_variant, fusion_variant, stage2_dir
+from afuse.fusion_sources import check_sites, resolve_mt_a, resolve_st_a_sources
+from afuse.run_identity import FUSE, MT_A, run_dir, variant
 from afuse.train.fusion_stage import train_fusion
 from afuse.train.run_lifecycle import run_stage
 
@@ -13,20 +12,11 @@ from afuse.train.run_lifecycle import run_stage
 def main(cfg: DictConfig) -> None:
     task_config(cfg.target)  # an unknown target fails here with the list of valid ones
     specialise_data(cfg, cfg.target)
-    if cfg.adapters == "st_a":
-        sources, encoder_weights, source_variant = (
-            resolve_st_a_sources(cfg),
-            None,
-            adapter_variant(cfg.adapter),
-        )
-    elif cfg.adapters == "mt_a":
+    where, name = run_dir(cfg, FUSE), variant(cfg, FUSE)  # an unknown `adapters` fails here
+    if cfg.adapters == MT_A:
         mt_run, sources = resolve_mt_a(cfg)
-        encoder_weights, source_variant = mt_run / "encoder.safetensors", "mt_a"
+        encoder_weights = mt_run / "encoder.safetensors"
     else:
-        raise ConfigError(f"adapters={cfg.adapters!r} is not known; valid: st_a, mt_a")
-    positions = source_positions(sources, str(cfg.fusion.get("sites", "all")))
-    variant = fusion_variant(
-        cfg.fusion.kind, source_variant, requested_sources(cfg), cfg.fusion.skip_last_layer, positions
-    )
-    run_dir = stage2_dir(cfg.paths.runs, cfg.model.name, variant, cfg.target, cfg.seed)
-    run_stage(cfg, run_dir, lambda: train_fusion(cfg, run_dir, sources, variant, encoder_weights))
+        sources, encoder_weights = resolve_st_a_sources(cfg), None
+    check_sites(cfg, sources)
+    run_stage(cfg, where, lambda: train_fusion(cfg, where, sources, name, encoder_weights))

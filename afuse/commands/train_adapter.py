@@ -3,13 +3,16 @@
 from omegaconf import DictConfig
 
 from afuse.config import require_task, specialise_data
-from afuse.runs import adapter_variant, stage1_dir
+from afuse.run_identity import TRAIN_ADAPTER, run_dir, variant
 from afuse.train.run_lifecycle import run_stage
 from afuse.train.single_task import train_single_task
 
 
 def main(cfg: DictConfig) -> None:
     specialise_data(cfg, require_task(cfg).name)
-    variant = adapter_variant(cfg.adapter)
-    run_dir = stage1_dir(cfg.paths.runs, cfg.model.name, variant, cfg.task.name, cfg.seed)
-    run_stage(cfg, run_dir, lambda: train_single_task(cfg, run_dir, "adapter", "train-adapter", variant))
+    where = run_dir(cfg, TRAIN_ADAPTER)
+    run_stage(
+        cfg,
+        where,
+        lambda: train_single_task(cfg, where, "adapter", TRAIN_ADAPTER, variant(cfg, TRAIN_ADAPTER)),
+    )

@@ -4,7 +4,7 @@ from omegaconf import DictConfig
 
 from afuse.config import task_config
 from afuse.errors import ConfigError
-from afuse.runs import multitask_dir, multitask_key
+from afuse.run_identity import TRAIN_MULTITASK, run_dir
 from afuse.train.mt_a import train_mt_a
 from afuse.train.run_lifecycle import run_stage
 
@@ -15,5 +15,5 @@ def main(cfg: DictConfig) -> None:
         raise ConfigError(f"tasks must list distinct task names, got {tasks}")
     for task in tasks:
         task_config(task)  # unknown names fail here with the valid list
-    run_dir = multitask_dir(cfg.paths.runs, cfg.model.name, multitask_key(tasks), cfg.seed)
-    run_stage(cfg, run_dir, lambda: train_mt_a(cfg, run_dir, tasks))
+    where = run_dir(cfg, TRAIN_MULTITASK)
+    run_stage(cfg, where, lambda: train_mt_a(cfg, where, tasks))

@@ -19,6 +19,7 @@ from afuse.config import task_config
 from afuse.errors import ConfigError, MissingInputError
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.modeling.adapterhub import HEAD_CONFIG, is_adapter_dir
+from afuse.run_identity import parse_run_dir
 from afuse.runs import CONFIG, METRICS, is_complete
 
 KINDS = ("st_a", "houlsby", "head", "full", "fusion", "mt_a")
@@ -80,10 +81,8 @@ def read_run(run_dir: str | Path) -> tuple[Path, DictConfig, dict]:
 
 def runs_root(run_dir: Path, cfg: DictConfig) -> Path:
     """The paths.runs a run directory lives under: <root>/stage{1,2}/<model>/<variant>/<task>/seed<k>."""
-    parents = run_dir.resolve().parents
-    if len(parents) > 4 and parents[3].name in ("stage1", "stage2"):
-        return parents[4]
-    return Path(cfg.paths.runs)
+    parsed = parse_run_dir(run_dir.resolve())
+    return parsed.root if parsed else Path(cfg.paths.runs)
 
 
 def load_run(run_dir: str | Path, task: str | None = None) -> TrainedModel:

@@ -11,7 +11,7 @@ from afuse.cli import main as afuse_main
 from afuse.config import task_config
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.paths import conf_dir
-from afuse.runs import multitask_dir, stage1_dir
+from afuse.run_identity import multitask_dir, stage1_dir
 
 
 def common(root: Path, raw_dir: Path) -> list[str]:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from afuse.runs import stage1_dir
+from afuse.run_identity import stage1_dir
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS_PER_EPOCH = 8  # 64 training examples, batch size 8

@@ -10,7 +10,8 @@ from transformers import BertConfig, BertModel
 
 from afuse.modeling import AdapterSpec, AfuseModel
 from afuse.modeling.weights import CorruptWeightsError
-from afuse.runs import fusion_variant, is_complete, read_metrics, stage2_dir
+from afuse.run_identity import fusion_variant_name, stage2_dir
+from afuse.runs import is_complete, read_metrics
 
 from .harness import copy_reference_run, overrides, results, run_dir
 
@@ -76,7 +77,7 @@ def test_fuse_refuses_a_truncated_stage1_adapter_and_says_how_to_retrain_it(work
     assert afuse_inproc("train-adapter", *overrides(work, reference.raw_dir), "force=true").code == 0
     fused = afuse_inproc("fuse", *fuse)
     assert fused.code == 0, fused.out
-    variant = fusion_variant("dynamic", "pfeiffer_rf16", ["cb"])
+    variant = fusion_variant_name("dynamic", "pfeiffer_rf16", ["cb"])
     assert is_complete(stage2_dir(work / "runs", "tiny", variant, "cb", 1))
 
 

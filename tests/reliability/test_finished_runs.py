@@ -13,7 +13,8 @@ import signal
 
 import pytest
 
-from afuse.runs import fusion_variant, is_complete, read_metrics, stage2_dir
+from afuse.run_identity import fusion_variant_name, stage2_dir
+from afuse.runs import is_complete, read_metrics
 from afuse.train.forced import HELD, PREVIOUS_METRICS
 
 from .harness import (
@@ -56,7 +57,9 @@ def test_a_failed_forced_fusion_rerun_keeps_the_finished_fusion_run(work, refere
     adapter = copy_reference_run(reference, work) / "adapter.safetensors"
     fuse = fuse_args(work, reference)
     assert afuse_inproc("fuse", *fuse).code == 0
-    fused = stage2_dir(work / "runs", "tiny", fusion_variant("dynamic", "pfeiffer_rf16", ["cb"]), "cb", 1)
+    fused = stage2_dir(
+        work / "runs", "tiny", fusion_variant_name("dynamic", "pfeiffer_rf16", ["cb"]), "cb", 1
+    )
     before = snapshot(fused)
     damage(adapter)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from afuse import runs
+from afuse import run_identity, runs
 from afuse.atomic import atomic_write_json
 from afuse.errors import MissingInputError
 
@@ -135,8 +135,8 @@ def _finish(run_dir: Path, cfg: DictConfig, metrics: dict, resumed_from: int) ->
 
 
 def train_adapter(cfg: DictConfig) -> None:
-    variant = runs.adapter_variant(cfg.adapter)
-    run_dir = runs.stage1_dir(cfg.paths.runs, cfg.model.name, variant, cfg.task.name, cfg.seed)
+    variant = run_identity.variant(cfg, run_identity.TRAIN_ADAPTER)
+    run_dir = run_identity.run_dir(cfg, run_identity.TRAIN_ADAPTER)
     run_dir.mkdir(parents=True, exist_ok=True)
     resumed_from = _train(run_dir, preempt=cfg.seed in cfg.get("standin_preempt_seeds", []))
     metrics = {"command": "train-adapter", "kind": "st_a", "variant": variant, "task": cfg.task.name}
@@ -144,14 +144,13 @@ def train_adapter(cfg: DictConfig) -> None:
 
 
 def fuse(cfg: DictConfig) -> None:
-    source_variant = runs.adapter_variant(cfg.adapter)
     sources = list(cfg.fusion.sources)
     for source in sources:  # what the real `fuse` needs first: finished stage-1 runs
-        stage1 = runs.stage1_dir(cfg.paths.runs, cfg.model.name, source_variant, source, cfg.seed)
+        stage1 = run_identity.source_run_dir(cfg, source)
         if not runs.is_complete(stage1):
             raise MissingInputError(f"stage-1 run {stage1} is not complete")
-    variant = f"{cfg.fusion.kind}_{source_variant}"
-    run_dir = runs.stage2_dir(cfg.paths.runs, cfg.model.name, variant, cfg.target, cfg.seed)
+    variant = run_identity.variant(cfg, run_identity.FUSE)
+    run_dir = run_identity.run_dir(cfg, run_identity.FUSE)
     run_dir.mkdir(parents=True, exist_ok=True)
     resumed_from = _train(run_dir, preempt=False)
     metrics = {

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from slurm_cluster import REPO, cluster_logs
 
-from afuse.runs import fusion_variant
+from afuse.run_identity import fusion_variant_name
 
 pytestmark = pytest.mark.slurm
 
@@ -221,7 +221,7 @@ def test_afuse_sweep(slurm_env, tmp_path):
         assert (run_dir / "adapter.safetensors").is_file()
 
     finish(start(stage2, slurm_env), slurm_env, tmp_path, "stage-2 job")
-    variant = fusion_variant("dynamic", "pfeiffer_rf16", ["rte", "cb"])
+    variant = fusion_variant_name("dynamic", "pfeiffer_rf16", ["rte", "cb"])
     run_dir = tmp_path / f"runs/stage2/tiny/{variant}/rte/seed1"
     metrics = read_metrics(run_dir)
     assert metrics["command"] == "fuse" and metrics["sources"] == ["rte", "cb"]

@@ -7,7 +7,8 @@ from omegaconf import OmegaConf
 
 from afuse.cli import main as afuse_main
 from afuse.modeling import AfuseModel, load_backbone
-from afuse.runs import read_metrics, stage1_dir
+from afuse.run_identity import stage1_dir
+from afuse.runs import read_metrics
 from afuse.train.single_task import build_data
 from tests.reliability.harness import overrides
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from afuse.cli import main as afuse_main
-from afuse.runs import read_metrics, stage2_dir
+from afuse.run_identity import stage2_dir
+from afuse.runs import read_metrics
 
 pytestmark = pytest.mark.slow  # three small training runs in this process
 
