@@ -96,6 +96,10 @@ def check_sites(cfg: DictConfig, sources: list[Source]) -> None:
     """The run is named for where its fusion sits, read off the `adapter` config
     (afuse.run_identity.fused_sites); sources whose adapters sit elsewhere (adapter directories
     given by path) would make the name lie, so they are refused with the setting that fits."""
+    own = {source.name: source_run_dir(cfg, source.name) for source in sources}
+    by_path = [s for s in sources if s.adapter_dir not in (own[s.name], own[s.name] / "adapters" / s.name)]
+    if not by_path:  # runs of this config's adapter (ST-A or MT-A): their names say where they sit
+        return
     named = fused_sites(cfg)
     actual = source_positions(sources, str(cfg.fusion.get("sites", "all")))
     if actual != named:
