@@ -25,16 +25,12 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
-from afuse.errors import AfuseError
+from afuse.errors import AfuseError, TrainingDiverged
 from afuse.train import faults
 from afuse.train.checkpoint import LoopState, find_checkpoint, load_checkpoint, save_checkpoint
 from afuse.train.signals import preemption_guard
 
 log = logging.getLogger(__name__)
-
-
-class TrainingDiverged(AfuseError):
-    exit_code = 6
 
 
 @dataclass
