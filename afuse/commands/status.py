@@ -9,7 +9,8 @@ for local, joblib and SLURM runs, and stays fast for hundreds of runs):
   running     .lock holds {"pid", "host"} of a live process; a lock of a dead pid on this host
               is stale and ignored; a lock from another host cannot be checked and counts as
               running (delete it if that job is gone)
-  failed      failed.json {"error", "step", ...}, written by the training loop when a run fails
+  failed      failed.json {"error", "type", "at"} (afuse.runs.record_failure), written when a run
+              stops with an error
   incomplete  the directory exists without any of the above (killed, or still starting)
   missing     no directory
 """
@@ -33,12 +34,9 @@ from afuse.experiment import (
     sweep_lines,
 )
 from afuse.result_check import result_damage
-from afuse.runs import is_complete
+from afuse.runs import FAILED, LOCK, is_complete
 
 log = logging.getLogger("afuse")
-
-LOCK = ".lock"
-FAILED = "failed.json"
 
 
 class State(StrEnum):
@@ -133,9 +131,7 @@ def _pid_alive(pid: int) -> bool:
 
 def _failure_line(failure: dict) -> str:
     error = str(failure.get("error") or "no error message").strip()
-    first_line = error.splitlines()[0] if error else error
-    step = failure.get("step")
-    return (f"step {step}: " if step is not None else "") + first_line
+    return error.splitlines()[0] if error else error
 
 
 # --- what to launch --------------------------------------------------------------------------

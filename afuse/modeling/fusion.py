@@ -7,7 +7,7 @@ n-th adapter's output without residual:
     q = W_q a + b_q,  k_n = W_k z_n + b_k,  s_n = q·k_n,  p = softmax(dropout(s) / T)
     out = W_v Σ_n p_n z_n   (dynamic; W_v starts at I + 1e-6)     out = Σ_n p_n z_n   (static)
 
-Fast path (DESIGN.md, "Fusion cost"), exact up to float rounding: with z_n = U_n c_n + e_n,
+Fast path (README.md, "Fusion cost"), exact up to float rounding: with z_n = U_n c_n + e_n,
 c_n = act(D_n a + d_n) of width r, and every adapter of a layer stacked as one (h × N·r) matrix,
 
     s_n = (a·G_u + g_u)_n · c_n + (a·G_e + g_e)_n,   with G_u = W_qᵀ W_k U (h × N·r),

@@ -20,8 +20,9 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from afuse.config import paper_order
 from afuse.errors import AfuseError
-from afuse.report.tables import display_name, task_order
+from afuse.report.tables import display_name
 from afuse.sites import POSITIONS
 
 CMAP = "viridis"
@@ -60,7 +61,7 @@ def activation_cubes(activations: pd.DataFrame) -> list[ActivationCube]:
             raise AfuseError(
                 f"{column}: Fusion runs disagree on the number of layers: {layers_per_target.to_dict()}"
             )
-        targets, sources = task_order(frame.target), task_order(frame.source)
+        targets, sources = paper_order(frame.target), paper_order(frame.source)
         sites = tuple(p for p in POSITIONS if p in set(frame.site))
         layers = range(1, int(layers_per_target.iloc[0]) + 1)
         mean = frame.groupby(["layer", "site", "target", "source"]).weight.mean()

@@ -12,7 +12,7 @@ afuse.report.formats turns them into LaTeX) and as a numeric DataFrame for CSV.
 import numpy as np
 import pandas as pd
 
-from afuse.config import PAPER_TASKS, task_config, task_names
+from afuse.config import paper_order, task_config, task_names
 from afuse.report.layout import Layout
 from afuse.report.paper import PaperTable, paper_comparisons, paper_row_label
 
@@ -31,7 +31,7 @@ def summarize(accuracies: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     Ordered by the layout's columns, then the paper's task order."""
     ordered = accuracies.assign(
         column=pd.Categorical(accuracies.column, [c.label for c in layout.columns], ordered=True),
-        task=pd.Categorical(accuracies.task, task_order(accuracies.task), ordered=True),
+        task=pd.Categorical(accuracies.task, paper_order(accuracies.task), ordered=True),
     ).sort_values(["column", "task", "seed"])
     grouped = ordered.groupby(["column", "task"], observed=True, sort=True)
     summary = grouped.accuracy.agg(mean="mean", std="std", n="count")
@@ -40,11 +40,6 @@ def summarize(accuracies: pd.DataFrame, layout: Layout) -> pd.DataFrame:
         tuple(int(s) for s in frame.seed[frame.accuracy.isna()]) for _, frame in grouped
     ]
     return summary.reset_index().astype({"column": str, "task": str})
-
-
-def task_order(tasks) -> list[str]:
-    present = set(tasks)
-    return [t for t in PAPER_TASKS if t in present] + sorted(present - set(PAPER_TASKS))
 
 
 def display_name(task: str) -> str:
@@ -76,7 +71,7 @@ def accuracy_table(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     """Rows = tasks (paper order) + Mean, columns = the layout's columns, cells = mean ± std (n)."""
     cells = summary.assign(text=[cell_text(r.mean, r.std, r.n, r.expected) for r in summary.itertuples()])
     table = cells.pivot(index="task", columns="column", values="text")
-    table = table.reindex(index=task_order(summary.task), columns=[c.label for c in layout.columns])
+    table = table.reindex(index=paper_order(summary.task), columns=[c.label for c in layout.columns])
     table = table.fillna(MISSING)
     table.loc[MEAN_ROW] = [_mean_cell(summary[summary.column == c.label]) for c in layout.columns]
     common = common_tasks(summary)
@@ -97,7 +92,7 @@ def common_tasks(summary: pd.DataFrame) -> list[str]:
     if len(per_column) < 2 or all(tasks == per_column[0] for tasks in per_column):
         return []
     shared = set.intersection(*per_column)
-    return [t for t in task_order(summary.task) if t in shared]
+    return [t for t in paper_order(summary.task) if t in shared]
 
 
 def _common_means(summary: pd.DataFrame, common: list[str]) -> dict[str, float]:
@@ -126,7 +121,7 @@ def accuracy_numbers(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
         for label in labels
         for stat in ("mean", "std", "n", "expected")
     }
-    table = pd.DataFrame(parts).reindex(task_order(summary.task))
+    table = pd.DataFrame(parts).reindex(paper_order(summary.task))
     table.loc[MEAN_ROW.lower()] = {  # the mean of the task means, as in the Markdown table
         f"{label} mean": summary[(summary.column == label) & (summary.n > 0)]["mean"].mean()
         for label in labels
@@ -172,7 +167,7 @@ def footnotes(summary: pd.DataFrame) -> list[str]:
 def paper_comparison(summary: pd.DataFrame, layout: Layout, paper: PaperTable) -> pd.DataFrame:
     """Per compared column: ours, the paper's and ours − paper, per task and for the mean over the
     tasks both have. Columns whose label is not in the paper's table are left out."""
-    tasks = task_order(summary.task)
+    tasks = paper_order(summary.task)
     columns = {}
     for label in _compared(layout, paper):
         ours = summary[summary.column == label].set_index("task")
@@ -199,7 +194,7 @@ def paper_comparison(summary: pd.DataFrame, layout: Layout, paper: PaperTable) -
 
 
 def paper_comparison_numbers(summary: pd.DataFrame, layout: Layout, paper: PaperTable) -> pd.DataFrame:
-    tasks = task_order(summary.task)
+    tasks = paper_order(summary.task)
     parts = {}
     for label in _compared(layout, paper):
         ours = summary[summary.column == label].set_index("task")["mean"]
@@ -249,7 +244,7 @@ def comparison_frame(summary: pd.DataFrame, layout: Layout, tolerance: float) ->
     means = summary[summary.n > 0].pivot(index="task", columns="column", values="mean")
     rows = []
     for fusion, baseline in layout.comparisons:
-        for task in task_order(summary.task):
+        for task in paper_order(summary.task):
             if fusion in means and baseline in means:
                 f, b = means.at[task, fusion], means.at[task, baseline]
                 if not (np.isnan(f) or np.isnan(b)):
@@ -261,7 +256,7 @@ def table2(summary: pd.DataFrame, layout: Layout, tolerance: float, with_paper: 
     """Rows = tasks + Improved, one column per comparison ('↑ +1.23'), and the paper's arrow beside
     it where the paper's Table 2 has that comparison."""
     compared = comparison_frame(summary, layout, tolerance)
-    tasks = task_order(summary.task)
+    tasks = paper_order(summary.task)
     paper = paper_comparisons()
     columns = {}
     for fusion, baseline in layout.comparisons:

@@ -21,13 +21,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from afuse.atomic import _fsync_dir, write_error
-from afuse.errors import AfuseError
+from afuse.errors import CorruptCheckpointError
 
 CHECKPOINT_DIR = "checkpoint"
-
-
-class CorruptCheckpointError(AfuseError):
-    exit_code = 5
 
 
 @dataclass

@@ -50,7 +50,6 @@ def train_fusion(
         f"{params['trainable']:,}",
     )
 
-    lam = float(cfg.fusion.regularization)
     logger = make_logger(cfg, name=f"fuse/{variant}/{target}/seed{cfg.seed}", group=variant, run_dir=run_dir)
     try:
         result = fit(
@@ -60,7 +59,7 @@ def train_fusion(
             run_dir,
             cfg.seed,
             logger=logger,
-            extra_loss=(lambda: lam * model.fusion_regularization()) if lam else None,
+            extra_loss=value_penalty(model),
         )
         model.save_fusion(run_dir / "fusion.safetensors")
         model.save_head(target, run_dir / "head.safetensors")
@@ -76,6 +75,16 @@ def train_fusion(
         return metrics
     finally:
         logger.finish()
+
+
+def value_penalty(model: AfuseModel):
+    """The fusion's extra training loss λ·Σ||V - I||² (a callable for fit), or None when λ is 0.
+
+    λ is the fusion's own `spec.regularization` (the FusionSpec saved with fusion.safetensors),
+    so what the file records is what the training applied.
+    """
+    lam = model.fusion.spec.regularization
+    return (lambda: lam * model.fusion_regularization()) if lam else None
 
 
 @contextmanager

@@ -19,22 +19,18 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
-from afuse.errors import AfuseError
-from afuse.train import faults
+from afuse.errors import AfuseError, TrainingDiverged
+from afuse.train import step_hooks
 from afuse.train.checkpoint import LoopState, find_checkpoint, load_checkpoint, save_checkpoint
 from afuse.train.signals import preemption_guard
 
 log = logging.getLogger(__name__)
-
-
-class TrainingDiverged(AfuseError):
-    exit_code = 6
 
 
 @dataclass
@@ -235,6 +231,33 @@ def _progress(cfg, total: int, initial: int, desc: str):
     )
 
 
+@dataclass
+class Training:
+    """One fit() call: what it trains and with what (built once), and where it is (`state`).
+
+    The epoch and step functions take this instead of a dozen separate arguments.
+    """
+
+    model: torch.nn.Module
+    data: TaskData
+    cfg: object  # the trainer config (conf/trainer/)
+    device: torch.device
+    named: dict[str, torch.nn.Parameter]  # the parameters it trains
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    autocast: object
+    scaler: torch.amp.GradScaler | None
+    steps_per_epoch: int
+    extra_loss: Callable[[], torch.Tensor] | None = None
+    logger: object = None
+    state: LoopState = field(default_factory=LoopState)
+    best: dict[str, torch.Tensor] = field(default_factory=dict)  # the best epoch's weights, on the CPU
+
+    def save(self, run_dir) -> None:
+        optimizer_state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+        save_checkpoint(run_dir, self.state, self.named, self.best, optimizer_state)
+
+
 def fit(
     model,
     data: TaskData,
@@ -246,6 +269,28 @@ def fit(
 ) -> FitResult:
     """Train `model`'s parameters that require grad; return validation/test metrics of the best epoch."""
     _require_rows(data)
+    run = _prepare(model, data, cfg, extra_loss, logger)
+    if not _resume(run, run_dir):
+        torch.manual_seed(seed)
+    checkpoint = Checkpointer(lambda: run.save(run_dir), cfg.get("checkpoint_every_minutes"))
+
+    started = time.perf_counter()
+    with preemption_guard() as guard:
+        while run.state.epoch < cfg.max_epochs and run.state.epochs_without_gain < cfg.patience:
+            _train_epoch(run, guard, checkpoint)
+            validation = data.evaluate(model, "validation", run.device, cfg.amp, progress_enabled(cfg))
+            _record_epoch(run.state, validation, run.named, run.best, logger)
+            run.state.epoch += 1
+            run.state.step_in_epoch = 0
+            checkpoint()
+            if guard.requested:  # asked to stop during validation: the epoch's checkpoint is written
+                raise guard.preempted()
+    train_s = time.perf_counter() - started
+    return _result(run, train_s)
+
+
+def _prepare(model, data: TaskData, cfg, extra_loss, logger) -> Training:
+    """The model on its device, AdamW with linear decay over every epoch's steps, autocast."""
     device = resolve_device(cfg.device)
     model.to(device)
     named = _trainable(model)
@@ -260,70 +305,51 @@ def fit(
         device,
         f"{str(amp_dtype).removeprefix('torch.')} autocast" if amp_dtype else "fp32",
     )
+    return Training(
+        model=model,
+        data=data,
+        cfg=cfg,
+        device=device,
+        named=named,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        autocast=autocast,
+        scaler=scaler,
+        steps_per_epoch=steps_per_epoch,
+        extra_loss=extra_loss,
+        logger=logger,
+        best=_snapshot(named),
+    )
 
-    state, best = LoopState(), _snapshot(named)
+
+def _resume(run: Training, run_dir) -> bool:
+    """Continue from the run directory's checkpoint, if there is one: weights, optimizer, RNG, state."""
     found = find_checkpoint(run_dir)
-    if found:
-        ckpt = load_checkpoint(found)
-        _copy_into(named, ckpt.params)
-        best = ckpt.best
-        optimizer.load_state_dict(ckpt.optimizer_state["optimizer"])
-        scheduler.load_state_dict(ckpt.optimizer_state["scheduler"])
-        ckpt.restore_rng()
-        state = ckpt.state
-        log.info(
-            "resuming from %s: epoch %d, step %d of %d",
-            found,
-            state.epoch + 1,
-            state.step_in_epoch,
-            steps_per_epoch,
-        )
-    else:
-        torch.manual_seed(seed)
+    if not found:
+        return False
+    ckpt = load_checkpoint(found)
+    _copy_into(run.named, ckpt.params)
+    run.best = ckpt.best
+    run.optimizer.load_state_dict(ckpt.optimizer_state["optimizer"])
+    run.scheduler.load_state_dict(ckpt.optimizer_state["scheduler"])
+    ckpt.restore_rng()
+    run.state = ckpt.state
+    log.info(
+        "resuming from %s: epoch %d, step %d of %d",
+        found,
+        run.state.epoch + 1,
+        run.state.step_in_epoch,
+        run.steps_per_epoch,
+    )
+    return True
 
-    def save():
-        save_checkpoint(
-            run_dir,
-            state,
-            named,
-            best,
-            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
-        )
 
-    checkpoint = Checkpointer(save, cfg.get("checkpoint_every_minutes"))
-
+def _result(run: Training, train_s: float) -> FitResult:
+    """Test metrics with the best epoch's weights, and that epoch's validation metrics."""
+    state, cfg = run.state, run.cfg
+    _copy_into(run.named, run.best)
     started = time.perf_counter()
-    with preemption_guard() as guard:
-        while state.epoch < cfg.max_epochs and state.epochs_without_gain < cfg.patience:
-            _train_epoch(
-                model,
-                data,
-                cfg,
-                state,
-                device,
-                optimizer,
-                scheduler,
-                autocast,
-                scaler,
-                steps_per_epoch,
-                named,
-                extra_loss,
-                logger,
-                guard,
-                checkpoint,
-            )
-            validation = data.evaluate(model, "validation", device, cfg.amp, progress_enabled(cfg))
-            _record_epoch(state, validation, named, best, logger)
-            state.epoch += 1
-            state.step_in_epoch = 0
-            checkpoint()
-            if guard.requested:  # asked to stop during validation: the epoch's checkpoint is written
-                raise guard.preempted()
-    train_s = time.perf_counter() - started
-
-    _copy_into(named, best)
-    started = time.perf_counter()
-    test = data.evaluate(model, "test", device, cfg.amp, progress_enabled(cfg))
+    test = run.data.evaluate(run.model, "test", run.device, cfg.amp, progress_enabled(cfg))
     best_row = next(h for h in state.history if h["epoch"] == state.best_epoch)
     return FitResult(
         validation={k: v for k, v in best_row.items() if k != "epoch"},
@@ -385,75 +411,69 @@ def _record_epoch(state: LoopState, validation: dict, named, best: dict, logger)
         )
 
 
-def _train_epoch(
-    model,
-    data: TaskData,
-    cfg,
-    state: LoopState,
-    device,
-    optimizer,
-    scheduler,
-    autocast,
-    scaler,
-    steps_per_epoch: int,
-    named,
-    extra_loss,
-    logger,
-    guard,
-    checkpoint,
-) -> None:
-    accum = cfg.grad_accum_steps
-    batches = data.batches(state.epoch, start=state.step_in_epoch * accum)
-    model.train()
-    bar = _progress(cfg, steps_per_epoch, state.step_in_epoch, f"epoch {state.epoch + 1}/{cfg.max_epochs}")
-    fault = faults.injected()  # tests only (afuse/train/faults.py); None in real runs
-    while state.step_in_epoch < steps_per_epoch:
-        micro = _accumulate(model, batches, accum, device, autocast, scaler, extra_loss)
+def _train_epoch(run: Training, guard, checkpoint: Checkpointer) -> None:
+    """The rest of the current epoch, from `state.step_in_epoch` on (a resumed epoch starts midway)."""
+    state, cfg = run.state, run.cfg
+    batches = run.data.batches(state.epoch, start=state.step_in_epoch * cfg.grad_accum_steps)
+    run.model.train()
+    title = f"epoch {state.epoch + 1}/{cfg.max_epochs}"
+    bar = _progress(cfg, run.steps_per_epoch, state.step_in_epoch, title)
+    while state.step_in_epoch < run.steps_per_epoch:
+        micro = _accumulate(run, batches)
         if micro is None:
             break
-        if scaler:
-            scaler.unscale_(optimizer)
-        grad_norm = torch.nn.utils.clip_grad_norm_(named.values(), cfg.max_grad_norm)
-        losses, grad_norm = host_values(*micro, grad_norm)
-        faults.before_step(fault, state.global_step + 1, losses)
-        lr = scheduler.get_last_lr()[0]
-        _check_finite(losses, state, lr)  # before the step: NaN gradients must not reach the weights
-        if not scaler:  # fp16's scaler skips steps with non-finite gradients itself
-            _check_finite({**losses, "gradient_norm": grad_norm}, state, lr)
-        if scaler:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        scheduler.step()
-        state.step_in_epoch += 1
-        state.global_step += 1
+        losses, lr = _step(run, micro)
         bar.update(1)
         bar.set_postfix(loss=f"{losses['loss']:.4f}", lr=f"{lr:.2e}")
         if state.global_step % cfg.log_every_steps == 0:
-            _log_step(state, losses, lr, logger, bar.disable)
+            _log_step(state, losses, lr, run.logger, bar.disable)
         if guard.requested:
             checkpoint()
             bar.close()
             raise guard.preempted()
-        if checkpoint.due() and state.step_in_epoch < steps_per_epoch:  # the epoch's end saves anyway
+        if checkpoint.due() and state.step_in_epoch < run.steps_per_epoch:  # the epoch's end saves anyway
             checkpoint()
     bar.close()
 
 
-def _accumulate(model, batches, accum: int, device, autocast, scaler, extra_loss):
-    """Forward/backward over up to `accum` micro-batches: their task and extra losses (detached,
-    still on the device), or None if no batch was left."""
+def _step(run: Training, micro) -> tuple[dict, float]:
+    """One optimizer step after the micro-batches' backward passes; its losses and learning rate."""
+    state, optimizer, scaler = run.state, run.optimizer, run.scaler
+    if scaler:
+        scaler.unscale_(optimizer)
+    grad_norm = torch.nn.utils.clip_grad_norm_(run.named.values(), run.cfg.max_grad_norm)
+    losses, grad_norm = host_values(*micro, grad_norm)
+    for hook in step_hooks.BEFORE_STEP:  # none in real runs (step_hooks.py)
+        hook(state.global_step + 1, losses)
+    lr = run.scheduler.get_last_lr()[0]
+    _check_finite(losses, state, lr)  # before the step: NaN gradients must not reach the weights
+    if not scaler:  # fp16's scaler skips steps with non-finite gradients itself
+        _check_finite({**losses, "gradient_norm": grad_norm}, state, lr)
+    if scaler:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    run.scheduler.step()
+    state.step_in_epoch += 1
+    state.global_step += 1
+    return losses, lr
+
+
+def _accumulate(run: Training, batches):
+    """Forward/backward over up to `grad_accum_steps` micro-batches: their task and extra losses
+    (detached, still on the device), or None if no batch was left."""
+    accum, scaler, extra_loss = run.cfg.grad_accum_steps, run.scaler, run.extra_loss
     task_losses, extra_losses = [], []
     for _ in range(accum):
         batch = next(batches, None)
         if batch is None:
             break
-        batch = _to_device(batch, device)
+        batch = _to_device(batch, run.device)
         labels = batch.pop("labels")
-        with autocast:
-            logits = model(**batch)
+        with run.autocast:
+            logits = run.model(**batch)
             loss = torch.nn.functional.cross_entropy(logits.float(), labels)
             extra = extra_loss() if extra_loss else None
         total = loss + extra if extra is not None else loss

@@ -2,8 +2,8 @@
 
 1. `afuse run experiment=gpu_check`: ST-A for RTE and CB, Fusion over both for each target, the
    report (tables and heatmaps). Every run must finish, train on the device, and be reported.
-2. Interruption: the same RTE ST-A run in another runs folder, sent SIGTERM mid-epoch (afuse's
-   test-only fault injection sends the real signal just before step K), then rerun, must resume
+2. Interruption: the same RTE ST-A run in another runs folder, sent SIGTERM mid-epoch (the
+   reliability tests' fault hook sends the real signal just before step K), then rerun, must resume
    from its checkpoint and end with the same metrics as the pipeline's uninterrupted run
    (RESULT_KEYS: accuracies, every epoch's validation loss, epochs, parameters).
 
@@ -29,8 +29,11 @@ def afuse(args: list[str], work: Path, raw_dir: Path, fault: str | None = None) 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     env["AFUSE_RAW_DIR"] = str(raw_dir)
     env.pop("AFUSE_TEST_FAULT", None)
-    if fault:
+    if fault:  # the reliability tests' fault hook, registered at start-up (tests/reliability/faults.py)
         env["AFUSE_TEST_FAULT"] = fault
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(REPO / "tests" / "reliability" / "fault_site"), env["PYTHONPATH"]]
+        )
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "afuse.cli", *args],

@@ -2,8 +2,8 @@
 
 Every test runs the real commands, either in this process (`afuse_inproc`: fast, for what needs
 no process of its own) or as child processes (harness.start / run_afuse: for kills, signals, locks
-and sweeps). Faults are injected from outside (signals, truncated files, a full disk) or with the
-test-only hook AFUSE_TEST_FAULT (afuse/train/faults.py).
+and sweeps). Faults are injected from outside (signals, truncated files, a full disk) or with a hook of the
+training loop that fires at a chosen step (faults.py).
 
 The uninterrupted run every resumed run is compared with (`reference`) and the prepared, tokenised
 CB data are made once per session; each test gets its own copy of the data.
@@ -15,7 +15,9 @@ import pytest
 
 from afuse.cli import main as afuse_main
 from afuse.runs import read_metrics
+from afuse.train import step_hooks
 
+from .faults import fault_hook
 from .harness import Reference, Result, make_root, overrides, run_dir
 
 
@@ -24,18 +26,14 @@ def afuse_inproc(capsys, monkeypatch):
     """afuse_inproc(command, *args, fault=None) -> Result: the CLI in this process (no start-up cost)."""
 
     def run(command: str, *args: str, fault: str | None = None) -> Result:
-        if fault:
-            monkeypatch.setenv("AFUSE_TEST_FAULT", fault)
-        else:
-            monkeypatch.delenv("AFUSE_TEST_FAULT", raising=False)
         capsys.readouterr()
         try:
-            afuse_main([command, *args])
+            with monkeypatch.context() as patch:
+                patch.setattr(step_hooks, "BEFORE_STEP", [fault_hook(fault)] if fault else [])
+                afuse_main([command, *args])
             code = 0
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 1
-        finally:
-            monkeypatch.delenv("AFUSE_TEST_FAULT", raising=False)
         captured = capsys.readouterr()
         return Result(code, captured.out + captured.err)
 

@@ -11,7 +11,10 @@ from pathlib import Path
 
 from afuse.run_identity import stage1_dir
 
+from . import faults
+
 REPO = Path(__file__).resolve().parents[2]
+FAULT_SITE = Path(__file__).resolve().parent / "fault_site"
 STEPS_PER_EPOCH = 8  # 64 training examples, batch size 8
 EPOCHS = 3
 TOTAL_STEPS = STEPS_PER_EPOCH * EPOCHS
@@ -57,11 +60,15 @@ class Result:
         return [line for line in self.out.splitlines() if ": error: " in line]
 
 
-def _child_env(fault: str | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "AFUSE_TEST_FAULT"}
+def child_env(fault: str | None = None) -> dict:
+    """The environment of an afuse child process; `fault` (faults.py) fires in it, and in any
+    process it starts, through fault_site/sitecustomize.py."""
+    env = {k: v for k, v in os.environ.items() if k != faults.ENV}
     env["PYTHONPATH"] = str(REPO)
     if fault:
-        env["AFUSE_TEST_FAULT"] = fault
+        faults.fault_hook(fault)  # a typo fails here, not as a run that never fails
+        env[faults.ENV] = fault
+        env["PYTHONPATH"] = os.pathsep.join([str(FAULT_SITE), str(REPO)])
     return env
 
 
@@ -70,7 +77,7 @@ def start(command: str, args: list[str], cwd: Path, fault: str | None = None) ->
     return subprocess.Popen(
         [sys.executable, "-m", "afuse.cli", command, *args],
         cwd=cwd,
-        env=_child_env(fault),
+        env=child_env(fault),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

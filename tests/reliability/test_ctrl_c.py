@@ -17,8 +17,8 @@ from afuse.cli import main as afuse_main
 from afuse.train.signals import preemption_guard
 
 from .harness import (
-    REPO,
     TOTAL_STEPS,
+    child_env,
     copy_reference_run,
     finish,
     overrides,
@@ -98,7 +98,7 @@ def test_ctrl_c_during_afuse_run_lets_the_job_checkpoint(work, reference):
     step = random.randint(1, TOTAL_STEPS - 1)
     preset = write_preset(work, ["cb"], [1])
     args = [a for a in overrides(work, reference.raw_dir) if not a.startswith("task=")]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "AFUSE_TEST_FAULT": f"SIGSTOP@{step}"}
+    env = child_env(f"SIGSTOP@{step}")  # reaches the sweep's job, a grandchild
     driver = subprocess.Popen(
         [sys.executable, "-m", "afuse.cli", "run", *preset, *args],
         cwd=work,

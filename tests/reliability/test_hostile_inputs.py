@@ -20,10 +20,10 @@ from omegaconf import OmegaConf
 from transformers import BertConfig, BertModel
 
 from afuse.data.schema import SPLITS
-from afuse.errors import ConfigError
+from afuse.errors import ConfigError, CorruptCheckpointError
 from afuse.modeling import AdapterSpec, AfuseModel
 from afuse.paths import conf_dir
-from afuse.train.checkpoint import CorruptCheckpointError, LoopState, load_checkpoint, save_checkpoint
+from afuse.train.checkpoint import LoopState, load_checkpoint, save_checkpoint
 
 from .harness import copy_reference_run, overrides
 

@@ -12,6 +12,7 @@ import pytest
 
 from afuse.commands.status import State, job_state, job_states, status_text, to_launch
 from afuse.experiment import load_experiment
+from afuse.runs import record_failure
 
 from .synthetic import write_run
 
@@ -29,9 +30,9 @@ def lock(run_dir, pid, host=HOST):
     (run_dir / ".lock").write_text(json.dumps({"pid": pid, "host": host}))
 
 
-def fail(run_dir, error="RuntimeError: CUDA out of memory\nTraceback (most recent call last): ...", step=120):
+def fail(run_dir, error="RuntimeError: CUDA out of memory\nTraceback (most recent call last): ..."):
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "failed.json").write_text(json.dumps({"error": error, "step": step, "finished_at": "x"}))
+    record_failure(run_dir, RuntimeError(error))  # the writer of failed.json the training commands use
 
 
 def test_states(tmp_path):
@@ -41,7 +42,7 @@ def test_states(tmp_path):
     lock(tmp_path / "running", os.getpid())
     assert job_state(tmp_path / "running")[0] is State.RUNNING
     fail(tmp_path / "failed")
-    assert job_state(tmp_path / "failed") == (State.FAILED, "step 120: RuntimeError: CUDA out of memory")
+    assert job_state(tmp_path / "failed") == (State.FAILED, "RuntimeError: CUDA out of memory")
 
 
 def test_a_dead_pids_lock_is_stale(tmp_path):
@@ -88,7 +89,7 @@ def test_status_text_counts_and_launch_lines(compose_preset):
     words = " ".join(text.split())  # column widths follow the longest variant name
     assert "st_a 1 train-adapter pfeiffer_rf16 4 3 0 1" in words
     assert "total 10 3 1 1 0 5" in words
-    assert "failed st_a cb 1 " in words and "step 120: RuntimeError: CUDA out of memory" in text
+    assert "failed st_a cb 1 " in words and "RuntimeError: CUDA out of memory" in text
     assert (
         "afuse train-adapter -m experiment=cpu_small adapter=pfeiffer adapter.reduction_factor=16 trainer.lr=1e-3 task=cb seed=1"
         in text

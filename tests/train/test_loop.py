@@ -9,8 +9,9 @@ import pytest
 import torch
 from datasets import Dataset
 
-from afuse.train.checkpoint import CorruptCheckpointError, find_checkpoint, load_checkpoint
-from afuse.train.loop import EpochOrder, TaskData, TrainingDiverged, fit
+from afuse.errors import CorruptCheckpointError, TrainingDiverged
+from afuse.train.checkpoint import find_checkpoint, load_checkpoint
+from afuse.train.loop import EpochOrder, TaskData, fit
 from afuse.train.signals import Preempted
 
 from .settings import trainer_cfg
