@@ -11,6 +11,7 @@ from transformers import BertConfig, BertModel
 from afuse.modeling import AdapterSpec, AfuseModel
 from afuse.modeling.weights import CorruptWeightsError
 from afuse.runs import fusion_variant, is_complete, read_metrics, stage2_dir
+from tests.from_conf import tiny_bert_settings
 
 from .harness import copy_reference_run, overrides, results, run_dir
 
@@ -84,9 +85,7 @@ def test_fuse_refuses_a_truncated_stage1_adapter_and_says_how_to_retrain_it(work
 
 
 def tiny_model() -> AfuseModel:
-    config = BertConfig(
-        vocab_size=60, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32
-    )
+    config = BertConfig(**tiny_bert_settings())
     torch.manual_seed(0)
     model = AfuseModel(BertModel(config, add_pooling_layer=False))
     for name in ("a", "b"):
