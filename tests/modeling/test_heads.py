@@ -44,9 +44,10 @@ def test_multiple_choice_shapes_and_choice_independence(choices):
 def test_head_reads_the_first_token_only():
     model = tiny_model().eval()
     head = model.add_head("t", task())
-    hidden = torch.randn(3, 6, 32)
+    width = model.encoder.config.hidden_size
+    hidden = torch.randn(3, 6, width)
     changed = hidden.clone()
-    changed[:, 1:] = torch.randn(3, 5, 32)
+    changed[:, 1:] = torch.randn(3, 5, width)
     torch.testing.assert_close(head(hidden), head(changed))
 
 

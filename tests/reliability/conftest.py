@@ -7,6 +7,10 @@ training loop that fires at a chosen step (faults.py).
 
 The uninterrupted run every resumed run is compared with (`reference`) and the prepared, tokenised
 CB data are made once per session; each test gets its own copy of the data.
+
+Every test here is marked slow (`make test` runs them, `make test-fast` leaves them out): even
+the in-process ones train the tiny model for real, and the session's reference run alone costs
+more than a quick loop should.
 """
 
 from pathlib import Path
@@ -19,6 +23,15 @@ from afuse.train import step_hooks
 
 from .faults import fault_hook
 from .harness import Reference, Result, make_root, overrides, run_dir
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items):
+    # pytest hands every collected item to this hook, not only this folder's: mark ours.
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

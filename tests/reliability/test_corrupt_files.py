@@ -12,6 +12,7 @@ from afuse.modeling import AdapterSpec, AfuseModel
 from afuse.modeling.weights import CorruptWeightsError
 from afuse.run_identity import fusion_variant_name, stage2_dir
 from afuse.runs import is_complete, read_metrics
+from tests.from_conf import tiny_bert_settings
 
 from .harness import copy_reference_run, overrides, results, run_dir
 
@@ -85,9 +86,7 @@ def test_fuse_refuses_a_truncated_stage1_adapter_and_says_how_to_retrain_it(work
 
 
 def tiny_model() -> AfuseModel:
-    config = BertConfig(
-        vocab_size=60, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32
-    )
+    config = BertConfig(**tiny_bert_settings())
     torch.manual_seed(0)
     model = AfuseModel(BertModel(config, add_pooling_layer=False))
     for name in ("a", "b"):

@@ -24,6 +24,7 @@ from afuse.errors import ConfigError, CorruptCheckpointError
 from afuse.modeling import AdapterSpec, AfuseModel
 from afuse.paths import conf_dir
 from afuse.train.checkpoint import LoopState, load_checkpoint, save_checkpoint
+from tests.from_conf import tiny_bert_settings
 
 from .harness import copy_reference_run, overrides
 
@@ -73,9 +74,7 @@ def test_fuse_refuses_a_downloaded_adapter_whose_pickle_runs_code(work, referenc
 
 
 def tiny_model() -> AfuseModel:
-    config = BertConfig(
-        vocab_size=60, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32
-    )
+    config = BertConfig(**tiny_bert_settings(hidden_size=16))  # 16: the bottleneck test below
     model = AfuseModel(BertModel(config, add_pooling_layer=False))
     for name in ("a", "b"):
         model.add_adapter(name, AdapterSpec())
@@ -209,8 +208,7 @@ def task_config(name: str):
 
 
 def test_a_head_is_refused_for_a_task_with_other_labels(reference, tmp_path):
-    tiny = OmegaConf.to_container(OmegaConf.load(conf_dir() / "model" / "tiny.yaml").config)
-    model = AfuseModel(BertModel(BertConfig(**tiny), add_pooling_layer=False))
+    model = AfuseModel(BertModel(BertConfig(**tiny_bert_settings()), add_pooling_layer=False))
     # The stage-1 cb run's head predicts CB's 3 labels; RTE has 2.
     with pytest.raises(ConfigError, match=r"head predicts 3 labels, task rte has 2"):
         model.load_head("rte", reference.run / "head.safetensors", task_cfg=task_config("rte"))

@@ -1,40 +1,9 @@
-"""Fixtures: presets composed as the CLI composes them, with runs and results under tmp_path."""
+"""Fixtures: a hand-checked preset with its runs under tmp_path (compose_preset: tests/conftest.py)."""
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, open_dict
+from omegaconf import open_dict
 
-from afuse.paths import conf_dir
-
-from .synthetic import write_run
-
-
-def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
-    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
-        return compose(config_name, overrides=overrides)
-
-
-@pytest.fixture
-def compose_preset(tmp_path):
-    """compose_preset(name, command='report', *overrides): the config `afuse <command>
-    experiment=<name>` sees, with runs and results under tmp_path."""
-
-    def compose_it(name: str, command: str = "report", *overrides: str) -> DictConfig:
-        cfg = compose_config(
-            command,
-            [
-                f"experiment={name}",
-                f"paths.runs={tmp_path}/runs",
-                f"paths.results={tmp_path}/results",
-                *overrides,
-            ],
-        )
-        with open_dict(cfg):
-            cfg.pop("hydra", None)
-        return cfg
-
-    return compose_it
-
+from tests.synthetic import write_run
 
 # A small preset whose numbers are worked out by hand in test_tables.py: ST-A and Fusion on RTE
 # and CB, Head on RTE only, three seeds, some runs missing.

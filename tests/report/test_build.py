@@ -12,8 +12,7 @@ from afuse.errors import AfuseError
 from afuse.experiment import load_experiment
 from afuse.report.build import build_report
 from afuse.run_identity import fusion_variant_name
-
-from .synthetic import write_activations, write_multitask_run, write_run
+from tests.synthetic import write_activations, write_multitask_run, write_run
 
 # cpu_small fuses the adapters of its four tasks: a subset of the 16, so the variant carries a hash.
 FUSION_VARIANT = fusion_variant_name("dynamic", "pfeiffer_rf16", ["sst2", "mrpc", "rte", "cb"])

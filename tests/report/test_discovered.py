@@ -11,8 +11,7 @@ from afuse.discovered import discovered_experiment, status_text
 from afuse.report.collect import expected_runs, read_accuracies
 from afuse.report.layout import report_layout
 from afuse.run_identity import multitask_dir, stage1_dir, stage2_dir
-
-from .synthetic import write_multitask_run, write_run
+from tests.synthetic import write_multitask_run, write_run
 
 
 def tree(root):

@@ -1,23 +1,21 @@
-"""Trainer settings shared by the loop tests (every key the loop reads, CPU, no progress bar)."""
+"""Trainer settings of the loop tests: conf/trainer/default.yaml with what a seconds-long CPU run
+of a stand-in model needs."""
 
-from omegaconf import OmegaConf
+from tests.from_conf import trainer_settings
+
+LOOP_TEST_SETTINGS = dict(
+    lr=0.05,  # the stand-in model learns within a few epochs
+    max_epochs=4,
+    patience=10,  # no early stop unless a test asks for one
+    batch_size=8,
+    eval_batch_size=16,
+    grad_accum_steps=2,  # exercise accumulation and the warm-up schedule
+    warmup_ratio=0.1,
+    device="cpu",
+    log_every_steps=5,
+    progress_bar=False,
+)
 
 
 def trainer_cfg(**overrides):
-    base = dict(
-        lr=0.05,
-        max_epochs=4,
-        patience=10,
-        batch_size=8,
-        eval_batch_size=16,
-        grad_accum_steps=2,
-        weight_decay=0.0,
-        warmup_ratio=0.1,
-        max_grad_norm=1.0,
-        amp="auto",
-        device="cpu",
-        num_threads=None,
-        log_every_steps=5,
-        progress_bar=False,
-    )
-    return OmegaConf.create({**base, **overrides})
+    return trainer_settings(**{**LOOP_TEST_SETTINGS, **overrides})

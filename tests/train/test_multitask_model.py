@@ -13,6 +13,7 @@ from afuse.modeling import AdapterSpec, AfuseModel
 from afuse.train.loop import TaskData, fit
 from afuse.train.multitask import MultiTaskData, MultiTaskModel
 from afuse.train.signals import Preempted
+from tests.from_conf import tiny_bert_settings
 
 from .settings import trainer_cfg
 
@@ -29,14 +30,7 @@ TASKS = {
 
 def mt_model(seed=0):
     torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=60,
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=24,
-        max_position_embeddings=32,
-    )
+    config = BertConfig(**tiny_bert_settings())
     model = AfuseModel(BertModel(config, add_pooling_layer=False), family="bert")
     for name, task in TASKS.items():
         model.add_adapter(name, AdapterSpec("pfeiffer", 4, "relu"))

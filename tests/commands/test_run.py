@@ -3,8 +3,7 @@
 from afuse.commands.run import Settings, drive, prepare_sweep, report_step, stage_sweeps
 from afuse.commands.status import job_states
 from afuse.experiment import load_experiment
-
-from .synthetic import write_run
+from tests.synthetic import write_run
 
 
 def cpu_small(compose_preset):

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from afuse.experiment import preset_names
-
-from .synthetic import write_run
+from tests.synthetic import write_run
 
 pytestmark = pytest.mark.slow  # child processes: a few seconds each
 

@@ -13,8 +13,7 @@ import pytest
 from afuse.commands.status import State, job_state, job_states, status_text, to_launch
 from afuse.experiment import load_experiment
 from afuse.runs import record_failure
-
-from .synthetic import write_run
+from tests.synthetic import write_run
 
 HOST = socket.gethostname()
 
