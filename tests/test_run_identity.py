@@ -3,19 +3,17 @@
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
 from afuse.config import PAPER_TASKS
 from afuse.errors import ConfigError
 from afuse.fusion_sources import Source, check_sites
-from afuse.paths import conf_dir
 from afuse.run_identity import parse_run_dir, run_dir, source_run_dir, variant
+from tests.from_conf import compose_config
 
 
 def composed(command: str, *overrides: str):
-    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
-        return compose(command.replace("-", "_"), overrides=["paths.runs=/r", "model=tiny", *overrides])
+    return compose_config(command.replace("-", "_"), ["paths.runs=/r", "model=tiny", *overrides])
 
 
 @pytest.mark.parametrize(
