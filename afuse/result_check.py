@@ -13,8 +13,10 @@ from pathlib import Path
 
 from afuse.errors import AfuseError
 from afuse.runs import CONFIG, METRICS
+from afuse.train.checkpoint_dirs import CHECKPOINT_DIRS
+from afuse.train.forced import HELD
 
-_NOT_RESULT = ("checkpoint", "checkpoint.tmp", "checkpoint.old", ".previous")
+_NOT_RESULT = (*CHECKPOINT_DIRS, HELD)
 
 
 class DamagedResultError(AfuseError):

@@ -6,7 +6,6 @@ from afuse.config import specialise_data, task_config
 from afuse.errors import ConfigError
 from afuse.fusion_sources import requested_sources, resolve_mt_a, resolve_st_a_sources, source_positions
 from afuse.runs import adapter_variant, fusion_variant, stage2_dir
-from afuse.train.fusion_stage import train_fusion
 from afuse.train.run_lifecycle import run_stage
 
 
@@ -29,4 +28,10 @@ def main(cfg: DictConfig) -> None:
         cfg.fusion.kind, source_variant, requested_sources(cfg), cfg.fusion.skip_last_layer, positions
     )
     run_dir = stage2_dir(cfg.paths.runs, cfg.model.name, variant, cfg.target, cfg.seed)
-    run_stage(cfg, run_dir, lambda: train_fusion(cfg, run_dir, sources, variant, encoder_weights))
+
+    def train() -> dict:
+        from afuse.train.fusion_stage import train_fusion  # torch: only for a run that trains
+
+        return train_fusion(cfg, run_dir, sources, variant, encoder_weights)
+
+    run_stage(cfg, run_dir, train)

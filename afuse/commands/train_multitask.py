@@ -5,7 +5,6 @@ from omegaconf import DictConfig
 from afuse.config import task_config
 from afuse.errors import ConfigError
 from afuse.runs import multitask_dir, multitask_key
-from afuse.train.mt_a import train_mt_a
 from afuse.train.run_lifecycle import run_stage
 
 
@@ -16,4 +15,10 @@ def main(cfg: DictConfig) -> None:
     for task in tasks:
         task_config(task)  # unknown names fail here with the valid list
     run_dir = multitask_dir(cfg.paths.runs, cfg.model.name, multitask_key(tasks), cfg.seed)
-    run_stage(cfg, run_dir, lambda: train_mt_a(cfg, run_dir, tasks))
+
+    def train() -> dict:
+        from afuse.train.mt_a import train_mt_a  # torch: only for a run that trains
+
+        return train_mt_a(cfg, run_dir, tasks)
+
+    run_stage(cfg, run_dir, train)
