@@ -11,7 +11,7 @@
 
 Torch-free up to `train()`: a finished or running run is skipped or refused in about a second,
 before torch and transformers are imported (the commands import their training modules inside
-`train`; see tests/test_startup.py).
+`train`; see tests/reliability/test_startup.py).
 """
 
 import logging
