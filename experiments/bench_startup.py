@@ -187,7 +187,7 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def report(figures: dict, all_cases: list[Case], argv: list[str]) -> str:
+def report(figures: dict, all_cases: list[Case]) -> str:
     summary, baseline = figures["summary"], figures.get("baseline")
     m = figures["machine"]
     head = "| what | median wall | min–max | median CPU | × import torch | target |"
@@ -227,7 +227,14 @@ def report(figures: dict, all_cases: list[Case], argv: list[str]) -> str:
         met = "" if target is None else ("met" if now["wall_s"] <= target else "**not met**")
         cells.append(f"≤ {target:.0f} s: {met}" if target else "–")
         lines.append("| " + " | ".join(cells) + " |")
+    share = statistics.median(
+        by["now"]["cpu_s"] / by["now"]["wall_s"] for by in summary.values() if by["now"]["wall_s"] > 0
+    )
     lines += [
+        "",
+        f"Reading the figures: each process got about {share:.2f} of a core (median CPU / wall time), so "
+        "the wall times are about the CPU times divided by that; on an idle machine a start-up, which is "
+        "one thread, takes about its CPU time. The ratio to `import torch`, timed in the same rounds, depends less on the load.",
         "",
         "What the skip path does before it prints `skipping`: Python start-up and imports (Hydra, "
         "OmegaConf; numpy for safetensors' header check), the command's config composed by Hydra "
@@ -236,7 +243,12 @@ def report(figures: dict, all_cases: list[Case], argv: list[str]) -> str:
         "(metrics.json, config.yaml, every safetensors header). torch, transformers, datasets and "
         "pandas are imported only by a run that trains (tests/reliability/test_startup.py).",
         "",
-        *command_block("experiments/bench_startup.py", argv),
+        "`afuse fuse` is the exception: it reads its sources' adapter_config.json through afuse.modeling "
+        "(torch, transformers) before the skip, because its run directory's name depends on them (where "
+        "the fusion sits). Once that name is a function of the config alone (issue 17's run identity), "
+        "its skip costs what train-adapter's does. `afuse list presets` composes every preset's config.",
+        "",
+        *command_block("experiments/bench_startup.py", figures["argv"]),
     ]
     return "\n".join(lines)
 
@@ -265,11 +277,11 @@ def main() -> None:
         if args.baseline:
             figures["baseline"] = export_baseline(args.baseline, root / "baseline")
             versions["before"] = root / "baseline"
-        figures.update(machine=machine(), rounds=args.rounds, uptime_before=uptime())
+        figures.update(machine=machine(), rounds=args.rounds, argv=sys.argv[1:], uptime_before=uptime())
         results = measure(all_cases, versions, args.rounds)
         figures.update(uptime_after=uptime(), summary=summarise(results))
 
-    text = report(figures, all_cases, sys.argv[1:])
+    text = report(figures, all_cases)
     if args.out == "-":
         print(text)
         return
