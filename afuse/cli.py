@@ -10,7 +10,6 @@ import logging
 import signal
 import sys
 
-import hydra
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
 
@@ -119,6 +118,8 @@ def _task_function(command: Command):
 
 
 def run_command(command: Command, argv: list[str]) -> None:
+    import hydra  # here, not at the top: `afuse --help` answers without it
+
     register_resolvers()
     # A full disk fails the log file's writes too: the error itself reaches the console once,
     # instead of a "--- Logging error ---" traceback for every later log line.

@@ -34,13 +34,15 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     hydra_overrides = [o for o in overrides if o.key_or_group.startswith("hydra")]
     others = [o for o in overrides if not o.key_or_group.startswith("hydra") and not o.is_delete()]
     groups = _group_names()
+    keys = [o for o in others if o.key_or_group not in groups]
     choices = [_first_choice(o) for o in others if o.key_or_group in groups]
+    if not keys and not hydra_overrides and all(map(_option_file_exists, choices)):
+        return  # nothing a composed config would tell (Hydra composes the command's config anyway)
     cfg = _compose(config_name, [*choices, *(o.input_line for o in hydra_overrides)])
     if cfg is None:
         return
-    for override in others:
-        if override.key_or_group not in groups:
-            _check_key(cfg, override.key_or_group)
+    for override in keys:
+        _check_key(cfg, override.key_or_group)
 
 
 def _group_names() -> set[str]:
@@ -55,6 +57,12 @@ def _first_choice(override) -> str:
     if override.is_sweep_override():
         value = next(iter(override.sweep_string_iterator()))
     return f"{override.get_key_element()}={value}"
+
+
+def _option_file_exists(choice: str) -> bool:
+    """`model=tiny` names conf/model/tiny.yaml (options from elsewhere: Hydra's plugins)."""
+    group, _, option = choice.partition("=")
+    return (conf_dir() / group / f"{option}.yaml").is_file()
 
 
 def _compose(config_name: str, overrides: list[str]) -> DictConfig | None:

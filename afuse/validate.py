@@ -19,6 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from afuse.errors import ConfigError
+from afuse.non_linearities import check_non_linearity
 
 _ABSENT = object()
 
@@ -107,9 +108,7 @@ def _check_choices(cfg: DictConfig) -> None:
     preparation or model building, not where they are first used."""
     non_linearity = OmegaConf.select(cfg, "adapter.non_linearity")
     if non_linearity is not None:
-        from afuse.modeling.adapters import activation
-
-        activation(str(non_linearity))  # ConfigError listing the valid ones
+        check_non_linearity(str(non_linearity))  # ConfigError listing the valid ones
     device = OmegaConf.select(cfg, "trainer.device")
     if device is not None:
         check_device(str(device))

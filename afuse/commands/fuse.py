@@ -5,7 +5,6 @@ from omegaconf import DictConfig
 from afuse.config import specialise_data, task_config
 from afuse.fusion_sources import check_sites, resolve_mt_a, resolve_st_a_sources
 from afuse.run_identity import FUSE, MT_A, run_dir, variant
-from afuse.train.fusion_stage import train_fusion
 from afuse.train.run_lifecycle import run_stage
 
 
@@ -19,4 +18,10 @@ def main(cfg: DictConfig) -> None:
     else:
         sources, encoder_weights = resolve_st_a_sources(cfg), None
     check_sites(cfg, sources)
-    run_stage(cfg, where, lambda: train_fusion(cfg, where, sources, name, encoder_weights))
+
+    def train() -> dict:
+        from afuse.train.fusion_stage import train_fusion  # torch: only for a run that trains
+
+        return train_fusion(cfg, where, sources, name, encoder_weights)
+
+    run_stage(cfg, where, train)

@@ -5,7 +5,6 @@ from omegaconf import DictConfig
 from afuse.config import task_config
 from afuse.errors import ConfigError
 from afuse.run_identity import TRAIN_MULTITASK, run_dir
-from afuse.train.mt_a import train_mt_a
 from afuse.train.run_lifecycle import run_stage
 
 
@@ -16,4 +15,10 @@ def main(cfg: DictConfig) -> None:
     for task in tasks:
         task_config(task)  # unknown names fail here with the valid list
     where = run_dir(cfg, TRAIN_MULTITASK)
-    run_stage(cfg, where, lambda: train_mt_a(cfg, where, tasks))
+
+    def train() -> dict:
+        from afuse.train.mt_a import train_mt_a  # torch: only for a run that trains
+
+        return train_mt_a(cfg, where, tasks)
+
+    run_stage(cfg, where, train)

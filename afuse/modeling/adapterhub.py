@@ -24,10 +24,11 @@ import torch
 import afuse
 from afuse.atomic import atomic_write_json
 from afuse.errors import ConfigError, MissingInputError
-from afuse.modeling.adapters import ATTN, FFN, Adapter, AdapterSpec, is_activation, site_key
+from afuse.modeling.adapters import ATTN, FFN, Adapter, AdapterSpec, site_key
 from afuse.modeling.heads import DEFAULT_SHAPE as DEFAULT_HEAD_SHAPE
 from afuse.modeling.inject import Family
 from afuse.modeling.weights import first_existing, load_state_file, save_tensors, save_torch_state
+from afuse.non_linearities import is_non_linearity
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = ("adapter.safetensors", "pytorch_adapter.bin")
@@ -172,7 +173,7 @@ def spec_from_config(raw: dict, where: str = "adapter") -> tuple[AdapterSpec, li
         if len(values) != 1:
             raise ConfigError(f"{where}: per-layer reduction factors {rf} are not supported")
         rf = values.pop()
-    if not is_activation(str(cfg["non_linearity"])):
+    if not is_non_linearity(str(cfg["non_linearity"])):
         raise ConfigError(f"{where}: non_linearity {cfg['non_linearity']!r} is not supported")
     spec = AdapterSpec(variant, rf, str(cfg["non_linearity"]).lower())
     return spec, sorted(int(i) for i in cfg["leave_out"])
@@ -266,7 +267,7 @@ def read_head(directory: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         kind not in ("classification", "multiple_choice")
         or layers not in (1, 2)
         or cfg.get("use_pooler", False)
-        or (layers == 2 and act is not None and not is_activation(str(act)))
+        or (layers == 2 and act is not None and not is_non_linearity(str(act)))
     ):
         raise ConfigError(
             f"{directory}: only classification / multiple_choice heads of 1 or 2 layers on the first token, "

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from afuse.errors import ConfigError
+from afuse.non_linearities import NON_LINEARITIES, check_non_linearity
 from afuse.sites import ATTN, FFN, VARIANT_POSITIONS  # noqa: F401 (ATTN, FFN: re-exported)
 
 # variant -> (positions, LayerNorm applied before the adapter); positions inside a transformer
@@ -55,43 +56,27 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-# AdapterHub's non-linearities (transformers' ACT2FN under the lower-cased name, plus
-# "leakyrelu"); aliases share one function, so fusion can tell that sources compute the same.
-# Every one maps 0 to 0: fusion relies on it to pad adapters of different widths. (sigmoid and
-# laplace do not, prelu and xielu have weights of their own: refused.)
-ACTIVATIONS = {
+# The function behind each name of afuse.non_linearities (one function per alias group).
+_FUNCTIONS = {
     "relu": F.relu,
-    "swish": F.silu,
     "silu": F.silu,
-    "gelu": F.gelu,  # exact (erf) GELU, as transformers' ACT2FN["gelu"] used by AdapterHub
-    "gelu_python": F.gelu,
-    "gelu_new": _gelu_tanh,  # the tanh approximation; gelu_fast / gelu_accurate write it differently
-    "gelu_pytorch_tanh": _gelu_tanh,
-    "gelu_fast": _gelu_tanh,
-    "gelu_accurate": _gelu_tanh,
-    "gelu_10": _gelu_clipped,
+    "gelu": F.gelu,
+    "gelu_tanh": _gelu_tanh,
+    "gelu_clipped": _gelu_clipped,
     "quick_gelu": _quick_gelu,
-    "leaky_relu": F.leaky_relu,  # slope 0.01, as AdapterHub's "leakyrelu"
-    "leakyrelu": F.leaky_relu,
+    "leaky_relu": F.leaky_relu,
     "tanh": torch.tanh,
     "mish": F.mish,
     "relu6": F.relu6,
-    "relu2": _relu_squared,
-    "linear": _identity,
+    "relu_squared": _relu_squared,
+    "identity": _identity,
 }
-
-
-def is_activation(name: str) -> bool:
-    return name.lower() in ACTIVATIONS
+ACTIVATIONS = {name: _FUNCTIONS[function] for name, function in NON_LINEARITIES.items()}
 
 
 def activation(name: str):
-    try:
-        return ACTIVATIONS[name.lower()]
-    except KeyError:
-        raise ConfigError(
-            f"adapter.non_linearity={name!r} is not supported; valid: {', '.join(ACTIVATIONS)}"
-        ) from None
+    """The function of a non-linearity's name; ConfigError listing the valid names."""
+    return _FUNCTIONS[check_non_linearity(name)]
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,7 @@ from safetensors.torch import load_file, save
 
 from afuse.atomic import _fsync_dir, write_error
 from afuse.errors import CorruptCheckpointError
-
-CHECKPOINT_DIR = "checkpoint"
+from afuse.train.checkpoint_dirs import CHECKPOINT_DIR, CHECKPOINT_OLD, CHECKPOINT_TMP
 
 
 @dataclass
@@ -95,11 +94,7 @@ def save_checkpoint(
     previous checkpoint is untouched.
     """
     run_dir = Path(run_dir)
-    final, tmp, old = (
-        run_dir / CHECKPOINT_DIR,
-        run_dir / f"{CHECKPOINT_DIR}.tmp",
-        run_dir / f"{CHECKPOINT_DIR}.old",
-    )
+    final, tmp, old = run_dir / CHECKPOINT_DIR, run_dir / CHECKPOINT_TMP, run_dir / CHECKPOINT_OLD
     shutil.rmtree(tmp, ignore_errors=True)
     files = {
         "trainable.safetensors": save(_contiguous(params)),
@@ -130,7 +125,7 @@ def save_checkpoint(
 
 def find_checkpoint(run_dir: Path) -> Path | None:
     """The newest complete checkpoint directory (a crash mid-swap leaves `checkpoint.old`)."""
-    for name in (CHECKPOINT_DIR, f"{CHECKPOINT_DIR}.old"):
+    for name in (CHECKPOINT_DIR, CHECKPOINT_OLD):
         candidate = Path(run_dir) / name
         if (candidate / "state.json").is_file():
             return candidate
@@ -180,8 +175,3 @@ def load_checkpoint(path: Path) -> Checkpoint:
             f"checkpoint {path} cannot be read ({type(exc).__name__}: {first}); delete it to restart "
             "this run from scratch, or rerun with force=true"
         ) from exc
-
-
-def remove_checkpoints(run_dir: Path) -> None:
-    for name in (CHECKPOINT_DIR, f"{CHECKPOINT_DIR}.tmp", f"{CHECKPOINT_DIR}.old"):
-        shutil.rmtree(Path(run_dir) / name, ignore_errors=True)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from afuse.runs import LOCK, METRICS, is_complete
-from afuse.train.checkpoint import CHECKPOINT_DIR, remove_checkpoints
+from afuse.train.checkpoint_dirs import CHECKPOINT_DIR, remove_checkpoints
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,10 @@
 - an incomplete run resumes from its checkpoint (the loop does that);
 - an error is recorded in failed.json for `afuse status`; a preemption just stops;
 - metrics.json is written last and atomically, then the checkpoint is deleted.
+
+Torch-free up to `train()`: a finished or running run is skipped or refused in about a second,
+before torch and transformers are imported (the commands import their training modules inside
+`train`; see tests/reliability/test_startup.py).
 """
 
 import logging
@@ -16,7 +20,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig
 
 from afuse import __version__
@@ -31,7 +34,7 @@ from afuse.runs import (
     write_config,
     write_metrics,
 )
-from afuse.train.checkpoint import remove_checkpoints
+from afuse.train.checkpoint_dirs import remove_checkpoints
 from afuse.train.forced import recover_finished, replacing_finished
 from afuse.train.signals import Preempted
 
@@ -102,6 +105,8 @@ def requeued() -> bool:
 
 
 def setup_torch(cfg: DictConfig) -> None:
+    import torch  # here, not at the top: the skip decision above runs without torch
+
     pin_cpu_isa(cfg.trainer.get("cpu_isa"))  # before torch runs its first kernel
     if cfg.trainer.get("num_threads"):
         torch.set_num_threads(int(cfg.trainer.num_threads))
