@@ -41,6 +41,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from afuse.config import PAPER_TASKS, paper_order, task_names
 from afuse.errors import ConfigError
+from afuse.overrides import check_key
 from afuse.paths import conf_dir
 from afuse.run_identity import (
     FUSE,
@@ -129,26 +130,38 @@ class GroupComposer:
             self.preset = None  # an experiment node made in code (tests), not read from a preset file
 
     def compose(self, command: str, overrides: list[str], where: str) -> DictConfig:
-        from hydra import compose, initialize_config_dir
-        from hydra.core.global_hydra import GlobalHydra
-
-        overrides = [
-            *([f"experiment={self.preset}"] if self.preset else []),
-            *self.hydra_overrides,
-            *overrides,
-        ]
         config_name = command.replace("-", "_")
         try:
-            if GlobalHydra.instance().is_initialized():
-                job_cfg = compose(config_name, overrides=overrides)
-            else:
-                with initialize_config_dir(str(conf_dir()), version_base="1.3"):
-                    job_cfg = compose(config_name, overrides=overrides)
+            job_cfg = self._compose(config_name, overrides)
         except HydraException as exc:
-            raise ConfigError(f"{where}: {_hydra_message(exc)}") from exc
+            raise ConfigError(f"{where}: {self._explain(config_name, exc)}") from exc
         with open_dict(job_cfg):
             job_cfg.paths, job_cfg.model = self.cfg.paths, self.cfg.model
         return job_cfg
+
+    def _compose(self, config_name: str, overrides: list[str]) -> DictConfig:
+        from hydra import compose, initialize_config_dir
+        from hydra.core.global_hydra import GlobalHydra
+
+        preset = [f"experiment={self.preset}"] if self.preset else []
+        overrides = [*preset, *self.hydra_overrides, *overrides]
+        if GlobalHydra.instance().is_initialized():  # inside a command: Hydra's own search path
+            return compose(config_name, overrides=overrides)
+        with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+            return compose(config_name, overrides=overrides)
+
+    def _explain(self, config_name: str, error: HydraException) -> str:
+        """A misspelt key gets the closest real one (Hydra would suggest adding it with `+`)."""
+        unknown = re.search(r"Could not override '([^']+)'", str(error))
+        if unknown and "defaults list" in str(error):
+            command = config_name.replace("_", "-")
+            return f"{unknown[1]}: `afuse {command}` has no {unknown[1]} config group, so it cannot be chosen here"
+        if unknown:
+            try:
+                check_key(self._compose(config_name, []), unknown[1])
+            except ConfigError as refused:
+                return str(refused)
+        return _hydra_message(error)
 
 
 def _hydra_message(error: HydraException) -> str:

@@ -42,7 +42,7 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     if cfg is None:
         return
     for override in keys:
-        _check_key(cfg, override.key_or_group)
+        check_key(cfg, override.key_or_group)
 
 
 def _group_names() -> set[str]:
@@ -92,7 +92,8 @@ def _unknown_option(error) -> ConfigError:
     )
 
 
-def _check_key(cfg: DictConfig, key: str) -> None:
+def check_key(cfg: DictConfig, key: str) -> None:
+    """Refuse a key `cfg` does not hold, naming the closest one it does."""
     if any(
         key.startswith(f"{mapping}.") and OmegaConf.select(cfg, mapping) is not None
         for mapping in OPEN_MAPPINGS

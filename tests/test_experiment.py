@@ -290,6 +290,32 @@ def test_fusion_run_names_say_where_the_fusion_sits(adapter, fusion_overrides, s
             "adapter=big: no such option; options: houlsby pfeiffer",
         ),
         (
+            {
+                "stage1": {
+                    "a": {
+                        "command": "train-adapter",
+                        "tasks": ["rte"],
+                        "overrides": ["adapter.reduction_fator=2"],
+                    }
+                }
+            },
+            "unknown key adapter.reduction_fator (no config defines it, so it would be ignored); "
+            "did you mean adapter.reduction_factor?",
+        ),
+        (
+            {
+                "stage1": {
+                    "a": {
+                        "command": "train-adapter",
+                        "tasks": ["rte"],
+                        "seeds": [1],
+                        "overrides": ["mode=head"],
+                    }
+                }
+            },
+            "experiment.stage1.a.overrides: mode: `afuse train-adapter` has no mode config group",
+        ),
+        (
             {"stage1": {"a": {"command": "train-adapter", "tasks": ["rte"], "seeds": [1], "epochs": 3}}},
             "experiment.stage1.a: unknown key(s) epochs",
         ),
