@@ -295,6 +295,7 @@ def test_fusion_run_names_say_where_the_fusion_sits(adapter, fusion_overrides, s
                     "a": {
                         "command": "train-adapter",
                         "tasks": ["rte"],
+                        "seeds": [1],
                         "overrides": ["adapter.reduction_fator=2"],
                     }
                 }
