@@ -190,7 +190,8 @@ def test_standin_sweep(slurm_env, tmp_path):
         assert metrics["resumed_from_step"] == 2
 
     finish(start(stage2, slurm_env), slurm_env, tmp_path, "stage-2 job")
-    fused = read_metrics(tmp_path / "runs/stage2/tiny/dynamic_pfeiffer_rf16/rte/seed1")
+    variant = fusion_variant_name("dynamic", "pfeiffer_rf16", ["rte"])  # the stand-in names runs as fuse does
+    fused = read_metrics(tmp_path / f"runs/stage2/tiny/{variant}/rte/seed1")
     assert_ran_on_slurm(fused)
     assert fused["command"] == "fuse" and fused["sources"] == ["rte"]
     assert fused["resumed_from_step"] == 0 and fused["job"]["slurm_restart_count"] == 0
