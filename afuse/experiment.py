@@ -39,6 +39,7 @@ from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from afuse.compose_cache import ComposeCache
 from afuse.config import PAPER_TASKS, paper_order, task_names
 from afuse.errors import ConfigError
 from afuse.overrides import check_key
@@ -128,6 +129,8 @@ class GroupComposer:
         self.hydra_overrides = _hydra_overrides(cfg)
         if self.preset not in preset_names() and not self.hydra_overrides:
             self.preset = None  # an experiment node made in code (tests), not read from a preset file
+        search_dirs = [Path(d) for o in self.hydra_overrides for d in re.findall(r"file://([^,\]'\"]+)", o)]
+        self.cache = ComposeCache(search_dirs)
 
     def compose(self, command: str, overrides: list[str], where: str) -> DictConfig:
         config_name = command.replace("-", "_")
@@ -145,10 +148,13 @@ class GroupComposer:
 
         preset = [f"experiment={self.preset}"] if self.preset else []
         overrides = [*preset, *self.hydra_overrides, *overrides]
+        cached = self.cache.get(config_name, overrides)
+        if cached is not None:
+            return cached
         if GlobalHydra.instance().is_initialized():  # inside a command: Hydra's own search path
-            return compose(config_name, overrides=overrides)
+            return self.cache.put(config_name, overrides, compose(config_name, overrides=overrides))
         with initialize_config_dir(str(conf_dir()), version_base="1.3"):
-            return compose(config_name, overrides=overrides)
+            return self.cache.put(config_name, overrides, compose(config_name, overrides=overrides))
 
     def _explain(self, config_name: str, error: HydraException) -> str:
         """A misspelt key gets the closest real one (Hydra would suggest adding it with `+`)."""
@@ -212,6 +218,7 @@ def load_experiment(cfg: DictConfig) -> Experiment:
         groups[name] = _stage2_group(name, _mapping(group_spec, where), defaults, groups, composer, where)
     if not groups:
         raise ConfigError(f"experiment {spec['name']}: no jobs; list job groups under experiment.stage1")
+    composer.cache.save()
     description = str(spec.get("description") or "")
     return Experiment(str(spec["name"]), model, runs_root, groups, description, spec.get("report") or {})
 

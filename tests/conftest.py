@@ -2,12 +2,16 @@
 configs composed as the CLI composes them."""
 
 import os
+import tempfile
 from pathlib import Path
 
 # Tests run tiny models: one thread each is fastest, and on a busy 2-core machine several
 # processes' OpenMP threads spinning against each other made some tests 7x slower. Set before
 # torch is imported so that subprocesses (CLI tests) inherit it too.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Hydra compositions afuse remembers (afuse/compose_cache.py) go to a folder of this session's own,
+# not the user's ~/.cache; subprocesses inherit it.
+os.environ.setdefault("AFUSE_CACHE_DIR", tempfile.mkdtemp(prefix="afuse-test-cache-"))
 
 import pytest  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402

@@ -7,10 +7,11 @@ from omegaconf import DictConfig, OmegaConf
 from afuse.paths import conf_dir
 
 
-def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
-    """The config `afuse <command> <overrides>` runs with, composed by Hydra as the CLI does."""
+def compose_config(config_name: str, overrides: list[str], with_hydra: bool = False) -> DictConfig:
+    """The config `afuse <command> <overrides>` runs with, composed by Hydra as the CLI does
+    (`with_hydra`: with the hydra node, e.g. the search path of a preset kept elsewhere)."""
     with initialize_config_dir(str(conf_dir()), version_base="1.3"):
-        return compose(config_name, overrides=overrides)
+        return compose(config_name, overrides=overrides, return_hydra_config=with_hydra)
 
 
 def conf_file(group: str, option: str) -> DictConfig:

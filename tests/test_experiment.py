@@ -5,13 +5,11 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
 from afuse.config import PAPER_TASKS
 from afuse.errors import ConfigError
 from afuse.experiment import load_experiment, preset_names, shell_command, sweep_lines
-from afuse.paths import conf_dir
 from afuse.run_identity import multitask_key, run_dir, source_run_dir
 from tests.from_conf import compose_config
 
@@ -364,12 +362,9 @@ def test_a_preset_may_set_the_adapter_for_every_job(tmp_path):
     (tmp_path / "experiment").mkdir()
     (tmp_path / "experiment" / "houlsby_everywhere.yaml").write_text(HOULSBY_PRESET)
     searchpath = f"hydra.searchpath=[file://{tmp_path}]"
-    with initialize_config_dir(str(conf_dir()), version_base="1.3"):  # with the hydra node: its searchpath
-        cfg = compose(
-            "status",
-            overrides=["experiment=houlsby_everywhere", f"paths.runs={RUNS}", searchpath],
-            return_hydra_config=True,
-        )
+    cfg = compose_config(
+        "status", ["experiment=houlsby_everywhere", f"paths.runs={RUNS}", searchpath], with_hydra=True
+    )
     experiment = load_experiment(cfg)
     assert experiment.groups["st_a"].variant == "houlsby_rf64"
     assert experiment.groups["head"].variant == "head"
