@@ -244,10 +244,11 @@ def report(figures: dict, all_cases: list[Case]) -> str:
         "pandas are imported only by a run that trains (tests/reliability/test_startup.py).",
         "",
         "`afuse fuse` names its run directory from its config alone (afuse/run_identity.py), so its skip "
-        "costs what train-adapter's does. `afuse status` and `afuse list presets` compose each job "
-        "group's config with Hydra (one composition per group, about 0.1 s each: 5 groups for "
-        "cpu_minilm, 29 over all presets), so that a preset's run directories are the ones its "
-        "commands write; that is most of what status costs beyond the before column's.",
+        "costs what train-adapter's does. `afuse status` and `afuse list presets` need each job "
+        "group's config composed by Hydra (0.1-0.3 s per group: 5 groups for cpu_minilm, 29 over all "
+        "presets), so that a preset's run directories are the ones its commands write; "
+        "afuse/compose_cache.py keeps those compositions between runs (keyed by the bytes of the config "
+        "files), so the first round pays them and the medians are of later rounds.",
         "",
         *command_block("experiments/bench_startup.py", figures["argv"]),
     ]
