@@ -54,6 +54,7 @@ from afuse.run_identity import (
     source_run_dir,
     variant,
 )
+from afuse.run_identity import source_seed as fused_adapter_seed
 
 STAGE1_COMMANDS = (TRAIN_ADAPTER, "finetune", TRAIN_MULTITASK)
 
@@ -344,7 +345,7 @@ def _needs(
         if wanted not in written:
             groups = " ".join(g.name for g in sources)
             trained = {(job.task, job.seed) for g in sources for job in g.jobs}
-            seed_needed = int(job_cfg.fusion.source_seed if job_cfg.fusion.source_seed is not None else seed)
+            seed_needed = fused_adapter_seed(job_cfg)
             if sources[0].is_multitask or (task, seed_needed) in trained:
                 raise ConfigError(
                     f"{where}: a Fusion run would look for its {task} adapter in {wanted}, but the source "

@@ -40,10 +40,10 @@ def run_dir(cfg: DictConfig, command: str, task: str | None = None, seed: int | 
     """The run directory of `afuse <command>` with config `cfg`. `task` and `seed` default to the
     config's own (task.name, the target, or the MT-A tasks key; seed); a preset passes them to name
     each job of a group from the group's one composed config."""
-    stage = STAGES[1] if command == FUSE else STAGES[0]
+    build = stage2_dir if command == FUSE else stage1_dir
     task = run_task(cfg, command) if task is None else task
     seed = int(cfg.seed) if seed is None else int(seed)
-    return Path(cfg.paths.runs) / stage / str(cfg.model.name) / variant(cfg, command) / task / f"seed{seed}"
+    return build(cfg.paths.runs, str(cfg.model.name), variant(cfg, command), task, seed)
 
 
 def variant(cfg: DictConfig, command: str) -> str:
