@@ -4,6 +4,8 @@
 
     python experiments/keep_run_records.py runs/cpu_minilm results/cpu_minilm/runs --fusion-layers 'cb/seed1'
 
+    python experiments/keep_run_records.py runs/cpu_minilm_full results/cpu_minilm_full/runs --no-heads
+
 Kept per run directory: config.yaml, metrics.json, activations.json, the stage-1 adapter
 (adapter.safetensors + adapter_config.json, ~450 KB at rf 16 on MiniLM) and the head
 (head.safetensors, ~600 KB): enough for `afuse report`, for stage 2 without stage 1, and for
@@ -15,6 +17,10 @@ is capped at 64 MiB. Reruns reproduce a Fusion layer exactly (same seed, setting
 Left out: checkpoints, locks, failure records and the encoders (Full fine-tuning's, the MT-A
 run's: 90-440 MB each): rerun that run with force=true (and save_encoder=true for Full) to
 recreate them. Only complete runs are copied.
+
+--no-heads leaves every head out (and with it `afuse evaluate` / `predict` on the records): the
+report and stage 2 need only the metrics and the adapters. cpu_minilm_full uses it, so that the
+repository plus the GPU check's carry stays under the device's cap (experiments/gpu/travel_size.py).
 """
 
 import argparse
@@ -36,7 +42,7 @@ FUSION_FILES = (
 )  # a Fusion run's head is of no use without its layer
 
 
-def keep_records(src: Path, dst: Path, fusion_layers: tuple[str, ...] = ()) -> list[Path]:
+def keep_records(src: Path, dst: Path, fusion_layers: tuple[str, ...] = (), heads: bool = True) -> list[Path]:
     copied = []
     for metrics in sorted(src.rglob("metrics.json")):
         run_dir = metrics.parent
@@ -49,6 +55,8 @@ def keep_records(src: Path, dst: Path, fusion_layers: tuple[str, ...] = ()) -> l
                 fnmatch(str(rel), pattern) or fnmatch(str(rel), f"*{pattern}") for pattern in fusion_layers
             )
             names = (*(n for n in KEPT if n not in FUSION_FILES), *(FUSION_FILES if wanted else ()))
+        if not heads:
+            names = tuple(n for n in names if n != "head.safetensors")
         for name in names:
             if (run_dir / name).is_file():
                 shutil.copy2(run_dir / name, out_dir / name)
@@ -63,10 +71,13 @@ def main() -> None:
     parser.add_argument(
         "--fusion-layers", nargs="*", default=(), help="keep the Fusion layer and head of these runs (globs)"
     )
+    parser.add_argument(
+        "--no-heads", action="store_true", help="leave out every head (the records can then not be evaluated)"
+    )
     args = parser.parse_args()
     if not args.src.is_dir():
         raise SystemExit(f"{args.src} is not a directory: pass the experiment's paths.runs")
-    copied = keep_records(args.src, args.dst, tuple(args.fusion_layers))
+    copied = keep_records(args.src, args.dst, tuple(args.fusion_layers), heads=not args.no_heads)
     size = sum(p.stat().st_size for p in copied)
     print(f"copied {len(copied)} files ({size / 2**20:.1f} MiB) into {args.dst}")
 
