@@ -21,6 +21,7 @@ from afuse.errors import AfuseError, ConfigError
 from afuse.job_logs import job_label, label_console
 from afuse.overrides import check_overrides
 from afuse.paths import conf_dir
+from afuse.train import signals
 from afuse.train.signals import Preempted
 from afuse.validate import validate
 
@@ -85,10 +86,24 @@ def exit_for_requeue(preempted: Preempted) -> None:
     SystemExit, never an exception: submitit would record that as the job's failure.
     """
     logging.getLogger("afuse").warning("%s", preempted)
+    signals.remember_stop(preempted.signum)
     # Python's own SIGINT handler would only raise KeyboardInterrupt: Ctrl-C hands over to no one.
     if callable(preempted.previous_handler) and not preempted.interrupted:
         preempted.previous_handler(preempted.signum, None)
     raise SystemExit(128 + preempted.signum)
+
+
+def refuse_after_stop() -> None:
+    """A sweep worker whose earlier job was told to stop (SIGTERM, preemption) starts no other."""
+    signum = signals.stopped_on()
+    if signum is None:
+        return
+    logging.getLogger("afuse").warning(
+        "not starting this job: an earlier job of this process stopped on %s; "
+        "rerun the same command to continue the sweep",
+        signal.Signals(signum).name,
+    )
+    raise SystemExit(128 + signum)
 
 
 def _task_function(command: Command):
@@ -97,6 +112,7 @@ def _task_function(command: Command):
             from hydra.core.hydra_config import HydraConfig
 
             label_console(job_label(cfg, HydraConfig.get().job.num))
+        refuse_after_stop()
         try:
             validate(cfg)  # before any work: a bad value fails in a second, naming its key
             module = importlib.import_module(command.module)
@@ -134,6 +150,7 @@ def run_command(command: Command, argv: list[str]) -> None:
         print(f"afuse {command.name}: error: {error}", file=sys.stderr)
         sys.exit(error.exit_code)
     sys.argv = [f"afuse {command.name}", *args]
+    signals.clear_stop()
     app()
 
 

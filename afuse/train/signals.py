@@ -12,6 +12,27 @@ from contextlib import contextmanager, suppress
 
 PREEMPTION_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGINT)
 
+# The signal an earlier run of this process stopped on. A worker of a parallel sweep (joblib's
+# loky processes) outlives its job and is handed the next queued one: after a stop request it
+# must start none (afuse.cli checks this before each job).
+_stopped_on: int | None = None
+
+
+def remember_stop(signum: int) -> None:
+    global _stopped_on
+    _stopped_on = signum
+
+
+def clear_stop() -> None:
+    """A new command invocation in this process (the tests run many) starts with no stop."""
+    global _stopped_on
+    _stopped_on = None
+
+
+def stopped_on() -> int | None:
+    """The signal a run of this process stopped on, or None."""
+    return _stopped_on
+
 
 class Preempted(Exception):
     """The run was asked to stop; a checkpoint was written and a rerun resumes from it."""

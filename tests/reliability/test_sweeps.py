@@ -6,13 +6,20 @@
 18. evaluation passes show a progress bar.
 """
 
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from contextlib import suppress
+from pathlib import Path
 
 import pytest
 
 from afuse.runs import is_complete
 
-from .harness import copy_reference_run, overrides, run_afuse, write_preset
+from .harness import child_env, copy_reference_run, overrides, run_afuse, run_dir, write_preset
 
 
 @pytest.mark.slow  # `afuse run` starts the report as a child process
@@ -78,3 +85,52 @@ def test_evaluation_passes_show_a_progress_bar(work, reference, afuse_inproc):
     # A bar per pass, over its batches (25 validation and 56 test rows: one batch of 64 each).
     assert re.search(r"validation: +\d+%\|.*\| \d/1 \[", result.out), result.out
     assert re.search(r"test: +\d+%\|.*\| \d/1 \[", result.out), result.out
+
+
+def _stopped_children(pid: int) -> int:
+    """How many child processes of `pid` are stopped (state T)."""
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            count += int(fields[1]) == pid and fields[0] == "T"
+    return count
+
+
+@pytest.mark.slow  # a multirun with the joblib launcher: worker processes
+def test_a_parallel_sweeps_workers_start_no_queued_job_after_a_sigterm(work, reference):
+    # SIGTERM to the whole sweep, as SLURM or `kill -TERM -<pgid>` sends it, while both workers
+    # train (each stopped itself at its step 3). The sweep process dies; each worker checkpoints
+    # its job. A loky worker outlives its job and takes the next queued one: it must refuse it.
+    args = [*overrides(work, reference.raw_dir), "seed=1,2,3,4", "hydra/launcher=local_parallel"]
+    log = (work / "sweep.out").open("w")
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "afuse.cli", "train-adapter", "-m", *args, "hydra.launcher.n_jobs=2"],
+        cwd=work,
+        env=child_env("SIGSTOP@3"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while _stopped_children(sweep.pid) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _stopped_children(sweep.pid) == 2, (work / "sweep.out").read_text()
+        os.killpg(sweep.pid, signal.SIGTERM)
+        os.killpg(sweep.pid, signal.SIGCONT)
+        sweep.wait(timeout=60)
+        job_logs = work / "logs" / "multirun"
+        refused = "not starting this job: an earlier job of this process stopped on SIGTERM"
+        # loky had queued one more job (workers + 1) before the sweep process died: a worker takes
+        # it once its own job has stopped, and must refuse it.
+        while not any(refused in p.read_text() for p in job_logs.rglob("*.log")):
+            assert time.monotonic() < deadline, (work / "sweep.out").read_text()
+            time.sleep(0.2)
+        time.sleep(1)  # a job wrongly started would have written its config.yaml by now
+    finally:
+        with suppress(ProcessLookupError):  # idle loky workers linger until their idle timeout
+            os.killpg(sweep.pid, signal.SIGKILL)
+        log.close()
+    assert all((run_dir(work, seed) / "checkpoint").is_dir() for seed in (1, 2))
+    assert not any((run_dir(work, seed) / "config.yaml").exists() for seed in (3, 4))
