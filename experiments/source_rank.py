@@ -7,6 +7,10 @@ Reads the report's activations.csv (layer, target, source, mean_weight over seed
 prints a Markdown table: for each target, the source's rank (1 = most attended) and mean weight
 in every layer, beside the uniform weight 1/N. The paper's Figure 4 has MNLI attracting the NLI
 targets; this is the table that says whether it does here.
+
+    python experiments/source_rank.py <activations.csv> --top 3 --layer 3
+
+prints instead the 3 most attended sources of each target at layer 3, with their weights.
 """
 
 import argparse
@@ -49,6 +53,22 @@ def markdown(ranks: pd.DataFrame, source: str) -> str:
     )
 
 
+def top_sources(activations: pd.DataFrame, layer: int, k: int, targets: list[str] | None = None) -> str:
+    """Markdown: the k most attended sources of each target at `layer` (both sites summed if any)."""
+    frame = activations[activations.layer == layer]
+    if frame.empty:
+        raise SystemExit(f"no layer {layer}; layers: {' '.join(map(str, sorted(set(activations.layer))))}")
+    weights = frame.groupby(["target", "source"], sort=False).mean_weight.sum().reset_index()
+    order = targets or list(dict.fromkeys(weights.target))
+    ordinals = ["1st", "2nd", "3rd"] + [f"{i}th" for i in range(4, k + 1)]
+    lines = ["| target | " + " | ".join(ordinals[:k]) + " |", "| :-- |" + " :-- |" * k]
+    for target in order:
+        best = weights[weights.target == target].nlargest(k, "mean_weight")
+        cells = [f"{row.source} {row.mean_weight:.3f}" for row in best.itertuples()]
+        lines.append(f"| {target} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -56,10 +76,17 @@ def main() -> None:
     parser.add_argument("activations", type=Path, help="a report's heatmaps/<variant>/activations.csv")
     parser.add_argument("--source", default="mnli")
     parser.add_argument("--targets", nargs="*", help="default: every target in the file")
+    parser.add_argument("--top", type=int, help="print each target's TOP most attended sources at --layer")
+    parser.add_argument("--layer", type=int, help="the layer for --top")
     args = parser.parse_args()
     if not args.activations.is_file():
         raise SystemExit(f"{args.activations}: no such file; run `afuse report experiment=<name>` first")
     frame = pd.read_csv(args.activations)
+    if args.top:
+        if args.layer is None:
+            raise SystemExit("--top needs --layer <n>")
+        print(top_sources(frame, args.layer, args.top, args.targets))
+        return
     print(markdown(source_ranks(frame, args.source, args.targets), args.source))
 
 
