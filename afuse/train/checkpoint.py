@@ -37,6 +37,7 @@ class LoopState:
     best_epoch: int = -1
     epochs_without_gain: int = 0
     history: list[dict] = field(default_factory=list)
+    train_s: float = 0.0  # seconds trained so far, by every process that worked on the run
 
 
 def _sha256(path: Path) -> str:

@@ -252,8 +252,18 @@ class Training:
     logger: object = None
     state: LoopState = field(default_factory=LoopState)
     best: dict[str, torch.Tensor] = field(default_factory=dict)  # the best epoch's weights, on the CPU
+    # A resumed run's training time is that of its earlier processes plus this one's.
+    trained_before_s: float = 0.0
+    clock_start: float = field(default_factory=time.perf_counter)
+
+    def start_clock(self) -> None:
+        self.trained_before_s, self.clock_start = self.state.train_s, time.perf_counter()
+
+    def training_seconds(self) -> float:
+        return self.trained_before_s + time.perf_counter() - self.clock_start
 
     def save(self, run_dir) -> None:
+        self.state.train_s = self.training_seconds()
         optimizer_state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
         save_checkpoint(run_dir, self.state, self.named, self.best, optimizer_state)
 
@@ -274,7 +284,7 @@ def fit(
         torch.manual_seed(seed)
     checkpoint = Checkpointer(lambda: run.save(run_dir), cfg.get("checkpoint_every_minutes"))
 
-    started = time.perf_counter()
+    run.start_clock()
     with preemption_guard() as guard:
         while run.state.epoch < cfg.max_epochs and run.state.epochs_without_gain < cfg.patience:
             _train_epoch(run, guard, checkpoint)
@@ -285,8 +295,7 @@ def fit(
             checkpoint()
             if guard.requested:  # asked to stop during validation: the epoch's checkpoint is written
                 raise guard.preempted()
-    train_s = time.perf_counter() - started
-    return _result(run, train_s)
+    return _result(run, run.training_seconds())
 
 
 def _prepare(model, data: TaskData, cfg, extra_loss, logger) -> Training:

@@ -3,6 +3,7 @@ job) make a run write a checkpoint and exit with 128 + the signal number, after 
 to the handler that was there before (submitit's, which requeues the job; see
 afuse.cli.exit_for_requeue). The rerun resumes and ends exactly like an uninterrupted run."""
 
+import json
 import random
 import signal
 
@@ -74,3 +75,20 @@ def test_sigusr_checkpoints_hands_over_to_the_requeue_handler_and_resumes(
     assert handed_over == [(signum, step)]
     check_interrupted(run, step)
     check_resumed(work, reference, afuse_inproc, step)
+
+
+@pytest.mark.slow  # a child process
+def test_a_resumed_runs_training_time_counts_its_earlier_processes(work, reference, afuse_inproc):
+    child = run_afuse(
+        "train-adapter", overrides(work, reference.raw_dir), work, fault=f"SIGTERM@{TOTAL_STEPS // 2}"
+    )
+    assert child.code == 143, child.out
+    state_file = run_dir(work) / "checkpoint" / "state.json"
+    state = json.loads(state_file.read_text())
+    assert state["loop"]["train_s"] > 0  # the interrupted process's seconds are checkpointed
+    # As if the first process had trained for 1000 s: the resumed run's time must include them.
+    state["loop"]["train_s"] = 1000.0
+    state_file.write_text(json.dumps(state))
+    resumed = afuse_inproc("train-adapter", *overrides(work, reference.raw_dir))
+    assert resumed.code == 0, resumed.out
+    assert 1000.0 < read_metrics(run_dir(work))["timing"]["train_s"] < 1000.0 + 300
