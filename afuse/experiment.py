@@ -54,7 +54,7 @@ from afuse.run_identity import (
     source_run_dir,
     variant,
 )
-from afuse.run_identity import source_seed as fused_adapter_seed
+from afuse.run_identity import source_seed as fused_adapter_seed  # `source_seed` is a preset key here
 
 STAGE1_COMMANDS = (TRAIN_ADAPTER, "finetune", TRAIN_MULTITASK)
 

@@ -9,8 +9,10 @@ and test accuracy), so that each figure there can be traced to a committed metri
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from afuse.run_identity import find_run_dirs
+from afuse.runs import is_complete, read_metrics
 
 HEADER = (
     "| run | train rows | epochs run (best) | stopped early | train + test wall time "
@@ -35,7 +37,7 @@ def row(metrics: dict) -> str:
 
 
 def table(records: Path) -> str:
-    runs = [json.loads(p.read_text()) for p in records.rglob("metrics.json")]
+    runs = [read_metrics(run.path) for run in find_run_dirs(records) if is_complete(run.path)]
     runs.sort(key=lambda m: m.get("finished_at", ""))
     return "\n".join([HEADER, *(row(m) for m in runs)])
 

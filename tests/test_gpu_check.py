@@ -63,11 +63,9 @@ CARRY_ALLOWANCE_BYTES = 10 * 2**20
 def test_the_committed_tree_leaves_room_for_the_gpu_checks_carry():
     """A device call sends the tracked tree with the carry, 64 MiB at most: committed run records
     must not crowd the GPU check out (experiments/gpu/travel_size.py checks the real carry)."""
-    from experiments.gpu.travel_size import CAP_BYTES
+    from experiments.gpu.travel_size import CAP_BYTES, working_tree_files
 
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
-    tracked = [REPO / name.decode() for name in listed.split(b"\0") if name]
-    size = sum(p.stat().st_size for p in tracked if p.is_file())
+    size = sum(p.stat().st_size for p in working_tree_files(REPO, untracked=False))
     assert size + CARRY_ALLOWANCE_BYTES <= CAP_BYTES, (
         f"tracked files take {size / 2**20:.1f} MiB; with the GPU check's ~10 MiB carry a device call "
         f"would exceed {CAP_BYTES / 2**20:.0f} MiB: commit fewer weights (keep_run_records.py --no-heads)"

@@ -252,15 +252,14 @@ class Training:
     logger: object = None
     state: LoopState = field(default_factory=LoopState)
     best: dict[str, torch.Tensor] = field(default_factory=dict)  # the best epoch's weights, on the CPU
-    # A resumed run's training time is that of its earlier processes plus this one's.
-    trained_before_s: float = 0.0
+    # When training began, moved back by the seconds earlier processes trained (a resumed run).
     clock_start: float = field(default_factory=time.perf_counter)
 
     def start_clock(self) -> None:
-        self.trained_before_s, self.clock_start = self.state.train_s, time.perf_counter()
+        self.clock_start = time.perf_counter() - self.state.train_s
 
     def training_seconds(self) -> float:
-        return self.trained_before_s + time.perf_counter() - self.clock_start
+        return time.perf_counter() - self.clock_start
 
     def save(self, run_dir) -> None:
         self.state.train_s = self.training_seconds()

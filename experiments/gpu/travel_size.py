@@ -20,10 +20,10 @@ from pathlib import Path
 CAP_BYTES = 64 * 2**20
 
 
-def working_tree_files(repo: Path) -> list[Path]:
-    """Tracked files that exist, and untracked files git does not ignore."""
+def working_tree_files(repo: Path, untracked: bool = True) -> list[Path]:
+    """Tracked files that exist, and (unless untracked=False) untracked files git does not ignore."""
     listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        ["git", "ls-files", "-z", "--cached", *(["--others", "--exclude-standard"] if untracked else [])],
         cwd=repo,
         capture_output=True,
         check=True,
