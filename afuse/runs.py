@@ -36,6 +36,7 @@ NON_RESULT_KEYS = (
     "trainer.progress_bar",
     "trainer.log_every_steps",
     "trainer.device",
+    "trainer.cuda_graphs",  # like device: how the GPU runs the same steps
     "trainer.num_threads",
     "trainer.cpu_isa",  # like num_threads: the last bits of floats, not what is computed
     "trainer.checkpoint_every_minutes",  # resuming is exact, so how often it saves changes nothing

@@ -112,6 +112,7 @@ def _check_choices(cfg: DictConfig) -> None:
     device = OmegaConf.select(cfg, "trainer.device")
     if device is not None:
         check_device(str(device))
+    check_cuda_graphs(cfg)
     if OmegaConf.select(cfg, "logger.name") == "wandb" and importlib.util.find_spec("wandb") is None:
         raise ConfigError(
             "logger=wandb needs the wandb package: pip install 'afuse[wandb]' (or use logger=none)"
@@ -138,6 +139,21 @@ def check_device(device: str) -> None:
         raise ConfigError(
             f"trainer.device={device} but there are {count} GPU(s): use cuda:0 to cuda:{count - 1}"
         )
+
+
+def check_cuda_graphs(cfg: DictConfig) -> None:
+    """trainer.cuda_graphs is true or false, and true only where a captured step can run."""
+    graphs = OmegaConf.select(cfg, "trainer.cuda_graphs")
+    if graphs is None or graphs is False:
+        return
+    if graphs is not True:
+        raise ConfigError(
+            f"trainer.cuda_graphs must be true or false (got {_show(graphs)}); e.g. trainer.cuda_graphs=true"
+        )
+    from afuse.train.cuda_graphs import check_supported
+    from afuse.train.loop import resolve_device
+
+    check_supported(cfg.trainer, resolve_device(str(cfg.trainer.device)), scaler=None)
 
 
 def check_reduction_factor(reduction_factor: float, hidden_size: int) -> None:

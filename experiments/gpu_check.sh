@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The GPU check (issue 18): afuse's GPU path proven and measured against AdapterHub in one command.
 #
-#   1. correctness   experiments/gpu/correctness.py  device vs CPU logits/gradients, fast vs naive fusion, bf16
+#   1. correctness   experiments/gpu/correctness.py  device vs CPU logits/gradients, fast vs naive fusion, bf16,
+#                                                    training with trainer.cuda_graphs vs eager (graphed_training.py)
 #   2. pipeline      experiments/gpu/pipeline.py     afuse run experiment=gpu_check (stage 1 -> 2 -> report)
-#                                                    on real RTE/CB, then a SIGTERM'd run resumed to equal metrics
+#                                                    on real RTE/CB, a SIGTERM'd run resumed to equal metrics,
+#                                                    and an RTE run with trainer.cuda_graphs=true
 #   3. speed         experiments/gpu/afuse_step.py and adapters_step.py, alternating rounds, BERT-base shape
 #   4. report        experiments/gpu/report.py -> <out>/gpu_check.md and gpu_check.json
 #
@@ -92,9 +94,9 @@ if part pipeline; then
         "$OUT/pipeline.json"
 fi
 
-FUSE=(0 2 8 16 32 64); STEPS=(--steps 20 --warmup 5); VARIANTS=(step loop graph)
+FUSE=(0 2 8 16 32 64); STEPS=(--steps 20 --warmup 5); VARIANTS=(step loop loop_graphs graph)
 if [ -n "$QUICK" ]; then FUSE=(0 2 16); STEPS=(--steps 3 --warmup 1 --batch 8 --length 32); fi
-[ "$DEVICE" = cpu ] && VARIANTS=(step loop)  # a CUDA graph needs CUDA
+[ "$DEVICE" = cpu ] && VARIANTS=(step loop loop_graphs)  # loop_graphs on a stand-in capture; `graph` needs CUDA
 [ -n "$FUSE_SET" ] && read -r -a FUSE <<< "$FUSE_SET"
 part speed && say "3. speed"
 part speed && for round in $(seq "$ROUNDS"); do

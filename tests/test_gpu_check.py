@@ -36,7 +36,8 @@ def test_gpu_check_quick_cpu_mode_runs_every_part_and_writes_its_report(tmp_path
     names = [c["name"] for c in report["correctness"]["cases"]]
     assert names == [
         "ST-A (Pfeiffer)", "Houlsby", "Fusion N=2", "Fusion N=16", "Houlsby Fusion N=4, both sites", "MT-A (2 tasks)",
-        "fusion layer N=2", "fusion layer N=16",
+        "fusion layer N=2", "fusion layer N=16", "graphed training, ST-A, fp32", "graphed training, Houlsby, fp32",
+        "graphed training, Fusion N=16, fp32",
     ]  # fmt: skip
     assert report["correctness"]["passed"]
     # 2. the pipeline trained 4 runs, reported them, and a SIGTERM'd run resumed to the same metrics
@@ -47,11 +48,14 @@ def test_gpu_check_quick_cpu_mode_runs_every_part_and_writes_its_report(tmp_path
     assert "accuracy.md" in pipeline["report_files"] and pipeline["heatmaps"]
     interruption = report["pipeline"]["interruption"]
     assert interruption["interrupted_exit"] == 143 and interruption["same_metrics_as_uninterrupted"]
+    assert report["pipeline"]["cuda_graphs"]["refused_without_cuda"]  # on CUDA it trains
     # 3. afuse's step timed for ST-A and each fusion size, plain and with the loop's per-step work
     timed = {(s["impl"], s["n"], s["variant"]) for s in report["speed"]["settings"]}
-    assert {("afuse", n, v) for n in (0, 2, 16) for v in ("step", "loop")} - {("afuse", 2, "loop")} <= timed
+    variants = ("step", "loop", "loop_graphs")
+    assert {("afuse", n, v) for n in (0, 16) for v in variants} | {("afuse", 2, "step")} <= timed
     assert all(s["step_ms"] > 0 for s in report["speed"]["settings"])
-    assert report["speed"]["targets"]["fusion16_over_st_a"]["value"] > 0
+    assert report["speed"]["targets"]["fusion16_over_st_a (step)"]["value"] > 0
+    assert report["speed"]["targets"]["fusion16_over_st_a (loop_graphs)"]["value"] > 0
     markdown = (tmp_path / "out" / "gpu_check.md").read_text()
     assert "## 1. Correctness" in markdown and "## 3. Speed" in markdown
 

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from afuse.errors import AfuseError, TrainingDiverged
-from afuse.train import step_hooks
+from afuse.train import cuda_graphs, step_hooks
 from afuse.train.checkpoint import LoopState, find_checkpoint, load_checkpoint, save_checkpoint
 from afuse.train.signals import preemption_guard
 
@@ -99,14 +99,15 @@ def resolve_device(setting: str) -> torch.device:
     return torch.device(setting)
 
 
-def autocast_for(device: torch.device, amp) -> tuple[object, torch.amp.GradScaler | None]:
-    """bf16 autocast where the GPU supports it, else fp16 with a grad scaler; nothing on CPU."""
+def autocast_for(device: torch.device, amp, cache: bool = True) -> tuple[object, torch.amp.GradScaler | None]:
+    """bf16 autocast where the GPU supports it, else fp16 with a grad scaler; nothing on CPU.
+    `cache=False` for a step captured as a CUDA graph (autocast's cast cache must not outlive a capture)."""
     use = device.type == "cuda" if str(amp) == "auto" else bool(amp) and device.type == "cuda"
     if not use:
         return nullcontext(), None
     if torch.cuda.is_bf16_supported():
-        return torch.autocast("cuda", dtype=torch.bfloat16), None
-    return torch.autocast("cuda", dtype=torch.float16), torch.amp.GradScaler("cuda")
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=cache), None
+    return torch.autocast("cuda", dtype=torch.float16, cache_enabled=cache), torch.amp.GradScaler("cuda")
 
 
 def _loader(dataset, collate, batch_size: int, sampler=None) -> DataLoader:
@@ -250,6 +251,7 @@ class Training:
     steps_per_epoch: int
     extra_loss: Callable[[], torch.Tensor] | None = None
     logger: object = None
+    graphs: cuda_graphs.GraphedSteps | None = None  # trainer.cuda_graphs: steps replayed as CUDA graphs
     state: LoopState = field(default_factory=LoopState)
     best: dict[str, torch.Tensor] = field(default_factory=dict)  # the best epoch's weights, on the CPU
     # When training began, moved back by the seconds earlier processes trained (a resumed run).
@@ -300,20 +302,26 @@ def fit(
 def _prepare(model, data: TaskData, cfg, extra_loss, logger) -> Training:
     """The model on its device, AdamW with linear decay over every epoch's steps, autocast."""
     device = resolve_device(cfg.device)
+    graphed = bool(cfg.get("cuda_graphs"))
     model.to(device)
     named = _trainable(model)
-    optimizer = torch.optim.AdamW(named.values(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # Fused AdamW on a GPU: one kernel per step for all parameters instead of several per tensor.
+    fused = True if device.type == "cuda" else None
+    optimizer = torch.optim.AdamW(named.values(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
     steps_per_epoch = math.ceil(data.num_batches(0) / cfg.grad_accum_steps)
     total_steps = steps_per_epoch * cfg.max_epochs
     scheduler = _linear_schedule(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
-    autocast, scaler = autocast_for(device, cfg.amp)
+    autocast, scaler = autocast_for(device, cfg.amp, cache=not graphed)
+    if graphed:
+        cuda_graphs.check_supported(cfg, device, scaler, multitask=not isinstance(data, TaskData))
     amp_dtype = getattr(autocast, "fast_dtype", None)  # torch.autocast has one, nullcontext not
     log.info(
-        "training on %s (%s)",
+        "training on %s (%s%s)",
         device,
         f"{str(amp_dtype).removeprefix('torch.')} autocast" if amp_dtype else "fp32",
+        ", steps replayed as CUDA graphs" if graphed else "",
     )
-    return Training(
+    run = Training(
         model=model,
         data=data,
         cfg=cfg,
@@ -328,6 +336,9 @@ def _prepare(model, data: TaskData, cfg, extra_loss, logger) -> Training:
         logger=logger,
         best=_snapshot(named),
     )
+    if graphed:
+        run.graphs = cuda_graphs.GraphedSteps(lambda batch: _graphable_step(run, batch), data.batch_size)
+    return run
 
 
 def _resume(run: Training, run_dir) -> bool:
@@ -447,10 +458,12 @@ def _train_epoch(run: Training, guard, checkpoint: Checkpointer) -> None:
 def _step(run: Training, micro) -> tuple[dict, float]:
     """One optimizer step after the micro-batches' backward passes; its losses and learning rate."""
     state, optimizer, scaler = run.state, run.optimizer, run.scaler
-    if scaler:
-        scaler.unscale_(optimizer)
-    grad_norm = torch.nn.utils.clip_grad_norm_(run.named.values(), run.cfg.max_grad_norm)
-    losses, grad_norm = host_values(*micro, grad_norm)
+    task_losses, extra_losses, grad_norm = micro
+    if grad_norm is None:  # the eager path clips here; a graphed step clipped inside its graph
+        if scaler:
+            scaler.unscale_(optimizer)
+        grad_norm = torch.nn.utils.clip_grad_norm_(run.named.values(), run.cfg.max_grad_norm)
+    losses, grad_norm = host_values(task_losses, extra_losses, grad_norm)
     for hook in step_hooks.BEFORE_STEP:  # none in real runs (step_hooks.py)
         hook(state.global_step + 1, losses)
     lr = run.scheduler.get_last_lr()[0]
@@ -462,7 +475,8 @@ def _step(run: Training, micro) -> tuple[dict, float]:
         scaler.update()
     else:
         optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
+    if not run.graphs:  # graphed steps zero their gradients in place (the graph writes those tensors)
+        optimizer.zero_grad(set_to_none=True)
     run.scheduler.step()
     state.step_in_epoch += 1
     state.global_step += 1
@@ -471,24 +485,45 @@ def _step(run: Training, micro) -> tuple[dict, float]:
 
 def _accumulate(run: Training, batches):
     """Forward/backward over up to `grad_accum_steps` micro-batches: their task and extra losses
-    (detached, still on the device), or None if no batch was left."""
-    accum, scaler, extra_loss = run.cfg.grad_accum_steps, run.scaler, run.extra_loss
+    (detached, still on the device) and, for a graphed step, the clipped gradients' norm (else
+    None); or None if no batch was left."""
+    if run.graphs:
+        batch = next(batches, None)
+        if batch is None:
+            return None
+        loss, extra, grad_norm = run.graphs(_to_device(batch, run.device))
+        return [loss], [extra], grad_norm
+    accum, scaler = run.cfg.grad_accum_steps, run.scaler
     task_losses, extra_losses = [], []
     for _ in range(accum):
         batch = next(batches, None)
         if batch is None:
             break
-        batch = _to_device(batch, run.device)
-        labels = batch.pop("labels")
-        with run.autocast:
-            logits = run.model(**batch)
-            loss = torch.nn.functional.cross_entropy(logits.float(), labels)
-            extra = extra_loss() if extra_loss else None
-        total = loss + extra if extra is not None else loss
-        (scaler.scale(total / accum) if scaler else total / accum).backward()
+        loss, extra = _losses(run, _to_device(batch, run.device))
+        (scaler.scale((loss + extra) / accum) if scaler else (loss + extra) / accum).backward()
         task_losses.append(loss.detach())
-        extra_losses.append(extra.detach() if extra is not None else torch.zeros((), device=loss.device))
-    return (task_losses, extra_losses) if task_losses else None
+        extra_losses.append(extra.detach())
+    return (task_losses, extra_losses, None) if task_losses else None
+
+
+def _losses(run: Training, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's task loss and extra loss (a zero tensor without one), under autocast."""
+    inputs = {name: value for name, value in batch.items() if name != "labels"}
+    with run.autocast:
+        logits = run.model(**inputs)
+        loss = torch.nn.functional.cross_entropy(logits.float(), batch["labels"])
+        extra = run.extra_loss() if run.extra_loss else torch.zeros((), device=loss.device)
+    return loss, extra
+
+
+def _graphable_step(run: Training, batch: dict) -> cuda_graphs.StepOutputs:
+    """One step's work up to the optimizer, with nothing that waits for the GPU and gradients
+    zeroed in place: what trainer.cuda_graphs captures (and runs eagerly while warming up)."""
+    run.optimizer.zero_grad(set_to_none=False)
+    loss, extra = _losses(run, batch)
+    (loss + extra).backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(run.named.values(), run.cfg.max_grad_norm)
+    return loss.detach(), extra.detach(), grad_norm
 
 
 def host_values(task_losses: list, extra_losses: list, grad_norm: torch.Tensor) -> tuple[dict, float]:

@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 from afuse.data import Collator, load_tokenized
 from afuse.loggers import make_logger
 from afuse.modeling import AdapterSpec, AfuseModel, load_backbone
+from afuse.train.cuda_graphs import PAD_MULTIPLE
 from afuse.train.loop import TaskData, fit
 from afuse.train.run_lifecycle import base_metrics, setup_torch
 
@@ -26,7 +27,11 @@ def build_data(cfg: DictConfig, tokenizer, tokenizer_id: str, task_cfg: DictConf
     """The task's tokenised splits (prepared first if needed), batched as the loop wants them."""
     task_cfg = task_cfg if task_cfg is not None else cfg.task
     splits = load_tokenized(task_cfg, cfg.data, cfg.paths, tokenizer, tokenizer_id)
-    collate = Collator(tokenizer.pad_token_id, multiple_choice=task_cfg.kind == "multiple_choice")
+    collate = Collator(
+        tokenizer.pad_token_id,
+        multiple_choice=task_cfg.kind == "multiple_choice",
+        pad_to_multiple_of=PAD_MULTIPLE if cfg.trainer.get("cuda_graphs") else None,
+    )
     log.info("%s: %s", task_cfg.name, ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
     return TaskData(splits, collate, cfg.trainer.batch_size, cfg.trainer.eval_batch_size, cfg.seed)
 

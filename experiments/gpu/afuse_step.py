@@ -4,9 +4,11 @@ BERT-base-shaped encoder (random weights), batch 32 × length 128, bf16 autocast
 Prints one line per setting, in the anchor's format plus peak memory (step_timing.line):
     afuse fuse_n=16 step_s=0.01234 trainable=... peak_mib=... variant=step
 Variants: `step` (forward, backward, AdamW: what adapters_step.py times for the library),
-`loop` (the same plus what afuse's training loop adds per step: gradient clipping and reading the
-losses and gradient norm back to the host with train/loop.py's own host_values), `compile` (torch.compile),
-`graph` (the whole step as one CUDA graph: the GPU's own time for the step, without launch costs).
+`loop` (afuse's training loop's own step, train/loop.py: its forward/backward, clipping, reading
+the losses and gradient norm back to the host, the finite check, fused AdamW, the schedule),
+`loop_graphs` (the same with trainer.cuda_graphs=true: what a user's run gets), `compile`
+(torch.compile), `graph` (the whole step, optimizer included, as one CUDA graph: the GPU's own
+time for the step, without launch costs).
 
     python experiments/gpu/afuse_step.py --device cuda --fuse 0 2 8 16 32 64
 """
@@ -27,8 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from step_timing import BERT_BASE, QUICK, arguments, autocast, line, random_batch, time_steps  # noqa: E402
 
 from afuse.modeling import AfuseModel  # noqa: E402
-from afuse.train.loop import host_values  # noqa: E402
+from afuse.train import loop  # noqa: E402
+from afuse.train.fusion_stage import value_penalty  # noqa: E402
 from experiments.bench_common import set_up_step  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def build(n_fuse: int, shape: dict, device: torch.device, rf: float):
@@ -41,6 +46,8 @@ def build(n_fuse: int, shape: dict, device: torch.device, rf: float):
 def make_step(model, params, batch, device, variant: str, fused: bool):
     if variant == "graph":
         return graphed_step(model, params, batch, device)
+    if variant in ("loop", "loop_graphs"):
+        return loop_step(model, batch, device, graphs=variant == "loop_graphs")
     x, mask, y = batch
     opt = torch.optim.AdamW(params, lr=1e-4, fused=fused or None)
     forward = torch.compile(model) if variant == "compile" else model
@@ -49,12 +56,37 @@ def make_step(model, params, batch, device, variant: str, fused: bool):
         with autocast(device):
             loss, extra = losses(model, forward, x, mask, y)
         (loss + extra if extra is not None else loss).backward()
-        if variant == "loop":  # what train/loop.py does between backward and the optimizer step
-            norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
-            zero = torch.zeros((), device=device)
-            host_values([loss.detach()], [extra.detach() if extra is not None else zero], norm)
         opt.step()
         opt.zero_grad(set_to_none=True)
+
+    return step
+
+
+def loop_step(model, batch, device, graphs: bool):
+    """One step of afuse's training loop as fit() runs it (train/loop.py: _accumulate, then _step),
+    set up by its own _prepare from conf/trainer/default.yaml; batch size as the timed batch."""
+    from omegaconf import OmegaConf
+
+    x, mask, y = batch
+    cfg = OmegaConf.merge(
+        OmegaConf.load(REPO / "conf" / "trainer" / "default.yaml"),
+        dict(
+            device=str(device),
+            cuda_graphs=graphs,
+            lr=1e-4,
+            max_epochs=1,
+            batch_size=len(y),
+            progress_bar=False,
+        ),
+    )
+    # The schedule needs a step count: a dataset long enough that the timed steps keep lr > 0.
+    data = loop.TaskData({"train": [None] * 100_000}, None, len(y), len(y), seed=0)
+    fusing = model.fusion is not None and model.fusion_active
+    run = loop._prepare(model, data, cfg, value_penalty(model) if fusing else None, logger=None)
+    inputs = {"input_ids": x, "attention_mask": mask, "labels": y}
+
+    def step():
+        loop._step(run, loop._accumulate(run, iter([inputs])))
 
     return step
 
@@ -97,12 +129,18 @@ def graphed_step(model, params, batch, device):
 
 def main(argv=None) -> None:
     ap = arguments(__doc__.splitlines()[0])
-    ap.add_argument("--variants", nargs="+", default=["step"], choices=["step", "loop", "compile", "graph"])
+    ap.add_argument(
+        "--variants", nargs="+", default=["step"], choices=["step", "loop", "loop_graphs", "compile", "graph"]
+    )
     ap.add_argument(
         "--variant-fuse", type=int, nargs="*", default=[0, 16], help="settings of the extra variants"
     )
     args = ap.parse_args(argv)
     device = torch.device(args.device)
+    if device.type != "cuda" and "loop_graphs" in args.variants:
+        from graphed_training import use_stand_in_capture
+
+        use_stand_in_capture()  # the CPU mode proves the code path; its times mean nothing
     shape = QUICK if args.quick else BERT_BASE
     start = time.monotonic()
     plan = [(n, "step") for n in args.fuse]

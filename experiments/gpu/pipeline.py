@@ -6,6 +6,10 @@
    reliability tests' fault hook sends the real signal just before step K), then rerun, must resume
    from its checkpoint and end with the same metrics as the pipeline's uninterrupted run
    (RESULT_KEYS: accuracies, every epoch's validation loss, epochs, parameters).
+3. CUDA graphs: the same RTE ST-A run with trainer.cuda_graphs=true, in another runs folder: it
+   must train with its steps replayed as graphs (dropout on, batches padded to 32 tokens, so its
+   metrics are those of another run of the same settings, reported beside the eager run's). On a
+   CPU the command must refuse the setting, with what to change.
 
     python experiments/gpu/pipeline.py --device cuda --raw-dir ../shared/data --work /tmp/w --out pipeline.json
 """
@@ -109,6 +113,40 @@ def interrupted_run(device: str, work: Path, raw_dir: Path, log) -> dict:
     }
 
 
+def graphed_run(device: str, work: Path, raw_dir: Path, log) -> dict:
+    args = [
+        "train-adapter",
+        "experiment=gpu_check",
+        "task=rte",
+        "trainer.lr=1e-3",
+        f"trainer.device={device}",
+    ]
+    code, out, seconds = afuse(
+        [*args, "trainer.cuda_graphs=true", *paths(work, "graphs", data_of="pipeline")], work, raw_dir
+    )
+    log.write(out)
+    if not device.startswith("cuda"):
+        refused = code != 0 and "trainer.cuda_graphs=true is not possible here" in out
+        return {"exit_code": code, "refused_without_cuda": refused, "passed": refused}
+    eager = finished_runs(work / "pipeline" / "runs" / "stage1").get("tiny/pfeiffer_rf16/rte/seed1")
+    graphed = finished_runs(work / "graphs" / "runs" / "stage1").get("tiny/pfeiffer_rf16/rte/seed1")
+    summary = {
+        name: {"test_accuracy": m["test"]["accuracy"], "validation_losses": [h["loss"] for h in m["history"]]}
+        for name, m in (("eager", eager), ("graphs", graphed))
+        if m
+    }
+    return {
+        "exit_code": code,
+        "seconds": round(seconds, 1),
+        "shapes_captured": out.count("CUDA graph captured"),
+        "runs": summary,
+        "passed": code == 0
+        and "replayed as CUDA graphs" in out
+        and out.count("CUDA graph captured") > 0
+        and graphed is not None,
+    }
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
@@ -121,7 +159,8 @@ def main(argv=None) -> int:
     with open(args.out.with_suffix(".log"), "w") as log:
         result = {"device": args.device, "pipeline": whole_pipeline(args.device, args.work, raw_dir, log)}
         result["interruption"] = interrupted_run(args.device, args.work, raw_dir, log)
-    result["passed"] = result["pipeline"]["passed"] and result["interruption"]["passed"]
+        result["cuda_graphs"] = graphed_run(args.device, args.work, raw_dir, log)
+    result["passed"] = all(result[part]["passed"] for part in ("pipeline", "interruption", "cuda_graphs"))
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2), flush=True)
     return 0 if result["passed"] else 1

@@ -22,6 +22,9 @@ LINE = re.compile(
     r"^(?P<impl>afuse|adapters [\d.]+) fuse_n=(?P<n>\d+) step_s=(?P<s>[\d.]+) trainable=(?P<t>\d+) "
     r"peak_mib=(?P<mib>\d+) variant=(?P<variant>\w+)"
 )
+# The targets are judged on the eager step (what the library's step is timed as) and on the step
+# of afuse's own loop with trainer.cuda_graphs=true (what a user's run gets when it opts in).
+TARGET_VARIANTS = ("step", "loop_graphs")
 TARGETS = {
     "fusion16_vs_adapters": 3.0,  # afuse Fusion(16) at least 3x faster than adapters' Fusion(16)
     "fusion16_over_st_a": 1.3,  # afuse Fusion(16) step at most 1.3x afuse's ST-A step
@@ -60,32 +63,41 @@ def summarise_speed(rows: list[dict], shape: dict, batch: int, length: int) -> d
             "impl": impl, "n": n, "variant": variant, "rounds": len(e["times"]), "step_ms": median * 1e3,
             "peak_mib": e["peak_mib"], "trainable": e["trainable"], "encoder_flop_util": flops / median / PEAK_BF16,
         })  # fmt: skip
-    ratios = {}
-    afuse_times = {
-        (r["n"], r["round"]): r["step_s"] for r in rows if r["impl"] == "afuse" and r["variant"] == "step"
+    speedup = {variant: _speedup(rows, variant) for variant in TARGET_VARIANTS}
+    targets = {
+        f"{name} ({variant})": _target(name, value)
+        for variant in TARGET_VARIANTS
+        for name, value in _checks(settings, speedup[variant], variant).items()
+        if any(s["variant"] == variant for s in settings)
     }
+    return {"settings": settings, "speedup_vs_adapters": speedup, "targets": targets}
+
+
+def _speedup(rows: list[dict], variant: str) -> dict:
+    """adapters' step over afuse's `variant` step, per round (they alternate), median over rounds."""
+    afuse_times = {
+        (r["n"], r["round"]): r["step_s"] for r in rows if r["impl"] == "afuse" and r["variant"] == variant
+    }
+    ratios = {}
     for r in rows:
         if r["impl"] == "adapters" and (r["n"], r["round"]) in afuse_times:
             ratios.setdefault(r["n"], []).append(r["step_s"] / afuse_times[(r["n"], r["round"])])
-    speedup = {n: statistics.median(v) for n, v in sorted(ratios.items())}
-    afuse_median = {s["n"]: s["step_ms"] for s in settings if s["impl"] == "afuse" and s["variant"] == "step"}
-    st_a = next(
-        (s for s in settings if s["impl"] == "afuse" and s["n"] == 0 and s["variant"] == "step"), None
-    )
-    checks = {
+    return {n: statistics.median(v) for n, v in sorted(ratios.items())}
+
+
+def _checks(settings: list[dict], speedup: dict, variant: str) -> dict:
+    afuse = {s["n"]: s for s in settings if s["impl"] == "afuse" and s["variant"] == variant}
+    return {
         "fusion16_vs_adapters": speedup.get(16),
-        "fusion16_over_st_a": afuse_median[16] / afuse_median[0] if {0, 16} <= afuse_median.keys() else None,
-        "st_a_mfu": st_a["encoder_flop_util"] if st_a else None,
+        "fusion16_over_st_a": afuse[16]["step_ms"] / afuse[0]["step_ms"] if {0, 16} <= afuse.keys() else None,
+        "st_a_mfu": afuse[0]["encoder_flop_util"] if 0 in afuse else None,
     }
-    targets = {
-        name: {
-            "value": value,
-            "target": TARGETS[name],
-            "met": None if value is None else (value <= TARGETS[name] if name == "fusion16_over_st_a" else value >= TARGETS[name]),
-        }
-        for name, value in checks.items()
-    }  # fmt: skip
-    return {"settings": settings, "speedup_vs_adapters": speedup, "targets": targets}
+
+
+def _target(name: str, value) -> dict:
+    goal = TARGETS[name]
+    met = None if value is None else (value <= goal if name == "fusion16_over_st_a" else value >= goal)
+    return {"value": value, "target": goal, "met": met}
 
 
 def _speed_markdown(speed: dict) -> list[str]:
@@ -98,12 +110,17 @@ def _speed_markdown(speed: dict) -> list[str]:
             f"| {s['impl']} | {s['n']} | {s['variant']} | {s['step_ms']:.2f} | {s['rounds']} | {s['peak_mib']} "
             f"| {s['trainable']:,} | {s['encoder_flop_util']:.1%} |"
         )
-    out += ["", "afuse speed-up over `adapters` (median of per-round ratios, same N, same sitting):", ""]
-    out += [f"- N = {n}: {v:.2f}×" for n, v in speed["speedup_vs_adapters"].items()]
+    out += [
+        "",
+        "afuse speed-up over `adapters`' step (median of per-round ratios, same N, same sitting):",
+        "",
+    ]
+    for variant, speedup in speed["speedup_vs_adapters"].items():
+        out += [f"- afuse {variant}, N = {n}: {v:.2f}×" for n, v in speedup.items()]
     out += ["", "| target | value | goal | met |", "|---|---:|---:|---|"]
     for name, t in speed["targets"].items():
         value = "–" if t["value"] is None else f"{t['value']:.3g}"
-        goal = f"≤ {t['target']}" if name == "fusion16_over_st_a" else f"≥ {t['target']}"
+        goal = f"≤ {t['target']}" if name.startswith("fusion16_over_st_a") else f"≥ {t['target']}"
         out.append(f"| {name} | {value} | {goal} | {t['met']} |")
     return out
 
@@ -124,15 +141,16 @@ def markdown(report: dict) -> str:
         f"fp32 tolerance {corr.get('fp32_tolerance')} (max |difference|), bf16 loss tolerance "
         f"{corr.get('bf16_tolerance')} (relative). Passed: **{corr.get('passed')}**.",
         "",
-        "| case | check | logits max diff | grads max diff | bf16 loss rel diff | passed |",
-        "|---|---|---:|---:|---:|---|",
+        "| case | check | differences | passed |",
+        "|---|---|---|---|",
     ]
     for c in corr.get("cases", []):
-        bf16 = c.get("bf16_loss_rel_diff")
-        lines.append(
-            f"| {c['name']} | {c['check']} | {c['logits_max_abs_diff']:.2e} | {c['grads_max_abs_diff']:.2e} "
-            f"| {'–' if bf16 is None else f'{bf16:.2e}'} | {c['passed']} |"
+        diffs = ", ".join(
+            f"{k.removesuffix('_diff').replace('_', ' ')} {v:.2e}"
+            for k, v in c.items()
+            if k.endswith("_diff")
         )
+        lines.append(f"| {c['name']} | {c['check']} | {diffs} | {c['passed']} |")
     lines += ["", "## 2. Pipeline", "", f"Passed: **{pipe.get('passed')}**.", "", "```json"]
     lines += [json.dumps({k: v for k, v in pipe.items() if k != "passed"}, indent=2), "```", ""]
     lines += ["## 3. Speed", "", report["speed_setup"], ""]

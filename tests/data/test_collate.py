@@ -61,3 +61,17 @@ def test_collates_load_tokenized_output(task, task_cfg, data_cfg, paths_cfg, min
     )
     assert batch["attention_mask"].sum().item() == sum(len(seq) for seq in sequences)
     assert (batch["input_ids"][batch["attention_mask"] == 0] == minilm_tokenizer.pad_token_id).all()
+
+
+def test_pad_to_multiple_of_rounds_every_column_up_and_masks_the_extra_positions():
+    features = [{"input_ids": [101, 7, 102], "attention_mask": [1, 1, 1], "token_type_ids": [0, 1, 1], "labels": 1},
+                {"input_ids": [101] * 33, "attention_mask": [1] * 33, "token_type_ids": [0] * 33, "labels": 0}]  # fmt: skip
+    short = Collator(pad_token_id=3, pad_to_multiple_of=32)(features[:1])
+    assert short["input_ids"].tolist() == [[101, 7, 102] + [3] * 29]
+    assert short["attention_mask"].sum().item() == 3 and short["token_type_ids"].tolist() == [[0, 1, 1] + [0] * 29]
+    both = Collator(pad_token_id=3, pad_to_multiple_of=32)(features)
+    assert {tuple(v.shape) for k, v in both.items() if k != "labels"} == {(2, 64)}
+    choices = Collator(pad_token_id=3, multiple_choice=True, pad_to_multiple_of=8)(
+        [{"input_ids": [[1, 2], [1, 2, 3]], "attention_mask": [[1, 1], [1, 1, 1]], "labels": 0}]
+    )
+    assert tuple(choices["input_ids"].shape) == (1, 2, 8) and choices["input_ids"][0, 0].tolist() == [1, 2] + [3] * 6

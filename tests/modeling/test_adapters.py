@@ -165,3 +165,17 @@ def test_several_adapters_switched_per_batch():
     alone.adapters["b"] = model.adapters["b"]
     alone.set_active(adapter="b", head="t")
     torch.testing.assert_close(alone(ids, mask), outputs["b"])
+
+
+@pytest.mark.parametrize("variant", ["pfeiffer", "houlsby"])
+def test_padding_a_batch_further_leaves_its_logits_unchanged(variant):
+    """trainer.cuda_graphs pads batches to a multiple of 32 tokens: the mask must hide the extra
+    positions from every layer, adapters included."""
+    model = tiny_model().eval()
+    model.add_head("t", task())
+    model.add_adapter("a", AdapterSpec(variant, 4, "relu"))
+    randomize_(model.adapters["a"])
+    model.set_active(adapter="a", head="t")
+    ids, mask = batch()
+    padded = model(F.pad(ids, (0, 32 - ids.shape[1])), F.pad(mask, (0, 32 - ids.shape[1])))
+    torch.testing.assert_close(padded, model(ids, mask), atol=1e-5, rtol=1e-5)
