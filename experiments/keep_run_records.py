@@ -25,8 +25,14 @@ repository plus the GPU check's carry stays under the device's cap (experiments/
 
 import argparse
 import shutil
+import sys
 from fnmatch import fnmatch
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from afuse.run_identity import find_run_dirs  # noqa: E402
+from afuse.runs import is_complete  # noqa: E402
 
 KEPT = (
     "config.yaml",
@@ -44,8 +50,9 @@ FUSION_FILES = (
 
 def keep_records(src: Path, dst: Path, fusion_layers: tuple[str, ...] = (), heads: bool = True) -> list[Path]:
     copied = []
-    for metrics in sorted(src.rglob("metrics.json")):
-        run_dir = metrics.parent
+    # Run directories by their layout, not every metrics.json: `afuse evaluate` writes its own
+    # under a run's eval/ folder.
+    for run_dir in (run.path for run in find_run_dirs(src) if is_complete(run.path)):
         rel = run_dir.relative_to(src)
         out_dir = dst / rel
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ def test_keeps_records_adapters_heads_and_named_fusions_and_leaves_out_encoders_
             "adapter_config.json",
             "head.safetensors",
             ".lock",
+            "eval/validation/metrics.json",  # afuse evaluate's, not a run's
         ],
     )
     _run(
