@@ -7,6 +7,7 @@ multirun and launchers all work), built here with the command's primary config f
 import difflib
 import importlib
 import logging
+import os
 import signal
 import sys
 
@@ -90,7 +91,32 @@ def exit_for_requeue(preempted: Preempted) -> None:
     # Python's own SIGINT handler would only raise KeyboardInterrupt: Ctrl-C hands over to no one.
     if callable(preempted.previous_handler) and not preempted.interrupted:
         preempted.previous_handler(preempted.signum, None)
+    leave_if_sweep_is_gone(preempted.signum)
     raise SystemExit(128 + preempted.signum)
+
+
+# The process that handed this one its first job of a sweep: for a parallel sweep's worker (a
+# loky process), the sweep process.
+_sweep_parent: int | None = None
+
+
+def note_sweep_parent() -> None:
+    global _sweep_parent
+    if _sweep_parent is None:
+        _sweep_parent = os.getppid()
+
+
+def leave_if_sweep_is_gone(signum: int) -> None:
+    """A stopped sweep worker whose sweep process is gone (a SIGTERM to the process group kills
+    it at once) will be handed no more jobs; idle, it would hold the terminal until loky's idle
+    timeout (5 min). Its job's checkpoint is written: it exits now."""
+    if _sweep_parent is None or os.getppid() == _sweep_parent:
+        return
+    logging.getLogger("afuse").warning("the sweep process is gone: this worker exits")
+    logging.shutdown()  # flush the job's log file: os._exit skips interpreter shutdown
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(128 + signum)  # not SystemExit: loky would catch it and wait for the next job
 
 
 def refuse_after_stop() -> None:
@@ -103,6 +129,7 @@ def refuse_after_stop() -> None:
         "rerun the same command to continue the sweep",
         signal.Signals(signum).name,
     )
+    leave_if_sweep_is_gone(signum)
     raise SystemExit(128 + signum)
 
 
@@ -112,6 +139,7 @@ def _task_function(command: Command):
             from hydra.core.hydra_config import HydraConfig
 
             label_console(job_label(cfg, HydraConfig.get().job.num))
+            note_sweep_parent()
         refuse_after_stop()
         try:
             validate(cfg)  # before any work: a bad value fails in a second, naming its key
