@@ -65,7 +65,11 @@ def check_supported(cfg, device: torch.device, scaler, multitask: bool = False) 
 
 
 def cuda_graph_capture() -> Capture:
-    """Captures into CUDA graphs that share one memory pool (one shape's step runs at a time)."""
+    """Captures into CUDA graphs that share one memory pool, so that a task's few shapes cost the
+    activation memory of one step, not of each. A graph's replay may overwrite memory another
+    graph's outputs live in; that is safe here because the loop reads a step's outputs before the
+    next replay, and what outlives a replay (input buffers, weights, gradients, cached source
+    stacks) was allocated outside the pool, by the eager warm-up steps."""
     pool = torch.cuda.graph_pool_handle()
 
     def capture(body: StepBody, inputs: dict):

@@ -4,8 +4,12 @@ afuse's own loop (train/loop.py: fit) trains a small random BERT for 3 epochs on
 of mixed lengths (batches padded to 32 and 64 tokens, and an epoch's smaller last batch), once
 eagerly and once with its steps replayed as CUDA graphs, for ST-A, Houlsby and Fusion over 16
 adapters (with its ||V - I||² term). Dropout is off, so both runs compute the same function:
-in fp32 (TF32 off) they must end with the same weights and validation losses within 1e-5; under
-bf16 autocast within a relative 2e-2.
+every step's training loss and every epoch's validation loss must agree within a relative 1e-4
+in fp32 (TF32 off) and 2e-2 under bf16 autocast. A graph that read a stale batch, missed a
+gradient or stepped twice would be off by far more within a few steps. The largest difference
+of the trained weights is reported, not judged: the captured kernels run on another stream and
+cuBLAS may pick other algorithms there, and AdamW turns a last-bit change of a near-zero
+gradient into a step of the full learning rate in that coordinate.
 
 On a CPU (the check's --device cpu mode) a stand-in capture re-runs the step instead of
 replaying a graph: that proves this script and the loop's plumbing, not the graphs.
@@ -29,13 +33,14 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from correctness import FP32_TOLERANCE, build  # noqa: E402
+from correctness import build  # noqa: E402
 
 from afuse.data import Collator  # noqa: E402
-from afuse.train import cuda_graphs  # noqa: E402
+from afuse.train import cuda_graphs, step_hooks  # noqa: E402
 from afuse.train.fusion_stage import value_penalty  # noqa: E402
 from afuse.train.loop import TaskData, fit  # noqa: E402
 
+FP32_TOLERANCE = 1e-4  # relative, of every training and validation loss
 BF16_TOLERANCE = 2e-2
 ROWS, BATCH, EPOCHS = 140, 16, 3  # 8 full batches and one of 12 an epoch
 
@@ -80,7 +85,8 @@ def without_dropout(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def train(case: str, n_sources: int, device: str, graphs: bool, amp: bool, work: Path) -> tuple[dict, list]:
-    """The trained weights (on the CPU) and the validation losses of one run."""
+    """The trained weights (on the CPU) and the losses of one run: every step's, then every epoch's
+    validation loss."""
     model, kind = build(case, n_sources)
     model.trainable_for(kind)
     without_dropout(model)
@@ -94,9 +100,14 @@ def train(case: str, n_sources: int, device: str, graphs: bool, amp: bool, work:
     data = TaskData(splits, collate, cfg.batch_size, cfg.eval_batch_size, seed=3)
     extra = value_penalty(model) if kind == "fusion" else None
     run_dir = work / f"{case}{n_sources}-{'graphs' if graphs else 'eager'}-{'bf16' if amp else 'fp32'}"
-    result = fit(model, data, cfg, run_dir, seed=3, extra_loss=extra)
+    step_losses = []
+    step_hooks.BEFORE_STEP.append(lambda step, losses: step_losses.append(losses["loss"]))
+    try:
+        result = fit(model, data, cfg, run_dir, seed=3, extra_loss=extra)
+    finally:
+        step_hooks.BEFORE_STEP.pop()
     weights = {n: p.detach().float().cpu() for n, p in model.named_parameters() if p.requires_grad}
-    return weights, [row["loss"] for row in result.history]
+    return weights, step_losses + [row["loss"] for row in result.history]
 
 
 def compare(name: str, case: str, n_sources: int, device: str, amp: bool, work: Path) -> dict:
@@ -105,15 +116,14 @@ def compare(name: str, case: str, n_sources: int, device: str, amp: bool, work: 
     weight_diff = max(float((eager_w[k] - graph_w[k]).abs().max()) for k in eager_w)
     loss_rel = max(abs(a - b) / abs(a) for a, b in zip(eager_losses, graph_losses, strict=True))
     tolerance = BF16_TOLERANCE if amp else FP32_TOLERANCE
-    measured = loss_rel if amp else max(weight_diff, loss_rel)
     return {
         "name": f"graphed training, {name}, {'bf16 autocast' if amp else 'fp32'}",
         "check": f"fit with trainer.cuda_graphs=true vs eager on {device}, {EPOCHS} epochs, dropout off",
-        "weights_max_abs_diff": weight_diff,
-        "validation_loss_max_rel_diff": loss_rel,
-        "validation_losses": {"eager": eager_losses, "graphs": graph_losses},
+        "loss_max_rel_diff": loss_rel,
+        "weights_max_abs_diff": weight_diff,  # reported, not judged (the docstring says why)
+        "losses": {"eager": eager_losses, "graphs": graph_losses},
         "tolerance": tolerance,
-        "passed": measured <= tolerance,
+        "passed": loss_rel <= tolerance,
     }
 
 
