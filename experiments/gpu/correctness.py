@@ -206,6 +206,7 @@ def main(argv=None) -> int:
     args.out.write_text(json.dumps(result, indent=2))
     for c in cases:
         diffs = ", ".join(f"{k.removesuffix('_diff')} {v:.2e}" for k, v in c.items() if k.endswith("_diff"))
+        diffs = diffs or c.get("error", "")
         print(f"{'ok  ' if c['passed'] else 'FAIL'} {c['name']}: {diffs}", flush=True)
     return 0 if result["passed"] else 1
 

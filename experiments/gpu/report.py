@@ -150,6 +150,7 @@ def markdown(report: dict) -> str:
             for k, v in c.items()
             if k.endswith("_diff")
         )
+        diffs = diffs or f"failed: {c.get('error', '')}"
         lines.append(f"| {c['name']} | {c['check']} | {diffs} | {c['passed']} |")
     lines += ["", "## 2. Pipeline", "", f"Passed: **{pipe.get('passed')}**.", "", "```json"]
     lines += [json.dumps({k: v for k, v in pipe.items() if k != "passed"}, indent=2), "```", ""]
