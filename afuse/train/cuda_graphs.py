@@ -141,7 +141,13 @@ class GraphedSteps:
 
     def _capture(self, batch: dict, key: tuple) -> Graphed:
         inputs = {name: value.clone() for name, value in batch.items()}
-        outputs, replay = self.capture(self.body, inputs)
+        try:
+            outputs, replay = self.capture(self.body, inputs)
+        except RuntimeError as exc:  # e.g. an op that waits for the GPU, which a capture forbids
+            raise AfuseError(
+                f"capturing the training step as a CUDA graph failed ({str(exc).splitlines()[0][:200]}); "
+                "rerun with trainer.cuda_graphs=false, which trains eagerly (from the last checkpoint, if any)"
+            ) from exc
         log.info("CUDA graph captured for batches of shape %s", _describe(key))
         return Graphed(inputs, outputs, replay)
 

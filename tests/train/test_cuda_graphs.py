@@ -9,7 +9,7 @@ import signal
 import pytest
 import torch
 
-from afuse.errors import ConfigError
+from afuse.errors import AfuseError, ConfigError
 from afuse.train import cuda_graphs, step_hooks
 from afuse.train.checkpoint import find_checkpoint, load_checkpoint
 from afuse.train.cuda_graphs import WARMUP, GraphedSteps, stand_in_capture
@@ -46,6 +46,19 @@ def test_a_full_batch_shape_is_captured_after_its_warmup_then_replayed_and_other
     assert eager == [(4, 32)] * WARMUP + [(3, 32), (4, 64)]
     assert captured == [(4, 32)]
     assert replays == [WARMUP, WARMUP + 1]  # each replay reads the batch copied into the buffers
+
+
+def test_a_capture_that_fails_stops_the_run_with_what_to_do():
+    def refusing_capture(body, inputs):
+        raise RuntimeError("CUDA error: operation not permitted when stream is capturing\nmore")
+
+    steps = GraphedSteps(lambda batch: (torch.zeros(()),) * 3, batch_size=4, capture=refusing_capture)
+    for _ in range(WARMUP):
+        steps(fake_batch(4, 32))
+    with pytest.raises(
+        AfuseError, match="not permitted when stream is capturing\\); rerun with trainer.cuda_graphs=false"
+    ):
+        steps(fake_batch(4, 32))
 
 
 def run(tmp_path, name, monkeypatch=None, **overrides):
