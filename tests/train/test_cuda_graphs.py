@@ -1,7 +1,7 @@
 """trainer.cuda_graphs without a GPU: which steps are captured and when, that a replayed step
 trains exactly as the eager loop does (a stand-in capture that re-runs the step instead of a
 CUDA graph), and the settings it refuses. The real capture runs in the GPU check
-(experiments/gpu/correctness.py: graphed against eager training on CUDA)."""
+(experiments/gpu/graphed_training.py: graphed against eager training on CUDA)."""
 
 import os
 import signal
