@@ -33,8 +33,6 @@ from afuse.train import loop  # noqa: E402
 from afuse.train.fusion_stage import value_penalty  # noqa: E402
 from experiments.bench_common import set_up_step  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def build(n_fuse: int, shape: dict, device: torch.device, rf: float):
     torch.manual_seed(0)
@@ -65,19 +63,11 @@ def make_step(model, params, batch, device, variant: str, fused: bool):
 def loop_step(model, batch, device, graphs: bool):
     """One step of afuse's training loop as fit() runs it (train/loop.py: _accumulate, then _step),
     set up by its own _prepare from conf/trainer/default.yaml; batch size as the timed batch."""
-    from omegaconf import OmegaConf
+    from tests.from_conf import trainer_settings  # conf/trainer/default.yaml, a misspelt key refused
 
     x, mask, y = batch
-    cfg = OmegaConf.merge(
-        OmegaConf.load(REPO / "conf" / "trainer" / "default.yaml"),
-        dict(
-            device=str(device),
-            cuda_graphs=graphs,
-            lr=1e-4,
-            max_epochs=1,
-            batch_size=len(y),
-            progress_bar=False,
-        ),
+    cfg = trainer_settings(
+        device=str(device), cuda_graphs=graphs, lr=1e-4, max_epochs=1, batch_size=len(y), progress_bar=False
     )
     # The schedule needs a step count: a dataset long enough that the timed steps keep lr > 0.
     data = loop.TaskData({"train": [None] * 100_000}, None, len(y), len(y), seed=0)

@@ -27,7 +27,6 @@ import tempfile
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -39,6 +38,7 @@ from afuse.data import Collator  # noqa: E402
 from afuse.train import cuda_graphs, step_hooks  # noqa: E402
 from afuse.train.fusion_stage import value_penalty  # noqa: E402
 from afuse.train.loop import TaskData, fit  # noqa: E402
+from tests.from_conf import trainer_settings  # noqa: E402
 
 FP32_TOLERANCE = 1e-4  # relative, of every training and validation loss
 BF16_TOLERANCE = 2e-2
@@ -68,11 +68,11 @@ def synthetic_rows(n: int, seed: int, vocab: int = 300) -> Rows:
     return rows
 
 
-def trainer_settings(device: str, graphs: bool, amp: bool):
-    cfg = OmegaConf.load(REPO / "conf" / "trainer" / "default.yaml")
-    overrides = dict(device=device, cuda_graphs=graphs, amp=amp, lr=1e-3, max_epochs=EPOCHS, patience=EPOCHS)
-    overrides |= dict(batch_size=BATCH, eval_batch_size=32, progress_bar=False, checkpoint_every_minutes=None)
-    return OmegaConf.merge(cfg, overrides)
+def loop_settings(device: str, graphs: bool, amp: bool):
+    return trainer_settings(
+        device=device, cuda_graphs=graphs, amp=amp, lr=1e-3, max_epochs=EPOCHS, patience=EPOCHS,
+        batch_size=BATCH, eval_batch_size=32, progress_bar=False, checkpoint_every_minutes=None,
+    )  # fmt: skip
 
 
 def without_dropout(model: torch.nn.Module) -> torch.nn.Module:
@@ -96,7 +96,7 @@ def train(case: str, n_sources: int, device: str, graphs: bool, amp: bool, work:
         "test": synthetic_rows(48, 2),
     }
     collate = Collator(0, pad_to_multiple_of=cuda_graphs.PAD_MULTIPLE)
-    cfg = trainer_settings(device, graphs, amp)
+    cfg = loop_settings(device, graphs, amp)
     data = TaskData(splits, collate, cfg.batch_size, cfg.eval_batch_size, seed=3)
     extra = value_penalty(model) if kind == "fusion" else None
     run_dir = work / f"{case}{n_sources}-{'graphs' if graphs else 'eager'}-{'bf16' if amp else 'fp32'}"
