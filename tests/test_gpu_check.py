@@ -74,3 +74,19 @@ def test_the_committed_tree_leaves_room_for_the_gpu_checks_carry():
         f"tracked files take {size / 2**20:.1f} MiB; with the GPU check's ~10 MiB carry a device call "
         f"would exceed {CAP_BYTES / 2**20:.0f} MiB: commit fewer weights (keep_run_records.py --no-heads)"
     )
+
+
+def test_the_check_imports_this_checkouts_test_helpers_beside_an_installed_tests_package(tmp_path):
+    # Some distributions install a top-level `tests` package; the GPU machine has ~150 installed.
+    foreign = tmp_path / "site" / "tests"
+    foreign.mkdir(parents=True)
+    (foreign / "__init__.py").write_text("")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "experiments" / "gpu" / "graphed_training.py"), "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
