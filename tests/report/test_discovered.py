@@ -79,3 +79,21 @@ def test_report_command_writes_the_tables(tmp_path):
     main(["report", *paths, "report.heatmaps=false"])
     table = pd.read_csv(tmp_path / "results" / "runs" / "accuracy.csv")
     assert "tiny/dynamic_pfeiffer_rf16" in " ".join(map(str, table.columns))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "damage"),
+    [
+        ("head.safetensors", b"\x10\x00", "head.safetensors:"),  # a safetensors file cut short
+        ("config.yaml", b"seed: 1\ntask: [cb", "config.yaml: not readable YAML"),
+        ("metrics.json", b'{"test": {}}', "metrics.json: no test accuracy"),
+    ],
+)
+def test_a_run_whose_result_does_not_read_is_damaged_not_done(name, content, damage, tmp_path):
+    # `afuse list runs` / `afuse status` without a preset must agree with a preset's status and
+    # with the skip check (afuse.result_check): a run that does not read is not done.
+    run = write_run(stage1_dir(tmp_path / "runs", "tiny", "pfeiffer_rf16", "rte", 1), 0.6, kind="st_a")
+    (run / "config.yaml").write_text("seed: 1\n")
+    (run / name).write_bytes(content)
+    [found] = find_runs(tmp_path / "runs")
+    assert found.state == "damaged" and damage in found.note and "force=true" in found.note
