@@ -7,6 +7,7 @@ from omegaconf import DictConfig
 
 from afuse.config import task_names
 from afuse.errors import ConfigError, MissingInputError
+from afuse.result_check import DamagedResultError, result_damage
 from afuse.run_identity import MT_A, fused_sites, requested_sources, source_run_dir, source_seed
 from afuse.runs import is_complete
 
@@ -37,7 +38,22 @@ def resolve_st_a_sources(cfg: DictConfig) -> list[Source]:
         raise MissingInputError(
             _missing_message(cfg, [s.name for s in missing], [s.adapter_dir for s in missing])
         )
+    for source in found:
+        if source.adapter_dir == source_run_dir(cfg, source.name):
+            _refuse_damaged(cfg, source, source.adapter_dir)
     return found
+
+
+def _refuse_damaged(cfg: DictConfig, source: Source, run_dir: Path) -> None:
+    """A finished source run whose records do not read is not done (afuse status, the skip
+    check): fusing it would build a result on a run afuse does not count as finished. Its
+    weights are checked when they are loaded, with the file's own message."""
+    damage = result_damage(run_dir, weights=False)
+    if damage:
+        raise DamagedResultError(
+            f"fusion source {source.name}: {run_dir} is a finished run whose result is damaged ({damage}); "
+            f"it was not fused. Retrain that run: {retrain_command(cfg, source)}"
+        )
 
 
 def _passthrough_overrides() -> list[str]:
@@ -89,7 +105,9 @@ def resolve_mt_a(cfg: DictConfig) -> tuple[Path, list[Source]]:
             f"fusion with adapters=mt_a needs the MT-A run {run_dir} (no metrics.json there). Train it first:\n"
             f"  afuse train-multitask {passthrough} seed={cfg.seed} tasks=[{','.join(tasks)}]"
         )
-    return run_dir, [Source(t, run_dir / "adapters" / t) for t in tasks]
+    sources = [Source(t, run_dir / "adapters" / t) for t in tasks]
+    _refuse_damaged(cfg, sources[0], run_dir)
+    return run_dir, sources
 
 
 def check_sites(cfg: DictConfig, sources: list[Source]) -> None:

@@ -27,10 +27,12 @@ class DamagedResultError(AfuseError):
     exit_code = 5
 
 
-def result_damage(run_dir: str | Path) -> str | None:
-    """What is wrong with the finished run in `run_dir` (one line), or None when it reads."""
+def result_damage(run_dir: str | Path, weights: bool = True) -> str | None:
+    """What is wrong with the finished run in `run_dir` (one line), or None when it reads.
+    weights=False: only its records (a caller that loads the weights reports those itself)."""
     run_dir = Path(run_dir)
-    return _metrics_damage(run_dir / METRICS) or _config_damage(run_dir / CONFIG) or _weights_damage(run_dir)
+    records = _metrics_damage(run_dir / METRICS) or _config_damage(run_dir / CONFIG)
+    return records or (_weights_damage(run_dir) if weights else None)
 
 
 def _metrics_damage(path: Path) -> str | None:
