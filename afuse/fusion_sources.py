@@ -132,9 +132,7 @@ def check_sites(cfg: DictConfig, sources: list[Source]) -> None:
 def source_positions(sources: list[Source], sites: str) -> tuple[str, ...]:
     """Where a fusion over these adapters sits (afuse.sites.fused_positions), from their
     adapter_config.json."""
-    import json
-
-    from afuse.modeling.adapterhub import ADAPTER_CONFIG, spec_from_config
+    from afuse.modeling.adapterhub import ADAPTER_CONFIG, read_json, spec_from_config
     from afuse.sites import fused_positions
 
     specs = []
@@ -144,5 +142,5 @@ def source_positions(sources: list[Source], sites: str) -> tuple[str, ...]:
             raise MissingInputError(
                 f"fusion source {source.name}: no {ADAPTER_CONFIG} in {source.adapter_dir}"
             )
-        specs.append(spec_from_config(json.loads(path.read_text()).get("config", {}), where=str(path))[0])
+        specs.append(spec_from_config(read_json(path).get("config", {}), where=str(path))[0])
     return fused_positions([spec.positions for spec in specs], sites)
