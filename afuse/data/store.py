@@ -56,12 +56,20 @@ def write_parquet(path: Path, table: pa.Table) -> dict:
     return {"file": path.name, "rows": table.num_rows, "sha256": sha256_file(path)}
 
 
-def read_json(path: Path) -> dict | None:
-    """The JSON at `path`, or None if it is missing or not valid JSON (a damaged index)."""
+def read_index(path: Path, files_key: str) -> dict | None:
+    """The JSON index at `path`, or None if it is missing or damaged: not valid JSON, or not an
+    object whose `files_key` lists files (name and sha256) as `damaged_files` reads them."""
     try:
-        return json.loads(path.read_text())
+        index = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    files = index.get(files_key) if isinstance(index, dict) else None
+    if not isinstance(files, dict) or not all(
+        isinstance(entry, dict) and isinstance(entry.get("file"), str) and "sha256" in entry
+        for entry in files.values()
+    ):
+        return None
+    return index
 
 
 def damaged_files(directory: Path, files: dict[str, dict]) -> list[str]:

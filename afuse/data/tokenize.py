@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from afuse.atomic import atomic_write_json
 from afuse.data.prepare import prepare_task, read_manifest
 from afuse.data.schema import SPLITS
-from afuse.data.store import cache_dir, damaged_files, locked, read_json, write_parquet
+from afuse.data.store import cache_dir, damaged_files, locked, read_index, write_parquet
 from afuse.config import example_limit
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def _settings(task_cfg: DictConfig, tokenizer_id: str, manifest: dict) -> dict:
 
 
 def _load_cache(directory: Path, settings: dict, task: str) -> dict[str, pa.Table] | None:
-    index = read_json(directory / CACHE_INDEX)
+    index = read_index(directory / CACHE_INDEX, "files")
     if index is None:
         if (directory / CACHE_INDEX).exists():
             log.warning(

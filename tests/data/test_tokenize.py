@@ -1,5 +1,6 @@
 """load_tokenized: columns, multiple choice, subsampling, the on-disk cache and its rebuilds."""
 
+import json
 import logging
 
 import pytest
@@ -87,15 +88,20 @@ def test_cache_is_reused(task_cfg, data_cfg, paths, minilm_tokenizer, caplog):
     assert again["train"]["input_ids"] == first["train"]["input_ids"]
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garble_index"])
+@pytest.mark.parametrize("damage", ["truncate", "garble_index", "index_not_an_object", "index_without_files"])
 def test_corrupt_cache_is_rebuilt_with_a_warning(damage, task_cfg, data_cfg, paths, minilm_tokenizer, caplog):
     first = load_tokenized(task_cfg("rte"), data_cfg(), paths, minilm_tokenizer, TOKENIZER_ID)
     (cache,) = (paths.data / "cache" / "rte").iterdir()
     if damage == "truncate":
         data = (cache / "train.parquet").read_bytes()
         (cache / "train.parquet").write_bytes(data[: len(data) // 3])
-    else:
+    elif damage == "garble_index":
         (cache / "cache.json").write_text('{"settings": ')
+    elif damage == "index_not_an_object":
+        (cache / "cache.json").write_text("[]")
+    else:  # the settings still match, the file list is gone
+        index = json.loads((cache / "cache.json").read_text())
+        (cache / "cache.json").write_text(json.dumps({"settings": index["settings"], "files": None}))
     with caplog.at_level(logging.WARNING):
         rebuilt = load_tokenized(task_cfg("rte"), data_cfg(), paths, minilm_tokenizer, TOKENIZER_ID)
     assert (
