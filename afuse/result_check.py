@@ -31,7 +31,7 @@ def result_damage(run_dir: str | Path, weights: bool = True) -> str | None:
     """What is wrong with the finished run in `run_dir` (one line), or None when it reads.
     weights=False: only its records (a caller that loads the weights reports those itself)."""
     run_dir = Path(run_dir)
-    records = _metrics_damage(run_dir / METRICS) or _config_damage(run_dir / CONFIG)
+    records = _metrics_damage(run_dir / METRICS) or config_damage(run_dir / CONFIG)
     return records or (_weights_damage(run_dir) if weights else None)
 
 
@@ -50,7 +50,8 @@ def _metrics_damage(path: Path) -> str | None:
     return None
 
 
-def _config_damage(path: Path) -> str | None:
+def config_damage(path: Path) -> str | None:
+    """What is wrong with a run's config.yaml (one line), or None when it reads as OmegaConf reads it."""
     if not path.exists():
         return None  # runs of older versions may lack it; nothing reads it but the settings check
     try:

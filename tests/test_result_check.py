@@ -4,7 +4,7 @@ runs): it must refuse what OmegaConf.load, which the settings check on a rerun u
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
-from afuse.result_check import _config_damage
+from afuse.result_check import config_damage
 
 TEXTS = {
     "valid": "seed: 1\ntrainer:\n  lr: 1.0e-4\n  max_epochs: 3\n",
@@ -30,11 +30,11 @@ def test_the_config_check_agrees_with_omegaconf(name, tmp_path):
     path = tmp_path / "config.yaml"
     text = TEXTS[name]
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    damage = _config_damage(path)
+    damage = config_damage(path)
     assert (damage is None) == omegaconf_reads_a_mapping(path), damage
     if damage:
         assert damage.startswith("config.yaml: ")
 
 
 def test_a_missing_config_is_not_damage(tmp_path):
-    assert _config_damage(tmp_path / "config.yaml") is None
+    assert config_damage(tmp_path / "config.yaml") is None
