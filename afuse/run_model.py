@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from afuse.errors import ConfigError, MissingInputError
 from afuse.modeling import AfuseModel, load_backbone
+from afuse.result_check import read_finished_run
 from afuse.run_identity import parse_run_dir
 from afuse.runs import CONFIG, is_complete, read_metrics
 
@@ -28,7 +29,7 @@ def run_config(run_dir: Path) -> DictConfig:
         )
     if not is_complete(run_dir):
         raise MissingInputError(f"{run_dir} has not finished (no metrics.json): rerun its command first")
-    cfg = OmegaConf.load(run_dir / CONFIG)
+    cfg, _ = read_finished_run(run_dir)
     parsed = parse_run_dir(Path(run_dir).resolve())
     if parsed is not None:  # the tree may have moved since the run was made
         OmegaConf.update(cfg, "paths.runs", str(parsed.root))

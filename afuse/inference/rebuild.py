@@ -9,7 +9,6 @@ them: its stage-1 runs beside it (the runs root is read off the run directory's 
 or committed tree of runs works) or the AdapterHub directories its config lists.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from afuse.config import task_config
 from afuse.errors import ConfigError, MissingInputError
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.modeling.adapterhub import HEAD_CONFIG, is_adapter_dir
+from afuse.result_check import read_finished_run
 from afuse.run_identity import parse_run_dir
 from afuse.runs import CONFIG, METRICS, is_complete
 
@@ -71,11 +71,7 @@ def read_run(run_dir: str | Path) -> tuple[Path, DictConfig, dict]:
             f"run={run_dir}: the run is not finished (no {METRICS}); let it finish or resume it first "
             "(`afuse status` shows its state)"
         )
-    try:
-        cfg = OmegaConf.load(run_dir / CONFIG)
-        metrics = json.loads((run_dir / METRICS).read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"run={run_dir}: its {CONFIG} or {METRICS} is unreadable ({exc})") from exc
+    cfg, metrics = read_finished_run(run_dir)
     return run_dir, cfg, metrics
 
 
