@@ -15,7 +15,8 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
 from afuse.cli import main as afuse_main
-from afuse.modeling import AfuseModel, load_backbone
+from afuse.errors import ConfigError, MissingInputError
+from afuse.modeling import AdapterSpec, AfuseModel, load_backbone
 from afuse.run_identity import multitask_dir, stage1_dir, stage2_dir
 from afuse.run_model import load_run_model
 from tests.train.test_fusion_sites import common, run
@@ -145,3 +146,55 @@ def test_what_cannot_be_exported_is_refused_before_anything_is_written(root, cap
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
     assert cli("export", f"paths.logs={root}/logs") == 2
     assert "afuse export needs run=<...>" in error()
+
+
+def adapter_run(root: Path) -> Path:
+    """A finished train-adapter run of model=tiny on cb: its files, without training."""
+    from afuse.runs import write_config, write_metrics
+    from tests.from_conf import compose_config
+    from tests.modeling.conftest import tiny_model
+
+    cfg = compose_config("train_adapter", ["model=tiny", "task=cb"])
+    run_dir = stage1_dir(root / "runs", "tiny", "pfeiffer_rf16", "cb", 1)
+    model = tiny_model()
+    model.add_adapter("cb", AdapterSpec())
+    model.add_head("cb", cfg.task)
+    model.save_adapter("cb", run_dir)
+    model.save_head("cb", run_dir / "head.safetensors")
+    write_config(run_dir, cfg)
+    write_metrics(run_dir, {"command": "train-adapter", "kind": "st_a", "test": {"accuracy": 0.5}})
+    return run_dir
+
+
+def test_an_export_that_fails_half_way_leaves_no_half_written_directory(tmp_path):
+    from afuse.export import export_run
+
+    run_dir = adapter_run(tmp_path)
+    head = run_dir / "head.safetensors"
+    kept = head.read_bytes()
+    head.unlink()  # the adapter is written before the head is found missing
+    out = tmp_path / "exports" / "cb"
+    with pytest.raises(MissingInputError):
+        export_run(run_dir, out)
+    assert not out.exists() and list((tmp_path / "exports").iterdir()) == []
+
+    head.write_bytes(kept)
+    export = export_run(run_dir, out)  # the same out= works once the cause is fixed
+    manifest = json.loads((out / "export.json").read_text())
+    assert manifest["adapters"] == {"cb": "cb"} and export.adapters["cb"] == out / "cb"
+    assert f'model.load_adapter("{out / "cb"}")' in manifest["load_with_adapters"]
+    assert sorted(p.name for p in (out / "cb").iterdir()) == sorted(
+        ["adapter_config.json", "adapter.safetensors", "pytorch_adapter.bin"]
+        + ["head_config.json", "model_head.safetensors", "pytorch_model_head.bin"]
+    )
+    assert list((tmp_path / "exports").iterdir()) == [out]
+
+
+def test_out_naming_a_file_is_refused_in_one_line(tmp_path):
+    from afuse.export import export_run
+
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    with pytest.raises(ConfigError, match="is a file; choose a new directory"):
+        export_run(adapter_run(tmp_path), taken)
+    assert taken.read_text() == "mine"
