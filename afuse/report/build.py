@@ -173,4 +173,6 @@ def _report_page(experiment: Experiment, sections: list[str], grids: list[str]) 
 
 def _previous_files(out: Path) -> set[str]:
     manifest = out / MANIFEST
-    return set(manifest.read_text().split()) if manifest.is_file() else set()
+    names = set(manifest.read_text().split()) if manifest.is_file() else set()
+    # Only names a report writes: inside `out`. A damaged or edited list must not delete elsewhere.
+    return {name for name in names if not Path(name).is_absolute() and ".." not in Path(name).parts}

@@ -79,6 +79,18 @@ def test_files_of_an_older_report_are_removed(cpu_small_runs, tmp_path):
     assert (out / "README.md").exists()  # not the report's: kept
 
 
+def test_only_files_inside_the_report_folder_are_removed(cpu_small_runs, tmp_path):
+    # report_files.txt is read back to remove a previous report's files: a damaged or edited one
+    # must never make the report delete outside its folder (a run's metrics.json here).
+    out = build_report(cpu_small_runs)
+    [job] = [j for j in load_experiment(cpu_small_runs).jobs() if j.stage == 1][:1]
+    outside = job.run_dir / "metrics.json"
+    with open(out / "report_files.txt", "a") as manifest:
+        manifest.write(f"{Path('..', '..', outside.relative_to(tmp_path))}\n{outside}\n")
+    build_report(cpu_small_runs)
+    assert outside.is_file()
+
+
 def test_report_of_nothing_writes_nothing(compose_preset, caplog):
     # Issue 14, item 16: no finished run, no report that claims tables.
     cfg = compose_preset("cpu_small")
