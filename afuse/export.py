@@ -185,7 +185,8 @@ def _fusion_run(export: Export, run_dir: Path, cfg, with_encoder: bool) -> Path 
     """Sources, fusion and head of a fuse run; returns the run whose encoder must go too (MT-A)."""
     from afuse.fusion_sources import source_positions
 
-    mt_run, sources = fusion_sources(cfg)  # found as `afuse fuse` found them, under the run's runs/ tree
+    # Found as `afuse fuse` found them, under the run's runs/ tree.
+    mt_run, sources = fusion_sources(cfg, run_dir, read_metrics(run_dir))
     encoder_run = mt_run or (run_dir if with_encoder else None)
     state, meta = load_tensors(run_dir / "fusion.safetensors")
     if not meta or "sources" not in meta:

@@ -11,6 +11,9 @@ from afuse.result_check import DamagedResultError, result_damage
 from afuse.run_identity import MT_A, fused_sites, requested_sources, source_run_dir, source_seed
 from afuse.runs import is_complete
 
+# metrics.json of a Fusion run: sha256 of each source's adapter weights file, as it was trained on them.
+SOURCE_DIGESTS = "source_sha256"
+
 # Overrides of the fuse command that also describe how its stage-1 inputs were trained.
 STAGE1_OVERRIDE_PREFIXES = ("experiment=", "model=", "adapter=", "adapter.", "data.", "paths.", "seed=")
 
@@ -144,3 +147,28 @@ def source_positions(sources: list[Source], sites: str) -> tuple[str, ...]:
             )
         specs.append(spec_from_config(read_json(path).get("config", {}), where=str(path))[0])
     return fused_positions([spec.positions for spec in specs], sites)
+
+
+def source_digests(sources: list[Source]) -> dict[str, str]:
+    """sha256 of each source's adapter weights file (what a Fusion run trains on; metrics.json)."""
+    from afuse.data.source_read import sha256_file
+    from afuse.modeling.adapterhub import ADAPTER_WEIGHTS
+    from afuse.modeling.weights import first_existing
+
+    paths = {source.name: first_existing(source.adapter_dir, ADAPTER_WEIGHTS) for source in sources}
+    return {name: sha256_file(path) for name, path in paths.items() if path is not None}
+
+
+def check_source_digests(run_dir: Path, metrics: dict, sources: list[Source]) -> None:
+    """Refuse to rebuild a Fusion run over source adapters other than those it was trained on (a
+    source retrained with force=true since): that model was never trained. Runs made before
+    afuse recorded the digests are not checked."""
+    recorded = metrics.get(SOURCE_DIGESTS) or {}
+    current = source_digests(sources)
+    changed = [name for name, digest in recorded.items() if current.get(name, digest) != digest]
+    if changed:
+        raise DamagedResultError(
+            f"{run_dir}: the adapter of source(s) {', '.join(changed)} changed since this Fusion was "
+            "trained on it (retrained?), so the trained model cannot be rebuilt; rerun the Fusion with "
+            "force=true to train it on the current adapters"
+        )

@@ -36,22 +36,24 @@ def run_config(run_dir: Path) -> DictConfig:
     return cfg
 
 
-def fusion_sources(cfg: DictConfig):
-    """(MT-A run or None, sources) of a fuse run's config."""
-    from afuse.fusion_sources import resolve_mt_a, resolve_st_a_sources
+def fusion_sources(cfg: DictConfig, run_dir: Path, metrics: dict):
+    """(MT-A run or None, sources) of a fuse run's config: the adapters it was trained on (the
+    same files: refused if a source was retrained since)."""
+    from afuse.fusion_sources import check_source_digests, resolve_mt_a, resolve_st_a_sources
 
-    if cfg.adapters == "mt_a":
-        return resolve_mt_a(cfg)
-    return None, resolve_st_a_sources(cfg)
+    mt_run, sources = resolve_mt_a(cfg) if cfg.adapters == "mt_a" else (None, resolve_st_a_sources(cfg))
+    check_source_digests(run_dir, metrics, sources)
+    return mt_run, sources
 
 
 def load_run_model(run_dir: str | Path, task: str | None = None) -> AfuseModel:
     run_dir = Path(run_dir)
     cfg = run_config(run_dir)
-    command = read_metrics(run_dir).get("command")
+    metrics = read_metrics(run_dir)
+    command = metrics.get("command")
     model = AfuseModel(load_backbone(cfg.model).encoder, family=cfg.model.family)
     if command == "fuse":
-        mt_run, sources = fusion_sources(cfg)
+        mt_run, sources = fusion_sources(cfg, run_dir, metrics)
         if mt_run is not None:
             model.load_encoder(mt_run / "encoder.safetensors")
         for source in sources:

@@ -7,15 +7,17 @@ here afuse reads the exports back through the same AdapterHub readers that match
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 from omegaconf import OmegaConf
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from afuse.cli import main as afuse_main
 from afuse.errors import ConfigError, MissingInputError
+from afuse.export import export_run
 from afuse.modeling import AdapterSpec, AfuseModel, load_backbone
 from afuse.run_identity import multitask_dir, stage1_dir, stage2_dir
 from afuse.run_model import load_run_model
@@ -198,3 +200,24 @@ def test_out_naming_a_file_is_refused_in_one_line(tmp_path):
     with pytest.raises(ConfigError, match="is a file; choose a new directory"):
         export_run(adapter_run(tmp_path), taken)
     assert taken.read_text() == "mine"
+
+
+@pytest.mark.parametrize("variant", ["dynamic_houlsby_rf16_src-c056b4_attn-ffn", "dynamic_mt_a_src-c056b4"])
+def test_a_fusion_whose_source_adapter_changed_since_is_not_rebuilt(root, variant, tmp_path):
+    # A source retrained with force=true after the Fusion was trained: loading the Fusion over the
+    # new adapter gives a model that was never trained (and an export that pairs them).
+    from afuse.inference.rebuild import load_run
+    from afuse.result_check import DamagedResultError
+
+    copy = tmp_path / "copy"
+    shutil.copytree(root / "runs", copy / "runs")
+    run_dir = stage2_dir(copy / "runs", "tiny", variant, "cb", 1)
+    folder = "mt_a/rte-cb/seed1/adapters/rte" if "mt_a" in variant else "houlsby_rf16/rte/seed1"
+    adapter = copy / "runs" / "stage1" / "tiny" / folder / "adapter.safetensors"
+    state = load_file(adapter)
+    save_file({k: v + 0.5 for k, v in state.items()}, adapter)  # a valid file, other weights
+    for rebuild in (load_run_model, load_run, lambda run: export_run(run, tmp_path / "out")):
+        with pytest.raises(DamagedResultError) as refused:
+            rebuild(run_dir)
+        assert "rte" in str(refused.value) and "force=true" in str(refused.value)
+    assert not (tmp_path / "out").exists()

@@ -99,7 +99,7 @@ def load_run(run_dir: str | Path, task: str | None = None) -> TrainedModel:
         _load_head(model, name, run_dir / "heads" / f"{name}.safetensors", task_cfg, run_dir)
         model.set_active(adapter=name, head=name)
     elif kind == "fusion":
-        _load_fusion(model, run_dir, cfg)
+        _load_fusion(model, run_dir, cfg, metrics)
         _load_head(model, name, run_dir / "head.safetensors", task_cfg, run_dir)
         model.set_active(fusion=True, head=name)
     else:
@@ -199,8 +199,8 @@ def _missing_weights(path: Path, run_dir: Path, hint: str | None = None) -> str:
     )
 
 
-def _load_fusion(model: AfuseModel, run_dir: Path, cfg: DictConfig) -> None:
-    from afuse.fusion_sources import resolve_mt_a, resolve_st_a_sources
+def _load_fusion(model: AfuseModel, run_dir: Path, cfg: DictConfig, metrics: dict) -> None:
+    from afuse.run_model import fusion_sources
 
     fusion_file = run_dir / "fusion.safetensors"
     if not fusion_file.is_file():
@@ -208,11 +208,10 @@ def _load_fusion(model: AfuseModel, run_dir: Path, cfg: DictConfig) -> None:
     located = cfg.copy()
     with open_dict(located):
         located.paths.runs = str(runs_root(run_dir, cfg))
-    if located.get("adapters") == "mt_a":
-        mt_run, sources = resolve_mt_a(located)
+        located.adapters = located.get("adapters", "st_a")
+    mt_run, sources = fusion_sources(located, run_dir, metrics)
+    if mt_run is not None:
         _load_weights(model.load_encoder, mt_run / "encoder.safetensors", mt_run)
-    else:
-        sources = resolve_st_a_sources(located)
     for source in sources:
         model.load_adapter(source.name, source.adapter_dir)
     model.load_fusion(fusion_file)

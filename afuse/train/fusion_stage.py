@@ -9,7 +9,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.atomic import atomic_write_json
-from afuse.fusion_sources import Source, retrain_command
+from afuse.fusion_sources import SOURCE_DIGESTS, Source, retrain_command, source_digests
 from afuse.loggers import make_logger
 from afuse.modeling import AfuseModel, FusionSpec, load_backbone
 from afuse.modeling.weights import CorruptWeightsError
@@ -33,6 +33,7 @@ def train_fusion(
     for source in sources:
         with _retrain_hint(cfg, source):
             model.load_adapter(source.name, source.adapter_dir)
+    digests = source_digests(sources)  # what evaluate / export check the sources against
     data = build_data(cfg, tokenizer, tokenizer_id)
 
     torch.manual_seed(cfg.seed)  # fusion and head initialisation
@@ -70,6 +71,7 @@ def train_fusion(
         metrics.update(
             params=params, train_examples=data.train_size, sources=names, adapters=str(cfg.adapters)
         )
+        metrics[SOURCE_DIGESTS] = digests
         metrics["pruning"] = evaluate_pruned(model, data, cfg, device, activations)
         logger.summary({"test/accuracy": result.test["accuracy"]})
         return metrics
