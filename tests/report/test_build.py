@@ -134,6 +134,20 @@ def test_bad_metrics_name_the_file(cpu_small_runs):
         build_report(cpu_small_runs)
 
 
+def test_a_fusion_runs_damaged_or_missing_activations_say_what_to_rerun(cpu_small_runs, caplog):
+    experiment = load_experiment(cpu_small_runs)
+    runs = [job.run_dir for job in experiment.jobs() if job.stage == 2]
+    (runs[0] / "activations.json").write_text('{"sources": ["sst2"')
+    with pytest.raises(AfuseError, match=r"activations.json: .*rerun that Fusion run with force=true"):
+        build_report(cpu_small_runs)
+    for run in runs:
+        (run / "activations.json").unlink()
+    out = build_report(cpu_small_runs)
+    assert not (out / "heatmaps").exists()
+    assert f"{runs[0]}: a finished Fusion run without activations.json" in caplog.text
+    assert "force=true" in caplog.text
+
+
 def test_wandb_logger_logs_tables_and_figures(cpu_small_runs, monkeypatch):
     logged, finished = [], []
     run = types.SimpleNamespace(log=logged.append, finish=lambda: finished.append(True))
