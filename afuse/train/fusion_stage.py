@@ -12,6 +12,7 @@ from afuse.atomic import atomic_write_json
 from afuse.fusion_sources import SOURCE_DIGESTS, Source, retrain_command, source_digests
 from afuse.loggers import make_logger
 from afuse.modeling import AfuseModel, FusionSpec, load_backbone
+from afuse.modeling.model import WeightsMismatchError
 from afuse.modeling.weights import CorruptWeightsError
 from afuse.train.loop import fit, progress_enabled, resolve_device
 from afuse.train.run_lifecycle import base_metrics, setup_torch
@@ -91,13 +92,16 @@ def value_penalty(model: AfuseModel):
 
 @contextmanager
 def _retrain_hint(cfg: DictConfig, source: Source):
-    """A damaged stage-1 file: say which command writes it again."""
+    """A damaged stage-1 file, or weights that do not fit their config: say which command writes
+    them again."""
     try:
         yield
-    except CorruptWeightsError as error:
+    except (CorruptWeightsError, WeightsMismatchError) as error:
         command = retrain_command(cfg, source)
         if command is None:
             raise
+        if isinstance(error, WeightsMismatchError):
+            raise WeightsMismatchError(f"{error}. Retrain that run: {command}") from None
         raise CorruptWeightsError(error.path, error.detail, f"Retrain that run: {command}") from None
 
 
