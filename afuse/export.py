@@ -97,13 +97,25 @@ def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool = False)
     try:
         export = _rebased(_write_export(run_dir, staging, cfg, command, with_encoder), out)
         _write_manifest(export, run_dir, staging)
-        if out.exists():
-            out.rmdir()  # empty, checked above; rename needs the name free
-        staging.rename(out)
+        _publish(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return export
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Rename the finished export to `out`, which must still be absent or empty."""
+    try:
+        if out.exists():
+            out.rmdir()  # empty when checked; rename needs the name free
+        staging.rename(out)
+    except OSError as exc:
+        if out.exists() and any(out.iterdir()):  # another process wrote there since the check
+            raise ConfigError(
+                f"out={out} was written meanwhile (another export?); choose a new directory"
+            ) from None
+        raise write_error(out, exc) from exc
 
 
 def _write_export(run_dir: Path, out: Path, cfg, command: str, with_encoder: bool) -> Export:

@@ -221,3 +221,21 @@ def test_a_fusion_whose_source_adapter_changed_since_is_not_rebuilt(root, varian
             rebuild(run_dir)
         assert "rte" in str(refused.value) and "force=true" in str(refused.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_out_filled_by_another_process_meanwhile_is_left_alone(tmp_path, monkeypatch):
+    from afuse import export as export_module
+
+    out = tmp_path / "exports" / "cb"
+    write = export_module._write_export
+
+    def racing(*args, **kwargs):  # another export (or anything) writes out/ while this one works
+        out.mkdir(parents=True)
+        (out / "theirs.txt").write_text("theirs")
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(export_module, "_write_export", racing)
+    with pytest.raises(ConfigError, match="written meanwhile"):
+        export_run(adapter_run(tmp_path), out)
+    assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["cb"]
