@@ -19,10 +19,13 @@ Only files are read and written (no model is built) unless an encoder is exporte
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from safetensors import SafetensorError
 
 from afuse.atomic import atomic_write_json, write_error
 from afuse.errors import ConfigError
@@ -241,8 +244,16 @@ def _encoder(export: Export, cfg, run_dir: Path) -> None:
         state, _ = load_tensors(weights)
         encoder.load_state_dict(state)
     export.encoder = export.out / ENCODER_DIR
-    encoder.save_pretrained(export.encoder)
-    tokenizer.save_pretrained(export.encoder)
+    try:
+        encoder.save_pretrained(export.encoder)
+        tokenizer.save_pretrained(export.encoder)
+    except OSError as exc:
+        raise write_error(export.encoder, exc) from exc
+    except SafetensorError as exc:  # safetensors' writer names the OS error only in its text
+        code = re.search(r"os error (\d+)", str(exc))
+        if code is None:
+            raise
+        raise write_error(export.encoder, OSError(int(code.group(1)), str(exc))) from None
 
 
 def _write_manifest(export: Export, run_dir: Path, folder: Path) -> Path:

@@ -239,3 +239,22 @@ def test_an_out_filled_by_another_process_meanwhile_is_left_alone(tmp_path, monk
         export_run(adapter_run(tmp_path), out)
     assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
     assert sorted(p.name for p in out.parent.iterdir()) == ["cb"]
+
+
+def test_a_full_disk_while_the_encoder_is_written_is_one_line(tmp_path, monkeypatch):
+    # transformers' save_pretrained writes with safetensors' own writer, whose full-disk error
+    # is a SafetensorError naming the OS error, not an OSError.
+    from safetensors import SafetensorError
+    from transformers import PreTrainedModel
+
+    from afuse.errors import WriteError
+
+    def full(self, directory, *args, **kwargs):
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(PreTrainedModel, "save_pretrained", full)
+    out = tmp_path / "exports" / "cb"
+    with pytest.raises(WriteError, match="No space left on device; free some space"):
+        export_run(adapter_run(tmp_path), out, with_encoder=True)
+    assert list((tmp_path / "exports").iterdir()) == []
