@@ -28,7 +28,7 @@ from pathlib import Path
 from safetensors import SafetensorError
 
 from afuse.atomic import atomic_write_json, write_error
-from afuse.errors import ConfigError
+from afuse.errors import ConfigError, WriteError
 from afuse.modeling import adapterhub
 from afuse.modeling.fusion import Fusion, FusionSpec
 from afuse.modeling.inject import family as model_family
@@ -101,6 +101,9 @@ def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool = False)
         export = _rebased(_write_export(run_dir, staging, cfg, command, with_encoder), out)
         _write_manifest(export, run_dir, staging)
         _publish(staging, out)
+    except WriteError as error:  # name the folder the user gave, not the removed staging one
+        shutil.rmtree(staging, ignore_errors=True)
+        raise WriteError(str(error).replace(str(staging), str(out))) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -255,6 +255,7 @@ def test_a_full_disk_while_the_encoder_is_written_is_one_line(tmp_path, monkeypa
 
     monkeypatch.setattr(PreTrainedModel, "save_pretrained", full)
     out = tmp_path / "exports" / "cb"
-    with pytest.raises(WriteError, match="No space left on device; free some space"):
+    with pytest.raises(WriteError, match="No space left on device; free some space") as refused:
         export_run(adapter_run(tmp_path), out, with_encoder=True)
+    assert f"cannot write {out / 'encoder'}:" in str(refused.value)
     assert list((tmp_path / "exports").iterdir()) == []
