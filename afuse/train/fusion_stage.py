@@ -9,6 +9,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.atomic import atomic_write_json
+from afuse.errors import MissingInputError
 from afuse.fusion_sources import SOURCE_DIGESTS, Source, retrain_command, source_digests
 from afuse.loggers import make_logger
 from afuse.modeling import AfuseModel, FusionSpec, load_backbone
@@ -92,17 +93,17 @@ def value_penalty(model: AfuseModel):
 
 @contextmanager
 def _retrain_hint(cfg: DictConfig, source: Source):
-    """A damaged stage-1 file, or weights that do not fit their config: say which command writes
-    them again."""
+    """A damaged or missing stage-1 file, or weights that do not fit their config: say which
+    command writes them again."""
     try:
         yield
-    except (CorruptWeightsError, WeightsMismatchError) as error:
+    except (CorruptWeightsError, WeightsMismatchError, MissingInputError) as error:
         command = retrain_command(cfg, source)
         if command is None:
             raise
-        if isinstance(error, WeightsMismatchError):
-            raise WeightsMismatchError(f"{error}. Retrain that run: {command}") from None
-        raise CorruptWeightsError(error.path, error.detail, f"Retrain that run: {command}") from None
+        if isinstance(error, CorruptWeightsError):
+            raise CorruptWeightsError(error.path, error.detail, f"Retrain that run: {command}") from None
+        raise type(error)(f"{error}. Retrain that run: {command}") from None
 
 
 def capture_activations(model, data, cfg, device) -> dict:

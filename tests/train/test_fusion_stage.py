@@ -31,3 +31,16 @@ def test_a_source_adapter_whose_weights_do_not_fit_names_its_retrain_command(tmp
     message = str(refused.value)
     assert "weights do not fit" in message and "wrong shapes" in message
     assert "Retrain that run: afuse train-adapter" in message and "task=rte force=true" in message
+
+
+def test_a_source_run_without_its_adapter_files_names_its_retrain_command(tmp_path):
+    from afuse.errors import MissingInputError
+
+    cfg = compose_config(
+        "fuse", ["model=tiny", "target=cb", "fusion.sources=[cb,rte]", f"paths.runs={tmp_path}"]
+    )
+    run_dir = source_run_dir(cfg, "rte")
+    run_dir.mkdir(parents=True)  # metrics.json and config.yaml only: the adapter files were removed
+    with pytest.raises(MissingInputError) as refused, _retrain_hint(cfg, Source("rte", run_dir)):
+        tiny_model().load_adapter("rte", run_dir)
+    assert "Retrain that run: afuse train-adapter" in str(refused.value)
