@@ -17,12 +17,12 @@ import yaml
 from afuse.errors import AfuseError
 from afuse.runs import CONFIG, METRICS
 from afuse.train.checkpoint_dirs import CHECKPOINT_DIRS
-from afuse.train.forced import HELD
+from afuse.train.forced import HELD, HOLDING
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
-_NOT_RESULT = (*CHECKPOINT_DIRS, HELD)
+_NOT_RESULT = (*CHECKPOINT_DIRS, HELD, HOLDING)
 
 
 class DamagedResultError(AfuseError):
