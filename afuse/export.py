@@ -201,7 +201,7 @@ def _head(export: Export, path: Path, name: str, task_cfg, directory: Path) -> N
 
 def _fusion_run(export: Export, run_dir: Path, cfg, with_encoder: bool) -> Path | None:
     """Sources, fusion and head of a fuse run; returns the run whose encoder must go too (MT-A)."""
-    from afuse.fusion_sources import source_positions
+    from afuse.fusion_sources import check_fusion_file, source_positions
 
     # Found as `afuse fuse` found them, under the run's runs/ tree.
     mt_run, sources = fusion_sources(cfg, run_dir, read_metrics(run_dir))
@@ -211,10 +211,7 @@ def _fusion_run(export: Export, run_dir: Path, cfg, with_encoder: bool) -> Path 
         raise ConfigError(
             f"{run_dir / 'fusion.safetensors'}: not an afuse fusion file (no sources in its metadata)"
         )
-    if list(meta["sources"]) != [s.name for s in sources]:
-        raise ConfigError(
-            f"{run_dir}: its fusion is over {meta['sources']}, but its config now finds {[s.name for s in sources]}"
-        )
+    check_fusion_file(run_dir, meta["sources"], sources)
     fusion, positions = _fusion_from_state(meta, state), source_positions(sources, "all")
     adapterhub.check_exportable(fusion, positions)  # before anything is written
     for source in sources:

@@ -172,3 +172,14 @@ def check_source_digests(run_dir: Path, metrics: dict, sources: list[Source]) ->
             "trained on it (retrained?), so the trained model cannot be rebuilt; rerun the Fusion with "
             "force=true to train it on the current adapters"
         )
+
+
+def check_fusion_file(run_dir: Path, file_sources: list[str], sources: list[Source]) -> None:
+    """The run's fusion.safetensors must be over the sources its config finds, in that order (a
+    file copied from another Fusion run would rebuild a fusion over other adapters)."""
+    names = [source.name for source in sources]
+    if list(file_sources) != names:
+        raise DamagedResultError(
+            f"{run_dir}: its fusion.safetensors is over {list(file_sources)}, but the run fuses {names} "
+            "(a file of another run?); rerun the Fusion with force=true"
+        )

@@ -13,6 +13,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.errors import ConfigError, MissingInputError
+from afuse.fusion_sources import check_fusion_file
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.result_check import read_finished_run
 from afuse.run_identity import parse_run_dir
@@ -58,7 +59,7 @@ def load_run_model(run_dir: str | Path, task: str | None = None) -> AfuseModel:
             model.load_encoder(mt_run / "encoder.safetensors")
         for source in sources:
             model.load_adapter(source.name, source.adapter_dir)
-        model.load_fusion(run_dir / "fusion.safetensors")
+        check_fusion_file(run_dir, model.load_fusion(run_dir / "fusion.safetensors").sources, sources)
         model.load_head(HEAD, run_dir / "head.safetensors", cfg.task)
         model.set_active(fusion=True, head=HEAD)
     elif command == "train-multitask":

@@ -19,6 +19,7 @@ from afuse.cli import main as afuse_main
 from afuse.errors import ConfigError, MissingInputError
 from afuse.export import export_run
 from afuse.modeling import AdapterSpec, AfuseModel, load_backbone
+from afuse.modeling.weights import load_tensors, save_tensors
 from afuse.run_identity import multitask_dir, stage1_dir, stage2_dir
 from afuse.run_model import load_run_model
 from tests.train.test_fusion_sites import common, run
@@ -259,3 +260,20 @@ def test_a_full_disk_while_the_encoder_is_written_is_one_line(tmp_path, monkeypa
         export_run(adapter_run(tmp_path), out, with_encoder=True)
     assert f"cannot write {out / 'encoder'}:" in str(refused.value)
     assert list((tmp_path / "exports").iterdir()) == []
+
+
+def test_a_fusion_file_over_other_sources_than_its_run_is_not_rebuilt(root, tmp_path):
+    # fusion.safetensors names its sources; a file copied from another Fusion run would rebuild
+    # a fusion over those, not over the run's own: refused by path.
+    from afuse.inference.rebuild import load_run
+    from afuse.result_check import DamagedResultError
+
+    copy = tmp_path / "copy"
+    shutil.copytree(root / "runs", copy / "runs")
+    run_dir = stage2_dir(copy / "runs", "tiny", "dynamic_houlsby_rf16_src-c056b4_attn-ffn", "cb", 1)
+    state, meta = load_tensors(run_dir / "fusion.safetensors")
+    meta["sources"] = ["rte", "cb"]  # the same shapes, the sources the other way round
+    save_tensors(run_dir / "fusion.safetensors", state, meta)
+    for rebuild in (load_run_model, load_run, lambda run: export_run(run, tmp_path / "out")):
+        with pytest.raises(DamagedResultError, match=r"fusion.safetensors is over \['rte', 'cb'\]"):
+            rebuild(run_dir)

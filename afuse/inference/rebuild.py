@@ -200,6 +200,7 @@ def _missing_weights(path: Path, run_dir: Path, hint: str | None = None) -> str:
 
 
 def _load_fusion(model: AfuseModel, run_dir: Path, cfg: DictConfig, metrics: dict) -> None:
+    from afuse.fusion_sources import check_fusion_file
     from afuse.run_model import fusion_sources
 
     fusion_file = run_dir / "fusion.safetensors"
@@ -214,4 +215,4 @@ def _load_fusion(model: AfuseModel, run_dir: Path, cfg: DictConfig, metrics: dic
         _load_weights(model.load_encoder, mt_run / "encoder.safetensors", mt_run)
     for source in sources:
         model.load_adapter(source.name, source.adapter_dir)
-    model.load_fusion(fusion_file)
+    check_fusion_file(run_dir, model.load_fusion(fusion_file).sources, sources)
