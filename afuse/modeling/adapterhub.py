@@ -200,13 +200,21 @@ def config_for_spec(spec: AdapterSpec, leave_out: list[int]) -> dict:
     return cfg
 
 
-def read_adapter(directory: str | Path, fam: Family, hidden_size: int, num_layers: int):
-    """(spec, layers, state_dict for afuse's Adapter) from an AdapterHub-format directory."""
+def read_adapter(
+    directory: str | Path, fam: Family, hidden_size: int, num_layers: int, model_type: str | None = None
+):
+    """(spec, layers, state_dict for afuse's Adapter) from an AdapterHub-format directory;
+    `model_type` (bert, roberta): refuse an adapter its config says was trained on another."""
     directory = Path(directory)
     meta = read_json(directory / ADAPTER_CONFIG)
     if meta.get("hidden_size") not in (None, hidden_size):
         raise ConfigError(
             f"{directory}: adapter for hidden size {meta['hidden_size']}, model has {hidden_size}"
+        )
+    if model_type and meta.get("model_type") not in (None, "", model_type):
+        raise ConfigError(
+            f"{directory}: adapter trained on a {meta['model_type']} model; this model is {model_type} "
+            "(same width, other weights): use an adapter trained on this model"
         )
     spec, leave_out = spec_from_config(meta.get("config", {}), where=str(directory))
     layers = [i for i in range(num_layers) if i not in leave_out]

@@ -76,7 +76,7 @@ class AfuseModel(nn.Module):
                 "(or AdapterHub's pytorch_adapter.bin)"
             )
         spec, layers, state = adapterhub.read_adapter(
-            directory, self.family, self.hidden_size, self.num_layers
+            directory, self.family, self.hidden_size, self.num_layers, self.family_name
         )
         adapter = Adapter(spec, self.hidden_size, self.num_layers, layers)
         _load_exact(adapter, state, directory)

@@ -307,3 +307,16 @@ def test_a_config_json_that_does_not_read_is_refused_by_path(kind, text, tmp_pat
     with pytest.raises(CorruptWeightsError) as refused:
         load()
     assert str(path) in str(refused.value) and "force=true" in str(refused.value)
+
+
+def test_an_adapter_of_another_model_type_with_the_same_width_is_refused(tmp_path):
+    # RoBERTa-base and BERT-base are both 768 wide: the hidden size alone let a RoBERTa adapter
+    # load into a BERT model (the key prefix differs, the layout does not).
+    from .conftest import tiny_model
+
+    roberta = tiny_model("roberta")
+    roberta.add_adapter("a", AdapterSpec())
+    roberta.save_adapter("a", tmp_path / "a")
+    with pytest.raises(ConfigError, match="trained on a roberta model; this model is bert"):
+        tiny_model("bert").load_adapter("a", tmp_path / "a")
+    tiny_model("roberta").load_adapter("a", tmp_path / "a")  # its own kind loads
