@@ -134,3 +134,35 @@ def test_caches_are_kept_apart_per_tokenizer_and_max_length(task_cfg, data_cfg, 
         p.name.split("-", 1)[0] + "-" + p.name.rsplit("-", 1)[1] for p in (paths.data / "cache/cb").iterdir()
     )
     assert folders == ["minilm-len128", "minilm-len16", "org_other-len128"]
+
+
+def test_a_preparation_with_other_split_settings_in_between_is_not_tokenised(
+    task_cfg, data_cfg, paths, minilm_tokenizer, monkeypatch
+):
+    # Two jobs with other split settings on one paths.data (a parallel sweep over
+    # data.validation_fraction): the other prepares the task again just after this one's
+    # preparation returns. This job must not tokenise, and train on, the other's splits.
+    from afuse.data import tokenize
+    from afuse.data.prepare import prepare_task
+
+    ours, theirs = data_cfg(validation_fraction=0.5), data_cfg()
+    expected = {
+        split: len(rows)
+        for split, rows in load_tokenized(
+            task_cfg("rte"), ours, paths, minilm_tokenizer, TOKENIZER_ID
+        ).items()
+    }
+    assert expected["validation"] != len(
+        load_tokenized(task_cfg("rte"), theirs, paths, minilm_tokenizer, TOKENIZER_ID)["validation"]
+    )
+    interleaved = []
+
+    def then_theirs(task, data, paths_cfg, *args, **kwargs):
+        out = prepare_task(task, data, paths_cfg, *args, **kwargs)
+        if not interleaved:
+            interleaved.append(prepare_task(task, theirs, paths_cfg))
+        return out
+
+    monkeypatch.setattr(tokenize, "prepare_task", then_theirs)
+    got = load_tokenized(task_cfg("rte"), ours, paths, minilm_tokenizer, TOKENIZER_ID)
+    assert interleaved and {split: len(rows) for split, rows in got.items()} == expected
