@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
-from afuse.errors import AfuseError, TrainingDiverged
+from afuse.errors import AfuseError, CorruptCheckpointError, TrainingDiverged
 from afuse.train import cuda_graphs, step_hooks
 from afuse.train.checkpoint import LoopState, find_checkpoint, load_checkpoint, save_checkpoint
 from afuse.train.signals import preemption_guard
@@ -347,6 +347,8 @@ def _resume(run: Training, run_dir) -> bool:
     if not found:
         return False
     ckpt = load_checkpoint(found)
+    _check_fits(found, run.named, ckpt.params)
+    _check_fits(found, run.named, ckpt.best)
     _copy_into(run.named, ckpt.params)
     run.best = ckpt.best
     run.optimizer.load_state_dict(ckpt.optimizer_state["optimizer"])
@@ -361,6 +363,23 @@ def _resume(run: Training, run_dir) -> bool:
         run.steps_per_epoch,
     )
     return True
+
+
+def _check_fits(found, named: dict[str, torch.nn.Parameter], values: dict[str, torch.Tensor]) -> None:
+    """A checkpoint for other trainable weights (an older afuse's names, another model) is
+    refused: copying a smaller tensor into a parameter may broadcast without an error."""
+    wrong = [f"missing {n}" for n in named if n not in values]
+    wrong += [f"unexpected {n}" for n in values if n not in named]
+    wrong += [
+        f"{n} {tuple(values[n].shape)} != {tuple(p.shape)}"
+        for n, p in named.items()
+        if n in values and values[n].shape != p.shape
+    ]
+    if wrong:
+        raise CorruptCheckpointError(
+            f"checkpoint {found} holds other trainable weights than this run ({', '.join(wrong[:3])}); "
+            "delete it to restart this run from scratch, or rerun with force=true"
+        )
 
 
 def _result(run: Training, train_s: float) -> FitResult:

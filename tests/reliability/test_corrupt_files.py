@@ -2,10 +2,13 @@
 reported by path, and rebuilt (prepared data, token caches) or refused with what to run (weights,
 checkpoints). Never loaded silently."""
 
+import hashlib
+import json
+
 import pytest
 import torch
 from omegaconf import OmegaConf
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from transformers import BertConfig, BertModel
 
 from afuse.modeling import AdapterSpec, AfuseModel
@@ -51,6 +54,35 @@ def test_a_damaged_checkpoint_is_refused_by_path_and_force_starts_over(
     again = afuse_inproc("train-adapter", *args, "force=true")  # what the message says to do
     assert again.code == 0, again.out
     assert results(read_metrics(run)) == results(reference.metrics)
+
+
+@pytest.mark.parametrize("change", ["shape", "name"])
+def test_a_checkpoint_of_other_weights_is_refused_not_broadcast(change, work, reference, afuse_inproc):
+    # A checkpoint whose files read and whose sha256 match, made for other trainable weights (an
+    # older afuse's names, another model): copying a (1,)-tensor into a (32,)-parameter
+    # broadcasts without an error, so it would resume silently from wrong weights.
+    args = overrides(work, reference.raw_dir)
+    run = run_dir(work)
+    assert afuse_inproc("train-adapter", *args, fault="nan@12").code == 6  # keeps the epoch-1 checkpoint
+    checkpoint = run / "checkpoint"
+    params = load_file(checkpoint / "trainable.safetensors")
+    first = sorted(params)[0]
+    if change == "shape":
+        params[first] = params[first][:1]
+    else:
+        params["renamed." + first] = params.pop(first)
+    save_file(params, checkpoint / "trainable.safetensors")
+    state = json.loads((checkpoint / "state.json").read_text())
+    state["sha256"]["trainable.safetensors"] = hashlib.sha256(
+        (checkpoint / "trainable.safetensors").read_bytes()
+    ).hexdigest()
+    (checkpoint / "state.json").write_text(json.dumps(state))
+
+    refused = afuse_inproc("train-adapter", *args)
+    assert refused.code == 5, refused.out
+    [line] = refused.error_lines()
+    assert str(checkpoint) in line and "force=true" in line and first in line
+    assert "resuming" not in refused.out and "Traceback" not in refused.out
 
 
 # -- stage-1 weights, loaded by a stage-2 run --------------------------------------------------
