@@ -10,17 +10,21 @@ truncated or altered after it was written.
 
 import hashlib
 import json
+import logging
 import re
 from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from omegaconf import DictConfig
 
 from afuse.atomic import atomic_write
 from afuse.data.source_read import sha256_file
+from afuse.errors import AfuseError
+
+log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT_S = 3600  # another process preparing the same task (a sweep) finishes first
 
@@ -45,10 +49,26 @@ def digest(obj) -> str:
 
 @contextmanager
 def locked(directory: Path):
-    """One writer per directory at a time (parallel sweep jobs share paths.data)."""
+    """One writer per directory at a time (parallel sweep jobs share paths.data). Waiting for
+    another process is said on the console; a lock held past LOCK_TIMEOUT_S is an AfuseError."""
     directory.mkdir(parents=True, exist_ok=True)
-    with FileLock(directory / ".lock", timeout=LOCK_TIMEOUT_S):
+    lock = FileLock(directory / ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("%s: another process holds it; waiting for it (up to %d min)", directory, LOCK_TIMEOUT_S // 60)
+        try:
+            lock.acquire(timeout=LOCK_TIMEOUT_S)
+        except Timeout:
+            raise AfuseError(
+                f"{directory} stayed locked by another process for {LOCK_TIMEOUT_S / 60:g} min (a stopped or "
+                "stuck afuse job preparing the same data?); stop that process, or set paths.data to another "
+                "directory"
+            ) from None
+    try:
         yield
+    finally:
+        lock.release()
 
 
 def write_parquet(path: Path, table: pa.Table) -> dict:
