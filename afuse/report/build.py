@@ -59,7 +59,8 @@ class ReportFiles:
             atomic_write_bytes(out / name, content)
         atomic_write_text(out / MANIFEST, "".join(f"{name}\n" for name in sorted(self.files)))
         for stale in sorted(previous - set(self.files)):
-            (out / stale).unlink(missing_ok=True)
+            if (out / stale).is_file():  # a damaged list may name a folder
+                (out / stale).unlink()
 
 
 def build_report(cfg: DictConfig) -> Path | None:
