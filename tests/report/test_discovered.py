@@ -97,3 +97,16 @@ def test_a_run_whose_result_does_not_read_is_damaged_not_done(name, content, dam
     (run / name).write_bytes(content)
     [found] = find_runs(tmp_path / "runs")
     assert found.state == "damaged" and damage in found.note and "force=true" in found.note
+
+
+def test_a_runs_tree_named_like_a_preset_does_not_take_that_presets_report_folder(tmp_path):
+    # `afuse report paths.runs=runs/paper_table1` (no preset) must not replace the files of
+    # `afuse report experiment=paper_table1` in results/paper_table1/ (the presets keep their
+    # runs in runs/<preset>).
+    for runs in (tmp_path / "runs" / "paper_table1", tmp_path / "runs"):
+        run = write_run(stage1_dir(runs, "tiny", "pfeiffer_rf16", "rte", 1), 0.6, kind="st_a")
+        (run / "config.yaml").write_text("seed: 1\n")
+    named = OmegaConf.create({"paths": {"runs": str(tmp_path / "runs" / "paper_table1")}})
+    assert discovered_experiment(named).name == "paper_table1-all-runs"
+    plain = OmegaConf.create({"paths": {"runs": str(tmp_path / "runs")}})
+    assert discovered_experiment(plain).name == "runs"
