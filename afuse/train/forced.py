@@ -68,7 +68,11 @@ def undo_partial_hold(run_dir: Path) -> bool:
     if not holding.is_dir():
         return False
     for path in sorted(holding.iterdir(), key=lambda p: p.name == METRICS):  # metrics.json last
-        _move(path, Path(run_dir) / path.name)
+        target = Path(run_dir) / path.name
+        if target.is_dir():  # written since (an evaluation's eval/): keep the newer one
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            continue
+        _move(path, target)
     holding.rmdir()
     log.warning("%s: a forced rerun stopped while setting this finished run aside; it is restored", run_dir)
     return True
