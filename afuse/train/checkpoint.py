@@ -38,6 +38,7 @@ class LoopState:
     epochs_without_gain: int = 0
     history: list[dict] = field(default_factory=list)
     train_s: float = 0.0  # seconds trained so far, by every process that worked on the run
+    data_digest: str = ""  # the data it trains on (TaskData.fingerprint); "" in older checkpoints
 
 
 def _sha256(path: Path) -> str:

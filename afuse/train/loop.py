@@ -13,6 +13,7 @@ the data order of each epoch comes from its own generator (seed, epoch) and the 
 drives dropout is saved in every checkpoint.
 """
 
+import hashlib
 import logging
 import math
 import sys
@@ -80,6 +81,24 @@ class TaskData:
 
     def empty_splits(self) -> list[str]:
         return [split for split in ("train", "validation") if len(self.splits[split]) == 0]
+
+    def fingerprint(self) -> str:
+        """sha256 of every split's tokenised rows (their Arrow buffers): a checkpoint made on
+        other data (raw files changed since) is not resumed."""
+        digest = hashlib.sha256()
+        for split in sorted(self.splits):
+            dataset = self.splits[split]
+            digest.update(f"{split} {len(dataset)}".encode())
+            table = getattr(getattr(dataset, "data", None), "table", None)
+            if table is None:  # plain rows (the GPU check's synthetic data)
+                digest.update(repr(list(dataset)).encode())
+                continue
+            for column in sorted(table.column_names):
+                for chunk in table.column(column).chunks:
+                    for buffer in chunk.buffers():
+                        if buffer is not None:
+                            digest.update(buffer)
+        return digest.hexdigest()
 
     def num_batches(self, epoch: int) -> int:
         return math.ceil(self.train_size / self.batch_size)
@@ -281,8 +300,10 @@ def fit(
     """Train `model`'s parameters that require grad; return validation/test metrics of the best epoch."""
     _require_rows(data)
     run = _prepare(model, data, cfg, extra_loss, logger)
-    if not _resume(run, run_dir):
+    digest = data.fingerprint()
+    if not _resume(run, run_dir, digest):
         torch.manual_seed(seed)
+    run.state.data_digest = digest
     checkpoint = Checkpointer(lambda: run.save(run_dir), cfg.get("checkpoint_every_minutes"))
 
     run.start_clock()
@@ -341,12 +362,17 @@ def _prepare(model, data: TaskData, cfg, extra_loss, logger) -> Training:
     return run
 
 
-def _resume(run: Training, run_dir) -> bool:
+def _resume(run: Training, run_dir, data_digest: str) -> bool:
     """Continue from the run directory's checkpoint, if there is one: weights, optimizer, RNG, state."""
     found = find_checkpoint(run_dir)
     if not found:
         return False
     ckpt = load_checkpoint(found)
+    if ckpt.state.data_digest not in ("", data_digest):
+        raise AfuseError(
+            f"checkpoint {found} was made on other data: the task's prepared data changed since (its "
+            "raw files or data settings); rerun with force=true to train on the current data from the start"
+        )
     _check_fits(found, run.named, ckpt.params)
     _check_fits(found, run.named, ckpt.best)
     _copy_into(run.named, ckpt.params)

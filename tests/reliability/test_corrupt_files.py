@@ -4,6 +4,7 @@ checkpoints). Never loaded silently."""
 
 import hashlib
 import json
+import shutil
 
 import pytest
 import torch
@@ -83,6 +84,29 @@ def test_a_checkpoint_of_other_weights_is_refused_not_broadcast(change, work, re
     [line] = refused.error_lines()
     assert str(checkpoint) in line and "force=true" in line and first in line
     assert "resuming" not in refused.out and "Traceback" not in refused.out
+
+
+def test_a_checkpoint_made_on_other_data_is_not_resumed(work, reference, afuse_inproc):
+    # The raw files changed between the stop and the rerun (a new copy of the dataset): the
+    # task is prepared again, and resuming would finish a run half trained on other rows.
+    raw = work / "raw"
+    shutil.copytree(reference.raw_dir / "CB", raw / "CB")
+    args = [
+        *(a for a in overrides(work, reference.raw_dir) if not a.startswith("data.raw_dir=")),
+        f"data.raw_dir={raw}",
+    ]
+    run = run_dir(work)
+    assert afuse_inproc("train-adapter", *args, fault="nan@12").code == 6  # keeps the epoch-1 checkpoint
+    train = raw / "CB" / "train.jsonl"
+    train.chmod(0o644)
+    train.write_text("".join(train.read_text().splitlines(keepends=True)[:150]))
+
+    refused = afuse_inproc("train-adapter", *args)
+    assert refused.code == 2, refused.out
+    [line] = refused.error_lines()
+    assert str(run / "checkpoint") in line and "other data" in line and "force=true" in line
+    assert "resuming" not in refused.out and (run / "checkpoint").is_dir()
+    assert afuse_inproc("train-adapter", *args, "force=true").code == 0
 
 
 # -- stage-1 weights, loaded by a stage-2 run --------------------------------------------------
