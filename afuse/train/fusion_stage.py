@@ -63,6 +63,7 @@ def train_fusion(
             cfg.seed,
             logger=logger,
             extra_loss=value_penalty(model),
+            frozen_inputs=" ".join(f"{name}:{digest}" for name, digest in sorted(digests.items())),
         )
         model.save_fusion(run_dir / "fusion.safetensors")
         model.save_head(target, run_dir / "head.safetensors")

@@ -296,11 +296,14 @@ def fit(
     seed: int,
     extra_loss: Callable[[], torch.Tensor] | None = None,
     logger=None,
+    frozen_inputs: str = "",
 ) -> FitResult:
-    """Train `model`'s parameters that require grad; return validation/test metrics of the best epoch."""
+    """Train `model`'s parameters that require grad; return validation/test metrics of the best epoch.
+    `frozen_inputs`: a digest of frozen weights the training depends on (a Fusion's source
+    adapters): with the data's, a checkpoint made over others is not resumed."""
     _require_rows(data)
     run = _prepare(model, data, cfg, extra_loss, logger)
-    digest = data.fingerprint()
+    digest = data.fingerprint() + (f" {frozen_inputs}" if frozen_inputs else "")
     if not _resume(run, run_dir, digest):
         torch.manual_seed(seed)
     run.state.data_digest = digest
@@ -370,8 +373,9 @@ def _resume(run: Training, run_dir, data_digest: str) -> bool:
     ckpt = load_checkpoint(found)
     if ckpt.state.data_digest not in ("", data_digest):
         raise AfuseError(
-            f"checkpoint {found} was made on other data: the task's prepared data changed since (its "
-            "raw files or data settings); rerun with force=true to train on the current data from the start"
+            f"checkpoint {found} was made on other data or source adapters: the task's prepared data (its "
+            "raw files, data settings) or the adapters a Fusion fuses changed since; rerun with force=true "
+            "to train on the current ones from the start"
         )
     _check_fits(found, run.named, ckpt.params)
     _check_fits(found, run.named, ckpt.best)

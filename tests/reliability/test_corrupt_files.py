@@ -104,9 +104,29 @@ def test_a_checkpoint_made_on_other_data_is_not_resumed(work, reference, afuse_i
     refused = afuse_inproc("train-adapter", *args)
     assert refused.code == 2, refused.out
     [line] = refused.error_lines()
-    assert str(run / "checkpoint") in line and "other data" in line and "force=true" in line
+    assert str(run / "checkpoint") in line and "made on other data" in line and "force=true" in line
     assert "resuming" not in refused.out and (run / "checkpoint").is_dir()
     assert afuse_inproc("train-adapter", *args, "force=true").code == 0
+
+
+def test_a_fusion_checkpoint_made_over_other_source_adapters_is_not_resumed(work, reference, afuse_inproc):
+    # The source adapter was retrained (force=true, another learning rate) between the Fusion's
+    # stop and its rerun: resuming would finish a fusion half trained over other adapters.
+    copy_reference_run(reference, work)
+    fuse = [
+        *(a for a in overrides(work, reference.raw_dir) if not a.startswith("task=")),
+        "target=cb",
+        "fusion.sources=[cb]",
+    ]
+    assert afuse_inproc("fuse", *fuse, fault="nan@12").code == 6  # keeps the epoch-1 checkpoint
+    retrain = [*overrides(work, reference.raw_dir), "trainer.lr=0.05", "force=true"]
+    assert afuse_inproc("train-adapter", *retrain).code == 0
+
+    refused = afuse_inproc("fuse", *fuse)
+    assert refused.code == 2, refused.out
+    [line] = refused.error_lines()
+    assert "was made on other data or source adapters" in line and "force=true" in line
+    assert "resuming" not in refused.out
 
 
 # -- stage-1 weights, loaded by a stage-2 run --------------------------------------------------
