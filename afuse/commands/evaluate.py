@@ -45,7 +45,8 @@ def main(cfg: DictConfig) -> None:
     metrics = _metrics(cfg, trained, rows, scores, inference.loss, elapsed)
     # metrics.json marks the folder evaluated: a rerun into it removes the previous one first, so
     # a rerun stopped half way never leaves it beside predictions of another file.
-    (out / "metrics.json").unlink(missing_ok=True)
+    if (out / "metrics.json").is_file():
+        (out / "metrics.json").unlink()
     write_parquet(out / "predictions.parquet", frame)
     if inference.recorder is not None:
         name = rows.source.get("split") or rows.source["file"]

@@ -27,3 +27,15 @@ def test_a_rerun_stopped_before_its_metrics_leaves_no_earlier_metrics_beside_new
     monkeypatch.setattr(evaluate, "atomic_write_json", stopped)
     assert afuse_exit_code("evaluate", f"run={run}", f"file={second}", *args) == 130
     assert not (out / "metrics.json").exists()  # the folder reads as not evaluated
+
+
+def test_an_out_under_a_file_is_one_line(tmp_path, shared_data, capsys):
+    run = untrained_head_run(tmp_path, "cb")
+    blocker = tmp_path / "a file"
+    blocker.write_text("mine")
+    labelled = shared_data / "CB" / "val.jsonl"
+    args = [f"run={run}", f"file={labelled}", f"out={blocker}", f"paths.logs={tmp_path}/logs"]
+    assert afuse_exit_code("evaluate", *args) == 7
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"cannot write {blocker}" in err
+    assert blocker.read_text() == "mine"
