@@ -40,7 +40,8 @@ def main(cfg: DictConfig) -> None:
     labels = trained.label_names()
     frame = predictions_frame(rows, inference.probabilities, labels, labelled=False)
     for earlier in submission_files(trained.task.name):  # an earlier predict's: not of these rows
-        (out / earlier).unlink(missing_ok=True)
+        if (out / earlier).is_file():
+            (out / earlier).unlink()
     write_parquet(out / "predictions.parquet", frame)
     written = out / "predictions.parquet"
     if submission:

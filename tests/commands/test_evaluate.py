@@ -3,6 +3,8 @@ folder that stops before its metrics.json must not leave the previous one beside
 
 import json
 
+import pytest
+
 from afuse.commands import evaluate
 from tests.commands import afuse_exit_code
 from tests.inference.conftest import untrained_head_run
@@ -29,13 +31,19 @@ def test_a_rerun_stopped_before_its_metrics_leaves_no_earlier_metrics_beside_new
     assert not (out / "metrics.json").exists()  # the folder reads as not evaluated
 
 
-def test_an_out_under_a_file_is_one_line(tmp_path, shared_data, capsys):
+@pytest.mark.parametrize(("command", "rows"), [("evaluate", "val.jsonl"), ("predict", "test.jsonl")])
+def test_an_out_under_a_file_is_one_line(command, rows, tmp_path, shared_data, capsys):
+    # Both clear an earlier output of theirs first (its metrics.json, its submission file).
     run = untrained_head_run(tmp_path, "cb")
     blocker = tmp_path / "a file"
     blocker.write_text("mine")
-    labelled = shared_data / "CB" / "val.jsonl"
-    args = [f"run={run}", f"file={labelled}", f"out={blocker}", f"paths.logs={tmp_path}/logs"]
-    assert afuse_exit_code("evaluate", *args) == 7
+    args = [
+        f"run={run}",
+        f"file={shared_data / 'CB' / rows}",
+        f"out={blocker}",
+        f"paths.logs={tmp_path}/logs",
+    ]
+    assert afuse_exit_code(command, *args) == 7
     err = capsys.readouterr().err
     assert "Traceback" not in err and f"cannot write {blocker}" in err
     assert blocker.read_text() == "mine"
