@@ -26,7 +26,7 @@ def write_error(path: str | Path, exc: OSError) -> WriteError:
     if exc.errno in NO_SPACE:
         advice = "free some space there (or point paths.* at another disk) and rerun"
     elif exc.errno in NOT_WRITABLE:
-        advice = "make it writable, or set paths.runs / paths.data / paths.logs to a writable directory"
+        advice = "make it writable, or point paths.* (or out=) at a writable directory"
     else:
         advice = "check that disk, then rerun"
     return WriteError(

@@ -5,13 +5,14 @@
 
 A run directory is <root>/stage{1,2}/<model>/<variant>/<task>/seed<k> (afuse/run_identity.py); its state
 is the one `afuse status` gives a preset's job (done, running, failed, incomplete), or `damaged`
-when its metrics.json or config.yaml cannot be read.
+when its result does not read (afuse.result_check: metrics.json, config.yaml, weights files).
 """
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from afuse.result_check import result_damage
 from afuse.run_identity import find_run_dirs
 from afuse.runs import CONFIG, METRICS
 
@@ -59,12 +60,12 @@ def run_state(run_dir: Path) -> tuple[str, str, dict | None]:
     from afuse.commands.status import job_state
 
     if (run_dir / METRICS).is_file():
-        try:
-            metrics = json.loads((run_dir / METRICS).read_text())
-        except (OSError, ValueError) as exc:
-            return DAMAGED, f"{METRICS} unreadable ({type(exc).__name__}); rerun with force=true", None
-        if not isinstance(metrics, dict) or not (run_dir / CONFIG).is_file():
-            return DAMAGED, f"no readable {CONFIG} beside {METRICS}", None
-        return "done", "", metrics
+        # The check a rerun's skip and a preset's status make: a run that does not read is not done.
+        damage = result_damage(run_dir)
+        if damage:
+            return DAMAGED, f"{damage}; rerun with force=true", None
+        if not (run_dir / CONFIG).is_file():
+            return DAMAGED, f"no {CONFIG} beside {METRICS}; rerun with force=true", None
+        return "done", "", json.loads((run_dir / METRICS).read_text())
     state, note = job_state(run_dir)
     return str(state), note, None

@@ -67,7 +67,7 @@ class ComposeCache:
 
     def get(self, config_name: str, overrides: list[str]) -> DictConfig | None:
         stored = self.entries.get(self.key(config_name, overrides))
-        if stored is None:
+        if not isinstance(stored, dict):  # none, or an entry of another shape: compose again
             return None
         cfg = OmegaConf.create(stored)
         OmegaConf.set_struct(cfg, True)  # as Hydra returns it

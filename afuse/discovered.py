@@ -3,7 +3,8 @@ without `experiment=` (runs made with plain commands, e.g. `afuse train-adapter 
 
 Runs are grouped by stage, model and variant (an MT-A run also by its task set); each group is a
 column of the report, named `<model>/<variant>`, and the tasks are its rows, as in a preset's
-report. The report goes to <paths.results>/<name of the paths.runs folder>/.
+report. The report goes to <paths.results>/<name of the paths.runs folder>/ (`<name>-all-runs/`
+when a preset has that name).
 """
 
 from collections import defaultdict
@@ -18,7 +19,13 @@ from afuse.run_identity import FUSE, MT_A
 
 
 def discovered_name(cfg: DictConfig) -> str:
-    return Path(cfg.paths.runs).resolve().name or "runs"
+    """The paths.runs folder's name; `<name>-all-runs` when a preset has that name: the presets
+    keep their runs in runs/<preset>, and this report must not replace the preset's own report
+    in <paths.results>/<preset>/."""
+    from afuse.experiment import preset_names
+
+    name = Path(cfg.paths.runs).resolve().name or "runs"
+    return f"{name}-all-runs" if name in preset_names() else name
 
 
 def _command(run: FoundRun) -> str:

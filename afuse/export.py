@@ -1,6 +1,6 @@
 """Export a finished run as AdapterHub files: what `afuse export run=<run dir> out=<dir>` writes.
 
-    export_run(run_dir, out, with_encoder=False) -> Export
+    export_run(run_dir, out, with_encoder=False) -> Export   # out/ appears whole, export.json in it
 
 Every directory written is one the `adapters` library (1.3.0) loads with its default calls,
 `model.load_adapter(dir)` (adapter and, where there is one, its head) and
@@ -19,11 +19,16 @@ Only files are read and written (no model is built) unless an encoder is exporte
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from afuse.atomic import atomic_write_json
-from afuse.errors import ConfigError
+from safetensors import SafetensorError
+
+from afuse.atomic import atomic_write_json, write_error
+from afuse.errors import ConfigError, WriteError
 from afuse.modeling import adapterhub
 from afuse.modeling.fusion import Fusion, FusionSpec
 from afuse.modeling.inject import family as model_family
@@ -33,6 +38,7 @@ from afuse.runs import read_metrics
 
 EXPORTABLE = ("train-adapter", "fuse", "train-multitask")
 FUSION_DIR = "fusion"
+MANIFEST = "export.json"
 ENCODER_DIR = "encoder"
 
 
@@ -70,8 +76,12 @@ class Export:
 
 
 def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool = False) -> Export:
+    """Write the export, export.json last, in a hidden folder beside `out`, and rename it to `out`
+    when complete: an export that fails or is killed half way leaves no `out` that looks written."""
     run_dir, out = Path(run_dir), Path(out)
     cfg = run_config(run_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out={out} is a file; choose a new directory for the export")
     if out.exists() and any(out.iterdir()):
         raise ConfigError(
             f"out={out} is not empty; choose a new directory (an export never mixes with other files)"
@@ -82,6 +92,39 @@ def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool = False)
             f"{run_dir} is a {command} run; afuse export writes AdapterHub files of "
             f"{', '.join(EXPORTABLE)} runs (a Full or Head baseline has no adapter)"
         )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    except OSError as exc:
+        raise write_error(out, exc) from exc
+    try:
+        export = _rebased(_write_export(run_dir, staging, cfg, command, with_encoder), out)
+        _write_manifest(export, run_dir, staging)
+        _publish(staging, out)
+    except WriteError as error:  # name the folder the user gave, not the removed staging one
+        shutil.rmtree(staging, ignore_errors=True)
+        raise WriteError(str(error).replace(str(staging), str(out))) from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return export
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Rename the finished export to `out`, which must still be absent or empty."""
+    try:
+        if out.exists():
+            out.rmdir()  # empty when checked; rename needs the name free
+        staging.rename(out)
+    except OSError as exc:
+        if out.exists() and any(out.iterdir()):  # another process wrote there since the check
+            raise ConfigError(
+                f"out={out} was written meanwhile (another export?); choose a new directory"
+            ) from None
+        raise write_error(out, exc) from exc
+
+
+def _write_export(run_dir: Path, out: Path, cfg, command: str, with_encoder: bool) -> Export:
     export = Export(out, str(cfg.model.family), _base_model(cfg.model))
     if command == "train-adapter":
         task = str(cfg.task.name)
@@ -105,6 +148,22 @@ def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool = False)
     if encoder_run is not None:
         _encoder(export, cfg, encoder_run)
     return export
+
+
+def _rebased(export: Export, out: Path) -> Export:
+    """The same export, its paths under `out` (where the staging folder is renamed to)."""
+
+    def moved(path: Path | None) -> Path | None:
+        return None if path is None else out / path.relative_to(export.out)
+
+    return replace(
+        export,
+        out=out,
+        adapters={name: moved(path) for name, path in export.adapters.items()},
+        heads={name: moved(path) for name, path in export.heads.items()},
+        fusion=moved(export.fusion),
+        encoder=moved(export.encoder),
+    )
 
 
 def _base_model(model_cfg) -> str:
@@ -142,19 +201,17 @@ def _head(export: Export, path: Path, name: str, task_cfg, directory: Path) -> N
 
 def _fusion_run(export: Export, run_dir: Path, cfg, with_encoder: bool) -> Path | None:
     """Sources, fusion and head of a fuse run; returns the run whose encoder must go too (MT-A)."""
-    from afuse.fusion_sources import source_positions
+    from afuse.fusion_sources import check_fusion_file, source_positions
 
-    mt_run, sources = fusion_sources(cfg)  # found as `afuse fuse` found them, under the run's runs/ tree
+    # Found as `afuse fuse` found them, under the run's runs/ tree.
+    mt_run, sources = fusion_sources(cfg, run_dir, read_metrics(run_dir))
     encoder_run = mt_run or (run_dir if with_encoder else None)
     state, meta = load_tensors(run_dir / "fusion.safetensors")
     if not meta or "sources" not in meta:
         raise ConfigError(
             f"{run_dir / 'fusion.safetensors'}: not an afuse fusion file (no sources in its metadata)"
         )
-    if list(meta["sources"]) != [s.name for s in sources]:
-        raise ConfigError(
-            f"{run_dir}: its fusion is over {meta['sources']}, but its config now finds {[s.name for s in sources]}"
-        )
+    check_fusion_file(run_dir, meta["sources"], sources)
     fusion, positions = _fusion_from_state(meta, state), source_positions(sources, "all")
     adapterhub.check_exportable(fusion, positions)  # before anything is written
     for source in sources:
@@ -187,13 +244,21 @@ def _encoder(export: Export, cfg, run_dir: Path) -> None:
         state, _ = load_tensors(weights)
         encoder.load_state_dict(state)
     export.encoder = export.out / ENCODER_DIR
-    encoder.save_pretrained(export.encoder)
-    tokenizer.save_pretrained(export.encoder)
+    try:
+        encoder.save_pretrained(export.encoder)
+        tokenizer.save_pretrained(export.encoder)
+    except OSError as exc:
+        raise write_error(export.encoder, exc) from exc
+    except SafetensorError as exc:  # safetensors' writer names the OS error only in its text
+        code = re.search(r"os error (\d+)", str(exc))
+        if code is None:
+            raise
+        raise write_error(export.encoder, OSError(int(code.group(1)), str(exc))) from None
 
 
-def write_manifest(export: Export, run_dir: Path) -> Path:
-    """export.json: what is where, and the library calls that load it."""
-    path = export.out / "export.json"
+def _write_manifest(export: Export, run_dir: Path, folder: Path) -> Path:
+    """export.json in `folder`: what is where under export.out, and the library calls that load it."""
+    path = folder / MANIFEST
     data = {
         "run": str(run_dir),
         "family": export.family,

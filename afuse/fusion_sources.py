@@ -7,8 +7,12 @@ from omegaconf import DictConfig
 
 from afuse.config import task_names
 from afuse.errors import ConfigError, MissingInputError
+from afuse.result_check import DamagedResultError, result_damage
 from afuse.run_identity import MT_A, fused_sites, requested_sources, source_run_dir, source_seed
 from afuse.runs import is_complete
+
+# metrics.json of a Fusion run: sha256 of each source's adapter weights file, as it was trained on them.
+SOURCE_DIGESTS = "source_sha256"
 
 # Overrides of the fuse command that also describe how its stage-1 inputs were trained.
 STAGE1_OVERRIDE_PREFIXES = ("experiment=", "model=", "adapter=", "adapter.", "data.", "paths.", "seed=")
@@ -37,7 +41,22 @@ def resolve_st_a_sources(cfg: DictConfig) -> list[Source]:
         raise MissingInputError(
             _missing_message(cfg, [s.name for s in missing], [s.adapter_dir for s in missing])
         )
+    for source in found:
+        if source.adapter_dir == source_run_dir(cfg, source.name):
+            _refuse_damaged(cfg, source, source.adapter_dir)
     return found
+
+
+def _refuse_damaged(cfg: DictConfig, source: Source, run_dir: Path) -> None:
+    """A finished source run whose records do not read is not done (afuse status, the skip
+    check): fusing it would build a result on a run afuse does not count as finished. Its
+    weights are checked when they are loaded, with the file's own message."""
+    damage = result_damage(run_dir, weights=False)
+    if damage:
+        raise DamagedResultError(
+            f"fusion source {source.name}: {run_dir} is a finished run whose result is damaged ({damage}); "
+            f"it was not fused. Retrain that run: {retrain_command(cfg, source)}"
+        )
 
 
 def _passthrough_overrides() -> list[str]:
@@ -89,7 +108,9 @@ def resolve_mt_a(cfg: DictConfig) -> tuple[Path, list[Source]]:
             f"fusion with adapters=mt_a needs the MT-A run {run_dir} (no metrics.json there). Train it first:\n"
             f"  afuse train-multitask {passthrough} seed={cfg.seed} tasks=[{','.join(tasks)}]"
         )
-    return run_dir, [Source(t, run_dir / "adapters" / t) for t in tasks]
+    sources = [Source(t, run_dir / "adapters" / t) for t in tasks]
+    _refuse_damaged(cfg, sources[0], run_dir)
+    return run_dir, sources
 
 
 def check_sites(cfg: DictConfig, sources: list[Source]) -> None:
@@ -114,9 +135,7 @@ def check_sites(cfg: DictConfig, sources: list[Source]) -> None:
 def source_positions(sources: list[Source], sites: str) -> tuple[str, ...]:
     """Where a fusion over these adapters sits (afuse.sites.fused_positions), from their
     adapter_config.json."""
-    import json
-
-    from afuse.modeling.adapterhub import ADAPTER_CONFIG, spec_from_config
+    from afuse.modeling.adapterhub import ADAPTER_CONFIG, read_json, spec_from_config
     from afuse.sites import fused_positions
 
     specs = []
@@ -126,5 +145,41 @@ def source_positions(sources: list[Source], sites: str) -> tuple[str, ...]:
             raise MissingInputError(
                 f"fusion source {source.name}: no {ADAPTER_CONFIG} in {source.adapter_dir}"
             )
-        specs.append(spec_from_config(json.loads(path.read_text()).get("config", {}), where=str(path))[0])
+        specs.append(spec_from_config(read_json(path).get("config", {}), where=str(path))[0])
     return fused_positions([spec.positions for spec in specs], sites)
+
+
+def source_digests(sources: list[Source]) -> dict[str, str]:
+    """sha256 of each source's adapter weights file (what a Fusion run trains on; metrics.json)."""
+    from afuse.data.source_read import sha256_file
+    from afuse.modeling.adapterhub import ADAPTER_WEIGHTS
+    from afuse.modeling.weights import first_existing
+
+    paths = {source.name: first_existing(source.adapter_dir, ADAPTER_WEIGHTS) for source in sources}
+    return {name: sha256_file(path) for name, path in paths.items() if path is not None}
+
+
+def check_source_digests(run_dir: Path, metrics: dict, sources: list[Source]) -> None:
+    """Refuse to rebuild a Fusion run over source adapters other than those it was trained on (a
+    source retrained with force=true since): that model was never trained. Runs made before
+    afuse recorded the digests are not checked."""
+    recorded = metrics.get(SOURCE_DIGESTS) or {}
+    current = source_digests(sources)
+    changed = [name for name, digest in recorded.items() if current.get(name, digest) != digest]
+    if changed:
+        raise DamagedResultError(
+            f"{run_dir}: the adapter of source(s) {', '.join(changed)} changed since this Fusion was "
+            "trained on it (retrained?), so the trained model cannot be rebuilt; rerun the Fusion with "
+            "force=true to train it on the current adapters"
+        )
+
+
+def check_fusion_file(run_dir: Path, file_sources: list[str], sources: list[Source]) -> None:
+    """The run's fusion.safetensors must be over the sources its config finds, in that order (a
+    file copied from another Fusion run would rebuild a fusion over other adapters)."""
+    names = [source.name for source in sources]
+    if list(file_sources) != names:
+        raise DamagedResultError(
+            f"{run_dir}: its fusion.safetensors is over {list(file_sources)}, but the run fuses {names} "
+            "(a file of another run?); rerun the Fusion with force=true"
+        )

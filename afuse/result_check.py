@@ -10,15 +10,19 @@ header covers the file exactly (safetensors' own check on opening; no tensor is 
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from afuse.errors import AfuseError
 from afuse.runs import CONFIG, METRICS
 from afuse.train.checkpoint_dirs import CHECKPOINT_DIRS
-from afuse.train.forced import HELD
+from afuse.train.forced import HELD, HOLDING
 
-_NOT_RESULT = (*CHECKPOINT_DIRS, HELD)
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+_NOT_RESULT = (*CHECKPOINT_DIRS, HELD, HOLDING)
 
 
 class DamagedResultError(AfuseError):
@@ -27,10 +31,34 @@ class DamagedResultError(AfuseError):
     exit_code = 5
 
 
-def result_damage(run_dir: str | Path) -> str | None:
-    """What is wrong with the finished run in `run_dir` (one line), or None when it reads."""
+def result_damage(run_dir: str | Path, weights: bool = True) -> str | None:
+    """What is wrong with the finished run in `run_dir` (one line), or None when it reads.
+    weights=False: only its records (a caller that loads the weights reports those itself)."""
     run_dir = Path(run_dir)
-    return _metrics_damage(run_dir / METRICS) or _config_damage(run_dir / CONFIG) or _weights_damage(run_dir)
+    records = _metrics_damage(run_dir / METRICS) or config_damage(run_dir / CONFIG)
+    return records or (_weights_damage(run_dir) if weights else None)
+
+
+def read_finished_run(run_dir: str | Path) -> tuple["DictConfig", dict]:
+    """(config, metrics) of a finished run, for the commands that rebuild it (evaluate, predict,
+    export); DamagedResultError, with what to run, when they do not read. Its weights are
+    checked when they are loaded."""
+    from omegaconf import OmegaConf
+
+    run_dir = Path(run_dir)
+    damage = result_damage(run_dir, weights=False)
+    cfg = None if damage else OmegaConf.load(run_dir / CONFIG)
+    if cfg is not None:
+        # A file cut at a line end still parses: what every rebuild reads must be there.
+        missing = [key for key in ("model",) if key not in cfg]
+        missing += [] if "task" in cfg or "tasks" in cfg else ["task"]
+        damage = f"{CONFIG} lacks {', '.join(missing)} (cut short?)" if missing else None
+    if damage:
+        raise DamagedResultError(
+            f"{run_dir} is a finished run whose result is damaged ({damage}); "
+            "rerun the command that made it with force=true"
+        )
+    return cfg, json.loads((run_dir / METRICS).read_text())
 
 
 def _metrics_damage(path: Path) -> str | None:
@@ -48,7 +76,8 @@ def _metrics_damage(path: Path) -> str | None:
     return None
 
 
-def _config_damage(path: Path) -> str | None:
+def config_damage(path: Path) -> str | None:
+    """What is wrong with a run's config.yaml (one line), or None when it reads as OmegaConf reads it."""
     if not path.exists():
         return None  # runs of older versions may lack it; nothing reads it but the settings check
     try:

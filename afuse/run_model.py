@@ -13,7 +13,9 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.errors import ConfigError, MissingInputError
+from afuse.fusion_sources import check_fusion_file
 from afuse.modeling import AfuseModel, load_backbone
+from afuse.result_check import read_finished_run
 from afuse.run_identity import parse_run_dir
 from afuse.runs import CONFIG, is_complete, read_metrics
 
@@ -28,34 +30,36 @@ def run_config(run_dir: Path) -> DictConfig:
         )
     if not is_complete(run_dir):
         raise MissingInputError(f"{run_dir} has not finished (no metrics.json): rerun its command first")
-    cfg = OmegaConf.load(run_dir / CONFIG)
+    cfg, _ = read_finished_run(run_dir)
     parsed = parse_run_dir(Path(run_dir).resolve())
     if parsed is not None:  # the tree may have moved since the run was made
         OmegaConf.update(cfg, "paths.runs", str(parsed.root))
     return cfg
 
 
-def fusion_sources(cfg: DictConfig):
-    """(MT-A run or None, sources) of a fuse run's config."""
-    from afuse.fusion_sources import resolve_mt_a, resolve_st_a_sources
+def fusion_sources(cfg: DictConfig, run_dir: Path, metrics: dict):
+    """(MT-A run or None, sources) of a fuse run's config: the adapters it was trained on (the
+    same files: refused if a source was retrained since)."""
+    from afuse.fusion_sources import check_source_digests, resolve_mt_a, resolve_st_a_sources
 
-    if cfg.adapters == "mt_a":
-        return resolve_mt_a(cfg)
-    return None, resolve_st_a_sources(cfg)
+    mt_run, sources = resolve_mt_a(cfg) if cfg.adapters == "mt_a" else (None, resolve_st_a_sources(cfg))
+    check_source_digests(run_dir, metrics, sources)
+    return mt_run, sources
 
 
 def load_run_model(run_dir: str | Path, task: str | None = None) -> AfuseModel:
     run_dir = Path(run_dir)
     cfg = run_config(run_dir)
-    command = read_metrics(run_dir).get("command")
+    metrics = read_metrics(run_dir)
+    command = metrics.get("command")
     model = AfuseModel(load_backbone(cfg.model).encoder, family=cfg.model.family)
     if command == "fuse":
-        mt_run, sources = fusion_sources(cfg)
+        mt_run, sources = fusion_sources(cfg, run_dir, metrics)
         if mt_run is not None:
             model.load_encoder(mt_run / "encoder.safetensors")
         for source in sources:
             model.load_adapter(source.name, source.adapter_dir)
-        model.load_fusion(run_dir / "fusion.safetensors")
+        check_fusion_file(run_dir, model.load_fusion(run_dir / "fusion.safetensors").sources, sources)
         model.load_head(HEAD, run_dir / "head.safetensors", cfg.task)
         model.set_active(fusion=True, head=HEAD)
     elif command == "train-multitask":

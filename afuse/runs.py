@@ -180,9 +180,17 @@ def record_failure(run_dir: str | Path, error: BaseException) -> None:
 def check_same_config(run_dir: str | Path, cfg: DictConfig) -> None:
     """Refuse to skip or resume a run made with different result-relevant settings."""
 
+    from afuse.result_check import DamagedResultError, config_damage  # result_check imports this module
+
     saved = Path(run_dir) / CONFIG
     if not saved.is_file():
         return
+    damage = config_damage(saved)
+    if damage:  # a finished run's is caught by the skip check; this is an unfinished run's
+        raise DamagedResultError(
+            f"{saved} does not read ({damage}), so this run's checkpoint cannot be checked against "
+            "these settings; restore the file, or rerun with force=true to start the run over"
+        )
     old = result_config(OmegaConf.load(saved))
     diffs = config_differences(old, result_config(cfg))
     if diffs:

@@ -73,3 +73,14 @@ def test_an_unreadable_store_is_ignored(tmp_path, own_cache):
     for store in own_cache.iterdir():
         store.write_text("{not json")
     assert preset_experiment(tmp_path / "conf", 8).groups["st_a"].variant == "pfeiffer_rf8"
+
+
+@pytest.mark.parametrize("entry", ["a string", 42, ["a", "list"], None])
+def test_a_stored_entry_that_is_not_a_composition_is_composed_afresh(entry, tmp_path, own_cache):
+    import json
+
+    preset_experiment(tmp_path / "conf", 8)
+    for store in own_cache.iterdir():
+        entries = json.loads(store.read_text())
+        store.write_text(json.dumps({key: entry for key in entries}))
+    assert preset_experiment(tmp_path / "conf", 8).groups["st_a"].variant == "pfeiffer_rf8"

@@ -7,15 +7,19 @@ here afuse reads the exports back through the same AdapterHub readers that match
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 from omegaconf import OmegaConf
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from afuse.cli import main as afuse_main
-from afuse.modeling import AfuseModel, load_backbone
+from afuse.errors import ConfigError, MissingInputError
+from afuse.export import export_run
+from afuse.modeling import AdapterSpec, AfuseModel, load_backbone
+from afuse.modeling.weights import load_tensors, save_tensors
 from afuse.run_identity import multitask_dir, stage1_dir, stage2_dir
 from afuse.run_model import load_run_model
 from tests.train.test_fusion_sites import common, run
@@ -145,3 +149,131 @@ def test_what_cannot_be_exported_is_refused_before_anything_is_written(root, cap
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
     assert cli("export", f"paths.logs={root}/logs") == 2
     assert "afuse export needs run=<...>" in error()
+
+
+def adapter_run(root: Path) -> Path:
+    """A finished train-adapter run of model=tiny on cb: its files, without training."""
+    from afuse.runs import write_config, write_metrics
+    from tests.from_conf import compose_config
+    from tests.modeling.conftest import tiny_model
+
+    cfg = compose_config("train_adapter", ["model=tiny", "task=cb"])
+    run_dir = stage1_dir(root / "runs", "tiny", "pfeiffer_rf16", "cb", 1)
+    model = tiny_model()
+    model.add_adapter("cb", AdapterSpec())
+    model.add_head("cb", cfg.task)
+    model.save_adapter("cb", run_dir)
+    model.save_head("cb", run_dir / "head.safetensors")
+    write_config(run_dir, cfg)
+    write_metrics(run_dir, {"command": "train-adapter", "kind": "st_a", "test": {"accuracy": 0.5}})
+    return run_dir
+
+
+def test_an_export_that_fails_half_way_leaves_no_half_written_directory(tmp_path):
+    from afuse.export import export_run
+
+    run_dir = adapter_run(tmp_path)
+    head = run_dir / "head.safetensors"
+    kept = head.read_bytes()
+    head.unlink()  # the adapter is written before the head is found missing
+    out = tmp_path / "exports" / "cb"
+    with pytest.raises(MissingInputError):
+        export_run(run_dir, out)
+    assert not out.exists() and list((tmp_path / "exports").iterdir()) == []
+
+    head.write_bytes(kept)
+    export = export_run(run_dir, out)  # the same out= works once the cause is fixed
+    manifest = json.loads((out / "export.json").read_text())
+    assert manifest["adapters"] == {"cb": "cb"} and export.adapters["cb"] == out / "cb"
+    assert f'model.load_adapter("{out / "cb"}")' in manifest["load_with_adapters"]
+    assert sorted(p.name for p in (out / "cb").iterdir()) == sorted(
+        ["adapter_config.json", "adapter.safetensors", "pytorch_adapter.bin"]
+        + ["head_config.json", "model_head.safetensors", "pytorch_model_head.bin"]
+    )
+    assert list((tmp_path / "exports").iterdir()) == [out]
+
+
+def test_out_naming_a_file_is_refused_in_one_line(tmp_path):
+    from afuse.export import export_run
+
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    with pytest.raises(ConfigError, match="is a file; choose a new directory"):
+        export_run(adapter_run(tmp_path), taken)
+    assert taken.read_text() == "mine"
+
+
+@pytest.mark.parametrize("variant", ["dynamic_houlsby_rf16_src-c056b4_attn-ffn", "dynamic_mt_a_src-c056b4"])
+def test_a_fusion_whose_source_adapter_changed_since_is_not_rebuilt(root, variant, tmp_path):
+    # A source retrained with force=true after the Fusion was trained: loading the Fusion over the
+    # new adapter gives a model that was never trained (and an export that pairs them).
+    from afuse.inference.rebuild import load_run
+    from afuse.result_check import DamagedResultError
+
+    copy = tmp_path / "copy"
+    shutil.copytree(root / "runs", copy / "runs")
+    run_dir = stage2_dir(copy / "runs", "tiny", variant, "cb", 1)
+    folder = "mt_a/rte-cb/seed1/adapters/rte" if "mt_a" in variant else "houlsby_rf16/rte/seed1"
+    adapter = copy / "runs" / "stage1" / "tiny" / folder / "adapter.safetensors"
+    state = load_file(adapter)
+    save_file({k: v + 0.5 for k, v in state.items()}, adapter)  # a valid file, other weights
+    for rebuild in (load_run_model, load_run, lambda run: export_run(run, tmp_path / "out")):
+        with pytest.raises(DamagedResultError) as refused:
+            rebuild(run_dir)
+        assert "rte" in str(refused.value) and "force=true" in str(refused.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_out_filled_by_another_process_meanwhile_is_left_alone(tmp_path, monkeypatch):
+    from afuse import export as export_module
+
+    out = tmp_path / "exports" / "cb"
+    write = export_module._write_export
+
+    def racing(*args, **kwargs):  # another export (or anything) writes out/ while this one works
+        out.mkdir(parents=True)
+        (out / "theirs.txt").write_text("theirs")
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(export_module, "_write_export", racing)
+    with pytest.raises(ConfigError, match="written meanwhile"):
+        export_run(adapter_run(tmp_path), out)
+    assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["cb"]
+
+
+def test_a_full_disk_while_the_encoder_is_written_is_one_line(tmp_path, monkeypatch):
+    # transformers' save_pretrained writes with safetensors' own writer, whose full-disk error
+    # is a SafetensorError naming the OS error, not an OSError.
+    from safetensors import SafetensorError
+    from transformers import PreTrainedModel
+
+    from afuse.errors import WriteError
+
+    def full(self, directory, *args, **kwargs):
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(PreTrainedModel, "save_pretrained", full)
+    out = tmp_path / "exports" / "cb"
+    with pytest.raises(WriteError, match="No space left on device; free some space") as refused:
+        export_run(adapter_run(tmp_path), out, with_encoder=True)
+    assert f"cannot write {out / 'encoder'}:" in str(refused.value)
+    assert list((tmp_path / "exports").iterdir()) == []
+
+
+def test_a_fusion_file_over_other_sources_than_its_run_is_not_rebuilt(root, tmp_path):
+    # fusion.safetensors names its sources; a file copied from another Fusion run would rebuild
+    # a fusion over those, not over the run's own: refused by path.
+    from afuse.inference.rebuild import load_run
+    from afuse.result_check import DamagedResultError
+
+    copy = tmp_path / "copy"
+    shutil.copytree(root / "runs", copy / "runs")
+    run_dir = stage2_dir(copy / "runs", "tiny", "dynamic_houlsby_rf16_src-c056b4_attn-ffn", "cb", 1)
+    state, meta = load_tensors(run_dir / "fusion.safetensors")
+    meta["sources"] = ["rte", "cb"]  # the same shapes, the sources the other way round
+    save_tensors(run_dir / "fusion.safetensors", state, meta)
+    for rebuild in (load_run_model, load_run, lambda run: export_run(run, tmp_path / "out")):
+        with pytest.raises(DamagedResultError, match=r"fusion.safetensors is over \['rte', 'cb'\]"):
+            rebuild(run_dir)

@@ -4,7 +4,7 @@ runs): it must refuse what OmegaConf.load, which the settings check on a rerun u
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
-from afuse.result_check import _config_damage
+from afuse.result_check import config_damage
 
 TEXTS = {
     "valid": "seed: 1\ntrainer:\n  lr: 1.0e-4\n  max_epochs: 3\n",
@@ -30,11 +30,49 @@ def test_the_config_check_agrees_with_omegaconf(name, tmp_path):
     path = tmp_path / "config.yaml"
     text = TEXTS[name]
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    damage = _config_damage(path)
+    damage = config_damage(path)
     assert (damage is None) == omegaconf_reads_a_mapping(path), damage
     if damage:
         assert damage.startswith("config.yaml: ")
 
 
 def test_a_missing_config_is_not_damage(tmp_path):
-    assert _config_damage(tmp_path / "config.yaml") is None
+    assert config_damage(tmp_path / "config.yaml") is None
+
+
+FINISHED_CONFIG = "seed: 1\ntask:\n  name: cb\nmodel:\n  name: tiny\n"
+
+
+@pytest.mark.parametrize(
+    ("metrics", "config", "said"),
+    [
+        ('{"test": {"accuracy": 0.5', FINISHED_CONFIG, "metrics.json: not readable JSON"),
+        ('{"test": {"accuracy": 0.5}}', "seed: 1\ntask: [cb", "config.yaml: not readable YAML"),
+        ('{"test": {"accuracy": 0.5}}', "seed: 1\nforce: false\npaths:\n  data: d\n", "lacks model, task"),
+    ],
+    ids=["metrics-cut-short", "config-cut-inside-a-value", "config-cut-at-a-line"],
+)
+def test_evaluate_and_export_refuse_a_finished_run_whose_records_do_not_read(metrics, config, said, tmp_path):
+    from afuse.export import export_run
+    from afuse.inference.rebuild import read_run
+    from afuse.result_check import DamagedResultError
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text(metrics)
+    (run / "config.yaml").write_text(config)
+    for read in (read_run, lambda run: export_run(run, tmp_path / "out")):
+        with pytest.raises(DamagedResultError) as refused:
+            read(run)
+        assert str(run) in str(refused.value) and said in str(refused.value)
+        assert "force=true" in str(refused.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_finished_runs_records_are_read(tmp_path):
+    from afuse.result_check import read_finished_run
+
+    (tmp_path / "metrics.json").write_text('{"test": {"accuracy": 0.5}}')
+    (tmp_path / "config.yaml").write_text(FINISHED_CONFIG)
+    cfg, metrics = read_finished_run(tmp_path)
+    assert cfg.task.name == "cb" and metrics["test"]["accuracy"] == 0.5

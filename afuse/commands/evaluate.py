@@ -43,6 +43,10 @@ def main(cfg: DictConfig) -> None:
     frame = predictions_frame(rows, inference.probabilities, labels, labelled=True)
     scores = classification_scores(frame["gold"].to_numpy(), frame["predicted"].to_numpy(), labels)
     metrics = _metrics(cfg, trained, rows, scores, inference.loss, elapsed)
+    # metrics.json marks the folder evaluated: a rerun into it removes the previous one first, so
+    # a rerun stopped half way never leaves it beside predictions of another file.
+    if (out / "metrics.json").is_file():
+        (out / "metrics.json").unlink()
     write_parquet(out / "predictions.parquet", frame)
     if inference.recorder is not None:
         name = rows.source.get("split") or rows.source["file"]

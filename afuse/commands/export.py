@@ -3,7 +3,7 @@
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.errors import ConfigError
-from afuse.export import export_run, write_manifest
+from afuse.export import MANIFEST, export_run
 
 
 def main(cfg: DictConfig) -> None:
@@ -16,6 +16,5 @@ def main(cfg: DictConfig) -> None:
                 f"afuse export needs {key}=<...>, e.g. afuse export run={example} out=export/rte"
             )
     export = export_run(cfg.run, cfg.out, bool(cfg.with_encoder))
-    manifest = write_manifest(export, cfg.run)
-    print(f"afuse export: wrote {export.out} ({manifest.name} lists it). Load it with adapters 1.3.0:")
+    print(f"afuse export: wrote {export.out} ({MANIFEST} lists it). Load it with adapters 1.3.0:")
     print(export.loading_code())

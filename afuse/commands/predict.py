@@ -17,7 +17,7 @@ from afuse.inference.outputs import (
     predictions_frame,
     write_parquet,
 )
-from afuse.inference.submission import submission_for, write_submission
+from afuse.inference.submission import submission_files, submission_for, write_submission
 
 
 def main(cfg: DictConfig) -> None:
@@ -39,6 +39,9 @@ def main(cfg: DictConfig) -> None:
     inference = infer_rows(cfg, trained, rows, "predicting")
     labels = trained.label_names()
     frame = predictions_frame(rows, inference.probabilities, labels, labelled=False)
+    for earlier in submission_files(trained.task.name):  # an earlier predict's: not of these rows
+        if (out / earlier).is_file():
+            (out / earlier).unlink()
     write_parquet(out / "predictions.parquet", frame)
     written = out / "predictions.parquet"
     if submission:

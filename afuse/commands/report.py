@@ -20,6 +20,6 @@ def written(out: Path) -> str:
     heatmaps = (
         "; heatmaps/"
         if any(n.startswith("heatmaps/") for n in names)
-        else "; no heatmaps (no fusion run finished)"
+        else "; no heatmaps (no finished fusion run with activations.json)"
     )
     return f"tables: {', '.join(tables)}{heatmaps}"

@@ -21,7 +21,7 @@ from afuse.data.normalize import plain
 from afuse.data.schema import SPLITS, to_table
 from afuse.data.source_read import SourceRead, sha256_file
 from afuse.data.splits import carve_splits
-from afuse.data.store import damaged_files, digest, locked, prepared_dir, read_json, write_parquet
+from afuse.data.store import damaged_files, digest, locked, prepared_dir, read_index, write_parquet
 from afuse.errors import ConfigError, OfflineError
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def _read_source(out: Path, task_cfg: DictConfig, data_cfg: DictConfig) -> Sourc
 
 
 def read_manifest(prepared: Path) -> dict | None:
-    return read_json(prepared / MANIFEST)
+    return read_index(prepared / MANIFEST, "splits")
 
 
 # -- reuse -------------------------------------------------------------------------------------

@@ -10,17 +10,21 @@ truncated or altered after it was written.
 
 import hashlib
 import json
+import logging
 import re
 from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from omegaconf import DictConfig
 
 from afuse.atomic import atomic_write
 from afuse.data.source_read import sha256_file
+from afuse.errors import AfuseError
+
+log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT_S = 3600  # another process preparing the same task (a sweep) finishes first
 
@@ -45,10 +49,26 @@ def digest(obj) -> str:
 
 @contextmanager
 def locked(directory: Path):
-    """One writer per directory at a time (parallel sweep jobs share paths.data)."""
+    """One writer per directory at a time (parallel sweep jobs share paths.data). Waiting for
+    another process is said on the console; a lock held past LOCK_TIMEOUT_S is an AfuseError."""
     directory.mkdir(parents=True, exist_ok=True)
-    with FileLock(directory / ".lock", timeout=LOCK_TIMEOUT_S):
+    lock = FileLock(directory / ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("%s: another process holds it; waiting for it (up to %d min)", directory, LOCK_TIMEOUT_S // 60)
+        try:
+            lock.acquire(timeout=LOCK_TIMEOUT_S)
+        except Timeout:
+            raise AfuseError(
+                f"{directory} stayed locked by another process for {LOCK_TIMEOUT_S / 60:g} min (a stopped or "
+                "stuck afuse job preparing the same data?); stop that process, or set paths.data to another "
+                "directory"
+            ) from None
+    try:
         yield
+    finally:
+        lock.release()
 
 
 def write_parquet(path: Path, table: pa.Table) -> dict:
@@ -56,12 +76,20 @@ def write_parquet(path: Path, table: pa.Table) -> dict:
     return {"file": path.name, "rows": table.num_rows, "sha256": sha256_file(path)}
 
 
-def read_json(path: Path) -> dict | None:
-    """The JSON at `path`, or None if it is missing or not valid JSON (a damaged index)."""
+def read_index(path: Path, files_key: str) -> dict | None:
+    """The JSON index at `path`, or None if it is missing or damaged: not valid JSON, or not an
+    object whose `files_key` lists files (name and sha256) as `damaged_files` reads them."""
     try:
-        return json.loads(path.read_text())
+        index = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    files = index.get(files_key) if isinstance(index, dict) else None
+    if not isinstance(files, dict) or not all(
+        isinstance(entry, dict) and isinstance(entry.get("file"), str) and "sha256" in entry
+        for entry in files.values()
+    ):
+        return None
+    return index
 
 
 def damaged_files(directory: Path, files: dict[str, dict]) -> list[str]:

@@ -19,9 +19,10 @@ from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from afuse.atomic import atomic_write_json
-from afuse.data.prepare import prepare_task, read_manifest
+from afuse.data.prepare import fingerprint, prepare_task, read_manifest
 from afuse.data.schema import SPLITS
-from afuse.data.store import cache_dir, damaged_files, locked, read_json, write_parquet
+from afuse.data.store import cache_dir, damaged_files, locked, read_index, write_parquet
+from afuse.errors import AfuseError
 from afuse.config import example_limit
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 CACHE_INDEX = "cache.json"
 TOKENIZE_VERSION = 1  # bump when the tokenised output of the same prepared data changes
 CHUNK_ROWS = 1000
+PREPARE_TRIES = 3  # preparations in a row that another process may redo with other settings
 MODEL_INPUTS = {"input_ids": pa.int32(), "attention_mask": pa.int8(), "token_type_ids": pa.int8()}
 
 
@@ -40,13 +42,28 @@ def load_tokenized(
     Not padded (see Collator). Multiple choice: each input column holds one sequence per choice.
     The task is prepared first if needed; train is subsampled to data.max_train_examples.
     """
-    prepared = prepare_task(task_cfg, data_cfg, paths_cfg)
-    settings = _settings(task_cfg, tokenizer_id, read_manifest(prepared))
     directory = cache_dir(paths_cfg, task_cfg.name, tokenizer_id, int(task_cfg.max_length))
-    with locked(directory):
-        tables = _load_cache(directory, settings, task_cfg.name)
-        if tables is None:
-            tables = _build_cache(directory, prepared, task_cfg, tokenizer, settings)
+    for _ in range(PREPARE_TRIES):
+        prepared = prepare_task(task_cfg, data_cfg, paths_cfg)
+        # The prepared folder stays locked until its files are read: a job with other split
+        # settings on the same paths.data (a sweep over them) may prepare the task again as soon
+        # as prepare_task returns, and its splits are not this run's.
+        with locked(prepared):
+            manifest = read_manifest(prepared)
+            if manifest is None or manifest.get("fingerprint") != fingerprint(task_cfg, data_cfg):
+                continue
+            settings = _settings(task_cfg, tokenizer_id, manifest)
+            with locked(directory):
+                tables = _load_cache(directory, settings, task_cfg.name)
+                if tables is None:
+                    tables = _build_cache(directory, prepared, task_cfg, tokenizer, settings)
+            break
+    else:
+        raise AfuseError(
+            f"{task_cfg.name}: {prepared} was prepared again with other data settings by another process "
+            f"{PREPARE_TRIES} times while this one read it; give jobs with other data.* split settings "
+            "their own paths.data"
+        )
     splits = {split: datasets.Dataset(tables[split]) for split in SPLITS}
     splits["train"] = subsample(splits["train"], data_cfg, task_cfg.name, "train")
     splits["test"] = subsample(splits["test"], data_cfg, task_cfg.name, "test")
@@ -83,7 +100,7 @@ def _settings(task_cfg: DictConfig, tokenizer_id: str, manifest: dict) -> dict:
 
 
 def _load_cache(directory: Path, settings: dict, task: str) -> dict[str, pa.Table] | None:
-    index = read_json(directory / CACHE_INDEX)
+    index = read_index(directory / CACHE_INDEX, "files")
     if index is None:
         if (directory / CACHE_INDEX).exists():
             log.warning(

@@ -9,7 +9,6 @@ them: its stage-1 runs beside it (the runs root is read off the run directory's 
 or committed tree of runs works) or the AdapterHub directories its config lists.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from afuse.config import task_config
 from afuse.errors import ConfigError, MissingInputError
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.modeling.adapterhub import HEAD_CONFIG, is_adapter_dir
+from afuse.result_check import read_finished_run
 from afuse.run_identity import parse_run_dir
 from afuse.runs import CONFIG, METRICS, is_complete
 
@@ -71,11 +71,7 @@ def read_run(run_dir: str | Path) -> tuple[Path, DictConfig, dict]:
             f"run={run_dir}: the run is not finished (no {METRICS}); let it finish or resume it first "
             "(`afuse status` shows its state)"
         )
-    try:
-        cfg = OmegaConf.load(run_dir / CONFIG)
-        metrics = json.loads((run_dir / METRICS).read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"run={run_dir}: its {CONFIG} or {METRICS} is unreadable ({exc})") from exc
+    cfg, metrics = read_finished_run(run_dir)
     return run_dir, cfg, metrics
 
 
@@ -103,7 +99,7 @@ def load_run(run_dir: str | Path, task: str | None = None) -> TrainedModel:
         _load_head(model, name, run_dir / "heads" / f"{name}.safetensors", task_cfg, run_dir)
         model.set_active(adapter=name, head=name)
     elif kind == "fusion":
-        _load_fusion(model, run_dir, cfg)
+        _load_fusion(model, run_dir, cfg, metrics)
         _load_head(model, name, run_dir / "head.safetensors", task_cfg, run_dir)
         model.set_active(fusion=True, head=name)
     else:
@@ -203,8 +199,9 @@ def _missing_weights(path: Path, run_dir: Path, hint: str | None = None) -> str:
     )
 
 
-def _load_fusion(model: AfuseModel, run_dir: Path, cfg: DictConfig) -> None:
-    from afuse.fusion_sources import resolve_mt_a, resolve_st_a_sources
+def _load_fusion(model: AfuseModel, run_dir: Path, cfg: DictConfig, metrics: dict) -> None:
+    from afuse.fusion_sources import check_fusion_file
+    from afuse.run_model import fusion_sources
 
     fusion_file = run_dir / "fusion.safetensors"
     if not fusion_file.is_file():
@@ -212,11 +209,10 @@ def _load_fusion(model: AfuseModel, run_dir: Path, cfg: DictConfig) -> None:
     located = cfg.copy()
     with open_dict(located):
         located.paths.runs = str(runs_root(run_dir, cfg))
-    if located.get("adapters") == "mt_a":
-        mt_run, sources = resolve_mt_a(located)
+        located.adapters = located.get("adapters", "st_a")
+    mt_run, sources = fusion_sources(located, run_dir, metrics)
+    if mt_run is not None:
         _load_weights(model.load_encoder, mt_run / "encoder.safetensors", mt_run)
-    else:
-        sources = resolve_st_a_sources(located)
     for source in sources:
         model.load_adapter(source.name, source.adapter_dir)
-    model.load_fusion(fusion_file)
+    check_fusion_file(run_dir, model.load_fusion(fusion_file).sources, sources)

@@ -37,6 +37,11 @@ FORMATS: dict[str, dict[str, Submission]] = {
 }
 
 
+def submission_files(task: str) -> list[str]:
+    """The names of every submission file `task` can have (one per format covering it)."""
+    return [tasks[task].file for tasks in FORMATS.values() if task in tasks]
+
+
 def submission_for(fmt: str, task: str) -> Submission:
     if fmt not in FORMATS:
         raise ConfigError(

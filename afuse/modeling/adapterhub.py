@@ -27,7 +27,13 @@ from afuse.errors import ConfigError, MissingInputError
 from afuse.modeling.adapters import ATTN, FFN, Adapter, AdapterSpec, site_key
 from afuse.modeling.heads import DEFAULT_SHAPE as DEFAULT_HEAD_SHAPE
 from afuse.modeling.inject import Family
-from afuse.modeling.weights import first_existing, load_state_file, save_tensors, save_torch_state
+from afuse.modeling.weights import (
+    CorruptWeightsError,
+    first_existing,
+    load_state_file,
+    save_tensors,
+    save_torch_state,
+)
 from afuse.non_linearities import is_non_linearity
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -99,10 +105,18 @@ _ADAPTER_KEY = re.compile(
 )
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
+    """The JSON object beside AdapterHub weights; one that does not read is damaged like a
+    truncated weights file (what wrote it must write it again)."""
     if not path.is_file():
         raise MissingInputError(f"{path.name} not found in {path.parent}")
-    return json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_text())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CorruptWeightsError(path, f"not readable JSON: {exc}") from None
+    if not isinstance(meta, dict):
+        raise CorruptWeightsError(path, "not a JSON object")
+    return meta
 
 
 def _weights(directory: Path, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
@@ -186,13 +200,21 @@ def config_for_spec(spec: AdapterSpec, leave_out: list[int]) -> dict:
     return cfg
 
 
-def read_adapter(directory: str | Path, fam: Family, hidden_size: int, num_layers: int):
-    """(spec, layers, state_dict for afuse's Adapter) from an AdapterHub-format directory."""
+def read_adapter(
+    directory: str | Path, fam: Family, hidden_size: int, num_layers: int, model_type: str | None = None
+):
+    """(spec, layers, state_dict for afuse's Adapter) from an AdapterHub-format directory;
+    `model_type` (bert, roberta): refuse an adapter its config says was trained on another."""
     directory = Path(directory)
-    meta = _read_json(directory / ADAPTER_CONFIG)
+    meta = read_json(directory / ADAPTER_CONFIG)
     if meta.get("hidden_size") not in (None, hidden_size):
         raise ConfigError(
             f"{directory}: adapter for hidden size {meta['hidden_size']}, model has {hidden_size}"
+        )
+    if model_type and meta.get("model_type") not in (None, "", model_type):
+        raise ConfigError(
+            f"{directory}: adapter trained on a {meta['model_type']} model; this model is {model_type} "
+            "(same width, other weights): use an adapter trained on this model"
         )
     spec, leave_out = spec_from_config(meta.get("config", {}), where=str(directory))
     layers = [i for i in range(num_layers) if i not in leave_out]
@@ -237,7 +259,7 @@ def copy_adapter(source: str | Path, target: str | Path, name: str) -> Path:
     (the library loads it under the name in its config, and a fusion refers to its sources by
     name), with both weight files."""
     source, target = Path(source), Path(target)
-    meta = _read_json(source / ADAPTER_CONFIG)
+    meta = read_json(source / ADAPTER_CONFIG)
     spec_from_config(meta.get("config", {}), where=str(source))  # only what afuse computes exactly
     tensors = {}
     for key, tensor in _weights(source, ADAPTER_WEIGHTS).items():
@@ -259,7 +281,7 @@ def copy_adapter(source: str | Path, target: str | Path, name: str) -> Path:
 def read_head(directory: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """(afuse head description, state_dict for afuse's Head) from an AdapterHub head directory."""
     directory = Path(directory)
-    meta = _read_json(directory / HEAD_CONFIG)
+    meta = read_json(directory / HEAD_CONFIG)
     cfg = meta.get("config", {})
     kind = cfg.get("head_type")
     layers, act = cfg.get("layers", 2), cfg.get("activation_function", "tanh")
@@ -330,7 +352,7 @@ def write_head(directory: str | Path, name: str, desc: dict, state: dict, fam_na
 def read_fusion(directory: str | Path, fam: Family) -> tuple[list[str], dict, dict[str, torch.Tensor]]:
     """(source names, FusionSpec keyword arguments, state_dict for afuse's Fusion)."""
     directory = Path(directory)
-    meta = _read_json(directory / FUSION_CONFIG)
+    meta = read_json(directory / FUSION_CONFIG)
     cfg = meta.get("config", {})
     if cfg.get("query") is not True or cfg.get("key") is not True:
         raise ConfigError(f"{directory}: only fusion with query and key projections is supported")

@@ -76,7 +76,7 @@ class AfuseModel(nn.Module):
                 "(or AdapterHub's pytorch_adapter.bin)"
             )
         spec, layers, state = adapterhub.read_adapter(
-            directory, self.family, self.hidden_size, self.num_layers
+            directory, self.family, self.hidden_size, self.num_layers, self.family_name
         )
         adapter = Adapter(spec, self.hidden_size, self.num_layers, layers)
         _load_exact(adapter, state, directory)
@@ -365,6 +365,10 @@ class AfuseModel(nn.Module):
         return self.fusion
 
 
+class WeightsMismatchError(ConfigError):
+    """A weights file whose tensors do not fit the module its config describes (names or shapes)."""
+
+
 def _load_exact(module: nn.Module, state: dict[str, torch.Tensor], where) -> None:
     """load_state_dict(strict) with shapes and names checked, reported in one readable line."""
     own = module.state_dict()
@@ -376,7 +380,7 @@ def _load_exact(module: nn.Module, state: dict[str, torch.Tensor], where) -> Non
         if k in state and state[k].shape != own[k].shape
     ]
     if missing or unexpected or wrong:
-        raise ConfigError(
+        raise WeightsMismatchError(
             f"{where}: weights do not fit: missing {missing[:4]}, unexpected {unexpected[:4]}, wrong shapes {wrong[:4]}"
         )
     module.load_state_dict(state)

@@ -59,7 +59,8 @@ class ReportFiles:
             atomic_write_bytes(out / name, content)
         atomic_write_text(out / MANIFEST, "".join(f"{name}\n" for name in sorted(self.files)))
         for stale in sorted(previous - set(self.files)):
-            (out / stale).unlink(missing_ok=True)
+            if (out / stale).is_file():  # a damaged list may name a folder
+                (out / stale).unlink()
 
 
 def build_report(cfg: DictConfig) -> Path | None:
@@ -173,4 +174,6 @@ def _report_page(experiment: Experiment, sections: list[str], grids: list[str]) 
 
 def _previous_files(out: Path) -> set[str]:
     manifest = out / MANIFEST
-    return set(manifest.read_text().split()) if manifest.is_file() else set()
+    names = set(manifest.read_text().split()) if manifest.is_file() else set()
+    # Only names a report writes: inside `out`. A damaged or edited list must not delete elsewhere.
+    return {name for name in names if not Path(name).is_absolute() and ".." not in Path(name).parts}

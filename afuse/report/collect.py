@@ -6,6 +6,7 @@ reported in percent, like the paper.
 """
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from afuse.runs import METRICS, is_complete
 from afuse.sites import FFN
 
 ACTIVATIONS = "activations.json"
+
+log = logging.getLogger(__name__)
 
 
 def expected_runs(layout: Layout) -> pd.DataFrame:
@@ -85,7 +88,15 @@ def read_activations(layout: Layout) -> pd.DataFrame:
         for group in column.groups:
             for job in group.jobs:
                 path = job.run_dir / ACTIVATIONS
-                if not (is_complete(job.run_dir) and path.is_file()):
+                if not is_complete(job.run_dir):
+                    continue
+                if not path.is_file():  # stage 2 writes it before metrics.json: removed since
+                    log.warning(
+                        "%s: a finished Fusion run without %s: left out of the heatmaps "
+                        "(rerun it with force=true to write it again)",
+                        job.run_dir,
+                        ACTIVATIONS,
+                    )
                     continue
                 for site, layer, source, weight in _activation_cells(path):
                     rows.append(
@@ -103,7 +114,8 @@ def _activation_cells(path: Path):
         sites = dict(data["sites"]) if "sites" in data else {FFN: data["matrix"]}
     except (ValueError, KeyError, TypeError) as exc:
         raise AfuseError(
-            f"{path}: expected {{'sources': [...], 'matrix': layers x sources}} ({exc})"
+            f"{path}: expected {{'sources': [...], 'matrix': layers x sources}} ({exc}); "
+            "rerun that Fusion run with force=true to write it again"
         ) from exc
     for site, matrix in sites.items():
         for layer, weights in enumerate(matrix, start=1):

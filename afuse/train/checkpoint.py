@@ -38,6 +38,7 @@ class LoopState:
     epochs_without_gain: int = 0
     history: list[dict] = field(default_factory=list)
     train_s: float = 0.0  # seconds trained so far, by every process that worked on the run
+    data_digest: str = ""  # the data it trains on (TaskData.fingerprint); "" in older checkpoints
 
 
 def _sha256(path: Path) -> str:
@@ -170,7 +171,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
             f"checkpoint file {path / 'optimizer.pt'} holds objects other than tensors (refused to "
             f"unpickle it); delete {path} to restart this run from scratch, or rerun with force=true"
         ) from None
-    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
+    # TypeError, AttributeError: a state.json of another shape (another version's loop state, a hand edit).
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError, SafetensorError) as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
         raise CorruptCheckpointError(
             f"checkpoint {path} cannot be read ({type(exc).__name__}: {first}); delete it to restart "

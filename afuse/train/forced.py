@@ -24,9 +24,10 @@ from afuse.train.checkpoint_dirs import CHECKPOINT_DIR, remove_checkpoints
 log = logging.getLogger(__name__)
 
 HELD = ".previous"
+HOLDING = f"{HELD}.partial"  # the finished run's files while they are being moved aside
 PREVIOUS_METRICS = "metrics.previous.json"
 # What a run directory holds besides its result: never moved with the result.
-_NOT_RESULT = (LOCK, HELD, PREVIOUS_METRICS, "failed.json")
+_NOT_RESULT = (LOCK, HELD, HOLDING, PREVIOUS_METRICS, "failed.json")
 
 
 def _result_entries(run_dir: Path) -> list[Path]:
@@ -37,17 +38,43 @@ def _result_entries(run_dir: Path) -> list[Path]:
     ]
 
 
+def _move(path: Path, target: Path) -> None:
+    path.replace(target)
+
+
 def hold_finished(run_dir: Path) -> bool:
-    """Move a finished run's files into .previous/; False when there is no finished run."""
+    """Move a finished run's files into .previous/; False when there is no finished run.
+
+    They go to .previous.partial/ first, which is renamed .previous/ once all are there: a
+    process killed half way leaves .previous.partial/, which the next command moves back
+    (undo_partial_hold) rather than taking a run with files missing for finished."""
+    undo_partial_hold(run_dir)
     if not is_complete(run_dir):
         return False
-    held = run_dir / HELD
+    held, holding = run_dir / HELD, run_dir / HOLDING
     shutil.rmtree(held, ignore_errors=True)
-    held.mkdir()
+    holding.mkdir()
     for path in _result_entries(run_dir):
         if path.name != METRICS:
-            path.replace(held / path.name)
-    (run_dir / METRICS).replace(held / METRICS)  # last: until here the run still reads as finished
+            _move(path, holding / path.name)
+    _move(run_dir / METRICS, holding / METRICS)  # last: until here the run still reads as finished
+    holding.rename(held)
+    return True
+
+
+def undo_partial_hold(run_dir: Path) -> bool:
+    """A forced rerun killed while it moved the finished run aside: move those files back."""
+    holding = Path(run_dir) / HOLDING
+    if not holding.is_dir():
+        return False
+    for path in sorted(holding.iterdir(), key=lambda p: p.name == METRICS):  # metrics.json last
+        target = Path(run_dir) / path.name
+        if target.is_dir():  # written since (an evaluation's eval/): keep the newer one
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            continue
+        _move(path, target)
+    holding.rmdir()
+    log.warning("%s: a forced rerun stopped while setting this finished run aside; it is restored", run_dir)
     return True
 
 
@@ -78,8 +105,12 @@ def release_finished(run_dir: Path) -> None:
     shutil.rmtree(held, ignore_errors=True)
 
 
-def recover_finished(run_dir: Path) -> None:
-    """A forced rerun died without restoring the finished run (kill -9): put it back now."""
+def recover_finished(run_dir: Path, requeued: bool = False) -> None:
+    """A forced rerun died without restoring the finished run (kill -9): put it back now, unless
+    this is its requeued SLURM job, which resumes it (a half-done hold is undone either way)."""
+    undo_partial_hold(run_dir)
+    if requeued:
+        return
     if (run_dir / HELD / METRICS).is_file() and not is_complete(run_dir):
         log.warning(
             "%s: a forced rerun of this finished run did not finish; the finished run is restored", run_dir

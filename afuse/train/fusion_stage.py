@@ -9,9 +9,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.atomic import atomic_write_json
-from afuse.fusion_sources import Source, retrain_command
+from afuse.errors import MissingInputError
+from afuse.fusion_sources import SOURCE_DIGESTS, Source, retrain_command, source_digests
 from afuse.loggers import make_logger
 from afuse.modeling import AfuseModel, FusionSpec, load_backbone
+from afuse.modeling.model import WeightsMismatchError
 from afuse.modeling.weights import CorruptWeightsError
 from afuse.train.loop import fit, progress_enabled, resolve_device
 from afuse.train.run_lifecycle import base_metrics, setup_torch
@@ -33,6 +35,7 @@ def train_fusion(
     for source in sources:
         with _retrain_hint(cfg, source):
             model.load_adapter(source.name, source.adapter_dir)
+    digests = source_digests(sources)  # what evaluate / export check the sources against
     data = build_data(cfg, tokenizer, tokenizer_id)
 
     torch.manual_seed(cfg.seed)  # fusion and head initialisation
@@ -60,6 +63,7 @@ def train_fusion(
             cfg.seed,
             logger=logger,
             extra_loss=value_penalty(model),
+            frozen_inputs=" ".join(f"{name}:{digest}" for name, digest in sorted(digests.items())),
         )
         model.save_fusion(run_dir / "fusion.safetensors")
         model.save_head(target, run_dir / "head.safetensors")
@@ -70,6 +74,7 @@ def train_fusion(
         metrics.update(
             params=params, train_examples=data.train_size, sources=names, adapters=str(cfg.adapters)
         )
+        metrics[SOURCE_DIGESTS] = digests
         metrics["pruning"] = evaluate_pruned(model, data, cfg, device, activations)
         logger.summary({"test/accuracy": result.test["accuracy"]})
         return metrics
@@ -89,14 +94,17 @@ def value_penalty(model: AfuseModel):
 
 @contextmanager
 def _retrain_hint(cfg: DictConfig, source: Source):
-    """A damaged stage-1 file: say which command writes it again."""
+    """A damaged or missing stage-1 file, or weights that do not fit their config: say which
+    command writes them again."""
     try:
         yield
-    except CorruptWeightsError as error:
+    except (CorruptWeightsError, WeightsMismatchError, MissingInputError) as error:
         command = retrain_command(cfg, source)
         if command is None:
             raise
-        raise CorruptWeightsError(error.path, error.detail, f"Retrain that run: {command}") from None
+        if isinstance(error, CorruptWeightsError):
+            raise CorruptWeightsError(error.path, error.detail, f"Retrain that run: {command}") from None
+        raise type(error)(f"{error}. Retrain that run: {command}") from None
 
 
 def capture_activations(model, data, cfg, device) -> dict:

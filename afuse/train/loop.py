@@ -13,6 +13,7 @@ the data order of each epoch comes from its own generator (seed, epoch) and the 
 drives dropout is saved in every checkpoint.
 """
 
+import hashlib
 import logging
 import math
 import sys
@@ -25,7 +26,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
-from afuse.errors import AfuseError, TrainingDiverged
+from afuse.errors import AfuseError, CorruptCheckpointError, TrainingDiverged
 from afuse.train import cuda_graphs, step_hooks
 from afuse.train.checkpoint import LoopState, find_checkpoint, load_checkpoint, save_checkpoint
 from afuse.train.signals import preemption_guard
@@ -80,6 +81,24 @@ class TaskData:
 
     def empty_splits(self) -> list[str]:
         return [split for split in ("train", "validation") if len(self.splits[split]) == 0]
+
+    def fingerprint(self) -> str:
+        """sha256 of every split's tokenised rows (their Arrow buffers): a checkpoint made on
+        other data (raw files changed since) is not resumed."""
+        digest = hashlib.sha256()
+        for split in sorted(self.splits):
+            dataset = self.splits[split]
+            digest.update(f"{split} {len(dataset)}".encode())
+            table = getattr(getattr(dataset, "data", None), "table", None)
+            if table is None:  # plain rows (the GPU check's synthetic data)
+                digest.update(repr(list(dataset)).encode())
+                continue
+            for column in sorted(table.column_names):
+                for chunk in table.column(column).chunks:
+                    for buffer in chunk.buffers():
+                        if buffer is not None:
+                            digest.update(buffer)
+        return digest.hexdigest()
 
     def num_batches(self, epoch: int) -> int:
         return math.ceil(self.train_size / self.batch_size)
@@ -277,12 +296,17 @@ def fit(
     seed: int,
     extra_loss: Callable[[], torch.Tensor] | None = None,
     logger=None,
+    frozen_inputs: str = "",
 ) -> FitResult:
-    """Train `model`'s parameters that require grad; return validation/test metrics of the best epoch."""
+    """Train `model`'s parameters that require grad; return validation/test metrics of the best epoch.
+    `frozen_inputs`: a digest of frozen weights the training depends on (a Fusion's source
+    adapters): with the data's, a checkpoint made over others is not resumed."""
     _require_rows(data)
     run = _prepare(model, data, cfg, extra_loss, logger)
-    if not _resume(run, run_dir):
+    digest = data.fingerprint() + (f" {frozen_inputs}" if frozen_inputs else "")
+    if not _resume(run, run_dir, digest):
         torch.manual_seed(seed)
+    run.state.data_digest = digest
     checkpoint = Checkpointer(lambda: run.save(run_dir), cfg.get("checkpoint_every_minutes"))
 
     run.start_clock()
@@ -341,12 +365,20 @@ def _prepare(model, data: TaskData, cfg, extra_loss, logger) -> Training:
     return run
 
 
-def _resume(run: Training, run_dir) -> bool:
+def _resume(run: Training, run_dir, data_digest: str) -> bool:
     """Continue from the run directory's checkpoint, if there is one: weights, optimizer, RNG, state."""
     found = find_checkpoint(run_dir)
     if not found:
         return False
     ckpt = load_checkpoint(found)
+    if ckpt.state.data_digest not in ("", data_digest):
+        raise AfuseError(
+            f"checkpoint {found} was made on other data or source adapters: the task's prepared data (its "
+            "raw files, data settings) or the adapters a Fusion fuses changed since; rerun with force=true "
+            "to train on the current ones from the start"
+        )
+    _check_fits(found, run.named, ckpt.params)
+    _check_fits(found, run.named, ckpt.best)
     _copy_into(run.named, ckpt.params)
     run.best = ckpt.best
     run.optimizer.load_state_dict(ckpt.optimizer_state["optimizer"])
@@ -361,6 +393,23 @@ def _resume(run: Training, run_dir) -> bool:
         run.steps_per_epoch,
     )
     return True
+
+
+def _check_fits(found, named: dict[str, torch.nn.Parameter], values: dict[str, torch.Tensor]) -> None:
+    """A checkpoint for other trainable weights (an older afuse's names, another model) is
+    refused: copying a smaller tensor into a parameter may broadcast without an error."""
+    wrong = [f"missing {n}" for n in named if n not in values]
+    wrong += [f"unexpected {n}" for n in values if n not in named]
+    wrong += [
+        f"{n} {tuple(values[n].shape)} != {tuple(p.shape)}"
+        for n, p in named.items()
+        if n in values and values[n].shape != p.shape
+    ]
+    if wrong:
+        raise CorruptCheckpointError(
+            f"checkpoint {found} holds other trainable weights than this run ({', '.join(wrong[:3])}); "
+            "delete it to restart this run from scratch, or rerun with force=true"
+        )
 
 
 def _result(run: Training, train_s: float) -> FitResult:

@@ -9,6 +9,8 @@ Task i is drawn with probability proportional to N_i^alpha (N_i: its training ex
 with the one loop; `MultiTaskModel` routes each batch through its task's adapter and head.
 """
 
+import hashlib
+
 import torch
 
 from afuse.errors import ConfigError
@@ -73,6 +75,12 @@ class MultiTaskData:
 
     def empty_splits(self) -> list[str]:
         return [f"{task} {split}" for task, data in self.tasks.items() for split in data.empty_splits()]
+
+    def fingerprint(self) -> str:
+        """Every task's TaskData.fingerprint, by task."""
+        return hashlib.sha256(
+            " ".join(f"{t}:{d.fingerprint()}" for t, d in self.tasks.items()).encode()
+        ).hexdigest()
 
     def num_batches(self, epoch: int) -> int:
         """One epoch: as many batches as one pass over every task's training data."""

@@ -35,7 +35,7 @@ from afuse.runs import (
     write_metrics,
 )
 from afuse.train.checkpoint_dirs import remove_checkpoints
-from afuse.train.forced import recover_finished, replacing_finished
+from afuse.train.forced import HOLDING, recover_finished, replacing_finished
 from afuse.train.signals import Preempted
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,8 @@ def run_stage(cfg: DictConfig, run_dir: Path, train: Callable[[], dict]) -> dict
     if _skip(cfg, run_dir):
         return None
     with RunLock(run_dir):
-        if not requeued():
-            recover_finished(run_dir)  # a forced rerun killed before it could put the finished run back
+        # A forced rerun killed before it could put the finished run back.
+        recover_finished(run_dir, requeued=requeued())
         # Again under the lock: another process (an overlapping sweep) may have finished this run
         # since the check above; training it again would replace a finished result.
         if _skip(cfg, run_dir):
@@ -86,8 +86,8 @@ def _stopped_for_requeue(error: BaseException) -> bool:
 
 def _skip(cfg: DictConfig, run_dir: Path) -> bool:
     """A finished run is skipped (its settings must match) unless force=true."""
-    if cfg.force or not is_complete(run_dir):
-        return False
+    if cfg.force or not is_complete(run_dir) or (run_dir / HOLDING).exists():
+        return False  # HOLDING: files of the finished run may be set aside (put back under the lock)
     damage = result_damage(run_dir)
     if damage:
         raise DamagedResultError(

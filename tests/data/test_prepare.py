@@ -145,6 +145,22 @@ def test_damaged_prepared_data_is_rebuilt_with_a_warning(task_cfg, data_cfg, pat
     assert (prepared / "train.parquet").read_bytes() == good
 
 
+@pytest.mark.parametrize("manifest", ["[]", "not-an-object", "no-splits"])
+def test_a_manifest_that_is_not_one_is_prepared_again(manifest, task_cfg, data_cfg, paths_cfg, caplog):
+    prepared = prepare_task(task_cfg("cb"), data_cfg(), paths_cfg)
+    good = manifest_of(prepared)
+    text = {
+        "[]": "[]",
+        "not-an-object": '"manifest"',
+        "no-splits": json.dumps({**good, "splits": None}),  # the fingerprint still matches
+    }[manifest]
+    (prepared / "manifest.json").write_text(text)
+    with caplog.at_level(logging.WARNING):
+        prepare_task(task_cfg("cb"), data_cfg(), paths_cfg)
+    assert "manifest.json is unreadable (damaged?); preparing the task again" in caplog.text
+    assert manifest_of(prepared)["splits"] == good["splits"]
+
+
 def test_prepared_data_is_reused_without_raw_dir(task_cfg, data_cfg, paths_cfg):
     prepare_task(task_cfg("cb"), data_cfg(), paths_cfg)
     prepare_task(task_cfg("cb"), data_cfg(raw_dir=None), paths_cfg)  # e.g. a later train-adapter run

@@ -97,6 +97,15 @@ def test_imdb_reads_reviews_from_the_archive_and_refuses_hostile_members(fixture
     assert os.listdir(tmp_path) == []  # nothing was extracted
 
 
+@pytest.mark.parametrize("keep", [0.3, 0.6, 0.9])  # cut in the gzip stream at several places
+def test_a_truncated_imdb_archive_is_one_error_naming_it(keep, fixture_data, tmp_path):
+    whole = (fixture_data / "IMDB/aclImdb_labeled.tar.gz").read_bytes()
+    cut = tmp_path / "aclImdb_labeled.tar.gz"
+    cut.write_bytes(whole[: int(len(whole) * keep)])  # an interrupted download
+    with pytest.raises(RawDataError, match=f"{cut}: the archive is cut short or damaged"):
+        list(read_imdb_tar(cut))
+
+
 def test_labels_file_is_joined_by_position_and_checked(fixture_data):
     records = list(read_jsonl(fixture_data / "Winogrande/train_l.jsonl"))
     labels_path = fixture_data / "Winogrande/train_l-labels.lst"

@@ -1,5 +1,6 @@
 """load_tokenized: columns, multiple choice, subsampling, the on-disk cache and its rebuilds."""
 
+import json
 import logging
 
 import pytest
@@ -87,15 +88,20 @@ def test_cache_is_reused(task_cfg, data_cfg, paths, minilm_tokenizer, caplog):
     assert again["train"]["input_ids"] == first["train"]["input_ids"]
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garble_index"])
+@pytest.mark.parametrize("damage", ["truncate", "garble_index", "index_not_an_object", "index_without_files"])
 def test_corrupt_cache_is_rebuilt_with_a_warning(damage, task_cfg, data_cfg, paths, minilm_tokenizer, caplog):
     first = load_tokenized(task_cfg("rte"), data_cfg(), paths, minilm_tokenizer, TOKENIZER_ID)
     (cache,) = (paths.data / "cache" / "rte").iterdir()
     if damage == "truncate":
         data = (cache / "train.parquet").read_bytes()
         (cache / "train.parquet").write_bytes(data[: len(data) // 3])
-    else:
+    elif damage == "garble_index":
         (cache / "cache.json").write_text('{"settings": ')
+    elif damage == "index_not_an_object":
+        (cache / "cache.json").write_text("[]")
+    else:  # the settings still match, the file list is gone
+        index = json.loads((cache / "cache.json").read_text())
+        (cache / "cache.json").write_text(json.dumps({"settings": index["settings"], "files": None}))
     with caplog.at_level(logging.WARNING):
         rebuilt = load_tokenized(task_cfg("rte"), data_cfg(), paths, minilm_tokenizer, TOKENIZER_ID)
     assert (
@@ -128,3 +134,35 @@ def test_caches_are_kept_apart_per_tokenizer_and_max_length(task_cfg, data_cfg, 
         p.name.split("-", 1)[0] + "-" + p.name.rsplit("-", 1)[1] for p in (paths.data / "cache/cb").iterdir()
     )
     assert folders == ["minilm-len128", "minilm-len16", "org_other-len128"]
+
+
+def test_a_preparation_with_other_split_settings_in_between_is_not_tokenised(
+    task_cfg, data_cfg, paths, minilm_tokenizer, monkeypatch
+):
+    # Two jobs with other split settings on one paths.data (a parallel sweep over
+    # data.validation_fraction): the other prepares the task again just after this one's
+    # preparation returns. This job must not tokenise, and train on, the other's splits.
+    from afuse.data import tokenize
+    from afuse.data.prepare import prepare_task
+
+    ours, theirs = data_cfg(validation_fraction=0.5), data_cfg()
+    expected = {
+        split: len(rows)
+        for split, rows in load_tokenized(
+            task_cfg("rte"), ours, paths, minilm_tokenizer, TOKENIZER_ID
+        ).items()
+    }
+    assert expected["validation"] != len(
+        load_tokenized(task_cfg("rte"), theirs, paths, minilm_tokenizer, TOKENIZER_ID)["validation"]
+    )
+    interleaved = []
+
+    def then_theirs(task, data, paths_cfg, *args, **kwargs):
+        out = prepare_task(task, data, paths_cfg, *args, **kwargs)
+        if not interleaved:
+            interleaved.append(prepare_task(task, theirs, paths_cfg))
+        return out
+
+    monkeypatch.setattr(tokenize, "prepare_task", then_theirs)
+    got = load_tokenized(task_cfg("rte"), ours, paths, minilm_tokenizer, TOKENIZER_ID)
+    assert interleaved and {split: len(rows) for split, rows in got.items()} == expected

@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from afuse.errors import ConfigError
+from afuse.modeling import AdapterSpec
 from afuse.modeling.adapterhub import read_head
 from afuse.modeling.weights import load_state_file
 
@@ -283,3 +284,39 @@ def test_heads_afuse_cannot_represent_are_refused(tmp_path, config):
     (tmp_path / "head_config.json").write_text(json.dumps({"config": config, "hidden_size": 32}))
     with pytest.raises(ConfigError, match="only classification / multiple_choice heads"):
         read_head(tmp_path)
+
+
+@pytest.mark.parametrize("text", ['{"config": {"reduction_factor": 1', "[1, 2]", "\xff"])
+@pytest.mark.parametrize("kind", ["adapter", "head"])
+def test_a_config_json_that_does_not_read_is_refused_by_path(kind, text, tmp_path):
+    from afuse.modeling.weights import CorruptWeightsError
+
+    from .conftest import task, tiny_model
+
+    model = tiny_model()
+    model.add_adapter("a", AdapterSpec())
+    model.add_head("a", task())
+    directory = tmp_path / kind
+    if kind == "adapter":
+        model.save_adapter("a", directory)
+        path, load = directory / "adapter_config.json", lambda: tiny_model().load_adapter("a", directory)
+    else:
+        model.save_head("a", directory)
+        path, load = directory / "head_config.json", lambda: tiny_model().load_head("a", directory, task())
+    path.write_bytes(text.encode("latin-1"))  # cut short, not an object, not UTF-8
+    with pytest.raises(CorruptWeightsError) as refused:
+        load()
+    assert str(path) in str(refused.value) and "force=true" in str(refused.value)
+
+
+def test_an_adapter_of_another_model_type_with_the_same_width_is_refused(tmp_path):
+    # RoBERTa-base and BERT-base are both 768 wide: the hidden size alone let a RoBERTa adapter
+    # load into a BERT model (the key prefix differs, the layout does not).
+    from .conftest import tiny_model
+
+    roberta = tiny_model("roberta")
+    roberta.add_adapter("a", AdapterSpec())
+    roberta.save_adapter("a", tmp_path / "a")
+    with pytest.raises(ConfigError, match="trained on a roberta model; this model is bert"):
+        tiny_model("bert").load_adapter("a", tmp_path / "a")
+    tiny_model("roberta").load_adapter("a", tmp_path / "a")  # its own kind loads

@@ -2,10 +2,14 @@
 reported by path, and rebuilt (prepared data, token caches) or refused with what to run (weights,
 checkpoints). Never loaded silently."""
 
+import hashlib
+import json
+import shutil
+
 import pytest
 import torch
 from omegaconf import OmegaConf
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from transformers import BertConfig, BertModel
 
 from afuse.modeling import AdapterSpec, AfuseModel
@@ -51,6 +55,78 @@ def test_a_damaged_checkpoint_is_refused_by_path_and_force_starts_over(
     again = afuse_inproc("train-adapter", *args, "force=true")  # what the message says to do
     assert again.code == 0, again.out
     assert results(read_metrics(run)) == results(reference.metrics)
+
+
+@pytest.mark.parametrize("change", ["shape", "name"])
+def test_a_checkpoint_of_other_weights_is_refused_not_broadcast(change, work, reference, afuse_inproc):
+    # A checkpoint whose files read and whose sha256 match, made for other trainable weights (an
+    # older afuse's names, another model): copying a (1,)-tensor into a (32,)-parameter
+    # broadcasts without an error, so it would resume silently from wrong weights.
+    args = overrides(work, reference.raw_dir)
+    run = run_dir(work)
+    assert afuse_inproc("train-adapter", *args, fault="nan@12").code == 6  # keeps the epoch-1 checkpoint
+    checkpoint = run / "checkpoint"
+    params = load_file(checkpoint / "trainable.safetensors")
+    first = sorted(params)[0]
+    if change == "shape":
+        params[first] = params[first][:1]
+    else:
+        params["renamed." + first] = params.pop(first)
+    save_file(params, checkpoint / "trainable.safetensors")
+    state = json.loads((checkpoint / "state.json").read_text())
+    state["sha256"]["trainable.safetensors"] = hashlib.sha256(
+        (checkpoint / "trainable.safetensors").read_bytes()
+    ).hexdigest()
+    (checkpoint / "state.json").write_text(json.dumps(state))
+
+    refused = afuse_inproc("train-adapter", *args)
+    assert refused.code == 5, refused.out
+    [line] = refused.error_lines()
+    assert str(checkpoint) in line and "force=true" in line and first in line
+    assert "resuming" not in refused.out and "Traceback" not in refused.out
+
+
+def test_a_checkpoint_made_on_other_data_is_not_resumed(work, reference, afuse_inproc):
+    # The raw files changed between the stop and the rerun (a new copy of the dataset): the
+    # task is prepared again, and resuming would finish a run half trained on other rows.
+    raw = work / "raw"
+    shutil.copytree(reference.raw_dir / "CB", raw / "CB")
+    args = [
+        *(a for a in overrides(work, reference.raw_dir) if not a.startswith("data.raw_dir=")),
+        f"data.raw_dir={raw}",
+    ]
+    run = run_dir(work)
+    assert afuse_inproc("train-adapter", *args, fault="nan@12").code == 6  # keeps the epoch-1 checkpoint
+    train = raw / "CB" / "train.jsonl"
+    train.chmod(0o644)
+    train.write_text("".join(train.read_text().splitlines(keepends=True)[:150]))
+
+    refused = afuse_inproc("train-adapter", *args)
+    assert refused.code == 2, refused.out
+    [line] = refused.error_lines()
+    assert str(run / "checkpoint") in line and "made on other data" in line and "force=true" in line
+    assert "resuming" not in refused.out and (run / "checkpoint").is_dir()
+    assert afuse_inproc("train-adapter", *args, "force=true").code == 0
+
+
+def test_a_fusion_checkpoint_made_over_other_source_adapters_is_not_resumed(work, reference, afuse_inproc):
+    # The source adapter was retrained (force=true, another learning rate) between the Fusion's
+    # stop and its rerun: resuming would finish a fusion half trained over other adapters.
+    copy_reference_run(reference, work)
+    fuse = [
+        *(a for a in overrides(work, reference.raw_dir) if not a.startswith("task=")),
+        "target=cb",
+        "fusion.sources=[cb]",
+    ]
+    assert afuse_inproc("fuse", *fuse, fault="nan@12").code == 6  # keeps the epoch-1 checkpoint
+    retrain = [*overrides(work, reference.raw_dir), "trainer.lr=0.05", "force=true"]
+    assert afuse_inproc("train-adapter", *retrain).code == 0
+
+    refused = afuse_inproc("fuse", *fuse)
+    assert refused.code == 2, refused.out
+    [line] = refused.error_lines()
+    assert "was made on other data or source adapters" in line and "force=true" in line
+    assert "resuming" not in refused.out
 
 
 # -- stage-1 weights, loaded by a stage-2 run --------------------------------------------------

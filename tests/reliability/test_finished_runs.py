@@ -15,6 +15,7 @@ import pytest
 
 from afuse.run_identity import fusion_variant_name, stage2_dir
 from afuse.runs import is_complete, read_metrics
+from afuse.train import forced
 from afuse.train.forced import HELD, PREVIOUS_METRICS
 
 from .harness import (
@@ -111,6 +112,38 @@ def test_a_forced_rerun_killed_outright_is_undone_by_the_next_command(work, refe
     assert rerun.code == 0, rerun.out
     assert "the finished run is restored" in rerun.out and "already complete" in rerun.out
     assert snapshot(run) == before
+
+
+@pytest.mark.parametrize("moved", [1, 5])  # of the run's 6 result files, metrics.json last
+def test_a_forced_rerun_killed_while_setting_the_finished_run_aside_is_undone(
+    moved, work, reference, afuse_inproc, monkeypatch
+):
+    # Setting a finished run aside is one rename per file: stopped between two of them (kill -9),
+    # the run read as finished with files missing, and the next force=true deleted those files.
+    run = copy_reference_run(reference, work)
+    before = snapshot(run)
+    args = overrides(work, reference.raw_dir)
+    real, calls = forced._move, []
+
+    def killed(path, target):
+        if len(calls) == moved:
+            raise KeyboardInterrupt  # in this process: the files stay where they are, like a kill
+        calls.append(path.name)
+        real(path, target)
+
+    monkeypatch.setattr(forced, "_move", killed)
+    assert afuse_inproc("train-adapter", *args, "force=true").code == 130
+    monkeypatch.setattr(forced, "_move", real)
+
+    rerun = afuse_inproc("train-adapter", *args)
+    assert rerun.code == 0, rerun.out
+    assert "already complete" in rerun.out and snapshot(run) == before
+    forced_rerun = afuse_inproc("train-adapter", *args, "force=true")
+    assert forced_rerun.code == 0, forced_rerun.out
+    assert json.loads((run / PREVIOUS_METRICS).read_text()) == reference.metrics
+    assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".")) == sorted(
+        [*(name for name in before if "/" not in name), PREVIOUS_METRICS]
+    )
 
 
 # -- item 4: damaged finished runs -------------------------------------------------------------

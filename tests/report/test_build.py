@@ -79,6 +79,18 @@ def test_files_of_an_older_report_are_removed(cpu_small_runs, tmp_path):
     assert (out / "README.md").exists()  # not the report's: kept
 
 
+def test_only_files_inside_the_report_folder_are_removed(cpu_small_runs, tmp_path):
+    # report_files.txt is read back to remove a previous report's files: a damaged or edited one
+    # must never make the report delete outside its folder (a run's metrics.json here).
+    out = build_report(cpu_small_runs)
+    [job] = [j for j in load_experiment(cpu_small_runs).jobs() if j.stage == 1][:1]
+    outside = job.run_dir / "metrics.json"
+    with open(out / "report_files.txt", "a") as manifest:
+        manifest.write(f"{Path('..', '..', outside.relative_to(tmp_path))}\n{outside}\nheatmaps\n")
+    build_report(cpu_small_runs)  # nor fail on a folder's name
+    assert outside.is_file() and (out / "heatmaps").is_dir()
+
+
 def test_report_of_nothing_writes_nothing(compose_preset, caplog):
     # Issue 14, item 16: no finished run, no report that claims tables.
     cfg = compose_preset("cpu_small")
@@ -120,6 +132,20 @@ def test_bad_metrics_name_the_file(cpu_small_runs):
     metrics.write_text(json.dumps({"validation": {"accuracy": 0.6}}))
     with pytest.raises(AfuseError, match="no test.accuracy"):
         build_report(cpu_small_runs)
+
+
+def test_a_fusion_runs_damaged_or_missing_activations_say_what_to_rerun(cpu_small_runs, caplog):
+    experiment = load_experiment(cpu_small_runs)
+    runs = [job.run_dir for job in experiment.jobs() if job.stage == 2]
+    (runs[0] / "activations.json").write_text('{"sources": ["sst2"')
+    with pytest.raises(AfuseError, match=r"activations.json: .*rerun that Fusion run with force=true"):
+        build_report(cpu_small_runs)
+    for run in runs:
+        (run / "activations.json").unlink()
+    out = build_report(cpu_small_runs)
+    assert not (out / "heatmaps").exists()
+    assert f"{runs[0]}: a finished Fusion run without activations.json" in caplog.text
+    assert "force=true" in caplog.text
 
 
 def test_wandb_logger_logs_tables_and_figures(cpu_small_runs, monkeypatch):

@@ -79,3 +79,34 @@ def test_report_command_writes_the_tables(tmp_path):
     main(["report", *paths, "report.heatmaps=false"])
     table = pd.read_csv(tmp_path / "results" / "runs" / "accuracy.csv")
     assert "tiny/dynamic_pfeiffer_rf16" in " ".join(map(str, table.columns))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "damage"),
+    [
+        ("head.safetensors", b"\x10\x00", "head.safetensors:"),  # a safetensors file cut short
+        ("config.yaml", b"seed: 1\ntask: [cb", "config.yaml: not readable YAML"),
+        ("metrics.json", b'{"test": {}}', "metrics.json: no test accuracy"),
+    ],
+)
+def test_a_run_whose_result_does_not_read_is_damaged_not_done(name, content, damage, tmp_path):
+    # `afuse list runs` / `afuse status` without a preset must agree with a preset's status and
+    # with the skip check (afuse.result_check): a run that does not read is not done.
+    run = write_run(stage1_dir(tmp_path / "runs", "tiny", "pfeiffer_rf16", "rte", 1), 0.6, kind="st_a")
+    (run / "config.yaml").write_text("seed: 1\n")
+    (run / name).write_bytes(content)
+    [found] = find_runs(tmp_path / "runs")
+    assert found.state == "damaged" and damage in found.note and "force=true" in found.note
+
+
+def test_a_runs_tree_named_like_a_preset_does_not_take_that_presets_report_folder(tmp_path):
+    # `afuse report paths.runs=runs/paper_table1` (no preset) must not replace the files of
+    # `afuse report experiment=paper_table1` in results/paper_table1/ (the presets keep their
+    # runs in runs/<preset>).
+    for runs in (tmp_path / "runs" / "paper_table1", tmp_path / "runs"):
+        run = write_run(stage1_dir(runs, "tiny", "pfeiffer_rf16", "rte", 1), 0.6, kind="st_a")
+        (run / "config.yaml").write_text("seed: 1\n")
+    named = OmegaConf.create({"paths": {"runs": str(tmp_path / "runs" / "paper_table1")}})
+    assert discovered_experiment(named).name == "paper_table1-all-runs"
+    plain = OmegaConf.create({"paths": {"runs": str(tmp_path / "runs")}})
+    assert discovered_experiment(plain).name == "runs"

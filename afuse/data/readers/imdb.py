@@ -6,13 +6,15 @@ reported as malformed rather than read. Everything outside the review folders (R
 URL lists, `unsup/`) is not a review and is skipped.
 """
 
+import gzip
 import re
 import tarfile
+import zlib
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from afuse.data.readers.base import RawRecord, RecordStream, bad
+from afuse.data.readers.base import RawDataError, RawRecord, RecordStream, bad
 
 SPLITS = ("train", "test")
 LABELS = ("pos", "neg")
@@ -51,11 +53,28 @@ def _review(
     return RawRecord(member.name, fields)
 
 
+def _check_complete(path: Path) -> None:
+    """A gzip stream cut short: tarfile's stream mode takes a cut between two members for the
+    end of the archive, and would read part of the reviews without a word."""
+    with open(path, "rb") as raw:
+        if raw.read(2) != b"\x1f\x8b":
+            return  # not gzip-compressed: tarfile's own errors cover it
+    with gzip.open(path, "rb") as stream:
+        while stream.read(1 << 22):
+            pass
+
+
 def read_imdb_tar(path: Path) -> RecordStream:
-    # Stream mode ("r|*"): one pass over the compressed archive, no seeking back and forth.
-    with tarfile.open(path, mode="r|*") as archive:
-        for member in tqdm(archive, desc=f"reading {path.name}", unit=" files", disable=None):
-            folder = _review_folder(member.name)
-            if folder is None:
-                continue  # README, vocab, URL lists, unsup/: not labelled reviews
-            yield _review(archive, member, *folder)
+    try:
+        _check_complete(path)
+        # Stream mode ("r|*"): one pass over the compressed archive, no seeking back and forth.
+        with tarfile.open(path, mode="r|*") as archive:
+            for member in tqdm(archive, desc=f"reading {path.name}", unit=" files", disable=None):
+                folder = _review_folder(member.name)
+                if folder is None:
+                    continue  # README, vocab, URL lists, unsup/: not labelled reviews
+                yield _review(archive, member, *folder)
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:  # an interrupted download, a bad copy
+        raise RawDataError(
+            f"{path}: the archive is cut short or damaged ({exc}); download or copy it again"
+        ) from None
