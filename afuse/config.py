@@ -64,10 +64,11 @@ def example_limit(data_cfg: DictConfig, task: str, split: str) -> int | None:
     """data.max_<split>_examples, or its per-task value under data.per_task.<task>."""
     key = f"max_{split}_examples"
     per_task = (data_cfg.get("per_task") or {}).get(task) or {}
+    name = f"data.per_task.{task}.{key}" if key in per_task else f"data.{key}"
     limit = per_task.get(key, data_cfg.get(key))
-    if limit is not None and int(limit) < 1:
-        raise ConfigError(f"data.{key} must be a positive number or null, got {limit}")
-    return None if limit is None else int(limit)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"{name} must be an integer >= 1 or null (got {limit!r}); e.g. {name}=1000")
+    return limit
 
 
 def specialise_data(cfg: DictConfig, task: str) -> None:

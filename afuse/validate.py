@@ -18,6 +18,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from afuse.cpu_isa import ISAS
 from afuse.errors import ConfigError
 from afuse.non_linearities import check_non_linearity
 
@@ -52,6 +53,40 @@ def _names(value) -> bool:
     return isinstance(value, ListConfig | list) and all(isinstance(v, str) for v in value)
 
 
+def _some_names(value) -> bool:
+    return _names(value) and len(value) > 0
+
+
+def _boolean(value) -> bool:
+    # `force=maybe` reaches the code as the string 'maybe', which Python would take as true.
+    return isinstance(value, bool)
+
+
+def _auto_or_boolean(value) -> bool:
+    return value == "auto" or isinstance(value, bool)
+
+
+def _one_of(*choices) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, str) and value in choices
+
+
+def _each(ok: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """One value, or a non-empty list of them (fusion.prune_below, fusion.keep_top_k)."""
+
+    def check(value) -> bool:
+        if isinstance(value, ListConfig | list):
+            return len(value) > 0 and all(map(ok, value))
+        return ok(value)
+
+    return check
+
+
+# Values the config names; the modules that use them import these (they import torch, this must not).
+FUSION_KINDS = ("dynamic", "static")
+SAMPLING_RULES = ("anneal", "prop", "sqrt", "uniform")
+DATA_SOURCES = ("hub", "local")
+
+
 @dataclass(frozen=True)
 class Rule:
     key: str
@@ -63,6 +98,11 @@ class Rule:
 
 RULES = (
     Rule("seed", _integer, "must be an integer", "1"),
+    # Switches: true or false only.
+    Rule("force", _boolean, "must be true or false", "true"),
+    Rule("save_encoder", _boolean, "must be true or false", "true"),  # finetune mode=full
+    Rule("with_encoder", _boolean, "must be true or false", "true"),  # export
+    Rule("dry_run", _boolean, "must be true or false", "true"),  # run
     Rule("adapter.reduction_factor", _positive, "must be > 0", "16"),
     Rule("trainer.lr", _positive, "must be > 0", "0.0001"),
     Rule("trainer.batch_size", _count, "must be an integer >= 1", "32"),
@@ -75,13 +115,51 @@ RULES = (
     Rule("trainer.weight_decay", _non_negative, "must be >= 0", "0.0"),
     Rule("trainer.max_grad_norm", _positive, "must be > 0", "1.0"),
     Rule("trainer.log_every_steps", _count, "must be an integer >= 1", "50"),
+    Rule("trainer.amp", _auto_or_boolean, "must be auto, true or false", "auto"),
+    Rule("trainer.progress_bar", _auto_or_boolean, "must be auto, true or false", "auto"),
+    Rule("progress_bar", _auto_or_boolean, "must be auto, true or false", "auto"),  # evaluate, predict
+    Rule("trainer.num_threads", _count, "must be an integer >= 1 or null", "2", nullable=True),
+    Rule("num_threads", _count, "must be an integer >= 1 or null", "2", nullable=True),  # evaluate, predict
+    Rule(
+        "trainer.cpu_isa", _one_of(*ISAS), f"must be one of {', '.join(ISAS)} or null", "avx2", nullable=True
+    ),
     Rule("trainer.checkpoint_every_minutes", _non_negative, "must be >= 0 or null", "15", nullable=True),
     Rule("fusion.regularization", _non_negative, "must be >= 0", "0.01"),
     Rule("fusion.temperature", _positive, "must be > 0", "1.0"),
     Rule("fusion.score_dropout", _fraction, "must be in [0, 1)", "0.1"),
     Rule("fusion.sites", lambda v: v in ("all", "ffn"), "must be all or ffn", "all"),
-    Rule("fusion.sources", _names, "must be a list of task names or adapter directories", "[rte,mnli]", True),
+    Rule(
+        "fusion.sources",
+        _some_names,
+        "must be a non-empty list of task names or adapter directories (or null: the 16 tasks)",
+        "[rte,mnli]",
+        True,
+    ),
+    Rule("fusion.source_seed", _integer, "must be an integer or null", "1", nullable=True),
+    Rule("fusion.kind", _one_of(*FUSION_KINDS), f"must be one of {', '.join(FUSION_KINDS)}", "dynamic"),
+    Rule(
+        "fusion.prune_below",
+        _each(lambda v: _number(v) and 0 <= v <= 1),
+        "must be a number in [0, 1], a list of them, or null",
+        "0.05",
+        nullable=True,
+    ),
+    Rule(
+        "fusion.keep_top_k",
+        _each(_count),
+        "must be an integer >= 1, a list of them, or null",
+        "3",
+        nullable=True,
+    ),
+    Rule("fusion.skip_last_layer", _boolean, "must be true or false", "true"),
+    Rule(
+        "sampling", _one_of(*SAMPLING_RULES), f"must be one of {', '.join(SAMPLING_RULES)}", "anneal"
+    ),  # train-multitask
+    Rule("tasks", _some_names, "must be a non-empty list of task names", "[rte,cb]"),  # train-multitask
+    Rule("data.source", _one_of(*DATA_SOURCES), f"must be one of {', '.join(DATA_SOURCES)}", "local"),
     Rule("data.max_train_examples", _count, "must be an integer >= 1 or null", "1000", nullable=True),
+    Rule("data.max_test_examples", _count, "must be an integer >= 1 or null", "1000", nullable=True),
+    Rule("data.validation_max_examples", _count, "must be an integer >= 1", "2000"),
     Rule("data.split_seed", _integer, "must be an integer", "42"),
     Rule("data.max_malformed_fraction", lambda v: _number(v) and 0 <= v <= 1, "must be in [0, 1]", "0.01"),
     Rule("data.validation_fraction", lambda v: _number(v) and 0 < v < 1, "must be in (0, 1)", "0.1"),

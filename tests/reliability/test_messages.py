@@ -41,6 +41,14 @@ REFUSED = [
     (["train-adapter", "task=cb"], "model=tinny", "unknown model 'tinny'; valid: bert-base-uncased minilm roberta-base tiny; did you mean model=tiny?"),
     (["run"], "experiment=cpu_smal", f"unknown experiment 'cpu_smal'; valid: {' '.join(preset_names())}; did you mean experiment=cpu_small?"),
     (FUSE[:1] + ["model=tiny"], "target=rtee", f"unknown task 'rtee'; valid tasks: {TASKS}"),
+    # found by a new user's hunt: each was accepted, crashed with a traceback (prune_below: after
+    # training), or was refused only after the run directory was written
+    (TRAIN, "force=maybe", "force must be true or false (got 'maybe'); e.g. force=true"),
+    (TRAIN, "data.validation_max_examples=0", "data.validation_max_examples must be an integer >= 1 (got 0); e.g. data.validation_max_examples=2000"),
+    (TRAIN, "data.max_test_examples=abc", "data.max_test_examples must be an integer >= 1 or null (got 'abc'); e.g. data.max_test_examples=1000"),
+    (TRAIN, "trainer.cpu_isa=foo", "trainer.cpu_isa must be one of avx2, avx512 or null (got 'foo'); e.g. trainer.cpu_isa=avx2"),
+    (FUSE, "fusion.prune_below=abc", "fusion.prune_below must be a number in [0, 1], a list of them, or null (got 'abc'); e.g. fusion.prune_below=0.05"),
+    (FUSE, "fusion.sources=[]", "fusion.sources must be a non-empty list of task names or adapter directories (or null: the 16 tasks) (got []); e.g. fusion.sources=[rte,mnli]"),
 ]  # fmt: skip
 
 
