@@ -72,6 +72,8 @@ class Export:
 def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool = False) -> Export:
     run_dir, out = Path(run_dir), Path(out)
     cfg = run_config(run_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out={out} is a file; choose a new directory for the export")
     if out.exists() and any(out.iterdir()):
         raise ConfigError(
             f"out={out} is not empty; choose a new directory (an export never mixes with other files)"
