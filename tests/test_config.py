@@ -28,7 +28,9 @@ def test_a_limit_below_one_names_the_key():
 def test_a_per_task_limit_that_is_not_a_count_names_the_key(bad):
     """`+data.per_task.rte.max_test_examples=abc` ended in int()'s ValueError traceback."""
     cfg = data_cfg(per_task={"rte": {"max_test_examples": bad}})
-    with pytest.raises(ConfigError, match=r"data.per_task.rte.max_test_examples must be an integer >= 1 or null"):
+    with pytest.raises(
+        ConfigError, match=r"data.per_task.rte.max_test_examples must be an integer >= 1 or null"
+    ):
         example_limit(cfg, "rte", "test")
 
 
