@@ -34,6 +34,7 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     hydra_overrides = [o for o in overrides if o.key_or_group.startswith("hydra")]
     others = [o for o in overrides if not o.key_or_group.startswith("hydra") and not o.is_delete()]
     groups = _group_names()
+    _check_groups_are_read(config_name, [o for o in others if o.key_or_group in groups])
     keys = [o for o in others if o.key_or_group not in groups]
     choices = [_first_choice(o) for o in others if o.key_or_group in groups]
     if not keys and not hydra_overrides and all(map(_option_file_exists, choices)):
@@ -49,6 +50,30 @@ def _group_names() -> set[str]:
     """Config groups (folders under conf/, also nested ones: hydra/launcher)."""
     root = conf_dir()
     return {str(path.relative_to(root)) for path in root.rglob("*") if path.is_dir()}
+
+
+def _check_groups_are_read(config_name: str, choices) -> None:
+    """`afuse train-adapter fusion=static`: Hydra's own hint, `+fusion=static`, would add a group
+    the command never reads, so the setting would be silently ignored; refuse both."""
+    primary = OmegaConf.load(conf_dir() / f"{config_name}.yaml")
+    read = {_group_of(entry) for entry in primary.get("defaults", []) if isinstance(entry, DictConfig)}
+    command = config_name.replace("_", "-")
+    for override in choices:
+        group = override.key_or_group
+        if group in read:
+            continue
+        choice = f"{group}={_first_choice(override).partition('=')[2]}"  # without Hydra's `+`
+        hint = (
+            f"did you mean target={choice.partition('=')[2]}?"
+            if group == "task" and "target" in set(primary)  # `in primary` alone skips a `???` value
+            else f"its groups: {' '.join(sorted(read - {'hydra'}))}"
+        )
+        raise ConfigError(f"{choice}: afuse {command} reads no {group} group, so it would be ignored; {hint}")
+
+
+def _group_of(defaults_entry: DictConfig) -> str:
+    """`{model: minilm}` -> model; `{override /trainer: full}` -> trainer."""
+    return str(next(iter(defaults_entry))).removeprefix("override ").lstrip("/")
 
 
 def _first_choice(override) -> str:

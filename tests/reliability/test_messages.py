@@ -48,6 +48,10 @@ REFUSED = [
     (TRAIN, "data.max_test_examples=abc", "data.max_test_examples must be an integer >= 1 or null (got 'abc'); e.g. data.max_test_examples=1000"),
     (TRAIN, "trainer.cpu_isa=foo", "trainer.cpu_isa must be one of avx2, avx512 or null (got 'foo'); e.g. trainer.cpu_isa=avx2"),
     (FUSE, "fusion.prune_below=abc", "fusion.prune_below must be a number in [0, 1], a list of them, or null (got 'abc'); e.g. fusion.prune_below=0.05"),
+    # a config group the command does not read: Hydra's hint (`+fusion=static`) would add it unread
+    (["fuse", "model=tiny"], "task=cb", "task=cb: afuse fuse reads no task group, so it would be ignored; did you mean target=cb?"),
+    (TRAIN, "fusion=static", "fusion=static: afuse train-adapter reads no fusion group, so it would be ignored; its groups: adapter data experiment logger model paths task trainer"),
+    (TRAIN, "+fusion=static", "fusion=static: afuse train-adapter reads no fusion group, so it would be ignored; its groups: adapter data experiment logger model paths task trainer"),
     (FUSE, "fusion.sources=[]", "fusion.sources must be a non-empty list of task names or adapter directories (or null: the 16 tasks) (got []); e.g. fusion.sources=[rte,mnli]"),
 ]  # fmt: skip
 
