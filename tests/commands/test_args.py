@@ -18,3 +18,25 @@ def test_a_path_key_takes_its_value_as_path_beside_its_other_settings():
         "+file=x",
     ]
     assert COMMANDS["train-adapter"].hydra_args(["task=rte", "file=x"]) == ["task=rte", "file=x"]
+
+
+def test_a_free_mapping_takes_new_keys_without_plus():
+    """data.per_task / model.config hold keys of the user's choosing: written as conf/data's comment
+    shows them (`data.per_task={mnli: {...}}`), Hydra refused them ("Key 'mnli' is not in struct",
+    exit 1). They go to Hydra as `++` (add or override); everything else is left as typed."""
+    args = [
+        "data.per_task={mnli: {max_train_examples: 4000}}",
+        "data.per_task.rte.max_train_examples=10",
+        "model.config.hidden_dropout_prob=0.2",
+        "+data.per_task.cb.max_train_examples=5",
+        "data.per_task_x=1",
+        "data.max_train_examples=3",
+    ]
+    assert COMMANDS["train-adapter"].hydra_args(args) == [
+        "++data.per_task={mnli: {max_train_examples: 4000}}",
+        "++data.per_task.rte.max_train_examples=10",
+        "++model.config.hidden_dropout_prob=0.2",
+        "+data.per_task.cb.max_train_examples=5",
+        "data.per_task_x=1",
+        "data.max_train_examples=3",
+    ]
