@@ -153,7 +153,10 @@ def _task_function(command: Command):
                 raise
             logging.getLogger("afuse").error("afuse %s: error: %s", command.name, error)
             if _in_multirun():
-                raise  # Hydra marks this job failed; the other jobs of the sweep go on
+                # Hydra marks this job failed; the other jobs of the sweep go on.
+                from afuse.job_failed import JobFailed
+
+                raise JobFailed(f"afuse {command.name}: error: {error}") from None
             sys.exit(error.exit_code)
 
     task.__module__ = command.module  # Hydra derives the job name and calling file from this

@@ -1,6 +1,7 @@
 """The commands as a user runs them (child processes): errors, dry run, end-of-multirun report."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,17 @@ def test_a_presets_multirun_ends_with_the_report(tmp_path, auto_report):
     assert report.exists() is (auto_report == "1")
     if auto_report == "1":
         assert "| RTE | – | 60.00 (1) | – |" in report.read_text()
+
+
+def test_a_sweep_whose_jobs_fail_on_bad_input_shows_their_lines_not_tracebacks(tmp_path):
+    """Each job's error is its one line; Hydra then says which job failed, without the traceback
+    it prints for an unexpected error, and the sweep's exit code is non-zero."""
+    result = afuse("fuse", "-m", "model=tiny", "target=rte,cb", "fusion.sources=[rte,cb]", tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    for target in ("rte", "cb"):  # the sweep went on after the first failure
+        line = (
+            rf"\[{target} seed 1\] \[[\d:]+\] afuse fuse: error: fusion for target {target} needs 2 stage-1"
+        )
+        assert re.search(line, result.stderr), result.stderr
+    assert "Error executing job with overrides" in result.stderr
