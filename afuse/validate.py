@@ -85,6 +85,7 @@ def _each(ok: Callable[[Any], bool]) -> Callable[[Any], bool]:
 FUSION_KINDS = ("dynamic", "static")
 SAMPLING_RULES = ("anneal", "prop", "sqrt", "uniform")
 DATA_SOURCES = ("hub", "local")
+HEATMAP_FORMATS = ("png", "pdf")  # afuse.report.heatmaps.SAVE_METADATA: how each is saved
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,16 @@ RULES = (
     Rule("save_encoder", _boolean, "must be true or false", "true"),  # finetune mode=full
     Rule("with_encoder", _boolean, "must be true or false", "true"),  # export
     Rule("dry_run", _boolean, "must be true or false", "true"),  # run
+    Rule("status.all", _boolean, "must be true or false", "true"),
+    Rule("report.heatmaps", _boolean, "must be true or false", "true"),
+    Rule("report.same_tolerance", _non_negative, "must be >= 0", "0.3"),
+    Rule(
+        "report.heatmap_formats",
+        lambda v: isinstance(v, ListConfig | list) and len(v) > 0 and all(f in HEATMAP_FORMATS for f in v),
+        f"must be a non-empty list of {', '.join(HEATMAP_FORMATS)}",
+        "[png,pdf]",
+    ),
+    Rule("report.annotate_max_cells", lambda v: _integer(v) and v >= 0, "must be an integer >= 0", "400"),
     Rule("adapter.reduction_factor", _positive, "must be > 0", "16"),
     Rule("trainer.lr", _positive, "must be > 0", "0.0001"),
     Rule("trainer.batch_size", _count, "must be an integer >= 1", "32"),

@@ -36,6 +36,12 @@ REFUSED = [
     ({"fusion": {"keep_top_k": "abc"}}, "fusion.keep_top_k must be an integer >= 1, a list of them, or null"),
     ({"fusion": {"sources": []}}, "fusion.sources must be a non-empty list of task names or adapter directories"),
     ({"sampling": "foo"}, "sampling must be one of anneal, prop, sqrt, uniform (got 'foo')"),
+    ({"status": {"all": "maybe"}}, "status.all must be true or false (got 'maybe'); e.g. status.all=true"),
+    ({"report": {"heatmaps": "maybe"}}, "report.heatmaps must be true or false"),
+    ({"report": {"same_tolerance": -1}}, "report.same_tolerance must be >= 0 (got -1); e.g. report.same_tolerance=0.3"),
+    ({"report": {"heatmap_formats": ["jpg"]}}, "report.heatmap_formats must be a non-empty list of png, pdf (got ['jpg']); e.g. report.heatmap_formats=[png,pdf]"),
+    ({"report": {"heatmap_formats": "png"}}, "report.heatmap_formats must be a non-empty list of png, pdf (got 'png')"),
+    ({"report": {"annotate_max_cells": "abc"}}, "report.annotate_max_cells must be an integer >= 0 (got 'abc')"),
     ({"tasks": "rte"}, "tasks must be a non-empty list of task names (got 'rte'); e.g. tasks=[rte,cb]"),
 ]  # fmt: skip
 
@@ -46,6 +52,15 @@ ACCEPTED = [
     {"data": {"source": "local", "max_test_examples": None, "validation_max_examples": 200}},
     {"fusion": {"source_seed": None, "kind": "static", "prune_below": [0.05, 0.1], "keep_top_k": 3}},
     {"fusion": {"source_seed": 1, "prune_below": 0.05, "keep_top_k": [1, 3], "sources": ["rte"]}},
+    {
+        "status": {"all": True},
+        "report": {
+            "heatmaps": False,
+            "same_tolerance": 0,
+            "heatmap_formats": ["png"],
+            "annotate_max_cells": 0,
+        },
+    },
     {"sampling": "anneal", "tasks": ["rte", "cb"], "progress_bar": "auto", "num_threads": None},
 ]
 
@@ -60,3 +75,10 @@ def test_a_bad_value_is_refused_naming_its_key(values, message):
 @pytest.mark.parametrize("values", ACCEPTED)
 def test_valid_values_pass(values):
     validate(OmegaConf.create(values))
+
+
+def test_the_heatmap_formats_are_those_the_report_saves():
+    from afuse.report.heatmaps import SAVE_METADATA
+    from afuse.validate import HEATMAP_FORMATS
+
+    assert set(HEATMAP_FORMATS) == set(SAVE_METADATA)
