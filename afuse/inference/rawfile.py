@@ -165,6 +165,8 @@ def read_file(
 ) -> FileRows:
     """Schema rows of `path` for `task_cfg`; `id_field` names the field to keep as each row's id."""
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise MissingInputError(f"file={path} is a directory; pass one of its files")
     if not path.is_file():
         raise MissingInputError(f"file={path}: no such file")
     fmt = file_format(path, file_cfg, task_cfg)

@@ -38,11 +38,13 @@ def test_bad_settings_fail_with_one_line(head_run, shared_data, tmp_path):
     cases = [
         ("evaluate", [f"run={tmp_path}/nope"], "no such directory"),
         ("evaluate", [f"run={tmp_path}"], "is not a run directory"),
+        ("evaluate", [f"run={head_run}/metrics.json"], "is a file, not a run directory; pass the folder that holds it"),
         ("evaluate", [f"run={unfinished}"], "the run is not finished"),
         ("evaluate", [f"run={no_encoder}"], "trained without save_encoder=true"),
         ("evaluate", [], "no model given: add run=<run dir>"),
         ("evaluate", [f"run={head_run}", "split=dev"], "split='dev' is not a split; valid: train, validation, test"),
         ("evaluate", [f"run={head_run}", f"file={tmp_path}/missing.tsv"], "no such file"),
+        ("predict", [f"run={head_run}", f"file={shared_data}/CB"], "is a directory; pass one of its files"),
         ("evaluate", [f"run={head_run}", f"file={sst2}"], "do not match task cb's"),
         ("evaluate", [f"run={head_run}", f"file={sst2}", "file.format=xml"], "file.format='xml' is not a known format"),
         ("evaluate", [f"run={head_run}", f"file={sst2}", "file.header=false"], "file.header=false needs the columns"),
