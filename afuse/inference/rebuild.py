@@ -126,6 +126,8 @@ def load_adapterhub(
 ) -> TrainedModel:
     """An AdapterHub adapter directory with its head (head_config.json beside the adapter)."""
     directory = Path(directory).expanduser()
+    if (directory / CONFIG).is_file() and is_complete(directory):  # its head has no head_config.json
+        raise ConfigError(f"adapterhub={directory} is an afuse run directory: pass it as run={directory}")
     if not is_adapter_dir(directory):
         raise MissingInputError(
             f"adapterhub={directory}: no adapter there (expected adapter_config.json and adapter.safetensors "
