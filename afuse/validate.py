@@ -198,9 +198,10 @@ def _check_choices(cfg: DictConfig) -> None:
     non_linearity = OmegaConf.select(cfg, "adapter.non_linearity")
     if non_linearity is not None:
         check_non_linearity(str(non_linearity))  # ConfigError listing the valid ones
-    device = OmegaConf.select(cfg, "trainer.device")
-    if device is not None:
-        check_device(str(device))
+    for key in ("trainer.device", "device"):  # device: evaluate, predict
+        device = OmegaConf.select(cfg, key)
+        if device is not None:
+            check_device(str(device), key)
     check_cuda_graphs(cfg)
     if OmegaConf.select(cfg, "logger.name") == "wandb" and importlib.util.find_spec("wandb") is None:
         raise ConfigError(
@@ -208,10 +209,11 @@ def _check_choices(cfg: DictConfig) -> None:
         )
 
 
-def check_device(device: str) -> None:
-    """trainer.device: auto | cpu | mps | cuda | cuda:<n>, and CUDA only with a torch that has it."""
+def check_device(device: str, key: str = "trainer.device") -> None:
+    """trainer.device (evaluate's and predict's: device): auto | cpu | mps | cuda | cuda:<n>, and
+    CUDA only with a torch that has it."""
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
-        raise ConfigError(f"trainer.device={device!r} is not a device; valid: auto, cpu, cuda, cuda:<n>, mps")
+        raise ConfigError(f"{key}={device!r} is not a device; valid: auto, cpu, cuda, cuda:<n>, mps")
     if not device.startswith("cuda"):
         return
     import torch
@@ -219,15 +221,13 @@ def check_device(device: str) -> None:
     if not torch.cuda.is_available():
         build = "a CPU-only build" if torch.version.cuda is None else "no usable GPU"
         raise ConfigError(
-            f"trainer.device={device} but torch {torch.__version__} here has {build}: "
-            "use trainer.device=auto (GPU when there is one) or trainer.device=cpu"
+            f"{key}={device} but torch {torch.__version__} here has {build}: "
+            f"use {key}=auto (GPU when there is one) or {key}=cpu"
         )
     count = torch.cuda.device_count()
     index = int(device.partition(":")[2] or 0)
     if index >= count:
-        raise ConfigError(
-            f"trainer.device={device} but there are {count} GPU(s): use cuda:0 to cuda:{count - 1}"
-        )
+        raise ConfigError(f"{key}={device} but there are {count} GPU(s): use cuda:0 to cuda:{count - 1}")
 
 
 def check_cuda_graphs(cfg: DictConfig) -> None:

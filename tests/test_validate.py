@@ -42,6 +42,7 @@ REFUSED = [
     ({"report": {"heatmap_formats": ["jpg"]}}, "report.heatmap_formats must be a non-empty list of png, pdf (got ['jpg']); e.g. report.heatmap_formats=[png,pdf]"),
     ({"report": {"heatmap_formats": "png"}}, "report.heatmap_formats must be a non-empty list of png, pdf (got 'png')"),
     ({"report": {"annotate_max_cells": "abc"}}, "report.annotate_max_cells must be an integer >= 0 (got 'abc')"),
+    ({"device": "gpu"}, "device='gpu' is not a device; valid: auto, cpu, cuda, cuda:<n>, mps"),  # evaluate, predict
     ({"tasks": "rte"}, "tasks must be a non-empty list of task names (got 'rte'); e.g. tasks=[rte,cb]"),
 ]  # fmt: skip
 
