@@ -126,6 +126,12 @@ def _choose_fields(records, task_cfg, file_cfg, labelled) -> tuple[dict, Normali
             best, best_hits = (fields, normalizer), hits
     if best is None or (probe and best_hits == 0):
         seen = ", ".join(sorted(map(str, probe[0].fields))) if probe else "none"
+        if labelled and _readable_unlabelled(records, task_cfg, file_cfg):
+            raise ConfigError(
+                f"the file ({seen}) has no labels for task {task_cfg.name}: afuse evaluate scores "
+                "a labelled file; afuse predict labels this one (or name its label field with "
+                "file.fields='{label: <field>, ...}')"
+            )
         wanted = ", ".join(f"{k}: {v}" for k, v in (_candidates(task_cfg, file_cfg)[0]).items())
         raise ConfigError(
             f"the file's fields ({seen}) do not match task {task_cfg.name}'s ({wanted}); describe them, e.g. "
@@ -133,6 +139,14 @@ def _choose_fields(records, task_cfg, file_cfg, labelled) -> tuple[dict, Normali
             "file.header=false for a TSV without a header)"
         )
     return best
+
+
+def _readable_unlabelled(records, task_cfg, file_cfg) -> bool:
+    try:
+        _choose_fields(records, task_cfg, file_cfg, labelled=False)
+    except ConfigError:
+        return False
+    return True
 
 
 def _fits(normalizer: Normalizer, record: dict, fields: dict, labelled: bool) -> bool:
