@@ -86,6 +86,15 @@ def test_run_dry_run_passes_launcher_and_overrides_on(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_every_presets_multirun_ends_with_the_report(tmp_path):
+    """gpu_check had no report callback (each preset had to register its own): its sweeps ended
+    without the report the README promises for every preset's multirun."""
+    write_run(tmp_path / "runs/stage1/tiny/pfeiffer_rf16/rte/seed1", 0.6)
+    result = afuse("status", "-m", "experiment=gpu_check", tmp_path=tmp_path, env={"AFUSE_AUTO_REPORT": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "| RTE | 60.00 (1) | – |" in (tmp_path / "results/gpu_check/accuracy.md").read_text()
+
+
 def test_status_command(tmp_path):
     write_run(tmp_path / "runs/stage1/minilm/pfeiffer_rf16/rte/seed1", 0.6)
     result = afuse("status", "experiment=cpu_small", tmp_path=tmp_path)
