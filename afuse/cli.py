@@ -176,6 +176,7 @@ def run_command(command: Command, argv: list[str]) -> None:
     )
     args = command.hydra_args(argv)
     try:
+        check_flags(args)
         check_overrides(command.config_name, args)
     except ConfigError as error:
         print(f"afuse {command.name}: error: {error}", file=sys.stderr)
@@ -183,6 +184,19 @@ def run_command(command: Command, argv: list[str]) -> None:
     sys.argv = [f"afuse {command.name}", *args]
     signals.clear_stop()
     app()
+
+
+SWEEP_FLAGS = ("-m", "--multirun")
+PRINT_FLAGS = ("-c", "--cfg", "-i", "--info")
+
+
+def check_flags(args: list[str]) -> None:
+    """Hydra answers `-m ... --cfg job` with a ValueError traceback."""
+    if any(a in SWEEP_FLAGS for a in args) and any(a in PRINT_FLAGS for a in args):
+        raise ConfigError(
+            "-m (a sweep) and --cfg / --info (print one config) do not go together: drop -m and "
+            "give one value per key to see a job's config"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,5 +1,8 @@
 """How a command line becomes Hydra overrides (afuse/commands/__init__.py)."""
 
+import pytest
+
+from afuse.cli import main
 from afuse.commands import COMMANDS
 
 
@@ -40,3 +43,14 @@ def test_a_free_mapping_takes_new_keys_without_plus():
         "data.per_task_x=1",
         "data.max_train_examples=3",
     ]
+
+
+@pytest.mark.parametrize("flags", [["-m", "--cfg", "job"], ["--multirun", "-c", "job"], ["-m", "--info"]])
+def test_a_sweep_flag_with_a_print_flag_is_one_line(flags, capsys):
+    """Hydra raises a ValueError traceback for `-m ... --cfg job`."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["train-adapter", "task=rte,cb", *flags])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith("afuse train-adapter: error: -m (a sweep) and --cfg / --info (print one config) do not go")
