@@ -53,4 +53,6 @@ def test_a_sweep_flag_with_a_print_flag_is_one_line(flags, capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert err.startswith("afuse train-adapter: error: -m (a sweep) and --cfg / --info (print one config) do not go")
+    assert err.startswith(
+        "afuse train-adapter: error: -m (a sweep) and --cfg / --info (print one config) do not go"
+    )
