@@ -33,6 +33,10 @@ def _integer(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _seed(value) -> bool:
+    return _integer(value) and value >= 0
+
+
 def _positive(value) -> bool:
     return _number(value) and value > 0
 
@@ -98,12 +102,23 @@ class Rule:
 
 
 RULES = (
-    Rule("seed", _integer, "must be an integer", "1"),
+    # A run directory is seed<k> (afuse.run_identity.SEED_DIR): seed=-1 made a seed-1 folder that
+    # status, list and report never found; numpy refuses a negative split seed.
+    Rule("seed", _seed, "must be an integer >= 0", "1"),
     # Switches: true or false only.
     Rule("force", _boolean, "must be true or false", "true"),
     Rule("save_encoder", _boolean, "must be true or false", "true"),  # finetune mode=full
     Rule("with_encoder", _boolean, "must be true or false", "true"),  # export
     Rule("dry_run", _boolean, "must be true or false", "true"),  # run
+    *(
+        Rule(
+            f"paths.{name}",
+            lambda v: isinstance(v, str) and v.strip() != "",
+            "must be a directory path",
+            name,
+        )
+        for name in ("data", "runs", "results", "logs")
+    ),
     Rule("status.all", _boolean, "must be true or false", "true"),
     Rule("report.heatmaps", _boolean, "must be true or false", "true"),
     Rule("report.same_tolerance", _non_negative, "must be >= 0", "0.3"),
@@ -146,7 +161,7 @@ RULES = (
         "[rte,mnli]",
         True,
     ),
-    Rule("fusion.source_seed", _integer, "must be an integer or null", "1", nullable=True),
+    Rule("fusion.source_seed", _seed, "must be an integer >= 0 or null", "1", nullable=True),
     Rule("fusion.kind", _one_of(*FUSION_KINDS), f"must be one of {', '.join(FUSION_KINDS)}", "dynamic"),
     Rule(
         "fusion.prune_below",
@@ -171,7 +186,7 @@ RULES = (
     Rule("data.max_train_examples", _count, "must be an integer >= 1 or null", "1000", nullable=True),
     Rule("data.max_test_examples", _count, "must be an integer >= 1 or null", "1000", nullable=True),
     Rule("data.validation_max_examples", _count, "must be an integer >= 1", "2000"),
-    Rule("data.split_seed", _integer, "must be an integer", "42"),
+    Rule("data.split_seed", _seed, "must be an integer >= 0", "42"),
     Rule("data.max_malformed_fraction", lambda v: _number(v) and 0 <= v <= 1, "must be in [0, 1]", "0.01"),
     Rule("data.validation_fraction", lambda v: _number(v) and 0 < v < 1, "must be in (0, 1)", "0.1"),
 )

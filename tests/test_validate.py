@@ -28,7 +28,7 @@ REFUSED = [
     ({"data": {"max_test_examples": "abc"}}, "data.max_test_examples must be an integer >= 1 or null (got 'abc')"),
     ({"data": {"max_test_examples": 0}}, "data.max_test_examples must be an integer >= 1 or null (got 0)"),
     ({"data": {"validation_max_examples": 0}}, "data.validation_max_examples must be an integer >= 1 (got 0)"),
-    ({"fusion": {"source_seed": "abc"}}, "fusion.source_seed must be an integer or null (got 'abc')"),
+    ({"fusion": {"source_seed": "abc"}}, "fusion.source_seed must be an integer >= 0 or null (got 'abc')"),
     ({"fusion": {"kind": "dynamc"}}, "fusion.kind must be one of dynamic, static (got 'dynamc')"),
     ({"fusion": {"prune_below": "abc"}}, "fusion.prune_below must be a number in [0, 1], a list of them, or null"),
     ({"fusion": {"prune_below": [0.1, 2]}}, "fusion.prune_below must be a number in [0, 1], a list of them, or null"),
@@ -43,6 +43,10 @@ REFUSED = [
     ({"report": {"heatmap_formats": "png"}}, "report.heatmap_formats must be a non-empty list of png, pdf (got 'png')"),
     ({"report": {"annotate_max_cells": "abc"}}, "report.annotate_max_cells must be an integer >= 0 (got 'abc')"),
     ({"device": "gpu"}, "device='gpu' is not a device; valid: auto, cpu, cuda, cuda:<n>, mps"),  # evaluate, predict
+    ({"seed": -1}, "seed must be an integer >= 0 (got -1); e.g. seed=1"),
+    ({"data": {"split_seed": -3}}, "data.split_seed must be an integer >= 0 (got -3)"),
+    ({"fusion": {"source_seed": -1}}, "fusion.source_seed must be an integer >= 0 or null (got -1)"),
+    ({"paths": {"runs": ""}}, "paths.runs must be a directory path (got ''); e.g. paths.runs=runs"),
     ({"tasks": "rte"}, "tasks must be a non-empty list of task names (got 'rte'); e.g. tasks=[rte,cb]"),
 ]  # fmt: skip
 
@@ -62,6 +66,7 @@ ACCEPTED = [
             "annotate_max_cells": 0,
         },
     },
+    {"seed": 0, "data": {"split_seed": 0}, "paths": {"runs": "/tmp/x", "data": "data"}},
     {"sampling": "anneal", "tasks": ["rte", "cb"], "progress_bar": "auto", "num_threads": None},
 ]
 
