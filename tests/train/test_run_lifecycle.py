@@ -34,3 +34,15 @@ def test_a_run_with_a_checkpoint_resumes_only_with_its_own_settings(tmp_path):
     (tmp_path / CHECKPOINT_DIR).mkdir()  # as a run stopped after its first epoch leaves it
     with pytest.raises(ConfigError, match="holds a run made with other settings"):
         run_stage(config(lr=2.0), tmp_path, lambda: dict(METRICS))
+
+
+def test_a_finished_run_from_before_a_new_setting_is_still_skipped(tmp_path):
+    """Committed records (results/cpu_minilm) predate data.max_malformed_fraction: the preset's
+    own command refused them as made with other settings (None -> 0.01)."""
+    assert run_stage(config(lr=1.0), tmp_path, lambda: dict(METRICS)) is not None
+    newer = config(lr=1.0)
+    newer.data = {"max_malformed_fraction": 0.01}
+    assert run_stage(newer, tmp_path, fails) is None  # skipped, not retrained
+    newer.trainer.lr = 2.0
+    with pytest.raises(ConfigError, match=r"trainer.lr: 1.0 -> 2.0"):
+        run_stage(newer, tmp_path, fails)
