@@ -147,6 +147,8 @@ def _task_function(command: Command):
             return module.main(cfg)
         except Preempted as preempted:
             exit_for_requeue(preempted)
+        except BrokenPipeError:
+            reader_gone()
         except Exception as exc:
             error = user_error(exc)
             if error is None:
@@ -186,6 +188,14 @@ def run_command(command: Command, argv: list[str]) -> None:
     app()
 
 
+def reader_gone() -> None:
+    """`afuse status | head`: the reader of stdout left early; the rest of the output has nowhere
+    to go. Quietly, as a program killed by SIGPIPE, not with a BrokenPipeError traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit would raise once more
+    sys.exit(128 + signal.SIGPIPE)
+
+
 SWEEP_FLAGS = ("-m", "--multirun")
 PRINT_FLAGS = ("-c", "--cfg", "-i", "--info")
 
@@ -214,6 +224,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(USAGE_EXIT)
     try:
         run_command(command, rest)
+        sys.stdout.flush()  # here, where a closed pipe can still be told apart from a bug
+    except BrokenPipeError:
+        reader_gone()
     except KeyboardInterrupt:
         # A second Ctrl-C during training, or one outside it: stop now; finished runs and
         # checkpoints are written atomically, so nothing written is half a file.

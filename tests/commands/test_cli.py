@@ -128,3 +128,18 @@ def test_a_sweep_whose_jobs_fail_on_bad_input_shows_their_lines_not_tracebacks(t
         )
         assert re.search(line, result.stderr), result.stderr
     assert "Error executing job with overrides" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["status", "experiment=paper_table1", "status.all=true"], ["list", "tasks"]])
+def test_output_into_a_closed_pipe_is_no_traceback(tmp_path, args):
+    """`afuse status ... | head`: the reader leaves early; the rest of the output has nowhere to go."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "afuse.cli", *args, f"paths.runs={tmp_path}/runs", f"paths.logs={tmp_path}/logs"],
+        cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout.readline()
+    process.stdout.close()  # as `head -1` does
+    stderr = process.stderr.read()
+    process.wait(timeout=120)
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
