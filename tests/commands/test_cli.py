@@ -130,7 +130,9 @@ def test_a_sweep_whose_jobs_fail_on_bad_input_shows_their_lines_not_tracebacks(t
     assert "Error executing job with overrides" in result.stderr
 
 
-@pytest.mark.parametrize("args", [["status", "experiment=paper_table1", "status.all=true"], ["list", "tasks"]])
+@pytest.mark.parametrize(
+    "args", [["status", "experiment=paper_table1", "status.all=true"], ["list", "tasks"]]
+)
 def test_output_into_a_closed_pipe_is_no_traceback(tmp_path, args):
     """`afuse status ... | head`: the reader leaves early; the rest of the output has nowhere to go."""
     environment = {**os.environ, "PYTHONPATH": str(REPO)}
