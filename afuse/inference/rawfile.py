@@ -78,7 +78,16 @@ def _records(path: Path, fmt: str, file_cfg: DictConfig) -> list[RawRecord]:
         )
     records = list(READERS[fmt](path, list(columns) if columns else None))
     if columns and header and records:
-        records = records[1:]  # the header line, read as data because the columns were named
+        # The header line, read as data because the columns were named; on a file without one it
+        # is an example: say which line goes.
+        first = records[0]
+        shown = "\t".join(map(str, (first.fields or {}).values()))[:80]
+        log.warning(
+            "%s: the first line (line %s: %s) is skipped as its header (file.columns with file.header=true); "
+            "add file.header=false if the file has no header",
+            path, first.position, shown,
+        )  # fmt: skip
+        records = records[1:]
     return records
 
 
