@@ -32,6 +32,7 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     except HydraException:
         return  # a syntax error: Hydra's own message says where
     hydra_overrides = [o for o in overrides if o.key_or_group.startswith("hydra")]
+    _check_launcher_values(hydra_overrides)
     others = [o for o in overrides if not o.key_or_group.startswith("hydra") and not o.is_delete()]
     groups = _group_names()
     _check_groups_are_read(config_name, [o for o in others if o.key_or_group in groups])
@@ -44,6 +45,20 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
         return
     for override in keys:
         check_key(cfg, override.key_or_group)
+
+
+def _check_launcher_values(hydra_overrides) -> None:
+    """Values the sweep process reads before any job runs (where afuse.validate never sees them):
+    joblib's n_jobs=0 ended in its ValueError traceback."""
+    for override in hydra_overrides:
+        if override.key_or_group != "hydra.launcher.n_jobs" or override.is_sweep_override():
+            continue
+        value = override.value()
+        if not isinstance(value, int) or isinstance(value, bool) or value == 0:
+            raise ConfigError(
+                f"hydra.launcher.n_jobs must be a non-zero integer (got {value!r}): the number of "
+                "parallel jobs, or -1 for one per CPU core; e.g. hydra.launcher.n_jobs=2"
+            )
 
 
 def _group_names() -> set[str]:

@@ -52,6 +52,8 @@ REFUSED = [
     (["fuse", "model=tiny"], "task=cb", "task=cb: afuse fuse reads no task group, so it would be ignored; did you mean target=cb?"),
     (TRAIN, "fusion=static", "fusion=static: afuse train-adapter reads no fusion group, so it would be ignored; its groups: adapter data experiment logger model paths task trainer"),
     (TRAIN, "+fusion=static", "fusion=static: afuse train-adapter reads no fusion group, so it would be ignored; its groups: adapter data experiment logger model paths task trainer"),
+    # the launcher reads it in the sweep process: joblib's ValueError traceback before any job
+    (["train-adapter", "-m", "task=cb,rte", "model=tiny", "hydra/launcher=local_parallel"], "hydra.launcher.n_jobs=0", "hydra.launcher.n_jobs must be a non-zero integer (got 0): the number of parallel jobs, or -1 for one per CPU core; e.g. hydra.launcher.n_jobs=2"),
     (FUSE, "fusion.sources=[]", "fusion.sources must be a non-empty list of task names or adapter directories (or null: the 16 tasks) (got []); e.g. fusion.sources=[rte,mnli]"),
 ]  # fmt: skip
 
