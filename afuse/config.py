@@ -81,6 +81,11 @@ def specialise_data(cfg: DictConfig, task: str) -> None:
 
 
 def register_resolvers() -> None:
-    """`${task_spec:rte}` in a config expands to conf/task/rte.yaml (used by `afuse fuse target=`)."""
+    """`${task_spec:rte}` in a config expands to conf/task/rte.yaml (used by `afuse fuse target=`);
+    `${afuse_groups:train_adapter}` lists the config groups a command reads (its --help)."""
     if not OmegaConf.has_resolver("task_spec"):
         OmegaConf.register_new_resolver("task_spec", task_config)
+    if not OmegaConf.has_resolver("afuse_groups"):
+        from afuse.overrides import groups_help
+
+        OmegaConf.register_new_resolver("afuse_groups", groups_help)

@@ -71,7 +71,7 @@ def _check_groups_are_read(config_name: str, choices) -> None:
     """`afuse train-adapter fusion=static`: Hydra's own hint, `+fusion=static`, would add a group
     the command never reads, so the setting would be silently ignored; refuse both."""
     primary = OmegaConf.load(conf_dir() / f"{config_name}.yaml")
-    read = {_group_of(entry) for entry in primary.get("defaults", []) if isinstance(entry, DictConfig)}
+    read = set(command_groups(config_name))
     command = config_name.replace("_", "-")
     for override in choices:
         group = override.key_or_group
@@ -84,6 +84,22 @@ def _check_groups_are_read(config_name: str, choices) -> None:
             else f"its groups: {' '.join(sorted(read - {'hydra'}))}"
         )
         raise ConfigError(f"{choice}: afuse {command} reads no {group} group, so it would be ignored; {hint}")
+
+
+def command_groups(config_name: str) -> list[str]:
+    """The config groups a command reads: those in its primary config's defaults list."""
+    primary = OmegaConf.load(conf_dir() / f"{config_name}.yaml")
+    return [_group_of(entry) for entry in primary.get("defaults", []) if isinstance(entry, DictConfig)]
+
+
+def groups_help(config_name: str) -> str:
+    """`group: option, ...` for each group `afuse <command> --help` lists (conf/hydra/default.yaml):
+    the command's own, not every folder of conf/ as Hydra's default help does."""
+    lines = []
+    for group in sorted(set(command_groups(config_name)) - {"hydra"}):
+        options = sorted(path.stem for path in (conf_dir() / group).glob("*.yaml"))
+        lines.append(f"{group}: {', '.join(options)}")
+    return "\n".join(lines)
 
 
 def _group_of(defaults_entry: DictConfig) -> str:

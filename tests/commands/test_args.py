@@ -56,3 +56,16 @@ def test_a_sweep_flag_with_a_print_flag_is_one_line(flags, capsys):
     assert err.startswith(
         "afuse train-adapter: error: -m (a sweep) and --cfg / --info (print one config) do not go"
     )
+
+
+def test_help_lists_the_groups_the_command_reads(capsys):
+    """Hydra's help lists every folder of conf/: train-adapter's showed fusion and mode, which it
+    does not read (and refuses: afuse.overrides)."""
+    with pytest.raises(SystemExit):
+        main(["train-adapter", "--help"])
+    text = capsys.readouterr().out
+    assert "adapter: houlsby, pfeiffer" in text and "task: argument, boolq" in text
+    assert "fusion:" not in text.split("== Config ==")[0] and "mode:" not in text
+    with pytest.raises(SystemExit):
+        main(["fuse", "--help"])
+    assert "fusion: dynamic, static" in capsys.readouterr().out
