@@ -132,12 +132,11 @@ class GroupComposer:
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
         self.preset = _requested_preset() or str(cfg.experiment.name)
-        self.hydra_overrides = _hydra_overrides(cfg)
+        self.hydra_overrides = hydra_overrides(cfg)
         self.settings_overrides = _settings_overrides()
         if self.preset not in preset_names() and not self.hydra_overrides:
             self.preset = None  # an experiment node made in code (tests), not read from a preset file
-        search_dirs = [Path(d) for o in self.hydra_overrides for d in re.findall(r"file://([^,\]'\"]+)", o)]
-        self.cache = ComposeCache(search_dirs)
+        self.cache = ComposeCache(search_dirs(self.hydra_overrides))
 
     def compose(self, command: str, overrides: list[str], where: str) -> DictConfig:
         config_name = command.replace("-", "_")
@@ -198,7 +197,7 @@ def _hydra_message(error: HydraException) -> str:
     return " ".join(text.split())
 
 
-def _hydra_overrides(cfg: DictConfig) -> list[str]:
+def hydra_overrides(cfg: DictConfig) -> list[str]:
     """The caller's Hydra settings that its jobs get too and that change composition: where a
     preset of the user's own is (hydra.searchpath, from the command line or a composed config)."""
     from hydra.core.hydra_config import HydraConfig
@@ -210,7 +209,18 @@ def _hydra_overrides(cfg: DictConfig) -> list[str]:
 
 
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
+    """The presets in conf/experiment/ and, inside a command, in the experiment/ folder of each
+    hydra.searchpath directory (a user's own presets)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    searched = hydra_overrides(OmegaConf.create()) if HydraConfig.initialized() else []
+    folders = [conf_dir(), *search_dirs(searched)]
+    return sorted({p.stem for folder in folders for p in (folder / "experiment").glob("*.yaml")})
+
+
+def search_dirs(hydra_overrides: list[str]) -> list[Path]:
+    """The directories of `hydra.searchpath=[file:///my/conf,...]` overrides."""
+    return [Path(d) for o in hydra_overrides for d in re.findall(r"file://([^,\]'\"]+)", o)]
 
 
 def load_experiment(cfg: DictConfig) -> Experiment:

@@ -145,3 +145,17 @@ def test_output_into_a_closed_pipe_is_no_traceback(tmp_path, args):
     stderr = process.stderr.read()
     process.wait(timeout=120)
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+
+
+def test_a_users_own_presets_are_listed_and_named(tmp_path):
+    """Presets from hydra.searchpath ran, but `afuse list presets` left them out and an unknown
+    name's message listed only the shipped ones."""
+    (tmp_path / "conf" / "experiment").mkdir(parents=True)
+    mine = (REPO / "conf/experiment/gpu_check.yaml").read_text().replace("name: gpu_check", "name: mine")
+    (tmp_path / "conf" / "experiment" / "mine.yaml").write_text(mine)
+    searchpath = f"hydra.searchpath=[file://{tmp_path}/conf]"
+    listed = afuse("list", "presets", searchpath, tmp_path=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"^mine +tiny +2 +2 +4 ", listed.stdout, re.MULTILINE), listed.stdout
+    typo = afuse("status", "experiment=mien", searchpath, tmp_path=tmp_path)
+    assert typo.returncode == 2 and "did you mean experiment=mine?" in typo.stderr, typo.stderr
