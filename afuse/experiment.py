@@ -208,13 +208,10 @@ def hydra_overrides(cfg: DictConfig) -> list[str]:
     return [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
 
 
-def preset_names() -> list[str]:
-    """The presets in conf/experiment/ and, inside a command, in the experiment/ folder of each
-    hydra.searchpath directory (a user's own presets)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    searched = hydra_overrides(OmegaConf.create()) if HydraConfig.initialized() else []
-    folders = [conf_dir(), *search_dirs(searched)]
+def preset_names(searched: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The presets in conf/experiment/ and in the experiment/ folder of each directory of the
+    `hydra.searchpath=[...]` overrides in `searched` (a user's own presets)."""
+    folders = [conf_dir(), *search_dirs(list(searched))]
     return sorted({p.stem for folder in folders for p in (folder / "experiment").glob("*.yaml")})
 
 

@@ -84,7 +84,7 @@ def presets_text(cfg: DictConfig) -> str:
 
     searched = hydra_overrides(cfg)  # hydra.searchpath: the user's own presets too
     rows = []
-    for name in preset_names():
+    for name in preset_names(searched):
         experiment = load_experiment(
             compose(config_name="status", overrides=[f"experiment={name}", *searched])
         )

@@ -58,7 +58,18 @@ def test_a_sweep_flag_with_a_print_flag_is_one_line(flags, capsys):
     )
 
 
-def test_help_lists_the_groups_the_command_reads(capsys):
+@pytest.fixture
+def hydra_config_restored():
+    """Hydra's --help leaves its config in the HydraConfig singleton (a job restores it): later
+    tests in this process would read this command line's overrides."""
+    from hydra.core.hydra_config import HydraConfig
+
+    before = HydraConfig.instance().cfg
+    yield
+    HydraConfig.instance().cfg = before
+
+
+def test_help_lists_the_groups_the_command_reads(capsys, hydra_config_restored):
     """Hydra's help lists every folder of conf/: train-adapter's showed fusion and mode, which it
     does not read (and refuses: afuse.overrides)."""
     with pytest.raises(SystemExit):
