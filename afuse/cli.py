@@ -147,13 +147,18 @@ def _task_function(command: Command):
             return module.main(cfg)
         except Preempted as preempted:
             exit_for_requeue(preempted)
+        except BrokenPipeError:
+            reader_gone()
         except Exception as exc:
             error = user_error(exc)
             if error is None:
                 raise
             logging.getLogger("afuse").error("afuse %s: error: %s", command.name, error)
             if _in_multirun():
-                raise  # Hydra marks this job failed; the other jobs of the sweep go on
+                # Hydra marks this job failed; the other jobs of the sweep go on.
+                from afuse.job_failed import JobFailed
+
+                raise JobFailed(f"afuse {command.name}: error: {error}") from None
             sys.exit(error.exit_code)
 
     task.__module__ = command.module  # Hydra derives the job name and calling file from this
@@ -173,6 +178,7 @@ def run_command(command: Command, argv: list[str]) -> None:
     )
     args = command.hydra_args(argv)
     try:
+        check_flags(args)
         check_overrides(command.config_name, args)
     except ConfigError as error:
         print(f"afuse {command.name}: error: {error}", file=sys.stderr)
@@ -180,6 +186,27 @@ def run_command(command: Command, argv: list[str]) -> None:
     sys.argv = [f"afuse {command.name}", *args]
     signals.clear_stop()
     app()
+
+
+def reader_gone() -> None:
+    """`afuse status | head`: the reader of stdout left early; the rest of the output has nowhere
+    to go. Quietly, as a program killed by SIGPIPE, not with a BrokenPipeError traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit would raise once more
+    sys.exit(128 + signal.SIGPIPE)
+
+
+SWEEP_FLAGS = ("-m", "--multirun")
+PRINT_FLAGS = ("-c", "--cfg", "-i", "--info")
+
+
+def check_flags(args: list[str]) -> None:
+    """Hydra answers `-m ... --cfg job` with a ValueError traceback."""
+    if any(a in SWEEP_FLAGS for a in args) and any(a in PRINT_FLAGS for a in args):
+        raise ConfigError(
+            "-m (a sweep) and --cfg / --info (print one config) do not go together: drop -m and "
+            "give one value per key to see a job's config"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -197,6 +224,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(USAGE_EXIT)
     try:
         run_command(command, rest)
+        sys.stdout.flush()  # here, where a closed pipe can still be told apart from a bug
+    except BrokenPipeError:
+        reader_gone()
     except KeyboardInterrupt:
         # A second Ctrl-C during training, or one outside it: stop now; finished runs and
         # checkpoints are written atomically, so nothing written is half a file.

@@ -64,10 +64,11 @@ def example_limit(data_cfg: DictConfig, task: str, split: str) -> int | None:
     """data.max_<split>_examples, or its per-task value under data.per_task.<task>."""
     key = f"max_{split}_examples"
     per_task = (data_cfg.get("per_task") or {}).get(task) or {}
+    name = f"data.per_task.{task}.{key}" if key in per_task else f"data.{key}"
     limit = per_task.get(key, data_cfg.get(key))
-    if limit is not None and int(limit) < 1:
-        raise ConfigError(f"data.{key} must be a positive number or null, got {limit}")
-    return None if limit is None else int(limit)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"{name} must be an integer >= 1 or null (got {limit!r}); e.g. {name}=1000")
+    return limit
 
 
 def specialise_data(cfg: DictConfig, task: str) -> None:
@@ -80,6 +81,11 @@ def specialise_data(cfg: DictConfig, task: str) -> None:
 
 
 def register_resolvers() -> None:
-    """`${task_spec:rte}` in a config expands to conf/task/rte.yaml (used by `afuse fuse target=`)."""
+    """`${task_spec:rte}` in a config expands to conf/task/rte.yaml (used by `afuse fuse target=`);
+    `${afuse_groups:train_adapter}` lists the config groups a command reads (its --help)."""
     if not OmegaConf.has_resolver("task_spec"):
         OmegaConf.register_new_resolver("task_spec", task_config)
+    if not OmegaConf.has_resolver("afuse_groups"):
+        from afuse.overrides import groups_help
+
+        OmegaConf.register_new_resolver("afuse_groups", groups_help)

@@ -29,6 +29,7 @@ and its jobs' directories come from afuse.run_identity.run_dir, the function the
 a job's directory here is the directory its command writes.
 """
 
+import copy
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from afuse.compose_cache import ComposeCache
-from afuse.config import PAPER_TASKS, paper_order, task_names
+from afuse.config import PAPER_TASKS, example_limit, paper_order, register_resolvers, task_config, task_names
 from afuse.errors import ConfigError
 from afuse.overrides import check_key
 from afuse.paths import conf_dir
@@ -55,6 +56,7 @@ from afuse.run_identity import (
     variant,
 )
 from afuse.run_identity import source_seed as fused_adapter_seed  # `source_seed` is a preset key here
+from afuse.runs import result_config
 
 STAGE1_COMMANDS = (TRAIN_ADAPTER, "finetune", TRAIN_MULTITASK)
 
@@ -94,6 +96,9 @@ class Group:
     variant: str  # the variant part of the run path: pfeiffer_rf16, head, mt_a, dynamic_pfeiffer_rf16
     jobs: tuple[Job, ...] = field(repr=False)
     sources: tuple[str, ...] = ()  # fuse: the fused adapters' tasks
+    # The result-relevant settings of the group's first job (afuse.runs.result_config), from which
+    # job_settings derives each job's: what its command saves in config.yaml.
+    settings: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def sweep_key(self) -> str | None:
@@ -127,11 +132,11 @@ class GroupComposer:
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
         self.preset = _requested_preset() or str(cfg.experiment.name)
-        self.hydra_overrides = _hydra_overrides(cfg)
+        self.hydra_overrides = hydra_overrides(cfg)
+        self.settings_overrides = _settings_overrides()
         if self.preset not in preset_names() and not self.hydra_overrides:
             self.preset = None  # an experiment node made in code (tests), not read from a preset file
-        search_dirs = [Path(d) for o in self.hydra_overrides for d in re.findall(r"file://([^,\]'\"]+)", o)]
-        self.cache = ComposeCache(search_dirs)
+        self.cache = ComposeCache(search_dirs(self.hydra_overrides))
 
     def compose(self, command: str, overrides: list[str], where: str) -> DictConfig:
         config_name = command.replace("-", "_")
@@ -148,7 +153,7 @@ class GroupComposer:
         from hydra.core.global_hydra import GlobalHydra
 
         preset = [f"experiment={self.preset}"] if self.preset else []
-        overrides = [*preset, *self.hydra_overrides, *overrides]
+        overrides = [*preset, *self.hydra_overrides, *overrides, *self.settings_overrides]
         cached = self.cache.get(config_name, overrides)
         if cached is not None:
             return cached
@@ -171,6 +176,18 @@ class GroupComposer:
         return _hydra_message(error)
 
 
+def _settings_overrides() -> list[str]:
+    """This command line's data.* and trainer.* overrides: `afuse run` passes them on to every job
+    (after the group's own), so a job's settings (job_settings) include them; run directories do
+    not depend on them."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    task = HydraConfig.get().overrides.task
+    return [o for o in task if o.lstrip("+~").startswith(("data.", "trainer."))]
+
+
 def _hydra_message(error: HydraException) -> str:
     """Hydra's composition error as one line (an unknown option names the valid ones)."""
     text = str(error).split("Config search path:")[0]
@@ -180,7 +197,7 @@ def _hydra_message(error: HydraException) -> str:
     return " ".join(text.split())
 
 
-def _hydra_overrides(cfg: DictConfig) -> list[str]:
+def hydra_overrides(cfg: DictConfig) -> list[str]:
     """The caller's Hydra settings that its jobs get too and that change composition: where a
     preset of the user's own is (hydra.searchpath, from the command line or a composed config)."""
     from hydra.core.hydra_config import HydraConfig
@@ -191,8 +208,16 @@ def _hydra_overrides(cfg: DictConfig) -> list[str]:
     return [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
 
 
-def preset_names() -> list[str]:
-    return sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
+def preset_names(searched: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The presets in conf/experiment/ and in the experiment/ folder of each directory of the
+    `hydra.searchpath=[...]` overrides in `searched` (a user's own presets)."""
+    folders = [conf_dir(), *search_dirs(list(searched))]
+    return sorted({p.stem for folder in folders for p in (folder / "experiment").glob("*.yaml")})
+
+
+def search_dirs(hydra_overrides: list[str]) -> list[Path]:
+    """The directories of `hydra.searchpath=[file:///my/conf,...]` overrides."""
+    return [Path(d) for o in hydra_overrides for d in re.findall(r"file://([^,\]'\"]+)", o)]
 
 
 def load_experiment(cfg: DictConfig) -> Experiment:
@@ -205,6 +230,7 @@ def load_experiment(cfg: DictConfig) -> Experiment:
     spec = OmegaConf.to_container(cfg.experiment, resolve=True)
     model, runs_root = str(cfg.model.name), Path(cfg.paths.runs)
     defaults = {"tasks": spec.get("tasks"), "seeds": spec.get("seeds")}
+    register_resolvers()  # a fuse group's `task: ${task_spec:...}` resolves into its settings
     composer = GroupComposer(cfg)
     groups: dict[str, Group] = {}
     for name, group_spec in (spec.get("stage1") or {}).items():
@@ -262,7 +288,9 @@ def _stage1_group(name, spec, defaults, composer, where) -> Group:
             for task in tasks
             for seed in seeds
         )
-    return Group(name, 1, command, tasks, seeds, lines, variant(job_cfg, command), jobs)
+    return Group(
+        name, 1, command, tasks, seeds, lines, variant(job_cfg, command), jobs, (), result_config(job_cfg)
+    )
 
 
 # --- stage 2 ---------------------------------------------------------------------------------
@@ -303,7 +331,35 @@ def _stage2_group(name, spec, defaults, groups, composer, where) -> Group:
         for target in targets
         for seed in seeds
     )
-    return Group(name, 2, FUSE, targets, seeds, lines, variant(job_cfg, FUSE), jobs, tuple(source_tasks))
+    return Group(
+        name,
+        2,
+        FUSE,
+        targets,
+        seeds,
+        lines,
+        variant(job_cfg, FUSE),
+        jobs,
+        tuple(source_tasks),
+        result_config(job_cfg),
+    )
+
+
+def job_settings(group: Group, job: Job) -> dict:
+    """The result-relevant settings `job`'s command saves in its config.yaml: the group's, with the
+    job's seed, task (fuse: target) and per-task data limits (afuse.config.specialise_data)."""
+    settings = copy.deepcopy(group.settings)
+    settings["seed"] = job.seed
+    if group.is_multitask:
+        return settings
+    settings["task"] = OmegaConf.to_container(task_config(job.task), resolve=True)
+    if group.command == FUSE:
+        settings["target"] = job.task
+    data = settings.get("data", {})
+    for split in ("train", "test"):
+        data[f"max_{split}_examples"] = example_limit(group.settings.get("data", {}), job.task, split)
+    data["per_task"] = {}
+    return settings
 
 
 def _source_groups(names, groups, where) -> list[Group]:

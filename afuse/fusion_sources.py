@@ -8,7 +8,14 @@ from omegaconf import DictConfig
 from afuse.config import task_names
 from afuse.errors import ConfigError, MissingInputError
 from afuse.result_check import DamagedResultError, result_damage
-from afuse.run_identity import MT_A, fused_sites, requested_sources, source_run_dir, source_seed
+from afuse.run_identity import (
+    MT_A,
+    fused_sites,
+    parse_run_dir,
+    requested_sources,
+    source_run_dir,
+    source_seed,
+)
 from afuse.runs import is_complete
 
 # metrics.json of a Fusion run: sha256 of each source's adapter weights file, as it was trained on them.
@@ -32,7 +39,7 @@ def resolve_st_a_sources(cfg: DictConfig) -> list[Source]:
             run_dir = source_run_dir(cfg, entry)
             (found if is_complete(run_dir) else missing).append(Source(entry, run_dir))
         elif Path(entry).is_dir():
-            found.append(Source(Path(entry).name, Path(entry)))
+            found.append(source_by_path(Path(entry)))
         else:
             raise ConfigError(
                 f"fusion.sources entry {entry!r} is neither a task ({' '.join(task_names())}) nor an adapter directory"
@@ -57,6 +64,22 @@ def _refuse_damaged(cfg: DictConfig, source: Source, run_dir: Path) -> None:
             f"fusion source {source.name}: {run_dir} is a finished run whose result is damaged ({damage}); "
             f"it was not fused. Retrain that run: {retrain_command(cfg, source)}"
         )
+
+
+def source_by_path(path: Path) -> Source:
+    """An adapter directory given by path, named after its folder; an afuse stage-1 run directory
+    (<runs>/stage1/<model>/<variant>/<task>/seed<k>) after its task, since every run's folder is
+    seed<k>."""
+    run = parse_run_dir(path)
+    if run is None:
+        return Source(path.name, path)
+    if not (path / "adapter_config.json").is_file():
+        what = "a stage-2 (fuse) run" if run.stage == 2 else f"a stage-1 {run.variant} run"
+        raise MissingInputError(
+            f"fusion.sources entry {path} is {what}, which has no adapter to fuse; pass task names "
+            "or the directories of stage-1 adapter runs (afuse train-adapter)"
+        )
+    return Source(run.task, path)
 
 
 def _passthrough_overrides() -> list[str]:

@@ -32,8 +32,10 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     except HydraException:
         return  # a syntax error: Hydra's own message says where
     hydra_overrides = [o for o in overrides if o.key_or_group.startswith("hydra")]
+    _check_launcher_values(hydra_overrides)
     others = [o for o in overrides if not o.key_or_group.startswith("hydra") and not o.is_delete()]
     groups = _group_names()
+    _check_groups_are_read(config_name, [o for o in others if o.key_or_group in groups])
     keys = [o for o in others if o.key_or_group not in groups]
     choices = [_first_choice(o) for o in others if o.key_or_group in groups]
     if not keys and not hydra_overrides and all(map(_option_file_exists, choices)):
@@ -45,10 +47,64 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
         check_key(cfg, override.key_or_group)
 
 
+def _check_launcher_values(hydra_overrides) -> None:
+    """Values the sweep process reads before any job runs (where afuse.validate never sees them):
+    joblib's n_jobs=0 ended in its ValueError traceback."""
+    for override in hydra_overrides:
+        if override.key_or_group != "hydra.launcher.n_jobs" or override.is_sweep_override():
+            continue
+        value = override.value()
+        if not isinstance(value, int) or isinstance(value, bool) or value == 0:
+            raise ConfigError(
+                f"hydra.launcher.n_jobs must be a non-zero integer (got {value!r}): the number of "
+                "parallel jobs, or -1 for one per CPU core; e.g. hydra.launcher.n_jobs=2"
+            )
+
+
 def _group_names() -> set[str]:
     """Config groups (folders under conf/, also nested ones: hydra/launcher)."""
     root = conf_dir()
     return {str(path.relative_to(root)) for path in root.rglob("*") if path.is_dir()}
+
+
+def _check_groups_are_read(config_name: str, choices) -> None:
+    """`afuse train-adapter fusion=static`: Hydra's own hint, `+fusion=static`, would add a group
+    the command never reads, so the setting would be silently ignored; refuse both."""
+    primary = OmegaConf.load(conf_dir() / f"{config_name}.yaml")
+    read = set(command_groups(config_name))
+    command = config_name.replace("_", "-")
+    for override in choices:
+        group = override.key_or_group
+        if group in read:
+            continue
+        choice = f"{group}={_first_choice(override).partition('=')[2]}"  # without Hydra's `+`
+        hint = (
+            f"did you mean target={choice.partition('=')[2]}?"
+            if group == "task" and "target" in set(primary)  # `in primary` alone skips a `???` value
+            else f"its groups: {' '.join(sorted(read - {'hydra'}))}"
+        )
+        raise ConfigError(f"{choice}: afuse {command} reads no {group} group, so it would be ignored; {hint}")
+
+
+def command_groups(config_name: str) -> list[str]:
+    """The config groups a command reads: those in its primary config's defaults list."""
+    primary = OmegaConf.load(conf_dir() / f"{config_name}.yaml")
+    return [_group_of(entry) for entry in primary.get("defaults", []) if isinstance(entry, DictConfig)]
+
+
+def groups_help(config_name: str) -> str:
+    """`group: option, ...` for each group `afuse <command> --help` lists (conf/hydra/default.yaml):
+    the command's own, not every folder of conf/ as Hydra's default help does."""
+    lines = []
+    for group in sorted(set(command_groups(config_name)) - {"hydra"}):
+        options = sorted(path.stem for path in (conf_dir() / group).glob("*.yaml"))
+        lines.append(f"{group}: {', '.join(options)}")
+    return "\n".join(lines)
+
+
+def _group_of(defaults_entry: DictConfig) -> str:
+    """`{model: minilm}` -> model; `{override /trainer: full}` -> trainer."""
+    return str(next(iter(defaults_entry))).removeprefix("override ").lstrip("/")
 
 
 def _first_choice(override) -> str:

@@ -8,6 +8,7 @@ names it), so stage 2 and the report can find it and a rerun can skip it.
 directory without it is incomplete and is resumed (or redone).
 """
 
+import copy
 import fcntl
 import json
 import logging
@@ -42,6 +43,11 @@ NON_RESULT_KEYS = (
     "trainer.checkpoint_every_minutes",  # resuming is exact, so how often it saves changes nothing
     "data.raw_dir",
     "data.source",
+    # Where and how a task's Hub copy is fetched (revision, the check_hub.py counts): like
+    # data.source, not what a run computes; a local run never reads it. Changed since some
+    # committed records were made (results/cpu_minilm: siqa, cosmosqa), which then read as made
+    # with other settings.
+    "task.hub",
     # Where the fusion sits is in the run directory's name (fusion_variant), so it cannot differ
     # within one directory; configs of runs made before the key existed lack it.
     "fusion.sites",
@@ -56,9 +62,9 @@ def read_metrics(run_dir: str | Path) -> dict:
     return json.loads((Path(run_dir) / METRICS).read_text())
 
 
-def result_config(cfg: DictConfig) -> dict:
+def result_config(cfg: DictConfig | dict) -> dict:
     """The part of a run's config that determines its results (compared on skip)."""
-    container = OmegaConf.to_container(cfg, resolve=True)
+    container = copy.deepcopy(cfg) if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
     for dotted in NON_RESULT_KEYS:
         *parents, leaf = dotted.split(".")
         node = container
@@ -77,6 +83,17 @@ def config_differences(old: Any, new: Any, prefix: str = "") -> list[str]:
             diffs += config_differences(old.get(key), new.get(key), f"{prefix}{key}.")
         return diffs
     return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
+
+
+def shared_differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """config_differences over the keys both configs hold: a key one side lacks (one a command adds
+    while it runs, one added to the configs after an older run) is not a difference."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        diffs = []
+        for key in sorted(set(old) & set(new), key=str):
+            diffs += shared_differences(old[key], new[key], f"{prefix}{key}.")
+        return diffs
+    return config_differences(old, new, prefix)
 
 
 def write_config(run_dir: str | Path, cfg: DictConfig) -> None:
@@ -192,7 +209,9 @@ def check_same_config(run_dir: str | Path, cfg: DictConfig) -> None:
             "these settings; restore the file, or rerun with force=true to start the run over"
         )
     old = result_config(OmegaConf.load(saved))
-    diffs = config_differences(old, result_config(cfg))
+    # Over the keys both hold: a setting added to the configs after the run was made (its default
+    # is what older runs did) does not make every older run one of "other settings".
+    diffs = shared_differences(old, result_config(cfg))
     if diffs:
         raise ConfigError(
             f"{run_dir} holds a run made with other settings:\n  "

@@ -18,6 +18,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from afuse.cpu_isa import ISAS
 from afuse.errors import ConfigError
 from afuse.non_linearities import check_non_linearity
 
@@ -30,6 +31,10 @@ def _number(value) -> bool:
 
 def _integer(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _seed(value) -> bool:
+    return _integer(value) and value >= 0
 
 
 def _positive(value) -> bool:
@@ -52,6 +57,41 @@ def _names(value) -> bool:
     return isinstance(value, ListConfig | list) and all(isinstance(v, str) for v in value)
 
 
+def _some_names(value) -> bool:
+    return _names(value) and len(value) > 0
+
+
+def _boolean(value) -> bool:
+    # `force=maybe` reaches the code as the string 'maybe', which Python would take as true.
+    return isinstance(value, bool)
+
+
+def _auto_or_boolean(value) -> bool:
+    return value == "auto" or isinstance(value, bool)
+
+
+def _one_of(*choices) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, str) and value in choices
+
+
+def _each(ok: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """One value, or a non-empty list of them (fusion.prune_below, fusion.keep_top_k)."""
+
+    def check(value) -> bool:
+        if isinstance(value, ListConfig | list):
+            return len(value) > 0 and all(map(ok, value))
+        return ok(value)
+
+    return check
+
+
+# Values the config names; the modules that use them import these (they import torch, this must not).
+FUSION_KINDS = ("dynamic", "static")
+SAMPLING_RULES = ("anneal", "prop", "sqrt", "uniform")
+DATA_SOURCES = ("hub", "local")
+HEATMAP_FORMATS = ("png", "pdf")  # afuse.report.heatmaps.SAVE_METADATA: how each is saved
+
+
 @dataclass(frozen=True)
 class Rule:
     key: str
@@ -62,7 +102,33 @@ class Rule:
 
 
 RULES = (
-    Rule("seed", _integer, "must be an integer", "1"),
+    # A run directory is seed<k> (afuse.run_identity.SEED_DIR): seed=-1 made a seed-1 folder that
+    # status, list and report never found; numpy refuses a negative split seed.
+    Rule("seed", _seed, "must be an integer >= 0", "1"),
+    # Switches: true or false only.
+    Rule("force", _boolean, "must be true or false", "true"),
+    Rule("save_encoder", _boolean, "must be true or false", "true"),  # finetune mode=full
+    Rule("with_encoder", _boolean, "must be true or false", "true"),  # export
+    Rule("dry_run", _boolean, "must be true or false", "true"),  # run
+    *(
+        Rule(
+            f"paths.{name}",
+            lambda v: isinstance(v, str) and v.strip() != "",
+            "must be a directory path",
+            name,
+        )
+        for name in ("data", "runs", "results", "logs")
+    ),
+    Rule("status.all", _boolean, "must be true or false", "true"),
+    Rule("report.heatmaps", _boolean, "must be true or false", "true"),
+    Rule("report.same_tolerance", _non_negative, "must be >= 0", "0.3"),
+    Rule(
+        "report.heatmap_formats",
+        lambda v: isinstance(v, ListConfig | list) and len(v) > 0 and all(f in HEATMAP_FORMATS for f in v),
+        f"must be a non-empty list of {', '.join(HEATMAP_FORMATS)}",
+        "[png,pdf]",
+    ),
+    Rule("report.annotate_max_cells", lambda v: _integer(v) and v >= 0, "must be an integer >= 0", "400"),
     Rule("adapter.reduction_factor", _positive, "must be > 0", "16"),
     Rule("trainer.lr", _positive, "must be > 0", "0.0001"),
     Rule("trainer.batch_size", _count, "must be an integer >= 1", "32"),
@@ -75,14 +141,52 @@ RULES = (
     Rule("trainer.weight_decay", _non_negative, "must be >= 0", "0.0"),
     Rule("trainer.max_grad_norm", _positive, "must be > 0", "1.0"),
     Rule("trainer.log_every_steps", _count, "must be an integer >= 1", "50"),
+    Rule("trainer.amp", _auto_or_boolean, "must be auto, true or false", "auto"),
+    Rule("trainer.progress_bar", _auto_or_boolean, "must be auto, true or false", "auto"),
+    Rule("progress_bar", _auto_or_boolean, "must be auto, true or false", "auto"),  # evaluate, predict
+    Rule("trainer.num_threads", _count, "must be an integer >= 1 or null", "2", nullable=True),
+    Rule("num_threads", _count, "must be an integer >= 1 or null", "2", nullable=True),  # evaluate, predict
+    Rule(
+        "trainer.cpu_isa", _one_of(*ISAS), f"must be one of {', '.join(ISAS)} or null", "avx2", nullable=True
+    ),
     Rule("trainer.checkpoint_every_minutes", _non_negative, "must be >= 0 or null", "15", nullable=True),
     Rule("fusion.regularization", _non_negative, "must be >= 0", "0.01"),
     Rule("fusion.temperature", _positive, "must be > 0", "1.0"),
     Rule("fusion.score_dropout", _fraction, "must be in [0, 1)", "0.1"),
     Rule("fusion.sites", lambda v: v in ("all", "ffn"), "must be all or ffn", "all"),
-    Rule("fusion.sources", _names, "must be a list of task names or adapter directories", "[rte,mnli]", True),
+    Rule(
+        "fusion.sources",
+        _some_names,
+        "must be a non-empty list of task names or adapter directories (or null: the 16 tasks)",
+        "[rte,mnli]",
+        True,
+    ),
+    Rule("fusion.source_seed", _seed, "must be an integer >= 0 or null", "1", nullable=True),
+    Rule("fusion.kind", _one_of(*FUSION_KINDS), f"must be one of {', '.join(FUSION_KINDS)}", "dynamic"),
+    Rule(
+        "fusion.prune_below",
+        _each(lambda v: _number(v) and 0 <= v <= 1),
+        "must be a number in [0, 1], a list of them, or null",
+        "0.05",
+        nullable=True,
+    ),
+    Rule(
+        "fusion.keep_top_k",
+        _each(_count),
+        "must be an integer >= 1, a list of them, or null",
+        "3",
+        nullable=True,
+    ),
+    Rule("fusion.skip_last_layer", _boolean, "must be true or false", "true"),
+    Rule(
+        "sampling", _one_of(*SAMPLING_RULES), f"must be one of {', '.join(SAMPLING_RULES)}", "anneal"
+    ),  # train-multitask
+    Rule("tasks", _some_names, "must be a non-empty list of task names", "[rte,cb]"),  # train-multitask
+    Rule("data.source", _one_of(*DATA_SOURCES), f"must be one of {', '.join(DATA_SOURCES)}", "local"),
     Rule("data.max_train_examples", _count, "must be an integer >= 1 or null", "1000", nullable=True),
-    Rule("data.split_seed", _integer, "must be an integer", "42"),
+    Rule("data.max_test_examples", _count, "must be an integer >= 1 or null", "1000", nullable=True),
+    Rule("data.validation_max_examples", _count, "must be an integer >= 1", "2000"),
+    Rule("data.split_seed", _seed, "must be an integer >= 0", "42"),
     Rule("data.max_malformed_fraction", lambda v: _number(v) and 0 <= v <= 1, "must be in [0, 1]", "0.01"),
     Rule("data.validation_fraction", lambda v: _number(v) and 0 < v < 1, "must be in (0, 1)", "0.1"),
 )
@@ -109,9 +213,10 @@ def _check_choices(cfg: DictConfig) -> None:
     non_linearity = OmegaConf.select(cfg, "adapter.non_linearity")
     if non_linearity is not None:
         check_non_linearity(str(non_linearity))  # ConfigError listing the valid ones
-    device = OmegaConf.select(cfg, "trainer.device")
-    if device is not None:
-        check_device(str(device))
+    for key in ("trainer.device", "device"):  # device: evaluate, predict
+        device = OmegaConf.select(cfg, key)
+        if device is not None:
+            check_device(str(device), key)
     check_cuda_graphs(cfg)
     if OmegaConf.select(cfg, "logger.name") == "wandb" and importlib.util.find_spec("wandb") is None:
         raise ConfigError(
@@ -119,10 +224,11 @@ def _check_choices(cfg: DictConfig) -> None:
         )
 
 
-def check_device(device: str) -> None:
-    """trainer.device: auto | cpu | mps | cuda | cuda:<n>, and CUDA only with a torch that has it."""
+def check_device(device: str, key: str = "trainer.device") -> None:
+    """trainer.device (evaluate's and predict's: device): auto | cpu | mps | cuda | cuda:<n>, and
+    CUDA only with a torch that has it."""
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
-        raise ConfigError(f"trainer.device={device!r} is not a device; valid: auto, cpu, cuda, cuda:<n>, mps")
+        raise ConfigError(f"{key}={device!r} is not a device; valid: auto, cpu, cuda, cuda:<n>, mps")
     if not device.startswith("cuda"):
         return
     import torch
@@ -130,15 +236,13 @@ def check_device(device: str) -> None:
     if not torch.cuda.is_available():
         build = "a CPU-only build" if torch.version.cuda is None else "no usable GPU"
         raise ConfigError(
-            f"trainer.device={device} but torch {torch.__version__} here has {build}: "
-            "use trainer.device=auto (GPU when there is one) or trainer.device=cpu"
+            f"{key}={device} but torch {torch.__version__} here has {build}: "
+            f"use {key}=auto (GPU when there is one) or {key}=cpu"
         )
     count = torch.cuda.device_count()
     index = int(device.partition(":")[2] or 0)
     if index >= count:
-        raise ConfigError(
-            f"trainer.device={device} but there are {count} GPU(s): use cuda:0 to cuda:{count - 1}"
-        )
+        raise ConfigError(f"{key}={device} but there are {count} GPU(s): use cuda:0 to cuda:{count - 1}")
 
 
 def check_cuda_graphs(cfg: DictConfig) -> None:

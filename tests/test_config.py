@@ -20,8 +20,18 @@ def test_per_task_limits_override_the_global_ones():
 
 
 def test_a_limit_below_one_names_the_key():
-    with pytest.raises(ConfigError, match="data.max_train_examples must be a positive number"):
+    with pytest.raises(ConfigError, match="data.max_train_examples must be an integer >= 1 or null"):
         example_limit(data_cfg(max_train_examples=0), "rte", "train")
+
+
+@pytest.mark.parametrize("bad", ["abc", 2.5, -3])
+def test_a_per_task_limit_that_is_not_a_count_names_the_key(bad):
+    """`+data.per_task.rte.max_test_examples=abc` ended in int()'s ValueError traceback."""
+    cfg = data_cfg(per_task={"rte": {"max_test_examples": bad}})
+    with pytest.raises(
+        ConfigError, match=r"data.per_task.rte.max_test_examples must be an integer >= 1 or null"
+    ):
+        example_limit(cfg, "rte", "test")
 
 
 def test_specialise_data_keeps_only_what_applies_to_the_run():

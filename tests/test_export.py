@@ -149,6 +149,17 @@ def test_what_cannot_be_exported_is_refused_before_anything_is_written(root, cap
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
     assert cli("export", f"paths.logs={root}/logs") == 2
     assert "afuse export needs run=<...>" in error()
+    rte = stage1_dir(root / "runs", "tiny", "houlsby_rf16", "rte", 1)
+    assert cli("export", f"run={rte}", f"paths.logs={root}/logs") == 2
+    message = error()  # the example's run= is a run directory, not the export's
+    assert "afuse export needs out=<...>, e.g. afuse export run=runs/stage2/" in message
+    a_file = root / "exports" / "a_file"
+    a_file.write_text("mine")
+    code, _ = export(root, rte, "a_file")
+    message = error()
+    assert code == 2 and "Traceback" not in message, message
+    assert f"out={a_file} is a file; choose a new directory" in message
+    assert a_file.read_text() == "mine"
 
 
 def adapter_run(root: Path) -> Path:

@@ -6,6 +6,8 @@ conf/<command with '_' for '-'>.yaml.
 
 from dataclasses import dataclass
 
+from afuse.overrides import OPEN_MAPPINGS
+
 
 @dataclass(frozen=True)
 class Command:
@@ -27,7 +29,15 @@ class Command:
         args = list(argv)
         if self.positional and args and "=" not in args[0] and not args[0].startswith("-"):
             args[0] = f"{self.positional}={args[0]}"
-        return [_path_key(arg, self.path_keys) for arg in args]
+        return [_open_mapping(_path_key(arg, self.path_keys)) for arg in args]
+
+
+def _open_mapping(arg: str) -> str:
+    """`data.per_task.rte.max_train_examples=10` -> `++...`: a key of the user's choosing, which
+    Hydra's struct mode would refuse without a prefix; `++` adds it or overrides it."""
+    key = arg.partition("=")[0]
+    free = any(key == mapping or key.startswith(f"{mapping}.") for mapping in OPEN_MAPPINGS)
+    return f"++{arg}" if free and "=" in arg else arg
 
 
 def _path_key(arg: str, keys: tuple[str, ...]) -> str:

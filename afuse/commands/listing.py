@@ -80,11 +80,14 @@ def models_text(cfg: DictConfig) -> str:
 def presets_text(cfg: DictConfig) -> str:
     from hydra import compose
 
-    from afuse.experiment import load_experiment, preset_names
+    from afuse.experiment import hydra_overrides, load_experiment, preset_names
 
+    searched = hydra_overrides(cfg)  # hydra.searchpath: the user's own presets too
     rows = []
-    for name in preset_names():
-        experiment = load_experiment(compose(config_name="status", overrides=[f"experiment={name}"]))
+    for name in preset_names(searched):
+        experiment = load_experiment(
+            compose(config_name="status", overrides=[f"experiment={name}", *searched])
+        )
         stage1, stage2 = len(experiment.jobs(1)), len(experiment.jobs(2))
         rows.append(
             [name, experiment.model, str(stage1), str(stage2), str(stage1 + stage2), experiment.description]

@@ -13,6 +13,9 @@ for local, joblib and SLURM runs, and stays fast for hundreds of runs):
               stops with an error
   incomplete  the directory exists without any of the above (killed, or still starting)
   missing     no directory
+  stale       finished, but its config.yaml differs from the preset's settings for it (a run
+              made with other overrides): not counted as done, not launched (only force=true
+              replaces it; the note gives the command and the differing keys)
 """
 
 import json
@@ -22,19 +25,21 @@ import socket
 from enum import StrEnum
 from pathlib import Path
 
+import yaml
 from omegaconf import DictConfig
 
 from afuse.experiment import (
     Experiment,
     Group,
     Job,
+    job_settings,
     load_experiment,
     passed_on_overrides,
     shell_command,
     sweep_lines,
 )
 from afuse.result_check import result_damage
-from afuse.runs import FAILED, LOCK, is_complete
+from afuse.runs import CONFIG, FAILED, LOCK, is_complete, result_config, shared_differences
 
 log = logging.getLogger("afuse")
 
@@ -45,7 +50,8 @@ class State(StrEnum):
     FAILED = "failed"
     INCOMPLETE = "incomplete"
     MISSING = "missing"
-    DAMAGED = "damaged"  # last: the columns before it keep their places
+    DAMAGED = "damaged"  # after the older states: the columns before it keep their places
+    STALE = "stale"
 
 
 def job_state(run_dir: Path, host: str | None = None) -> tuple[State, str]:
@@ -80,9 +86,30 @@ def job_states(experiment: Experiment, passed_on: tuple[str, ...] = ()) -> dict[
     host = socket.gethostname()
     states = {job: job_state(job.run_dir, host) for job in experiment.jobs()}
     for job, (state, note) in states.items():
-        if state is State.DAMAGED:
+        if state is State.DONE:
+            state, note = _stale(experiment, job) or (state, note)
+        if state in (State.DAMAGED, State.STALE):
             states[job] = (state, f"{note}; retrain it: {retrain_line(experiment, job, passed_on)}")
     return states
+
+
+def _stale(experiment: Experiment, job: Job) -> tuple[State, str] | None:
+    """A finished run whose saved settings are not the ones the preset gives it."""
+    saved = _read_yaml(job.run_dir / CONFIG)
+    if not isinstance(saved, dict):
+        return None  # no config to compare (a record of an older layout): taken as it is
+    diffs = shared_differences(result_config(saved), job_settings(experiment.groups[job.group], job))
+    if not diffs:
+        return None
+    shown = "; ".join(diffs[:4]) + ("; ..." if len(diffs) > 4 else "")
+    return State.STALE, f"made with other settings (run -> preset: {shown})"
+
+
+def _read_yaml(path: Path):
+    try:
+        return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError):
+        return None
 
 
 def retrain_line(experiment: Experiment, job: Job, passed_on: tuple[str, ...]) -> str:
@@ -141,7 +168,9 @@ def to_launch(states: dict[Job, tuple[State, str]]) -> list[Job]:
     """Jobs a launch should start: not done and not running (failed and incomplete ones resume).
     A damaged finished run is left out: only force=true retrains it (its note gives the command)."""
     return [
-        job for job, (state, _) in states.items() if state not in (State.DONE, State.RUNNING, State.DAMAGED)
+        job
+        for job, (state, _) in states.items()
+        if state not in (State.DONE, State.RUNNING, State.DAMAGED, State.STALE)
     ]
 
 
@@ -215,10 +244,10 @@ def job_table(states, every_job: bool) -> str:
 
 def launch_section(experiment: Experiment, states, passed_on: tuple[str, ...] = ()) -> str:
     pending = to_launch(states)
-    damaged = sum(1 for state, _ in states.values() if state is State.DAMAGED)
+    damaged = sum(1 for state, _ in states.values() if state in (State.DAMAGED, State.STALE))
     if not pending:
         return "Nothing to launch." + (
-            " Damaged runs: retrain them with their force=true lines above." if damaged else ""
+            " Damaged or stale runs: retrain them with their force=true lines above." if damaged else ""
         )
     out = ["To launch what is left (done and running jobs are left out):"]
     for stage in (1, 2):

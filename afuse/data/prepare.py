@@ -23,17 +23,17 @@ from afuse.data.source_read import SourceRead, sha256_file
 from afuse.data.splits import carve_splits
 from afuse.data.store import damaged_files, digest, locked, prepared_dir, read_index, write_parquet
 from afuse.errors import ConfigError, OfflineError
+from afuse.validate import DATA_SOURCES
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 PREPARE_VERSION = 2  # bump when the normalised output (or the manifest's shape) of the same input changes
-SOURCES = ("hub", "local")
 SPLIT_SETTINGS = ("split_seed", "validation_fraction", "validation_max_examples")
 
 
 def check_source(data_cfg: DictConfig) -> str:
-    if data_cfg.source not in SOURCES:
+    if data_cfg.source not in DATA_SOURCES:
         raise ConfigError(
             f"data.source={data_cfg.source!r} is not valid; use data.source=hub or data.source=local"
         )

@@ -30,7 +30,9 @@ class Inference:
 
 def token_counts(dataset) -> np.ndarray:
     """Tokens per example; multiple choice: its longest choice (what its padding costs)."""
-    column = dataset.data.column("input_ids")
+    # Through the dataset, not `dataset.data`: a subsampled split (data.max_test_examples) is a
+    # `select` over the whole table, and only the dataset applies its indices.
+    column = dataset.with_format("arrow")["input_ids"]
     if pa.types.is_list(column.type.value_type):
         return np.array([max(map(len, example)) for example in column.to_pylist()], dtype=np.int64)
     return pc.list_value_length(column).to_numpy(zero_copy_only=False).astype(np.int64)

@@ -138,6 +138,8 @@ def file_rows(cfg: DictConfig, trained: TrainedModel, labelled: bool, id_field: 
 
 
 def output_dir(cfg: DictConfig, trained: TrainedModel, kind: str, default_name: str) -> Path:
+    if trained.kind == "mt_a":  # one run, several tasks: each task's test split gets its own folder
+        default_name = f"{trained.task.name}_{default_name}"
     name = str(cfg.name or default_name)
     if not re.fullmatch(r"[A-Za-z0-9._-]+", name) or name in (".", ".."):
         raise ConfigError(f"name={name!r}: use letters, digits, '.', '_' or '-' (it names a folder)")

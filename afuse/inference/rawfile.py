@@ -78,7 +78,16 @@ def _records(path: Path, fmt: str, file_cfg: DictConfig) -> list[RawRecord]:
         )
     records = list(READERS[fmt](path, list(columns) if columns else None))
     if columns and header and records:
-        records = records[1:]  # the header line, read as data because the columns were named
+        # The header line, read as data because the columns were named; on a file without one it
+        # is an example: say which line goes.
+        first = records[0]
+        shown = "\t".join(map(str, (first.fields or {}).values()))[:80]
+        log.warning(
+            "%s: the first line (line %s: %s) is skipped as its header (file.columns with file.header=true); "
+            "add file.header=false if the file has no header",
+            path, first.position, shown,
+        )  # fmt: skip
+        records = records[1:]
     return records
 
 
@@ -126,6 +135,12 @@ def _choose_fields(records, task_cfg, file_cfg, labelled) -> tuple[dict, Normali
             best, best_hits = (fields, normalizer), hits
     if best is None or (probe and best_hits == 0):
         seen = ", ".join(sorted(map(str, probe[0].fields))) if probe else "none"
+        if labelled and _readable_unlabelled(records, task_cfg, file_cfg):
+            raise ConfigError(
+                f"the file ({seen}) has no labels for task {task_cfg.name}: afuse evaluate scores "
+                "a labelled file; afuse predict labels this one (or name its label field with "
+                "file.fields='{label: <field>, ...}')"
+            )
         wanted = ", ".join(f"{k}: {v}" for k, v in (_candidates(task_cfg, file_cfg)[0]).items())
         raise ConfigError(
             f"the file's fields ({seen}) do not match task {task_cfg.name}'s ({wanted}); describe them, e.g. "
@@ -133,6 +148,14 @@ def _choose_fields(records, task_cfg, file_cfg, labelled) -> tuple[dict, Normali
             "file.header=false for a TSV without a header)"
         )
     return best
+
+
+def _readable_unlabelled(records, task_cfg, file_cfg) -> bool:
+    try:
+        _choose_fields(records, task_cfg, file_cfg, labelled=False)
+    except ConfigError:
+        return False
+    return True
 
 
 def _fits(normalizer: Normalizer, record: dict, fields: dict, labelled: bool) -> bool:
@@ -165,6 +188,8 @@ def read_file(
 ) -> FileRows:
     """Schema rows of `path` for `task_cfg`; `id_field` names the field to keep as each row's id."""
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise MissingInputError(f"file={path} is a directory; pass one of its files")
     if not path.is_file():
         raise MissingInputError(f"file={path}: no such file")
     fmt = file_format(path, file_cfg, task_cfg)

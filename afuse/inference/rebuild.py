@@ -57,6 +57,10 @@ class TrainedModel:
 def read_run(run_dir: str | Path) -> tuple[Path, DictConfig, dict]:
     """A finished run's directory, config and metrics, or one line saying what is wrong."""
     run_dir = Path(run_dir).expanduser()
+    if run_dir.is_file():
+        raise MissingInputError(
+            f"run={run_dir} is a file, not a run directory; pass the folder that holds it ({run_dir.parent})"
+        )
     if not run_dir.is_dir():
         raise MissingInputError(
             f"run={run_dir}: no such directory; pass a run directory such as "
@@ -118,6 +122,8 @@ def load_adapterhub(
 ) -> TrainedModel:
     """An AdapterHub adapter directory with its head (head_config.json beside the adapter)."""
     directory = Path(directory).expanduser()
+    if (directory / CONFIG).is_file() and is_complete(directory):  # its head has no head_config.json
+        raise ConfigError(f"adapterhub={directory} is an afuse run directory: pass it as run={directory}")
     if not is_adapter_dir(directory):
         raise MissingInputError(
             f"adapterhub={directory}: no adapter there (expected adapter_config.json and adapter.safetensors "

@@ -29,8 +29,8 @@ from torch import nn
 
 from afuse.errors import ConfigError
 from afuse.modeling.adapters import ATTN, FFN, Adapter, Bottleneck
+from afuse.validate import FUSION_KINDS
 
-FUSION_KINDS = ("dynamic", "static")
 FUSION_SITES = ("all", "ffn")  # afuse.sites.fused_positions
 
 

@@ -66,14 +66,18 @@ class ReportFiles:
 def build_report(cfg: DictConfig) -> Path | None:
     """Write the report of a preset (or, without one, of every finished run under paths.runs);
     None, and nothing written, while no run of the preset is finished."""
-    experiment = load_experiment(cfg) if preset_requested(cfg) else discovered_experiment(cfg)
+    preset = preset_requested(cfg)
+    experiment = load_experiment(cfg) if preset else discovered_experiment(cfg)
+    # What selects these runs on a command line: a discovered "experiment" is named after the
+    # runs folder, which is no preset.
+    selector = f"experiment={experiment.name}" if preset else f"paths.runs={cfg.paths.runs}"
     jobs = experiment.jobs()
     if not any(is_complete(job.run_dir) for job in jobs):
         log.info(
-            "afuse report: nothing to report yet (0 of %d jobs finished); `afuse status experiment=%s` "
+            "afuse report: nothing to report yet (0 of %d jobs finished); `afuse status %s` "
             "says what to launch",
             len(jobs),
-            experiment.name,
+            selector,
         )
         return None
     layout = report_layout(experiment)
@@ -90,7 +94,7 @@ def build_report(cfg: DictConfig) -> Path | None:
         _table2(report, experiment, layout, summary, float(settings.same_tolerance))
     report.add("runs.csv", formats.csv_text(accuracies.drop(columns="multitask").set_index("column")))
     figures = _heatmaps(report, experiment, layout, settings) if settings.heatmaps else []
-    report.add("report.md", _report_page(experiment, report.sections, figures))
+    report.add("report.md", _report_page(experiment, selector, report.sections, figures))
     report.write(out)
     log.info("afuse report: %d files in %s", len(report.files), out)
     if cfg.get("logger", {}).get("name") == "wandb":
@@ -154,7 +158,7 @@ def _heatmaps(report, experiment: Experiment, layout: Layout, settings) -> list[
     return grids
 
 
-def _report_page(experiment: Experiment, sections: list[str], grids: list[str]) -> str:
+def _report_page(experiment: Experiment, selector: str, sections: list[str], grids: list[str]) -> str:
     jobs = experiment.jobs()
     done = sum(is_complete(job.run_dir) for job in jobs)
     head = [
@@ -162,8 +166,8 @@ def _report_page(experiment: Experiment, sections: list[str], grids: list[str]) 
         "",
         *([experiment.description, ""] if experiment.description else []),
         f"Model {experiment.model}; runs under `{experiment.runs_root}`; {done} of {len(jobs)} jobs finished. "
-        f"Written by `afuse report experiment={experiment.name}` from the runs' metrics.json and activations.json; "
-        f"`afuse status experiment={experiment.name}` lists what is missing.",
+        f"Written by `afuse report {selector}` from the runs' metrics.json and activations.json; "
+        f"`afuse status {selector}` lists what is missing.",
         "",
     ]
     figures = ["## Fusion activations", ""] if grids else []

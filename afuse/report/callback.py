@@ -1,6 +1,7 @@
 """Write the report when a multirun of a preset ends (`afuse <command> -m experiment=<preset> ...`).
 
-The presets register this callback under `hydra.callbacks.afuse_report`. It does nothing for
+conf/hydra/default.yaml registers this callback under `hydra.callbacks.afuse_report` for every
+command. It does nothing for
 runs without a preset, when AFUSE_AUTO_REPORT=0 (`afuse run` sets it for its sweeps and writes
 the report once, at the end), or with `hydra.callbacks.afuse_report.enabled=false`.
 

@@ -17,6 +17,11 @@ CHECKPOINT_OLD = f"{CHECKPOINT_DIR}.old"
 CHECKPOINT_DIRS = (CHECKPOINT_DIR, CHECKPOINT_TMP, CHECKPOINT_OLD)
 
 
+def has_checkpoint(run_dir: Path) -> bool:
+    """Whether a rerun would resume from something (checkpoint.old/tmp count: a swap may have been cut short)."""
+    return any((Path(run_dir) / name).is_dir() for name in CHECKPOINT_DIRS)
+
+
 def remove_checkpoints(run_dir: Path) -> None:
     for name in CHECKPOINT_DIRS:
         shutil.rmtree(Path(run_dir) / name, ignore_errors=True)

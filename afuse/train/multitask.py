@@ -15,8 +15,7 @@ import torch
 
 from afuse.errors import ConfigError
 from afuse.train.loop import EpochOrder, TaskData, _loader
-
-SAMPLING_RULES = ("anneal", "prop", "sqrt", "uniform")
+from afuse.validate import SAMPLING_RULES
 
 
 def sampling_alpha(rule: str, epoch: int, max_epochs: int) -> float:

@@ -34,7 +34,7 @@ from afuse.runs import (
     write_config,
     write_metrics,
 )
-from afuse.train.checkpoint_dirs import remove_checkpoints
+from afuse.train.checkpoint_dirs import has_checkpoint, remove_checkpoints
 from afuse.train.forced import HOLDING, recover_finished, replacing_finished
 from afuse.train.signals import Preempted
 
@@ -54,8 +54,8 @@ def run_stage(cfg: DictConfig, run_dir: Path, train: Callable[[], dict]) -> dict
             return None
         if cfg.force and not requeued():
             remove_checkpoints(run_dir)
-        else:
-            check_same_config(run_dir, cfg)
+        elif has_checkpoint(run_dir):  # only a checkpoint to resume ties the run to its settings:
+            check_same_config(run_dir, cfg)  # one that failed before it (bad data, a typo) starts anew
         with replacing_finished(run_dir, keep_held_on=_stopped_for_requeue):
             write_config(run_dir, cfg)
             log.info("run directory: %s", run_dir)

@@ -1,5 +1,8 @@
 """How a command line becomes Hydra overrides (afuse/commands/__init__.py)."""
 
+import pytest
+
+from afuse.cli import main
 from afuse.commands import COMMANDS
 
 
@@ -18,3 +21,62 @@ def test_a_path_key_takes_its_value_as_path_beside_its_other_settings():
         "+file=x",
     ]
     assert COMMANDS["train-adapter"].hydra_args(["task=rte", "file=x"]) == ["task=rte", "file=x"]
+
+
+def test_a_free_mapping_takes_new_keys_without_plus():
+    """data.per_task / model.config hold keys of the user's choosing: written as conf/data's comment
+    shows them (`data.per_task={mnli: {...}}`), Hydra refused them ("Key 'mnli' is not in struct",
+    exit 1). They go to Hydra as `++` (add or override); everything else is left as typed."""
+    args = [
+        "data.per_task={mnli: {max_train_examples: 4000}}",
+        "data.per_task.rte.max_train_examples=10",
+        "model.config.hidden_dropout_prob=0.2",
+        "+data.per_task.cb.max_train_examples=5",
+        "data.per_task_x=1",
+        "data.max_train_examples=3",
+    ]
+    assert COMMANDS["train-adapter"].hydra_args(args) == [
+        "++data.per_task={mnli: {max_train_examples: 4000}}",
+        "++data.per_task.rte.max_train_examples=10",
+        "++model.config.hidden_dropout_prob=0.2",
+        "+data.per_task.cb.max_train_examples=5",
+        "data.per_task_x=1",
+        "data.max_train_examples=3",
+    ]
+
+
+@pytest.mark.parametrize("flags", [["-m", "--cfg", "job"], ["--multirun", "-c", "job"], ["-m", "--info"]])
+def test_a_sweep_flag_with_a_print_flag_is_one_line(flags, capsys):
+    """Hydra raises a ValueError traceback for `-m ... --cfg job`."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["train-adapter", "task=rte,cb", *flags])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith(
+        "afuse train-adapter: error: -m (a sweep) and --cfg / --info (print one config) do not go"
+    )
+
+
+@pytest.fixture
+def hydra_config_restored():
+    """Hydra's --help leaves its config in the HydraConfig singleton (a job restores it): later
+    tests in this process would read this command line's overrides."""
+    from hydra.core.hydra_config import HydraConfig
+
+    before = HydraConfig.instance().cfg
+    yield
+    HydraConfig.instance().cfg = before
+
+
+def test_help_lists_the_groups_the_command_reads(capsys, hydra_config_restored):
+    """Hydra's help lists every folder of conf/: train-adapter's showed fusion and mode, which it
+    does not read (and refuses: afuse.overrides)."""
+    with pytest.raises(SystemExit):
+        main(["train-adapter", "--help"])
+    text = capsys.readouterr().out
+    assert "adapter: houlsby, pfeiffer" in text and "task: argument, boolq" in text
+    assert "fusion:" not in text.split("== Config ==")[0] and "mode:" not in text
+    with pytest.raises(SystemExit):
+        main(["fuse", "--help"])
+    assert "fusion: dynamic, static" in capsys.readouterr().out

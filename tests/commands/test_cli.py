@@ -1,6 +1,7 @@
 """The commands as a user runs them (child processes): errors, dry run, end-of-multirun report."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +86,15 @@ def test_run_dry_run_passes_launcher_and_overrides_on(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_every_presets_multirun_ends_with_the_report(tmp_path):
+    """gpu_check had no report callback (each preset had to register its own): its sweeps ended
+    without the report the README promises for every preset's multirun."""
+    write_run(tmp_path / "runs/stage1/tiny/pfeiffer_rf16/rte/seed1", 0.6)
+    result = afuse("status", "-m", "experiment=gpu_check", tmp_path=tmp_path, env={"AFUSE_AUTO_REPORT": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "| RTE | 60.00 (1) | – |" in (tmp_path / "results/gpu_check/accuracy.md").read_text()
+
+
 def test_status_command(tmp_path):
     write_run(tmp_path / "runs/stage1/minilm/pfeiffer_rf16/rte/seed1", 0.6)
     result = afuse("status", "experiment=cpu_small", tmp_path=tmp_path)
@@ -104,3 +114,48 @@ def test_a_presets_multirun_ends_with_the_report(tmp_path, auto_report):
     assert report.exists() is (auto_report == "1")
     if auto_report == "1":
         assert "| RTE | – | 60.00 (1) | – |" in report.read_text()
+
+
+def test_a_sweep_whose_jobs_fail_on_bad_input_shows_their_lines_not_tracebacks(tmp_path):
+    """Each job's error is its one line; Hydra then says which job failed, without the traceback
+    it prints for an unexpected error, and the sweep's exit code is non-zero."""
+    result = afuse("fuse", "-m", "model=tiny", "target=rte,cb", "fusion.sources=[rte,cb]", tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    for target in ("rte", "cb"):  # the sweep went on after the first failure
+        line = (
+            rf"\[{target} seed 1\] \[[\d:]+\] afuse fuse: error: fusion for target {target} needs 2 stage-1"
+        )
+        assert re.search(line, result.stderr), result.stderr
+    assert "Error executing job with overrides" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["status", "experiment=paper_table1", "status.all=true"], ["list", "tasks"]]
+)
+def test_output_into_a_closed_pipe_is_no_traceback(tmp_path, args):
+    """`afuse status ... | head`: the reader leaves early; the rest of the output has nowhere to go."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "afuse.cli", *args, f"paths.runs={tmp_path}/runs", f"paths.logs={tmp_path}/logs"],
+        cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout.readline()
+    process.stdout.close()  # as `head -1` does
+    stderr = process.stderr.read()
+    process.wait(timeout=120)
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+
+
+def test_a_users_own_presets_are_listed_and_named(tmp_path):
+    """Presets from hydra.searchpath ran, but `afuse list presets` left them out and an unknown
+    name's message listed only the shipped ones."""
+    (tmp_path / "conf" / "experiment").mkdir(parents=True)
+    mine = (REPO / "conf/experiment/gpu_check.yaml").read_text().replace("name: gpu_check", "name: mine")
+    (tmp_path / "conf" / "experiment" / "mine.yaml").write_text(mine)
+    searchpath = f"hydra.searchpath=[file://{tmp_path}/conf]"
+    listed = afuse("list", "presets", searchpath, tmp_path=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"^mine +tiny +2 +2 +4 ", listed.stdout, re.MULTILINE), listed.stdout
+    typo = afuse("status", "experiment=mien", searchpath, tmp_path=tmp_path)
+    assert typo.returncode == 2 and "did you mean experiment=mine?" in typo.stderr, typo.stderr

@@ -121,3 +121,39 @@ def test_nothing_to_launch_when_all_done(compose_preset, every_job):
     text = status_text(experiment, job_states(experiment), every_job=every_job)
     assert text.endswith("Nothing to launch.")
     assert bool(re.search(r"^done +st_a", text, re.MULTILINE)) is every_job
+
+
+def saved_config(run_dir, tmp_path, *overrides):
+    """config.yaml as `afuse train-adapter experiment=cpu_small ... task=rte` writes it."""
+    from omegaconf import OmegaConf, open_dict
+
+    from afuse.config import specialise_data
+    from tests.from_conf import compose_config
+
+    cfg = compose_config(
+        "train_adapter",
+        ["experiment=cpu_small", "adapter=pfeiffer", "adapter.reduction_factor=16", "trainer.lr=1e-3",
+         "task=rte", "seed=1", f"paths.runs={tmp_path}/runs", f"paths.results={tmp_path}/results", *overrides],
+    )  # fmt: skip
+    with open_dict(cfg):
+        cfg.pop("hydra", None)
+    specialise_data(cfg, "rte")
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+
+
+def test_a_run_made_with_other_settings_is_not_done(compose_preset, tmp_path):
+    """A quick `afuse run experiment=cpu_small data.max_train_examples=48` and then the preset
+    itself: its runs counted as done, so `afuse run` reported the quick runs as the preset's
+    results; README: a finished run made with other settings is never silently reused."""
+    experiment = load_experiment(compose_preset("cpu_small", "status"))
+    rte = next(job for job in experiment.groups["st_a"].jobs if job.task == "rte")
+    saved_config(write_run(rte.run_dir, 0.6), tmp_path)
+    assert job_states(experiment)[rte] == (State.DONE, "")
+
+    saved_config(rte.run_dir, tmp_path, "data.max_train_examples=48", "trainer.max_epochs=1")
+    state, note = job_states(experiment)[rte]
+    assert state is State.STALE
+    assert "data.max_train_examples: 48 -> 400" in note and "trainer.max_epochs: 1 -> 3" in note
+    assert "task=rte seed=1 force=true" in note  # the line that retrains it with the preset's settings
+    assert rte not in to_launch(job_states(experiment))
+    assert "stale st_a rte 1" in " ".join(status_text(experiment, job_states(experiment)).split())

@@ -67,3 +67,15 @@ def test_batched_probabilities_equal_one_example_at_a_time(task, minilm_tokenize
     logits = np.log(alone)
     labels = np.array([f["labels"] for f in features])
     assert result.loss == pytest.approx(-logits[np.arange(13), labels].mean(), rel=1e-4)
+
+
+def test_token_counts_follow_a_subsample():
+    """A run's subsampled split (data.max_test_examples / max_train_examples) is a `select` of the
+    tokenised split: the counts must be those of the selected rows, in their order, not of the whole
+    table underneath (which made `afuse evaluate` fail with an IndexError on such runs)."""
+    lengths = [1, 5, 2, 9, 3, 7, 4]
+    dataset = datasets.Dataset.from_dict({"input_ids": [[0] * n for n in lengths]})
+    keep = [5, 1, 3]
+    assert token_counts(dataset.select(keep)).tolist() == [lengths[i] for i in keep]
+    choices = datasets.Dataset.from_dict({"input_ids": [[[0] * n, [0] * (n + 1)] for n in lengths]})
+    assert token_counts(choices.select(keep)).tolist() == [lengths[i] + 1 for i in keep]

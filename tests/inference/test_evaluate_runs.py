@@ -20,7 +20,8 @@ def test_evaluate_reproduces_the_runs_test_result(run_tree, kind):
     afuse("evaluate", f"run={run}", *run_tree.eval_args(*task))
     assert checksums(run) == before  # nothing of the run itself was written
 
-    result = json.loads((run / "eval" / "test" / "metrics.json").read_text())
+    out = run / "eval" / ("cb_test" if kind == "mt_a" else "test")
+    result = json.loads((out / "metrics.json").read_text())
     recorded = read_metrics(run)
     recorded = recorded["tasks"]["cb"]["test"] if kind == "mt_a" else recorded["test"]
     assert result["kind"] == kind and result["task"] == "cb"
@@ -31,13 +32,24 @@ def test_evaluate_reproduces_the_runs_test_result(run_tree, kind):
     assert result["loss"] == pytest.approx(recorded["loss"], rel=1e-5)
     assert result["recorded_test_accuracy"] == recorded["accuracy"]
 
-    predictions = pd.read_parquet(run / "eval" / "test" / "predictions.parquet")
+    predictions = pd.read_parquet(out / "predictions.parquet")
     assert len(predictions) == 56 and predictions["id"].is_unique
     assert (predictions["gold"] == predictions["predicted"]).mean() == result["accuracy"]
     probabilities = predictions[["prob_entailment", "prob_contradiction", "prob_neutral"]].to_numpy()
     assert probabilities.sum(1) == pytest.approx(1.0, abs=1e-5)
     assert sum(c["support"] for c in result["per_class"].values()) == 56
     assert sum(map(sum, result["confusion_matrix"]["matrix"])) == 56
+
+
+def test_an_mt_a_runs_tasks_are_evaluated_into_folders_of_their_own(run_tree):
+    """Both tasks' test splits defaulted to eval/test/: evaluating rte overwrote cb's results."""
+    run = run_tree.run("mt_a")
+    for task in ("cb", "rte"):
+        afuse("evaluate", f"run={run}", *run_tree.eval_args(f"task={task}"))
+    for task in ("cb", "rte"):
+        result = json.loads((run / "eval" / f"{task}_test" / "metrics.json").read_text())
+        assert result["task"] == task
+        assert result["accuracy"] == read_metrics(run)["tasks"][task]["test"]["accuracy"]
 
 
 def test_fusion_records_activations_over_the_evaluated_rows(run_tree):

@@ -136,9 +136,16 @@ def checkpoint_state(run: Path) -> dict | None:
 
 
 PRESET = """# @package _global_
-# The reliability tests' preset: stage-1 ST-A runs of the tiny model (status and report read it).
+# The reliability tests' preset: stage-1 ST-A runs of the tiny model (status and report read it),
+# with the settings of `overrides` (status counts a run made with other settings as stale).
 defaults:
   - override /model: tiny
+data:
+  max_train_examples: 64
+trainer:
+  max_epochs: {epochs}
+  batch_size: 8
+  lr: 0.01
 experiment:
   name: reliability
   tasks: [{tasks}]
@@ -154,7 +161,7 @@ def write_preset(root: Path, tasks: list[str], seeds: list[int]) -> list[str]:
     """A preset `reliability` under root/conf; returns the overrides that select it."""
     folder = root / "conf" / "experiment"
     folder.mkdir(parents=True, exist_ok=True)
-    text = PRESET.format(tasks=", ".join(tasks), seeds=", ".join(map(str, seeds)))
+    text = PRESET.format(tasks=", ".join(tasks), seeds=", ".join(map(str, seeds)), epochs=EPOCHS)
     (folder / "reliability.yaml").write_text(text)
     return [f"hydra.searchpath=[file://{root / 'conf'}]", "experiment=reliability"]
 

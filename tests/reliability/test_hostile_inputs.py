@@ -174,11 +174,11 @@ INVALID = [
     (TRAIN, "adapter.reduction_factor=64", "adapter.reduction_factor=64 leaves a bottleneck of 32/64 < 1 unit"),
     (TRAIN, "trainer.lr=0", "trainer.lr must be > 0 (got 0); e.g. trainer.lr=0.0001"),
     (TRAIN, "trainer.batch_size=0", "trainer.batch_size must be an integer >= 1 (got 0); e.g. trainer.batch_size=32"),
-    (TRAIN, "seed=abc", "seed must be an integer (got 'abc'); e.g. seed=1"),
+    (TRAIN, "seed=abc", "seed must be an integer >= 0 (got 'abc'); e.g. seed=1"),
     (TRAIN, "data.max_train_examples=0", "data.max_train_examples must be an integer >= 1 or null (got 0)"),
     (FUSE, "fusion.regularization=-0.1", "fusion.regularization must be >= 0 (got -0.1); e.g. fusion.regularization=0.01"),
     (FUSE, "fusion.sites=attn", "fusion.sites must be all or ffn (got 'attn'); e.g. fusion.sites=all"),
-    (FUSE, "fusion.sources=rte", "fusion.sources must be a list of task names or adapter directories (got 'rte')"),
+    (FUSE, "fusion.sources=rte", "fusion.sources must be a non-empty list of task names or adapter directories (or null: the 16 tasks) (got 'rte')"),
     (FUSE, "fusion.sources=[rte,nosuchtask]", "fusion.sources entry 'nosuchtask' is neither a task"),
     (["finetune", "task=cb", "mode=head"], "trainer.max_epochs=0", "trainer.max_epochs must be an integer >= 1 (got 0)"),
 ]  # fmt: skip

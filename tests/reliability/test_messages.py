@@ -41,6 +41,20 @@ REFUSED = [
     (["train-adapter", "task=cb"], "model=tinny", "unknown model 'tinny'; valid: bert-base-uncased minilm roberta-base tiny; did you mean model=tiny?"),
     (["run"], "experiment=cpu_smal", f"unknown experiment 'cpu_smal'; valid: {' '.join(preset_names())}; did you mean experiment=cpu_small?"),
     (FUSE[:1] + ["model=tiny"], "target=rtee", f"unknown task 'rtee'; valid tasks: {TASKS}"),
+    # found by a new user's hunt: each was accepted, crashed with a traceback (prune_below: after
+    # training), or was refused only after the run directory was written
+    (TRAIN, "force=maybe", "force must be true or false (got 'maybe'); e.g. force=true"),
+    (TRAIN, "data.validation_max_examples=0", "data.validation_max_examples must be an integer >= 1 (got 0); e.g. data.validation_max_examples=2000"),
+    (TRAIN, "data.max_test_examples=abc", "data.max_test_examples must be an integer >= 1 or null (got 'abc'); e.g. data.max_test_examples=1000"),
+    (TRAIN, "trainer.cpu_isa=foo", "trainer.cpu_isa must be one of avx2, avx512 or null (got 'foo'); e.g. trainer.cpu_isa=avx2"),
+    (FUSE, "fusion.prune_below=abc", "fusion.prune_below must be a number in [0, 1], a list of them, or null (got 'abc'); e.g. fusion.prune_below=0.05"),
+    # a config group the command does not read: Hydra's hint (`+fusion=static`) would add it unread
+    (["fuse", "model=tiny"], "task=cb", "task=cb: afuse fuse reads no task group, so it would be ignored; did you mean target=cb?"),
+    (TRAIN, "fusion=static", "fusion=static: afuse train-adapter reads no fusion group, so it would be ignored; its groups: adapter data experiment logger model paths task trainer"),
+    (TRAIN, "+fusion=static", "fusion=static: afuse train-adapter reads no fusion group, so it would be ignored; its groups: adapter data experiment logger model paths task trainer"),
+    # the launcher reads it in the sweep process: joblib's ValueError traceback before any job
+    (["train-adapter", "-m", "task=cb,rte", "model=tiny", "hydra/launcher=local_parallel"], "hydra.launcher.n_jobs=0", "hydra.launcher.n_jobs must be a non-zero integer (got 0): the number of parallel jobs, or -1 for one per CPU core; e.g. hydra.launcher.n_jobs=2"),
+    (FUSE, "fusion.sources=[]", "fusion.sources must be a non-empty list of task names or adapter directories (or null: the 16 tasks) (got []); e.g. fusion.sources=[rte,mnli]"),
 ]  # fmt: skip
 
 

@@ -79,6 +79,11 @@ def test_report_command_writes_the_tables(tmp_path):
     main(["report", *paths, "report.heatmaps=false"])
     table = pd.read_csv(tmp_path / "results" / "runs" / "accuracy.csv")
     assert "tiny/dynamic_pfeiffer_rf16" in " ".join(map(str, table.columns))
+    page = (tmp_path / "results" / "runs" / "report.md").read_text()
+    # there is no preset named after the runs folder: the page names the command that wrote it
+    assert f"Written by `afuse report paths.runs={tmp_path}/runs`" in page
+    assert f"`afuse status paths.runs={tmp_path}/runs` lists" in page
+    assert "experiment=runs" not in page
 
 
 @pytest.mark.parametrize(

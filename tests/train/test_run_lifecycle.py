@@ -1,0 +1,48 @@
+"""run_stage: what a rerun may do with a run directory that holds no finished run."""
+
+import pytest
+from omegaconf import OmegaConf
+
+from afuse.errors import ConfigError
+from afuse.train.checkpoint_dirs import CHECKPOINT_DIR
+from afuse.train.run_lifecycle import run_stage
+
+METRICS = {"test": {"accuracy": 0.5, "majority_rate": 0.5}}
+
+
+def config(lr: float):
+    return OmegaConf.create({"force": False, "trainer": {"lr": lr}})
+
+
+def fails():
+    raise RuntimeError("broken data")
+
+
+def test_a_run_that_failed_before_any_checkpoint_takes_new_settings(tmp_path):
+    """A run that stopped before its first checkpoint (bad data, a typo) has nothing to resume:
+    the corrected command trains, instead of 'holds a run made with other settings ... force=true'."""
+    with pytest.raises(RuntimeError):
+        run_stage(config(lr=1.0), tmp_path, fails)
+    assert run_stage(config(lr=2.0), tmp_path, lambda: dict(METRICS)) is not None
+    assert OmegaConf.load(tmp_path / "config.yaml").trainer.lr == 2.0
+    assert not (tmp_path / "failed.json").exists()
+
+
+def test_a_run_with_a_checkpoint_resumes_only_with_its_own_settings(tmp_path):
+    with pytest.raises(RuntimeError):
+        run_stage(config(lr=1.0), tmp_path, fails)
+    (tmp_path / CHECKPOINT_DIR).mkdir()  # as a run stopped after its first epoch leaves it
+    with pytest.raises(ConfigError, match="holds a run made with other settings"):
+        run_stage(config(lr=2.0), tmp_path, lambda: dict(METRICS))
+
+
+def test_a_finished_run_from_before_a_new_setting_is_still_skipped(tmp_path):
+    """Committed records (results/cpu_minilm) predate data.max_malformed_fraction: the preset's
+    own command refused them as made with other settings (None -> 0.01)."""
+    assert run_stage(config(lr=1.0), tmp_path, lambda: dict(METRICS)) is not None
+    newer = config(lr=1.0)
+    newer.data = {"max_malformed_fraction": 0.01}
+    assert run_stage(newer, tmp_path, fails) is None  # skipped, not retrained
+    newer.trainer.lr = 2.0
+    with pytest.raises(ConfigError, match=r"trainer.lr: 1.0 -> 2.0"):
+        run_stage(newer, tmp_path, fails)
