@@ -238,7 +238,19 @@ def main(cfg: DictConfig) -> None:
         what.append(f"{len(not_done)} job(s) not done")
     raise StepFailed(
         f"{experiment.name}: {'; '.join(what)}. `afuse status experiment={experiment.name}` says which jobs "
-        "and why; `afuse run` again resumes"
+        f"and why; {_how_to_go_on(experiment, not_done)}"
+    )
+
+
+def _how_to_go_on(experiment, not_done) -> str:
+    # A rerun skips stale and damaged runs (it never replaces a finished run unasked): say so.
+    states = job_states(experiment)
+    kept = sum(1 for job in not_done if states[job][0] in (State.STALE, State.DAMAGED))
+    if not kept:
+        return "`afuse run` again resumes"
+    return (
+        f"`afuse run` again resumes the rest, but not the {kept} stale or damaged run(s): "
+        "only their force=true lines in `afuse status` replace them"
     )
 
 

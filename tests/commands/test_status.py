@@ -157,3 +157,17 @@ def test_a_run_made_with_other_settings_is_not_done(compose_preset, tmp_path):
     assert "task=rte seed=1 force=true" in note  # the line that retrains it with the preset's settings
     assert rte not in to_launch(job_states(experiment))
     assert "stale st_a rte 1" in " ".join(status_text(experiment, job_states(experiment)).split())
+
+
+def test_afuse_runs_last_line_does_not_promise_to_resume_a_stale_run(compose_preset, tmp_path):
+    # A rerun skips stale runs (only force=true replaces one): "`afuse run` again resumes" sent
+    # users round in a loop.
+    from afuse.commands.run import _how_to_go_on
+
+    experiment = load_experiment(compose_preset("cpu_small", "status"))
+    rte = next(job for job in experiment.groups["st_a"].jobs if job.task == "rte")
+    not_done = [job for job in experiment.jobs() if job is not rte]
+    assert _how_to_go_on(experiment, not_done) == "`afuse run` again resumes"
+    saved_config(write_run(rte.run_dir, 0.6), tmp_path, "trainer.max_epochs=1")
+    line = _how_to_go_on(experiment, [*not_done, rte])
+    assert "not the 1 stale or damaged run(s)" in line and "force=true" in line
