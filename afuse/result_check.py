@@ -50,7 +50,7 @@ def read_finished_run(run_dir: str | Path) -> tuple["DictConfig", dict]:
     cfg = None if damage else OmegaConf.load(run_dir / CONFIG)
     if cfg is not None:
         # A file cut at a line end still parses: what every rebuild reads must be there.
-        missing = [key for key in ("model",) if key not in cfg]
+        missing = [] if "model" in cfg else ["model"]
         missing += [] if "task" in cfg or "tasks" in cfg else ["task"]
         damage = f"{CONFIG} lacks {', '.join(missing)} (cut short?)" if missing else None
     if damage:
@@ -81,12 +81,18 @@ def config_damage(path: Path) -> str | None:
     if not path.exists():
         return None  # runs of older versions may lack it; nothing reads it but the settings check
     try:
-        config = yaml.load(path.read_bytes(), Loader=_UniqueKeyLoader)
+        config = load_config_yaml(path)
     except Exception as exc:  # yaml's errors have no common base worth naming (OSError too)
         return f"{path.name}: not readable YAML ({str(exc).splitlines()[0]})"
     if not isinstance(config, dict):
         return f"{path.name}: not a YAML mapping"
     return None
+
+
+def load_config_yaml(path: Path):
+    """A run's config.yaml as plain Python objects, read as OmegaConf reads it but fast (below);
+    raises on a file that does not read."""
+    return yaml.load(path.read_bytes(), Loader=_UniqueKeyLoader)
 
 
 class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):

@@ -25,7 +25,6 @@ import socket
 from enum import StrEnum
 from pathlib import Path
 
-import yaml
 from omegaconf import DictConfig
 
 from afuse.experiment import (
@@ -38,7 +37,7 @@ from afuse.experiment import (
     shell_command,
     sweep_lines,
 )
-from afuse.result_check import result_damage
+from afuse.result_check import load_config_yaml, result_damage
 from afuse.runs import CONFIG, FAILED, LOCK, is_complete, result_config, shared_differences
 
 log = logging.getLogger("afuse")
@@ -107,8 +106,8 @@ def _stale(experiment: Experiment, job: Job) -> tuple[State, str] | None:
 
 def _read_yaml(path: Path):
     try:
-        return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, yaml.YAMLError):
+        return load_config_yaml(path)
+    except Exception:  # as config_damage: yaml's errors have no common base (OSError too)
         return None
 
 
