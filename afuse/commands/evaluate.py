@@ -14,11 +14,13 @@ from omegaconf import DictConfig
 from afuse import __version__
 from afuse.atomic import atomic_write_json
 from afuse.errors import ConfigError
+from afuse.inference.output_owner import claim
 from afuse.inference.outputs import (
     file_rows,
     infer_rows,
     open_trained,
     output_dir,
+    outputs_owner,
     predictions_frame,
     split_rows,
     write_parquet,
@@ -35,7 +37,7 @@ def main(cfg: DictConfig) -> None:
         if cfg.file.path
         else split_rows(cfg, trained, cfg.split or "test")
     )
-    out = output_dir(cfg, trained, "eval", rows.default_name)
+    out = output_dir(cfg, trained, "eval", rows)
     started = time.perf_counter()
     inference = infer_rows(cfg, trained, rows, "evaluating", activations=trained.is_fusion)
     elapsed = time.perf_counter() - started
@@ -47,6 +49,7 @@ def main(cfg: DictConfig) -> None:
     # a rerun stopped half way never leaves it beside predictions of another file.
     if (out / "metrics.json").is_file():
         (out / "metrics.json").unlink()
+    claim(out, outputs_owner("eval", trained, rows))
     write_parquet(out / "predictions.parquet", frame)
     if inference.recorder is not None:
         name = rows.source.get("split") or rows.source["file"]

@@ -9,11 +9,13 @@ the file's own ids. A submission needs every row: malformed rows stop it with th
 from omegaconf import DictConfig
 
 from afuse.errors import ConfigError
+from afuse.inference.output_owner import claim
 from afuse.inference.outputs import (
     file_rows,
     infer_rows,
     open_trained,
     output_dir,
+    outputs_owner,
     predictions_frame,
     write_parquet,
 )
@@ -35,10 +37,11 @@ def main(cfg: DictConfig) -> None:
             f"file={cfg.file.path}: {malformed} of {rows.counts['read']} rows could not be read (first at "
             f"{first['position']}: {first['reason']}); a submission needs a prediction for every row"
         )
-    out = output_dir(cfg, trained, "predict", rows.default_name)
+    out = output_dir(cfg, trained, "predict", rows)
     inference = infer_rows(cfg, trained, rows, "predicting")
     labels = trained.label_names()
     frame = predictions_frame(rows, inference.probabilities, labels, labelled=False)
+    claim(out, outputs_owner("predict", trained, rows))
     for earlier in submission_files(trained.task.name):  # an earlier predict's: not of these rows
         if (out / earlier).is_file():
             (out / earlier).unlink()

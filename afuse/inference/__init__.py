@@ -6,4 +6,5 @@ scores.py       accuracy, per-class precision / recall / F1, confusion matrix, m
 rawfile.py      a user's file (the task's raw format or a described layout) -> schema rows
 submission.py   the GLUE / SuperGLUE submission files
 outputs.py      what evaluate and predict write (eval/<name>/, predict/<name>/) and the rows they score
+output_owner.py whose outputs such a folder holds (source.json): a command never replaces another's
 """

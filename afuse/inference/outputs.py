@@ -6,7 +6,7 @@
     frame = predictions_frame(rows, inference, trained)  # predictions.parquet
 
 Outputs go to <run dir>/eval/<name>/ (evaluate) or <run dir>/predict/<name>/ (predict), or under
-`out=`; the run's own files are only read.
+`out=`; the run's own files are only read. A folder holding outputs of other rows is refused.
 """
 
 import logging
@@ -29,6 +29,7 @@ from afuse.data.store import prepared_dir
 from afuse.data.tokenize import subsample, tokenize_rows
 from afuse.errors import ConfigError
 from afuse.inference.batching import Inference, infer
+from afuse.inference.output_owner import check_owner, owner_of
 from afuse.inference.rawfile import FileRows, read_file
 from afuse.inference.rebuild import TrainedModel, load_adapterhub, load_run
 from afuse.train.loop import resolve_device
@@ -137,14 +138,22 @@ def file_rows(cfg: DictConfig, trained: TrainedModel, labelled: bool, id_field: 
 # --- outputs ---------------------------------------------------------------------------------
 
 
-def output_dir(cfg: DictConfig, trained: TrainedModel, kind: str, default_name: str) -> Path:
+def output_dir(cfg: DictConfig, trained: TrainedModel, kind: str, rows: Rows) -> Path:
+    """<run dir>/<kind>/<name>/ (or <out>/<name>/); refused if it holds outputs of other rows."""
+    default_name = rows.default_name
     if trained.kind == "mt_a":  # one run, several tasks: each task's test split gets its own folder
         default_name = f"{trained.task.name}_{default_name}"
     name = str(cfg.name or default_name)
     if not re.fullmatch(r"[A-Za-z0-9._-]+", name) or name in (".", ".."):
         raise ConfigError(f"name={name!r}: use letters, digits, '.', '_' or '-' (it names a folder)")
     root = Path(cfg.out) if cfg.out else trained.where / kind
+    check_owner(root / name, outputs_owner(kind, trained, rows))
     return root / name
+
+
+def outputs_owner(kind: str, trained: TrainedModel, rows: Rows) -> dict:
+    """What a folder of `kind` outputs over `rows` holds (afuse/inference/output_owner.py)."""
+    return owner_of(kind, trained.where, trained.task.name, rows.source)
 
 
 def predictions_frame(

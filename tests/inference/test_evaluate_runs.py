@@ -6,6 +6,7 @@ import json
 import pandas as pd
 import pytest
 
+from afuse.cli import main as afuse_main
 from afuse.runs import read_metrics
 from tests.inference.conftest import afuse, checksums
 
@@ -72,3 +73,22 @@ def test_validation_split_reproduces_the_best_epochs_validation_accuracy(run_tre
     assert result["accuracy"] == recorded["accuracy"] and result["n"] == recorded["n"]
     assert "recorded_test_accuracy" not in result
     assert result["source"]["split"] == "validation" and len(result["source"]["sha256"]) == 64
+
+
+def test_an_evaluated_file_never_replaces_the_evaluated_split_of_the_same_name(run_tree, tmp_path, capsys):
+    """`afuse evaluate` of split=test and of a labelled file test.jsonl both defaulted to test/."""
+    run = run_tree.run("st_a")
+    labelled = tmp_path / "mine" / "test.jsonl"
+    labelled.parent.mkdir()
+    labelled.write_text("".join((run_tree.raw_dir / "CB" / "val.jsonl").read_text().splitlines(True)[:8]))
+    args = [f"run={run}", *run_tree.eval_args(f"out={tmp_path}/eval")]
+    afuse("evaluate", *args)
+    split_metrics = (tmp_path / "eval" / "test" / "metrics.json").read_bytes()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        afuse_main(["evaluate", *args, f"file={labelled}"])
+    output = capsys.readouterr()
+    assert exit_.value.code == 2
+    assert (tmp_path / "eval" / "test" / "metrics.json").read_bytes() == split_metrics
+    errors = [line for line in (output.out + output.err).splitlines() if "error:" in line]
+    assert len(errors) == 1 and "the test split" in errors[0] and "name=mine_test" in errors[0], errors
