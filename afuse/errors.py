@@ -20,7 +20,8 @@ the message and exits with the error's `exit_code`. Every exit code afuse uses:
   7      cannot write: disk full, quota, read-only (WriteError)
   128+n  stopped by signal n with a checkpoint written, resumable (afuse.cli.exit_for_requeue):
          130 Ctrl-C (SIGINT; also a second Ctrl-C, which stops at once), 143 SIGTERM,
-         138 SIGUSR1, 140 SIGUSR2
+         138 SIGUSR1, 140 SIGUSR2; `afuse export` stopped by SIGTERM: 143, nothing written
+         (afuse.staging.ExportStopped)
 
 README.md ("When things go wrong") lists the same codes for users.
 """

@@ -20,8 +20,6 @@ Only files are read and written (no model is built) unless an encoder is exporte
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -35,6 +33,7 @@ from afuse.modeling.inject import family as model_family
 from afuse.modeling.weights import load_tensors
 from afuse.run_model import fusion_sources, run_config
 from afuse.runs import read_metrics
+from afuse.staging import staged
 
 EXPORTABLE = ("train-adapter", "fuse", "train-multitask")
 FUSION_DIR = "fusion"
@@ -92,36 +91,14 @@ def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool = False)
             f"{run_dir} is a {command} run; afuse export writes AdapterHub files of "
             f"{', '.join(EXPORTABLE)} runs (a Full or Head baseline has no adapter)"
         )
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    except OSError as exc:
-        raise write_error(out, exc) from exc
-    try:
-        export = _rebased(_write_export(run_dir, staging, cfg, command, with_encoder), out)
-        _write_manifest(export, run_dir, staging)
-        _publish(staging, out)
-    except WriteError as error:  # name the folder the user gave, not the removed staging one
-        shutil.rmtree(staging, ignore_errors=True)
-        raise WriteError(str(error).replace(str(staging), str(out))) from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with staged(out) as staging:
+        try:
+            export = _rebased(_write_export(run_dir, staging.path, cfg, command, with_encoder), out)
+            _write_manifest(export, run_dir, staging.path)
+        except WriteError as error:  # name the folder the user gave, not the removed staging one
+            raise WriteError(str(error).replace(str(staging.path), str(out))) from None
+        staging.publish()
     return export
-
-
-def _publish(staging: Path, out: Path) -> None:
-    """Rename the finished export to `out`, which must still be absent or empty."""
-    try:
-        if out.exists():
-            out.rmdir()  # empty when checked; rename needs the name free
-        staging.rename(out)
-    except OSError as exc:
-        if out.exists() and any(out.iterdir()):  # another process wrote there since the check
-            raise ConfigError(
-                f"out={out} was written meanwhile (another export?); choose a new directory"
-            ) from None
-        raise write_error(out, exc) from exc
 
 
 def _write_export(run_dir: Path, out: Path, cfg, command: str, with_encoder: bool) -> Export:
