@@ -2,7 +2,7 @@
 
 submitit reports a failed `sbatch` as a FailedJobError traceback from deep inside Hydra's
 launcher, and a machine without SLURM's client commands as a RuntimeError ("Could not detect
-srun"). afuse's SLURM launcher (hydra_plugins/afuse_launchers/slurm.py) submits inside
+srun"). afuse's SLURM launcher (hydra_plugins/afuse_plugins/slurm.py) submits inside
 `explained_submission()`, which turns both into afuse's usual error line and exit code:
 
     4  no SLURM client here, or no controller reachable (OfflineError): nothing was submitted

@@ -116,18 +116,25 @@ def test_a_presets_multirun_ends_with_the_report(tmp_path, auto_report):
         assert "| RTE | – | 60.00 (1) | – |" in report.read_text()
 
 
-def test_a_sweep_whose_jobs_fail_on_bad_input_shows_their_lines_not_tracebacks(tmp_path):
+@pytest.mark.parametrize("launcher", ["local", "local_parallel"])
+def test_a_sweep_whose_jobs_fail_on_bad_input_shows_their_lines_not_tracebacks(tmp_path, launcher):
     """Each job's error is its one line; Hydra then says which job failed, without the traceback
-    it prints for an unexpected error, and the sweep's exit code is non-zero."""
-    result = afuse("fuse", "-m", "model=tiny", "target=rte,cb", "fusion.sources=[rte,cb]", tmp_path=tmp_path)
-    assert result.returncode != 0
+    it prints for an unexpected error, and the sweep's exit code is non-zero. Hydra also repeated
+    the first failed job's line and added its HYDRA_FULL_ERROR hint, which is for tracebacks."""
+    result = afuse(
+        "fuse", "-m", f"hydra/launcher={launcher}", "model=tiny", "target=rte,cb", "fusion.sources=[rte,cb]",
+        tmp_path=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
     assert "Traceback" not in result.stderr, result.stderr
     for target in ("rte", "cb"):  # the sweep went on after the first failure
         line = (
             rf"\[{target} seed 1\] \[[\d:]+\] afuse fuse: error: fusion for target {target} needs 2 stage-1"
         )
         assert re.search(line, result.stderr), result.stderr
+        assert result.stderr.count(f"fusion for target {target} needs") == 1, result.stderr
     assert "Error executing job with overrides" in result.stderr
+    assert "HYDRA_FULL_ERROR" not in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize(
