@@ -6,7 +6,8 @@
 The finished run's files are moved into `.previous/` (renames on one filesystem: nothing is
 copied) while the rerun trains, so the run directory never mixes old and new files. When the new
 `metrics.json` is written, the old one is kept as `metrics.previous.json` and the rest of
-`.previous/` is deleted. When the rerun fails (a damaged input, a wrong setting, Ctrl-C), the
+`.previous/` is deleted, with a line naming the `eval/` and `predict/` folders that go with it (they
+scored the old model; one line when the rerun starts says they will go). When the rerun fails (a damaged input, a wrong setting, Ctrl-C), the
 finished files are moved back: the run is as finished as before. A rerun stopped so that SLURM
 can requeue it keeps `.previous/`, and the requeued job resumes the forced rerun. A rerun killed
 outright (kill -9) leaves `.previous/`; the next command on that run directory moves it back
@@ -28,6 +29,9 @@ HOLDING = f"{HELD}.partial"  # the finished run's files while they are being mov
 PREVIOUS_METRICS = "metrics.previous.json"
 # What a run directory holds besides its result: never moved with the result.
 _NOT_RESULT = (LOCK, HELD, HOLDING, PREVIOUS_METRICS, "failed.json")
+# What `afuse evaluate` / `afuse predict` write into a run directory (afuse/inference/outputs.py):
+# outputs of the run's model, so they leave with it.
+_MODEL_OUTPUTS = ("eval", "predict")
 
 
 def _result_entries(run_dir: Path) -> list[Path]:
@@ -102,7 +106,20 @@ def release_finished(run_dir: Path) -> None:
     held = run_dir / HELD
     if (held / METRICS).is_file():
         (held / METRICS).replace(run_dir / PREVIOUS_METRICS)
+    outputs = model_outputs(held)
     shutil.rmtree(held, ignore_errors=True)
+    if outputs:
+        log.warning("%s: removed %s: they scored the replaced model", run_dir, outputs)
+
+
+def model_outputs(directory: Path) -> str:
+    """'eval/ (test, validation) and predict/ (test)': evaluate's and predict's folders there."""
+    found = []
+    for name in _MODEL_OUTPUTS:
+        if (directory / name).is_dir():
+            inside = ", ".join(sorted(p.name for p in (directory / name).iterdir()))
+            found.append(f"{name}/ ({inside})" if inside else f"{name}/")
+    return " and ".join(found)
 
 
 def recover_finished(run_dir: Path, requeued: bool = False) -> None:
@@ -123,6 +140,14 @@ def replacing_finished(run_dir: Path, keep_held_on=lambda error: False):
     """Around a forced rerun. `keep_held_on(error)`: leave the held run for a requeued job."""
     # A requeued job of a forced rerun finds the finished run already held.
     held = hold_finished(Path(run_dir)) or (Path(run_dir) / HELD / METRICS).is_file()
+    outputs = model_outputs(Path(run_dir) / HELD) if held else ""
+    if outputs:
+        log.warning(
+            "%s: force=true: %s of the finished run are removed when the new run is written "
+            "(they score its model; a rerun that fails or is stopped keeps them)",
+            run_dir,
+            outputs,
+        )
     try:
         yield
     except BaseException as error:

@@ -99,6 +99,30 @@ def test_a_forced_rerun_that_diverges_keeps_the_finished_run_and_status_says_so(
     assert not (run / HELD).exists() and not (run / "failed.json").exists()
 
 
+def test_a_forced_rerun_says_which_evaluations_and_predictions_of_the_old_model_it_removes(
+    work, reference, afuse_inproc
+):
+    """eval/ and predict/ scored the replaced model: they went with it, without a word."""
+    run = copy_reference_run(reference, work)
+    for folder in ("eval/test", "eval/validation", "predict/test"):
+        (run / folder).mkdir(parents=True)
+        (run / folder / "predictions.parquet").write_bytes(b"old model's")
+    args = overrides(work, reference.raw_dir)
+
+    failed = afuse_inproc("train-adapter", *args, "force=true", fault="nan@5")
+    assert failed.code == 6 and (run / "eval" / "test" / "predictions.parquet").is_file()
+    assert ": removed eval/" not in failed.out, failed.out  # kept with the finished run
+
+    replaced = afuse_inproc("train-adapter", *args, "force=true", "trainer.lr=0.02")
+    assert replaced.code == 0, replaced.out
+    assert not (run / "eval").exists() and not (run / "predict").exists()
+    warned = [line for line in replaced.out.splitlines() if "when the new run is written" in line]
+    removed = [line for line in replaced.out.splitlines() if ": removed eval/" in line]
+    for lines in (warned, removed):
+        assert len(lines) == 1, replaced.out
+        assert "eval/ (test, validation)" in lines[0] and "predict/ (test)" in lines[0], lines
+
+
 @pytest.mark.slow  # a child process killed outright
 def test_a_forced_rerun_killed_outright_is_undone_by_the_next_command(work, reference, afuse_inproc):
     run = copy_reference_run(reference, work)
