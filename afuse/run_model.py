@@ -52,6 +52,7 @@ def load_run_model(run_dir: str | Path, task: str | None = None) -> AfuseModel:
     cfg = run_config(run_dir)
     metrics = read_metrics(run_dir)
     command = metrics.get("command")
+    task = _checked_task(run_dir, cfg, command, task)
     model = AfuseModel(load_backbone(cfg.model).encoder, family=cfg.model.family)
     if command == "fuse":
         mt_run, sources = fusion_sources(cfg, run_dir, metrics)
@@ -63,16 +64,31 @@ def load_run_model(run_dir: str | Path, task: str | None = None) -> AfuseModel:
         model.load_head(HEAD, run_dir / "head.safetensors", cfg.task)
         model.set_active(fusion=True, head=HEAD)
     elif command == "train-multitask":
-        task = task or str(cfg.tasks[0])
         model.load_encoder(run_dir / "encoder.safetensors")
         model.load_adapter(task, run_dir / "adapters" / task)
         model.load_head(HEAD, run_dir / "heads" / f"{task}.safetensors")
         model.set_active(adapter=task, head=HEAD)
     elif command == "train-adapter":
-        task = str(cfg.task.name)
         model.load_adapter(task, run_dir)
         model.load_head(HEAD, run_dir / "head.safetensors", cfg.task)
         model.set_active(adapter=task, head=HEAD)
     else:
         raise ConfigError(f"{run_dir}: a {command} run has no adapter or fusion to load")
     return model.eval()
+
+
+def _checked_task(run_dir: Path, cfg: DictConfig, command: str | None, task: str | None) -> str | None:
+    """The task whose head to load: an MT-A run's given (default: its first), else the run's own.
+    Another task is refused: the model returned would answer with the run's task's labels."""
+    if command == "train-multitask":
+        tasks = [str(t) for t in cfg.tasks]
+        if task is not None and task not in tasks:
+            raise ConfigError(
+                f"{run_dir} is an MT-A run over {len(tasks)} tasks ({', '.join(tasks)}): "
+                f"task={task} is not one of them"
+            )
+        return task or tasks[0]
+    own = str(cfg.task.name) if cfg.get("task") is not None else None
+    if task is not None and task != own:
+        raise ConfigError(f"{run_dir} predicts {own}, not {task}: leave task= out (or set task={own})")
+    return own

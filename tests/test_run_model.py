@@ -1,0 +1,36 @@
+"""`afuse.run_model.load_run_model(run_dir, task=...)`: a task the run has no head for is refused
+in one line naming the run's own task(s), never answered with another task's model."""
+
+import pytest
+
+from afuse.errors import ConfigError
+from afuse.run_identity import multitask_dir
+from afuse.run_model import load_run_model
+from tests.test_export import adapter_run
+
+
+def multitask_record(root):
+    """A finished MT-A run's config and metrics over rte and cb (its weights are not needed:
+    the task is checked before any is read)."""
+    from afuse.runs import write_config, write_metrics
+    from tests.from_conf import compose_config
+
+    cfg = compose_config("train_multitask", ["model=tiny", "tasks=[rte,cb]"])
+    run_dir = multitask_dir(root / "runs", "tiny", "rte-cb", 1)
+    write_config(run_dir, cfg)
+    write_metrics(run_dir, {"command": "train-multitask", "kind": "mt_a", "test": {"accuracy": 0.5}})
+    return run_dir
+
+
+def test_an_adapter_run_asked_for_another_task_is_refused(tmp_path):
+    """It returned the cb model for task="rte", as if it were an RTE model."""
+    run_dir = adapter_run(tmp_path)
+    with pytest.raises(ConfigError, match=r"predicts cb, not rte: leave task= out"):
+        load_run_model(run_dir, task="rte")
+    assert load_run_model(run_dir, task="cb").heads  # its own task is fine
+
+
+def test_an_mt_a_run_asked_for_a_task_it_was_not_trained_on_names_its_tasks(tmp_path):
+    """It failed looking for adapters/sst2/, an error about a missing file rather than the task."""
+    with pytest.raises(ConfigError, match=r"MT-A run over 2 tasks \(rte, cb\): task=sst2 is not one of them"):
+        load_run_model(multitask_record(tmp_path), task="sst2")
