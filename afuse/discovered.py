@@ -92,5 +92,6 @@ def status_text(cfg: DictConfig) -> str:
         table = [[r.state, r.variant, r.task, str(r.seed), str(r.run_dir), r.note] for r in pending]
         parts += ["", format_table(["state", "variant", "task", "seed", "run dir", "note"], table)]
         parts += ["", "Rerun a run's own command to resume it (its config.yaml holds the settings)."]
-    parts += ["", f"`afuse report paths.runs={cfg.paths.runs}` tabulates the finished ones."]
+    if any(r.done for r in runs):
+        parts += ["", f"`afuse report paths.runs={cfg.paths.runs}` tabulates the finished ones."]
     return "\n".join(parts)

@@ -115,3 +115,15 @@ def test_a_runs_tree_named_like_a_preset_does_not_take_that_presets_report_folde
     assert discovered_experiment(named).name == "paper_table1-all-runs"
     plain = OmegaConf.create({"paths": {"runs": str(tmp_path / "runs")}})
     assert discovered_experiment(plain).name == "runs"
+
+
+def test_status_points_at_the_report_only_when_a_run_is_finished(tmp_path):
+    """With nothing finished it said `afuse report ...` tabulates the finished ones; the report
+    then only says there is nothing to report yet."""
+    runs = tmp_path / "runs"
+    write_run(stage1_dir(runs, "tiny", "pfeiffer_rf16", "cb", 1), None)  # incomplete
+    cfg = OmegaConf.create({"paths": {"runs": str(runs)}})
+    assert "afuse report" not in status_text(cfg)
+    done = write_run(stage1_dir(runs, "tiny", "pfeiffer_rf16", "rte", 1), 0.6, kind="st_a")
+    (done / "config.yaml").write_text("seed: 1\n")
+    assert f"`afuse report paths.runs={runs}` tabulates the finished ones" in status_text(cfg)
