@@ -2,6 +2,7 @@
 `afuse status` / `afuse report` without an experiment preset.
 
     runs = find_runs(runs_root)      # every run directory, with its state and test accuracy
+    runs_elsewhere(runs_root)        # when there are none: where they are, if that can be told
 
 A run directory is <root>/stage{1,2}/<model>/<variant>/<task>/seed<k> (afuse/run_identity.py); its state
 is the one `afuse status` gives a preset's job (done, running, failed, incomplete), or `damaged`
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from afuse.result_check import result_damage
-from afuse.run_identity import find_run_dirs
+from afuse.run_identity import STAGES, find_run_dirs
 from afuse.runs import CONFIG, METRICS
 
 DAMAGED = "damaged"
@@ -69,3 +70,26 @@ def run_state(run_dir: Path) -> tuple[str, str, dict | None]:
         return "done", "", json.loads((run_dir / METRICS).read_text())
     state, note = job_state(run_dir)
     return str(state), note, None
+
+
+def runs_elsewhere(runs_root: str | Path) -> str:
+    """Why `runs_root` shows no runs, as a clause to append to 'no runs under <root>', or ''; a
+    clause starting with ';' says where to look instead.
+
+    A preset keeps its runs in runs/<preset>/ (`make demo`: runs/cpu_small/), so plain
+    `afuse list runs` in runs/ finds none; a path inside a runs tree (runs/stage1/minilm) is
+    not one either."""
+    root = Path(runs_root)
+    if not root.exists():
+        return ": no such directory"
+    if not root.is_dir():
+        return ": it is a file, not a directory"
+    for ancestor in (root.resolve(), *root.resolve().parents):
+        if ancestor.name in STAGES:
+            return f"; it is inside the runs tree {ancestor.parent}: use paths.runs={ancestor.parent}"
+    stages = [p for stage in STAGES for pattern in (f"*/{stage}", f"*/*/{stage}") for p in root.glob(pattern)]
+    trees = sorted({str(p.parent) for p in stages if p.is_dir()})
+    if not trees:
+        return ""
+    more = f" and {len(trees) - 5} more" if len(trees) > 5 else ""
+    return f"; runs trees inside it: {', '.join(trees[:5])}{more} (paths.runs=<one of them>)"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from afuse.catalog import FoundRun, find_runs
+from afuse.catalog import FoundRun, find_runs, runs_elsewhere
 from afuse.errors import MissingInputError
 from afuse.experiment import Experiment, Group, Job
 from afuse.run_identity import FUSE, MT_A
@@ -53,9 +53,10 @@ def discovered_experiment(cfg: DictConfig, finished_only: bool = True) -> Experi
     if not runs:
         from afuse.experiment import preset_names
 
+        where = runs_elsewhere(cfg.paths.runs) or ": train some first, point paths.runs=<dir> at a runs tree"
         raise MissingInputError(
-            f"no {'finished ' if finished_only else ''}runs under {cfg.paths.runs}: train some first, point "
-            f"paths.runs=<dir> at a runs tree, or pass experiment=<name>, one of: {' '.join(preset_names())}"
+            f"no {'finished ' if finished_only else ''}runs under {cfg.paths.runs}{where}, "
+            f"or pass experiment=<name>, one of: {' '.join(preset_names())}"
         )
     by_group: dict[str, list[FoundRun]] = defaultdict(list)
     for run in runs:
@@ -74,7 +75,12 @@ def status_text(cfg: DictConfig) -> str:
 
     runs = find_runs(cfg.paths.runs)
     if not runs:
-        return f"no runs under {cfg.paths.runs} (paths.runs=<dir> to look elsewhere, or pass experiment=<preset>)"
+        where = runs_elsewhere(cfg.paths.runs)
+        if where.startswith(";"):
+            where += ", or pass experiment=<preset> for a preset's runs"
+        else:
+            where += " (paths.runs=<dir> to look elsewhere, or pass experiment=<preset>)"
+        return f"no runs under {cfg.paths.runs}{where}"
     states = sorted({r.state for r in runs}, key=["done", "running", "failed", "incomplete", "damaged"].index)
     counts: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for run in runs:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from afuse.catalog import find_runs
+from afuse.catalog import find_runs, runs_elsewhere
 from afuse.commands.status import format_table
 from afuse.config import task_config, task_names
 from afuse.data.store import prepared_dir
@@ -98,7 +98,10 @@ def presets_text(cfg: DictConfig) -> str:
 def runs_text(cfg: DictConfig) -> str:
     runs = find_runs(cfg.paths.runs)
     if not runs:
-        return f"no runs under {cfg.paths.runs} (paths.runs=<dir> to look elsewhere)"
+        where = runs_elsewhere(cfg.paths.runs)
+        if not where.startswith(";"):
+            where += " (paths.runs=<dir> to look elsewhere)"
+        return f"no runs under {cfg.paths.runs}{where}"
     rows = []
     for run in runs:
         accuracies = run.test_accuracies()

@@ -8,6 +8,7 @@ from omegaconf import OmegaConf
 from afuse.catalog import find_runs
 from afuse.commands.listing import runs_text
 from afuse.discovered import discovered_experiment, status_text
+from afuse.errors import MissingInputError
 from afuse.report.collect import expected_runs, read_accuracies
 from afuse.report.layout import report_layout
 from afuse.run_identity import multitask_dir, stage1_dir, stage2_dir
@@ -127,3 +128,22 @@ def test_status_points_at_the_report_only_when_a_run_is_finished(tmp_path):
     done = write_run(stage1_dir(runs, "tiny", "pfeiffer_rf16", "rte", 1), 0.6, kind="st_a")
     (done / "config.yaml").write_text("seed: 1\n")
     assert f"`afuse report paths.runs={runs}` tabulates the finished ones" in status_text(cfg)
+
+
+def test_no_runs_under_paths_runs_says_where_the_runs_are(tmp_path):
+    """After `make demo` the runs are in runs/cpu_small/ (a preset keeps its own tree); plain
+    `afuse list runs` / `status` / `report` looked in runs/ and said only that it holds none.
+    A path inside a runs tree (runs/stage1/tiny) got the same answer."""
+
+    preset_tree = tmp_path / "runs" / "cpu_small"
+    write_run(stage1_dir(preset_tree, "tiny", "pfeiffer_rf16", "rte", 1), 0.6, kind="st_a")
+    top = OmegaConf.create({"paths": {"runs": str(tmp_path / "runs")}})
+    for text in (runs_text(top), status_text(top)):
+        assert f"runs trees inside it: {preset_tree}" in text, text
+    with pytest.raises(MissingInputError, match=f"runs trees inside it: {preset_tree}"):
+        discovered_experiment(top)
+
+    inside = OmegaConf.create({"paths": {"runs": str(preset_tree / "stage1" / "tiny")}})
+    assert f"inside the runs tree {preset_tree}: use paths.runs={preset_tree}" in runs_text(inside)
+    missing = OmegaConf.create({"paths": {"runs": str(tmp_path / "nowhere")}})
+    assert "no such directory" in status_text(missing)
