@@ -42,8 +42,7 @@ def check_owner(folder: Path, owner: dict) -> None:
 
 
 def claim(folder: Path, owner: dict) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(folder / RECORD, owner)
+    atomic_write_json(folder / RECORD, owner)  # makes the folder; a failure is one WriteError line
 
 
 def _recorded_owner(folder: Path) -> dict | None:

@@ -15,11 +15,10 @@ def test_a_rerun_stopped_before_its_metrics_leaves_no_earlier_metrics_beside_new
 ):
     run = untrained_head_run(tmp_path, "cb")
     rows = [json.loads(line) for line in (shared_data / "CB" / "val.jsonl").read_text().splitlines()]
-    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
-    first.write_text("".join(json.dumps(r) + "\n" for r in rows[:20]))
-    second.write_text("".join(json.dumps(r) + "\n" for r in rows[20:]))
+    scored = tmp_path / "mine.jsonl"
+    scored.write_text("".join(json.dumps(r) + "\n" for r in rows[:20]))
     args = ["name=mine", f"paths.logs={tmp_path}/logs", f"paths.data={tmp_path}/data"]
-    assert afuse_exit_code("evaluate", f"run={run}", f"file={first}", *args) == 0
+    assert afuse_exit_code("evaluate", f"run={run}", f"file={scored}", *args) == 0
     out = run / "eval" / "mine"
     assert json.loads((out / "metrics.json").read_text())["n"] == 20
 
@@ -27,7 +26,8 @@ def test_a_rerun_stopped_before_its_metrics_leaves_no_earlier_metrics_beside_new
         raise KeyboardInterrupt  # Ctrl-C (or a kill) after the predictions, before the metrics
 
     monkeypatch.setattr(evaluate, "atomic_write_json", stopped)
-    assert afuse_exit_code("evaluate", f"run={run}", f"file={second}", *args) == 130
+    scored.write_text("".join(json.dumps(r) + "\n" for r in rows[20:]))  # the same file, edited since
+    assert afuse_exit_code("evaluate", f"run={run}", f"file={scored}", *args) == 130
     assert not (out / "metrics.json").exists()  # the folder reads as not evaluated
 
 
