@@ -51,3 +51,20 @@ def test_no_sbatch_at_all_is_one_line(tmp_path):
     assert result.returncode != 0 and "Traceback" not in output, output[-3000:]
     errors = [line for line in output.splitlines() if "afuse train-adapter: error:" in line]
     assert len(errors) == 1 and "sbatch" in errors[0] and "hydra/launcher=local" in errors[0], output[-3000:]
+
+
+def test_a_machine_without_the_submitit_launcher_starts_afuse_without_a_plugin_warning(tmp_path):
+    # The lent GPU machine runs afuse from its checkout with no hydra-submitit-launcher installed:
+    # Hydra imports every module under hydra_plugins at start-up, and afuse's SLURM launcher module
+    # must still import there, or every command prints Hydra's "Error importing" warning.
+    blocker = tmp_path / "site"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['hydra_plugins.hydra_submitit_launcher'] = None\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), str(conf_dir().parent)])}
+    result = subprocess.run([sys.executable, "-m", "afuse.cli", "list", "presets"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Error importing" not in result.stderr, result.stderr[-2000:]
+    assert "gpu_check" in result.stdout
