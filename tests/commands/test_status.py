@@ -171,3 +171,87 @@ def test_afuse_runs_last_line_does_not_promise_to_resume_a_stale_run(compose_pre
     saved_config(write_run(rte.run_dir, 0.6), tmp_path, "trainer.max_epochs=1")
     line = _how_to_go_on(experiment, [*not_done, rte])
     assert "not the 1 stale or damaged run(s)" in line and "force=true" in line
+
+
+# --- a Fusion over source adapters retrained since ------------------------------------------------
+
+
+def write_adapter(run_dir, value: float) -> str:
+    """A stage-1 run's adapter weights file; returns its sha256 (what a Fusion run records)."""
+    import hashlib
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    path = run_dir / "adapter.safetensors"
+    save_file({"w": np.full((2, 2), value, dtype=np.float32)}, str(path))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def finished_fusion(experiment, tmp_path, target="cb", record_digests=True):
+    """cpu_small's Fusion job for `target`, finished over freshly written stage-1 adapters, with
+    the config.yaml `afuse fuse` writes for it."""
+    from omegaconf import OmegaConf, open_dict
+
+    from afuse.config import specialise_data
+    from tests.from_conf import compose_config
+
+    group = experiment.groups["fusion_st_a"]
+    job = next(job for job in group.jobs if job.task == target)
+    digests = {}
+    for task, source in zip(group.sources, job.needs, strict=True):
+        digests[task] = write_adapter(write_run(source, 0.6), 0.1)
+    extra = {"source_sha256": digests} if record_digests else {}
+    write_run(job.run_dir, 0.7, sources=list(group.sources), **extra)
+    cfg = compose_config(
+        "fuse",
+        ["experiment=cpu_small", *group.overrides, f"target={target}", f"seed={job.seed}",
+         f"paths.runs={tmp_path}/runs", f"paths.results={tmp_path}/results"],
+    )  # fmt: skip
+    with open_dict(cfg):
+        cfg.pop("hydra", None)
+    specialise_data(cfg, target)
+    (job.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    return job
+
+
+def test_a_fusion_over_a_retrained_source_adapter_is_stale(compose_preset, tmp_path):
+    """`afuse train-adapter task=cb force=true` after the Fusion for CB was trained: the Fusion
+    result no longer describes the adapters it names, but status counted it done and `afuse run`
+    skipped it (only configs were compared)."""
+    experiment = load_experiment(compose_preset("cpu_small", "status"))
+    job = finished_fusion(experiment, tmp_path)
+    assert job_states(experiment)[job] == (State.DONE, "")
+
+    write_adapter(job.needs[list(experiment.groups["fusion_st_a"].sources).index("cb")], 0.2)
+    state, note = job_states(experiment)[job]
+    assert state is State.STALE, note
+    assert "source adapter(s) cb" in note and "retrained since" in note
+    assert "mrpc" not in note.split("retrain it:")[0]  # only the changed source is named
+    assert "afuse fuse experiment=cpu_small" in note and "target=cb seed=1 force=true" in note
+    assert job not in to_launch(job_states(experiment))
+    text = status_text(experiment, job_states(experiment))
+    assert "stale fusion_st_a cb 1" in " ".join(text.split())
+
+
+def test_a_fusion_without_recorded_source_digests_is_not_checked(compose_preset, tmp_path):
+    # metrics.json of runs made before afuse recorded source_sha256: nothing to compare with.
+    experiment = load_experiment(compose_preset("cpu_small", "status"))
+    job = finished_fusion(experiment, tmp_path, record_digests=False)
+    write_adapter(job.needs[0], 0.3)
+    assert job_states(experiment)[job] == (State.DONE, "")
+
+
+def test_status_hashes_each_source_adapter_once(compose_preset, tmp_path, monkeypatch):
+    # Every Fusion job of a preset fuses the same adapters: one hash per file, not per job.
+    import hashlib
+
+    experiment = load_experiment(compose_preset("cpu_small", "status"))
+    for target in ("mrpc", "rte", "cb"):
+        finished_fusion(experiment, tmp_path, target)
+    hashed = []
+    real = hashlib.file_digest
+    monkeypatch.setattr(hashlib, "file_digest", lambda f, d: hashed.append(f.name) or real(f, d))
+    states = job_states(experiment)
+    assert {s for s, _ in states.values()} >= {State.DONE}
+    assert len(hashed) == len(set(hashed)) == len(experiment.groups["fusion_st_a"].sources)

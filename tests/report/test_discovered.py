@@ -115,3 +115,36 @@ def test_a_runs_tree_named_like_a_preset_does_not_take_that_presets_report_folde
     assert discovered_experiment(named).name == "paper_table1-all-runs"
     plain = OmegaConf.create({"paths": {"runs": str(tmp_path / "runs")}})
     assert discovered_experiment(plain).name == "runs"
+
+
+def test_a_fusion_over_a_retrained_source_is_stale_in_the_listing_and_status(tmp_path):
+    # No preset: the Fusion run's own config.yaml says where its sources are.
+    import hashlib
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    runs = tmp_path / "runs"
+    source = write_run(stage1_dir(runs, "tiny", "pfeiffer_rf16", "cb", 1), 0.6, kind="st_a")
+    (source / "config.yaml").write_text("seed: 1\n")
+    adapter = source / "adapter.safetensors"
+    save_file({"w": np.zeros(2, dtype=np.float32)}, str(adapter))
+    fusion = stage2_dir(runs, "tiny", "dynamic_pfeiffer_rf16_src-a8fd2e", "cb", 1)
+    write_run(
+        fusion, 0.7, kind="fusion", source_sha256={"cb": hashlib.sha256(adapter.read_bytes()).hexdigest()}
+    )
+    (fusion / "config.yaml").write_text(
+        "seed: 1\ntarget: cb\nadapters: st_a\nmodel: {name: tiny}\npaths: {runs: /elsewhere}\n"
+        "adapter: {variant: pfeiffer, reduction_factor: 16}\nfusion: {sources: [cb], source_seed: null}\n"
+    )
+    cfg = OmegaConf.create({"paths": {"runs": str(runs)}})
+    assert {r.state for r in find_runs(runs)} == {"done"}
+
+    save_file({"w": np.ones(2, dtype=np.float32)}, str(adapter))  # afuse train-adapter task=cb force=true
+    states = {r.run_dir: (r.state, r.note) for r in find_runs(runs)}
+    state, note = states[fusion]
+    assert state == "stale" and "source adapter(s) cb were retrained since" in note and "force=true" in note
+    assert states[source][0] == "done"
+    assert f"stale dynamic_pfeiffer_rf16_src-a8fd2e cb 1 {fusion}" in " ".join(status_text(cfg).split())
+    # still a finished run of the tree: the report shows it (marked), never silently drops it
+    assert fusion in {job.run_dir for job in discovered_experiment(cfg).jobs()}
