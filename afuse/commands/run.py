@@ -46,6 +46,8 @@ REPORT_KEYS = (
     "paths.",
     "model",
     "logger",
+    "data.",  # the settings the jobs were made with: the report leaves out runs made with others
+    "trainer.",
     "experiment.",
     "hydra.searchpath",  # where a preset of the user's own is
 )  # what the report's config takes from the overrides

@@ -100,6 +100,18 @@ def job_states(
     return states
 
 
+def stale_reasons(experiment: Experiment) -> dict[str, str]:
+    """Why each finished run of the experiment that is stale is so, by run directory: the report
+    leaves these out of its numbers and says why."""
+    digests, reasons = SourceDigests(), {}
+    for job in experiment.jobs():
+        if is_complete(job.run_dir) and not result_damage(job.run_dir, weights=False):
+            stale = _stale(experiment, job, digests)
+            if stale:
+                reasons[str(job.run_dir)] = stale[1]
+    return reasons
+
+
 def _stale(experiment: Experiment, job: Job, digests: SourceDigests) -> tuple[State, str] | None:
     """A finished run whose saved settings are not the ones the preset gives it, or a Fusion run
     whose source adapters were retrained since it was trained on them."""

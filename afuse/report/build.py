@@ -6,7 +6,8 @@ Everything goes to <paths.results>/<experiment>/:
     accuracy.{md,csv,tex}           Table 1 layout: tasks x columns, mean ± std (n) over seeds
     paper_comparison.{md,csv,tex}   ours, the paper's number and the difference, per column
     table2.{md,csv,tex}             Fusion vs baselines: ↑ → ↓ per task, Improved k/n
-    runs.csv                        every expected (column, task, seed): its run dir and accuracy
+    runs.csv                        every expected (column, task, seed): its run dir, accuracy, why it
+                                    is left out (stale) and its test split's size
     heatmaps/<fusion variant>/      layerNN.{png,pdf}, grid.{png,pdf}, activations.csv
     report_files.txt                the files this report wrote (older ones not in it are removed)
 
@@ -21,6 +22,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from afuse.atomic import atomic_write_bytes, atomic_write_text
+from afuse.commands.status import stale_reasons
 from afuse.discovered import discovered_experiment
 from afuse.experiment import Experiment, load_experiment, preset_requested
 from afuse.report import formats, tables
@@ -85,7 +87,8 @@ def build_report(cfg: DictConfig) -> Path | None:
     out = Path(cfg.paths.results) / experiment.name
     report = ReportFiles()
 
-    accuracies = read_accuracies(expected_runs(layout))
+    left_out = stale_reasons(experiment)  # finished, but no longer the preset's result: not counted
+    accuracies = read_accuracies(expected_runs(layout), left_out)
     summary = tables.summarize(accuracies, layout)
     _accuracy_tables(report, experiment, layout, summary)
     if layout.paper_table:
@@ -93,7 +96,7 @@ def build_report(cfg: DictConfig) -> Path | None:
     if layout.comparisons:
         _table2(report, experiment, layout, summary, float(settings.same_tolerance))
     report.add("runs.csv", formats.csv_text(accuracies.drop(columns="multitask").set_index("column")))
-    figures = _heatmaps(report, experiment, layout, settings) if settings.heatmaps else []
+    figures = _heatmaps(report, experiment, layout, settings, left_out) if settings.heatmaps else []
     report.add("report.md", _report_page(experiment, selector, report.sections, figures))
     report.write(out)
     log.info("afuse report: %d files in %s", len(report.files), out)
@@ -122,7 +125,7 @@ def _paper_tables(report, experiment: Experiment, layout: Layout, summary: pd.Da
         f"Ours vs the paper: {paper.title.split(' (')[0]}",
         tables.paper_comparison(summary, layout, paper),
         tables.paper_comparison_numbers(summary, layout, paper),
-        tables.paper_notes(layout, paper, experiment.model),
+        tables.paper_notes(layout, paper, experiment.model, summary),
         f"tab:{experiment.name}-paper",
     )
 
@@ -139,10 +142,13 @@ def _table2(report, experiment: Experiment, layout: Layout, summary: pd.DataFram
     )
 
 
-def _heatmaps(report, experiment: Experiment, layout: Layout, settings) -> list[str]:
-    """Write each Fusion variant's heatmaps; return the grid figures' paths (for report.md)."""
+def _heatmaps(
+    report, experiment: Experiment, layout: Layout, settings, left_out: dict[str, str]
+) -> list[str]:
+    """Write each Fusion variant's heatmaps (stale runs left out); return the grid figures' paths
+    (for report.md)."""
     grids = []
-    for cube in activation_cubes(read_activations(layout)):
+    for cube in activation_cubes(read_activations(layout, left_out)):
         folder = f"heatmaps/{cube.variant}"
         annotate = len(cube.targets) * len(cube.sources) <= int(settings.annotate_max_cells)
         figures = {

@@ -145,9 +145,12 @@ def base_metrics(cfg: DictConfig, command: str, kind: str, variant: str, task: s
 
 
 def _split_metrics(values: dict) -> dict:
-    return {
+    metrics = {
         "accuracy": values["accuracy"],
         "n": values["n"],
         "majority_rate": values["majority_rate"],
         "loss": values["loss"],
     }
+    if "split_rows" in values:  # test only; MT-A's mean over tasks has none (its tasks have theirs)
+        metrics["split_rows"] = values["split_rows"]
+    return metrics

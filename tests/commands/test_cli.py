@@ -75,7 +75,7 @@ def test_run_dry_run_passes_launcher_and_overrides_on(tmp_path):
         in lines[1]
     )
     assert lines[4].startswith(
-        "[report] report: afuse report experiment=cpu_small 'experiment.seeds=[1,2]' paths.runs"
+        "[report] report: afuse report experiment=cpu_small trainer.num_threads=1 'experiment.seeds=[1,2]' paths.runs"
     )
     assert f"paths.logs={tmp_path}/logs hydra/launcher=local_parallel hydra.launcher.n_jobs=3 " in lines[1]
     assert (

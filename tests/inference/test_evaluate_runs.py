@@ -26,7 +26,7 @@ def test_evaluate_reproduces_the_runs_test_result(run_tree, kind):
     recorded = recorded["tasks"]["cb"]["test"] if kind == "mt_a" else recorded["test"]
     assert result["kind"] == kind and result["task"] == "cb"
     assert result["accuracy"] == recorded["accuracy"]
-    assert result["n"] == recorded["n"] == 56
+    assert result["n"] == recorded["n"] == recorded["split_rows"] == 56  # the whole split was scored
     assert result["majority_rate"] == recorded["majority_rate"]
     # The loss depends on every logit: a model rebuilt even slightly wrong would not match it.
     assert result["loss"] == pytest.approx(recorded["loss"], rel=1e-5)
