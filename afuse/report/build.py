@@ -65,11 +65,12 @@ class ReportFiles:
                 (out / stale).unlink()
 
 
-def build_report(cfg: DictConfig) -> Path | None:
+def build_report(cfg: DictConfig, settings: dict[str, list[str]] | None = None) -> Path | None:
     """Write the report of a preset (or, without one, of every finished run under paths.runs);
-    None, and nothing written, while no run of the preset is finished."""
+    None, and nothing written, while no run of the preset is finished. `settings`: the data.* /
+    trainer.* overrides the jobs were made with, per command (afuse.experiment.GroupComposer)."""
     preset = preset_requested(cfg)
-    experiment = load_experiment(cfg) if preset else discovered_experiment(cfg)
+    experiment = load_experiment(cfg, settings) if preset else discovered_experiment(cfg)
     # What selects these runs on a command line: a discovered "experiment" is named after the
     # runs folder, which is no preset.
     selector = f"experiment={experiment.name}" if preset else f"paths.runs={cfg.paths.runs}"

@@ -116,6 +116,41 @@ def test_a_presets_multirun_ends_with_the_report(tmp_path, auto_report):
         assert "| RTE | – | 60.00 (1) | – |" in report.read_text()
 
 
+def test_the_end_of_sweep_report_of_a_preset_run_on_another_model(tmp_path):
+    """`afuse train-adapter -m experiment=cpu_small model=tiny ...` ended with "the end-of-sweep
+    report failed: Key 'tokenizer_package' is not in struct": the sweep's model was merged into the
+    preset's (MiniLM) instead of replacing it."""
+    write_run(tmp_path / "runs/stage1/tiny/pfeiffer_rf16/rte/seed1", 0.6)
+    result = afuse(
+        "status",
+        "-m",
+        "experiment=cpu_small",
+        "model=tiny",
+        tmp_path=tmp_path,
+        env={"AFUSE_AUTO_REPORT": "1"},
+    )
+    assert result.returncode == 0 and "report for cpu_small failed" not in result.stderr, result.stderr
+    report = (tmp_path / "results/cpu_small/accuracy.md").read_text()
+    assert "## Accuracy: cpu_small (tiny)" in report and "| RTE | – | 60.00 (1) | – |" in report
+
+
+def test_the_end_of_sweep_report_counts_runs_made_with_the_sweeps_settings(tmp_path):
+    """A quick pass `afuse train-adapter -m experiment=cpu_small ... data.max_train_examples=48`
+    ended with a report that left its own runs out as made with other settings: the report knew
+    only the preset's. It takes the sweep's data.* / trainer.* overrides, for the sweep's
+    command's groups only (trainer.lr=1e-3 here is ST-A's, not the Fusion's or Head's)."""
+    from tests.commands.test_status import saved_config
+
+    run = write_run(tmp_path / "runs/stage1/minilm/pfeiffer_rf16/rte/seed1", 0.6)
+    saved_config(run, tmp_path, "data.max_train_examples=48")
+    group = ["adapter=pfeiffer", "adapter.reduction_factor=16", "trainer.lr=1e-3"]
+    sweep = ["train-adapter", "-m", "experiment=cpu_small", *group, "task=rte", "data.max_train_examples=48"]
+    result = afuse(*sweep, tmp_path=tmp_path, env={"AFUSE_AUTO_REPORT": "1"})
+    assert result.returncode == 0 and "already complete" in result.stdout + result.stderr, result.stderr
+    report = (tmp_path / "results/cpu_small/accuracy.md").read_text()
+    assert "| RTE | – | 60.00 (1) | – |" in report and "§" not in report
+
+
 def test_a_sweep_whose_jobs_fail_on_bad_input_shows_their_lines_not_tracebacks(tmp_path):
     """Each job's error is its one line; Hydra then says which job failed, without the traceback
     it prints for an unexpected error, and the sweep's exit code is non-zero."""
