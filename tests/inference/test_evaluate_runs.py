@@ -2,6 +2,7 @@
 result, and evaluating never changes the run's own files."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -72,3 +73,31 @@ def test_validation_split_reproduces_the_best_epochs_validation_accuracy(run_tre
     assert result["accuracy"] == recorded["accuracy"] and result["n"] == recorded["n"]
     assert "recorded_test_accuracy" not in result
     assert result["source"]["split"] == "validation" and len(result["source"]["sha256"]) == 64
+
+
+@pytest.mark.parametrize(
+    ("remove", "message"),
+    [
+        ("fusion.safetensors", "fusion.safetensors is missing, so the trained model cannot be rebuilt"),
+        ("source run", "needs 1 stage-1 adapter(s) that are not trained yet"),
+    ],
+)
+def test_both_rebuilders_of_a_fusion_run_say_which_file_is_missing(run_tree, remove, message, tmp_path):
+    # evaluate / predict (load_run) and the Python API (load_run_model) rebuild a Fusion run the
+    # same way, with the same one-line message when one of its files is gone.
+    import shutil
+
+    from afuse.errors import MissingInputError
+    from afuse.inference.rebuild import load_run
+    from afuse.run_model import load_run_model
+
+    runs = tmp_path / "runs"
+    shutil.copytree(run_tree.runs, runs)
+    run = runs / run_tree.run("fusion").relative_to(run_tree.runs)
+    if remove == "fusion.safetensors":
+        (run / remove).unlink()
+    else:
+        shutil.rmtree(runs / run_tree.run("st_a").relative_to(run_tree.runs))
+    for rebuild in (load_run, load_run_model):
+        with pytest.raises(MissingInputError, match=re.escape(message)):
+            rebuild(run)
