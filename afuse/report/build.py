@@ -8,7 +8,8 @@ Everything goes to <paths.results>/<experiment>/:
     table2.{md,csv,tex}             Fusion vs baselines: ↑ → ↓ per task, Improved k/n
     runs.csv                        every expected (column, task, seed): its run dir, accuracy, why it
                                     is left out (stale) and its test split's size
-    heatmaps/<fusion variant>/      layerNN.{png,pdf}, grid.{png,pdf}, activations.csv
+    heatmaps/<fusion variant>/      layerNN.{png,pdf}, grid.{png,pdf}, activations.csv (a variant of
+                                    several columns: heatmaps/<column>/, e.g. tiny_dynamic_pfeiffer_rf16)
     report_files.txt                the files this report wrote (older ones not in it are removed)
 
 Writes are atomic and the output depends only on the runs and the config: rerunning on the same
@@ -16,6 +17,7 @@ runs rewrites the same bytes.
 """
 
 import logging
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +32,7 @@ from afuse.report.collect import expected_runs, read_accuracies, read_activation
 from afuse.report.heatmaps import activation_cubes, cube_frame, figure_bytes, grid_figure, layer_figure
 from afuse.report.layout import Layout, report_layout
 from afuse.report.paper import paper_table
+from afuse.run_identity import parse_run_dir
 from afuse.runs import is_complete
 
 log = logging.getLogger("afuse")
@@ -149,20 +152,37 @@ def _heatmaps(
     """Write each Fusion variant's heatmaps (stale runs left out); return the grid figures' paths
     (for report.md)."""
     grids = []
-    for cube in activation_cubes(read_activations(layout, left_out)):
-        folder = f"heatmaps/{cube.variant}"
+    cubes = activation_cubes(read_activations(layout, left_out))
+    shared = {cube.variant for cube in cubes if sum(c.variant == cube.variant for c in cubes) > 1}
+    for cube in cubes:
+        folder = f"heatmaps/{_folder_name(cube.column) if cube.variant in shared else cube.variant}"
+        model = _column_model(layout.column(cube.column)) or experiment.model
         annotate = len(cube.targets) * len(cube.sources) <= int(settings.annotate_max_cells)
         figures = {
-            f"layer{layer:02d}": layer_figure(cube, layer, experiment.model, annotate)
+            f"layer{layer:02d}": layer_figure(cube, layer, model, annotate)
             for layer in range(1, cube.layers + 1)
         }
-        figures["grid"] = grid_figure(cube, experiment.model)
+        figures["grid"] = grid_figure(cube, model)
         for stem, figure in figures.items():
             for fmt in settings.heatmap_formats:
                 report.add(f"{folder}/{stem}.{fmt}", figure_bytes(figure, fmt))
         report.add(f"{folder}/activations.csv", formats.csv_text(cube_frame(cube).set_index("layer")))
         grids.append(f"{folder}/grid.png")
     return grids
+
+
+def _column_model(column) -> str | None:
+    """The model of a column's runs (a runs tree may hold several models' runs), from its run
+    directories; None if they do not say."""
+    runs = [parse_run_dir(job.run_dir) for group in column.groups for job in group.jobs]
+    models = {run.model for run in runs if run is not None}
+    return models.pop() if len(models) == 1 else None
+
+
+def _folder_name(column: str) -> str:
+    """A column's label as one folder name: for Fusion columns sharing a variant name (two models'
+    `<model>/<variant>` columns of one runs tree), whose heatmaps would otherwise overwrite each other."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", column).strip("_")
 
 
 def _report_page(experiment: Experiment, selector: str, sections: list[str], grids: list[str]) -> str:

@@ -148,3 +148,25 @@ def test_a_fusion_over_a_retrained_source_is_stale_in_the_listing_and_status(tmp
     assert f"stale dynamic_pfeiffer_rf16_src-a8fd2e cb 1 {fusion}" in " ".join(status_text(cfg).split())
     # still a finished run of the tree: the report shows it (marked), never silently drops it
     assert fusion in {job.run_dir for job in discovered_experiment(cfg).jobs()}
+
+
+def test_fusions_of_two_models_with_the_same_variant_get_heatmaps_of_their_own(tmp_path):
+    # One runs tree with MiniLM and tiny Fusions over the same sources: both columns are named
+    # dynamic_pfeiffer_rf16, and the second model's heatmaps replaced the first's in
+    # heatmaps/dynamic_pfeiffer_rf16/ without a word.
+    from afuse.cli import main
+    from tests.synthetic import write_activations
+
+    runs = tmp_path / "runs"
+    for model, weight in (("minilm", 0.9), ("tiny", 0.2)):
+        run = write_run(stage2_dir(runs, model, "dynamic_pfeiffer_rf16", "rte", 1), 0.7, kind="fusion")
+        (run / "config.yaml").write_text("seed: 1\n")
+        write_activations(run, ["rte", "cb"], [[weight, 1 - weight]])
+    paths = [f"paths.runs={runs}", f"paths.results={tmp_path}/results", f"paths.logs={tmp_path}/logs"]
+    main(["report", *paths, "report.heatmap_formats=[png]"])
+    heatmaps = tmp_path / "results" / "runs" / "heatmaps"
+    tables = {p.parent.name: pd.read_csv(p) for p in heatmaps.rglob("activations.csv")}
+    assert len(tables) == 2, sorted(tables)
+    firsts = sorted(float(t.loc[t.source == "rte", "mean_weight"].iloc[0]) for t in tables.values())
+    assert firsts == [0.2, 0.9]
+    assert all(name.endswith("dynamic_pfeiffer_rf16") for name in tables)
