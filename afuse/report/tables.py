@@ -55,11 +55,13 @@ def _sampled(runs: pd.DataFrame) -> str:
     """How the counted runs' test split was cut (data.max_test_examples), "" when it was not."""
     said = []
     for run in runs.itertuples():
+        if pd.isna(run.test_n):  # a hand-made metrics.json: nothing to say
+            continue
         if not pd.isna(run.test_rows):
             if run.test_n < run.test_rows:
                 said.append(f"tested on a seeded sample of {run.test_n} of the {run.test_rows} examples "
                             "of its test split (data.max_test_examples)")  # fmt: skip
-        elif not pd.isna(run.test_limit) and not pd.isna(run.test_n) and run.test_n >= run.test_limit:
+        elif not pd.isna(run.test_limit) and run.test_n >= run.test_limit:
             said.append(f"tested on {run.test_n} examples, at most data.max_test_examples={run.test_limit} "
                         "of its test split (a seeded sample if the split is larger; a run of an older afuse "
                         "did not record the split's size)")  # fmt: skip

@@ -141,3 +141,18 @@ def test_columns_over_the_same_tasks_get_no_second_mean(summary_and_layout):
     summary, layout = summary_and_layout
     assert tables.common_tasks(summary) == []
     assert "Mean, common tasks" not in tables.accuracy_table(summary, layout).index
+
+
+def test_a_stale_seed_is_left_out_of_its_cell_and_said_so(hand_config):
+    # ST-A RTE seeds 1-3 ran 70, 72, 74; seed 2 is stale: the cell is the mean of 70 and 74.
+    experiment = load_experiment(hand_config)
+    layout = report_layout(experiment)
+    seed2 = str(next(j.run_dir for j in experiment.groups["st_a"].jobs if (j.task, j.seed) == ("rte", 2)))
+    why = "made with other settings (run -> preset: trainer.max_epochs: 1 -> 3)"
+    accuracies = read_accuracies(expected_runs(layout), {seed2: why})
+    summary = tables.summarize(accuracies, layout)
+    assert tables.accuracy_table(summary, layout).loc["RTE", "ST-A"] == f"72.00 ± {math.sqrt(8):.2f} (2/3)†§"
+    notes = tables.footnotes(summary)
+    assert "† RTE · ST-A: 2/3 seeds (seed 2 left out §)." in notes
+    assert f"§ RTE · ST-A: seed 2 left out: {why}." in notes
+    assert accuracies.set_index("run_dir").loc[seed2, "accuracy"] == pytest.approx(72.0)  # kept in runs.csv
