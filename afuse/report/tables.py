@@ -52,19 +52,24 @@ def summarize(accuracies: pd.DataFrame, layout: Layout) -> pd.DataFrame:
 
 
 def _sampled(runs: pd.DataFrame) -> str:
-    """How the counted runs' test split was cut (data.max_test_examples), "" when it was not."""
-    said = []
-    for run in runs.itertuples():
-        if pd.isna(run.test_n):  # a hand-made metrics.json: nothing to say
-            continue
-        if not pd.isna(run.test_rows):
-            if run.test_n < run.test_rows:
-                said.append(f"tested on a seeded sample of {run.test_n} of the {run.test_rows} examples "
-                            "of its test split (data.max_test_examples)")  # fmt: skip
-        elif not pd.isna(run.test_limit) and run.test_n >= run.test_limit:
-            said.append(f"tested on {run.test_n} examples, at most data.max_test_examples={run.test_limit} "
-                        "of its test split (a seeded sample if the split is larger; a run of an older afuse "
-                        "did not record the split's size)")  # fmt: skip
+    """How the counted runs' test split was cut (data.max_test_examples), "" when it was not.
+    Every seed scores the same sample (drawn with data.split_seed): a size one run recorded also
+    describes the runs of an older afuse that scored as many rows."""
+    scored = runs.dropna(subset=["test_n"])  # a hand-made metrics.json may lack test.n
+    known = scored.dropna(subset=["test_rows"])
+    said = [
+        f"tested on a seeded sample of {run.test_n} of the {run.test_rows} examples of its test split "
+        "(data.max_test_examples)"
+        for run in known.itertuples()
+        if run.test_n < run.test_rows
+    ]
+    older = scored[scored.test_rows.isna() & ~scored.test_n.isin(known.test_n)].dropna(subset=["test_limit"])
+    said += [
+        f"tested on {run.test_n} examples, at most data.max_test_examples={run.test_limit} of its test split "
+        "(a seeded sample if the split is larger; a run of an older afuse did not record the split's size)"
+        for run in older.itertuples()
+        if run.test_n >= run.test_limit
+    ]
     return "; ".join(dict.fromkeys(said))
 
 
