@@ -18,6 +18,7 @@ runs rewrites the same bytes.
 
 import logging
 import re
+import shlex
 from pathlib import Path
 
 import pandas as pd
@@ -74,9 +75,7 @@ def build_report(cfg: DictConfig, settings: dict[str, list[str]] | None = None) 
     trainer.* overrides the jobs were made with, per command (afuse.experiment.GroupComposer)."""
     preset = preset_requested(cfg)
     experiment = load_experiment(cfg, settings) if preset else discovered_experiment(cfg)
-    # What selects these runs on a command line: a discovered "experiment" is named after the
-    # runs folder, which is no preset.
-    selector = f"experiment={experiment.name}" if preset else f"paths.runs={cfg.paths.runs}"
+    selector = _selector(cfg, experiment, preset)
     jobs = experiment.jobs()
     if not any(is_complete(job.run_dir) for job in jobs):
         log.info(
@@ -101,7 +100,7 @@ def build_report(cfg: DictConfig, settings: dict[str, list[str]] | None = None) 
         _table2(report, experiment, layout, summary, float(settings.same_tolerance))
     report.add("runs.csv", formats.csv_text(accuracies.drop(columns="multitask").set_index("column")))
     figures = _heatmaps(report, experiment, layout, settings, left_out) if settings.heatmaps else []
-    report.add("report.md", _report_page(experiment, selector, report.sections, figures))
+    report.add("report.md", _report_page(experiment, selector, report.sections, figures, len(left_out)))
     report.write(out)
     log.info("afuse report: %d files in %s", len(report.files), out)
     if cfg.get("logger", {}).get("name") == "wandb":
@@ -185,14 +184,36 @@ def _folder_name(column: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", column).strip("_")
 
 
-def _report_page(experiment: Experiment, selector: str, sections: list[str], grids: list[str]) -> str:
+# What a report's numbers depend on besides the runs: the preset's jobs and settings as given.
+SELECTING = ("model", "data.", "trainer.", "paths.runs", "experiment.", "hydra.searchpath")
+
+
+def _selector(cfg: DictConfig, experiment: Experiment, preset: bool) -> str:
+    """What selects these runs (and the settings they are compared with) on a command line, for
+    the report page's `afuse report ...` and `afuse status ...`: a discovered "experiment" is
+    named after the runs folder, which is no preset."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from afuse.experiment import passed_on_overrides
+
+    if not preset:
+        return f"paths.runs={cfg.paths.runs}"
+    given = passed_on_overrides(("experiment",)) if HydraConfig.initialized() else ()
+    chosen = [o for o in given if o.lstrip("+~").startswith(SELECTING)]
+    return " ".join([f"experiment={experiment.name}", *map(shlex.quote, chosen)])
+
+
+def _report_page(
+    experiment: Experiment, selector: str, sections: list[str], grids: list[str], stale: int
+) -> str:
     jobs = experiment.jobs()
     done = sum(is_complete(job.run_dir) for job in jobs)
+    stale_note = f" ({stale} of them stale, left out of the numbers: §)" if stale else ""
     head = [
         f"# afuse report: {experiment.name}",
         "",
         *([experiment.description, ""] if experiment.description else []),
-        f"Model {experiment.model}; runs under `{experiment.runs_root}`; {done} of {len(jobs)} jobs finished. "
+        f"Model {experiment.model}; runs under `{experiment.runs_root}`; {done} of {len(jobs)} jobs finished{stale_note}. "
         f"Written by `afuse report {selector}` from the runs' metrics.json and activations.json; "
         f"`afuse status {selector}` lists what is missing.",
         "",

@@ -204,6 +204,7 @@ def test_a_stale_run_is_left_out_of_the_cells_and_footnoted(compose_preset, tmp_
     build_report(cfg)
     table = (out / "accuracy.md").read_text()
     assert "| CB | – | 60.00 (1) | –§ |" in table  # left out of the cell, and marked
+    assert "jobs finished (1 of them stale, left out of the numbers: §)" in (out / "report.md").read_text()
     assert "| RTE | – | 60.00 (1) | 70.00 (1) |" in table
     assert "§ CB · F. w/ ST-A: seed 1 left out: source adapter(s) cb were retrained since" in table
     assert "afuse status" in table and "\\S" in (out / "accuracy.tex").read_text()
@@ -269,6 +270,9 @@ def test_the_report_takes_the_settings_the_runs_were_made_with(tmp_path):
 
     main([*report, "data.max_test_examples=100"])
     table = (tmp_path / "results" / "cpu_small" / "accuracy.md").read_text()
+    page = (tmp_path / "results" / "cpu_small" / "report.md").read_text()  # the settings it compared with
+    selector = f"experiment=cpu_small paths.runs={tmp_path}/runs data.max_test_examples=100"
+    assert f"Written by `afuse report {selector}`" in page and f"`afuse status {selector}` lists" in page
     assert "| RTE | – | 60.00 (1)⁎ | – |" in table and "§" not in table  # its 100 of RTE's dev set
     main(report)  # the preset's own settings: that run is not the preset's result
     table = (tmp_path / "results" / "cpu_small" / "accuracy.md").read_text()
