@@ -5,19 +5,22 @@
     runs_elsewhere(runs_root)        # when there are none: where they are, if that can be told
 
 A run directory is <root>/stage{1,2}/<model>/<variant>/<task>/seed<k> (afuse/run_identity.py); its state
-is the one `afuse status` gives a preset's job (done, running, failed, incomplete), or `damaged`
-when its result does not read (afuse.result_check: metrics.json, config.yaml, weights files).
+is the one `afuse status` gives a preset's job (done, running, failed, incomplete), `damaged`
+when its result does not read (afuse.result_check: metrics.json, config.yaml, weights files), or
+`stale` for a Fusion run whose source adapters were retrained since (afuse.fusion_sources).
 """
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from afuse.result_check import result_damage
+from afuse.fusion_sources import SourceDigests, retrained_sources, stale_sources_note
+from afuse.result_check import load_config_yaml, result_damage
 from afuse.run_identity import STAGES, find_run_dirs
 from afuse.runs import CONFIG, METRICS
 
 DAMAGED = "damaged"
+STALE = "stale"  # finished, but a Fusion over source adapters retrained since (afuse status's `stale`)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,11 @@ class FoundRun:
     def done(self) -> bool:
         return self.state == "done"
 
+    @property
+    def finished(self) -> bool:
+        """Done, or finished but stale: a result the report shows, marked."""
+        return self.state in ("done", STALE)
+
     def test_accuracies(self) -> dict[str, float]:
         """Test accuracy per task (an MT-A run has one per task)."""
         if not self.metrics:
@@ -48,15 +56,16 @@ class FoundRun:
 
 def find_runs(runs_root: str | Path) -> list[FoundRun]:
     found = []
+    digests = SourceDigests()  # the tree's Fusion runs share their source adapters: hash each once
     for run in find_run_dirs(runs_root):
-        state, note, metrics = run_state(run.path)
+        state, note, metrics = run_state(run.path, digests)
         found.append(
             FoundRun(run.path, run.stage, run.model, run.variant, run.task, run.seed, state, note, metrics)
         )
     return found
 
 
-def run_state(run_dir: Path) -> tuple[str, str, dict | None]:
+def run_state(run_dir: Path, digests: SourceDigests | None = None) -> tuple[str, str, dict | None]:
     """(state, note, metrics) of one run directory."""
     from afuse.commands.status import job_state
 
@@ -67,7 +76,11 @@ def run_state(run_dir: Path) -> tuple[str, str, dict | None]:
             return DAMAGED, f"{damage}; rerun with force=true", None
         if not (run_dir / CONFIG).is_file():
             return DAMAGED, f"no {CONFIG} beside {METRICS}; rerun with force=true", None
-        return "done", "", json.loads((run_dir / METRICS).read_text())
+        metrics = json.loads((run_dir / METRICS).read_text())
+        retrained = retrained_sources(run_dir, load_config_yaml(run_dir / CONFIG), digests or SourceDigests())
+        if retrained:
+            return STALE, f"{stale_sources_note(retrained)}; rerun with force=true", metrics
+        return "done", "", metrics
     state, note = job_state(run_dir)
     return str(state), note, None
 

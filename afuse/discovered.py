@@ -49,7 +49,7 @@ def _group(label: str, runs: list[FoundRun]) -> Group:
 
 
 def discovered_experiment(cfg: DictConfig, finished_only: bool = True) -> Experiment:
-    runs = [r for r in find_runs(cfg.paths.runs) if r.done or not finished_only]
+    runs = [r for r in find_runs(cfg.paths.runs) if r.finished or not finished_only]
     if not runs:
         from afuse.experiment import preset_names
 
@@ -81,7 +81,8 @@ def status_text(cfg: DictConfig) -> str:
         else:
             where += " (paths.runs=<dir> to look elsewhere, or pass experiment=<preset>)"
         return f"no runs under {cfg.paths.runs}{where}"
-    states = sorted({r.state for r in runs}, key=["done", "running", "failed", "incomplete", "damaged"].index)
+    order = ["done", "running", "failed", "incomplete", "damaged", "stale"]
+    states = sorted({r.state for r in runs}, key=order.index)
     counts: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for run in runs:
         counts[(f"stage{run.stage}", run.model, run.variant)][run.state] += 1

@@ -129,11 +129,13 @@ class GroupComposer:
     (status, run, report) was composed with the same preset and command-line overrides its jobs
     get, so its paths and model are theirs."""
 
-    def __init__(self, cfg: DictConfig):
+    def __init__(self, cfg: DictConfig, settings: dict[str, list[str]] | None = None):
+        """settings: data.* / trainer.* overrides per command config name (train_adapter, fuse,
+        ...); default: this command line's, for every group (`afuse run` passes them to every job)."""
         self.cfg = cfg
         self.preset = _requested_preset() or str(cfg.experiment.name)
         self.hydra_overrides = hydra_overrides(cfg)
-        self.settings_overrides = _settings_overrides()
+        self.settings = settings
         if self.preset not in preset_names() and not self.hydra_overrides:
             self.preset = None  # an experiment node made in code (tests), not read from a preset file
         self.cache = ComposeCache(search_dirs(self.hydra_overrides))
@@ -153,7 +155,8 @@ class GroupComposer:
         from hydra.core.global_hydra import GlobalHydra
 
         preset = [f"experiment={self.preset}"] if self.preset else []
-        overrides = [*preset, *self.hydra_overrides, *overrides, *self.settings_overrides]
+        settings = _settings_overrides() if self.settings is None else self.settings.get(config_name, [])
+        overrides = [*preset, *self.hydra_overrides, *overrides, *settings]
         cached = self.cache.get(config_name, overrides)
         if cached is not None:
             return cached
@@ -220,8 +223,9 @@ def search_dirs(hydra_overrides: list[str]) -> list[Path]:
     return [Path(d) for o in hydra_overrides for d in re.findall(r"file://([^,\]'\"]+)", o)]
 
 
-def load_experiment(cfg: DictConfig) -> Experiment:
-    """The jobs of the preset in `cfg` (composed with `experiment=<name>`)."""
+def load_experiment(cfg: DictConfig, settings: dict[str, list[str]] | None = None) -> Experiment:
+    """The jobs of the preset in `cfg` (composed with `experiment=<name>`); `settings`: see
+    GroupComposer."""
     if OmegaConf.select(cfg, "experiment.name") is None:
         requested = _requested_preset()
         # `optional experiment: null` in the primary configs makes Hydra skip an unknown name silently.
@@ -231,7 +235,7 @@ def load_experiment(cfg: DictConfig) -> Experiment:
     model, runs_root = str(cfg.model.name), Path(cfg.paths.runs)
     defaults = {"tasks": spec.get("tasks"), "seeds": spec.get("seeds")}
     register_resolvers()  # a fuse group's `task: ${task_spec:...}` resolves into its settings
-    composer = GroupComposer(cfg)
+    composer = GroupComposer(cfg, settings)
     groups: dict[str, Group] = {}
     for name, group_spec in (spec.get("stage1") or {}).items():
         where = f"experiment.stage1.{name}"

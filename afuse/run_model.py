@@ -16,10 +16,12 @@ from afuse.errors import ConfigError, MissingInputError
 from afuse.fusion_sources import check_fusion_file
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.result_check import read_finished_run
-from afuse.run_identity import parse_run_dir
+from afuse.run_identity import MT_A, parse_run_dir
 from afuse.runs import CONFIG, is_complete, read_metrics
 
 HEAD = "head"
+FUSION_FILE = "fusion.safetensors"
+ENCODER_FILE = "encoder.safetensors"
 
 
 def run_config(run_dir: Path) -> DictConfig:
@@ -39,12 +41,39 @@ def run_config(run_dir: Path) -> DictConfig:
 
 def fusion_sources(cfg: DictConfig, run_dir: Path, metrics: dict):
     """(MT-A run or None, sources) of a fuse run's config: the adapters it was trained on (the
-    same files: refused if a source was retrained since)."""
-    from afuse.fusion_sources import check_source_digests, resolve_mt_a, resolve_st_a_sources
+    same files: refused if a source was retrained since), found under the runs tree it is in now."""
+    from afuse.fusion_sources import check_source_digests, located_config, resolve_mt_a, resolve_st_a_sources
 
-    mt_run, sources = resolve_mt_a(cfg) if cfg.adapters == "mt_a" else (None, resolve_st_a_sources(cfg))
+    cfg = located_config(run_dir, cfg)
+    mt_run, sources = resolve_mt_a(cfg) if cfg.adapters == MT_A else (None, resolve_st_a_sources(cfg))
     check_source_digests(run_dir, metrics, sources)
     return mt_run, sources
+
+
+def load_fusion_run(model: AfuseModel, run_dir: Path, cfg: DictConfig, metrics: dict) -> None:
+    """Into `model`: the adapters a finished Fusion run was trained on (and the MT-A encoder under
+    them), then its fusion; the one way evaluate, predict and this module rebuild a Fusion run.
+    Refused with one line when a file is missing, a source was retrained since, or the fusion file
+    is over other sources."""
+    fusion_file = run_dir / FUSION_FILE
+    if not fusion_file.is_file():
+        raise MissingInputError(missing_weights(fusion_file, run_dir))
+    mt_run, sources = fusion_sources(cfg, run_dir, metrics)
+    if mt_run is not None:
+        encoder = mt_run / ENCODER_FILE
+        if not encoder.is_file():
+            raise MissingInputError(missing_weights(encoder, mt_run))
+        model.load_encoder(encoder)
+    for source in sources:
+        model.load_adapter(source.name, source.adapter_dir)
+    check_fusion_file(run_dir, model.load_fusion(fusion_file).sources, sources)
+
+
+def missing_weights(path: Path, run_dir: Path, hint: str | None = None) -> str:
+    """What to say of a run's weights file that is not there."""
+    return f"run={run_dir}: {path.name} is missing, so the trained model cannot be rebuilt; " + (
+        hint or "committed run records may leave weights out: rerun that run with force=true to recreate them"
+    )
 
 
 def load_run_model(run_dir: str | Path, task: str | None = None) -> AfuseModel:
@@ -55,12 +84,7 @@ def load_run_model(run_dir: str | Path, task: str | None = None) -> AfuseModel:
     task = _checked_task(run_dir, cfg, command, task)
     model = AfuseModel(load_backbone(cfg.model).encoder, family=cfg.model.family)
     if command == "fuse":
-        mt_run, sources = fusion_sources(cfg, run_dir, metrics)
-        if mt_run is not None:
-            model.load_encoder(mt_run / "encoder.safetensors")
-        for source in sources:
-            model.load_adapter(source.name, source.adapter_dir)
-        check_fusion_file(run_dir, model.load_fusion(run_dir / "fusion.safetensors").sources, sources)
+        load_fusion_run(model, run_dir, cfg, metrics)
         model.load_head(HEAD, run_dir / "head.safetensors", cfg.task)
         model.set_active(fusion=True, head=HEAD)
     elif command == "train-multitask":

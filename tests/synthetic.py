@@ -41,3 +41,42 @@ def write_activations(run_dir: Path, sources: list[str], matrix: list[list[float
         "matrix": matrix,
     }
     (run_dir / "activations.json").write_text(json.dumps(data))
+
+
+def write_adapter(run_dir, value: float) -> str:
+    """A stage-1 run's adapter weights file; returns its sha256 (what a Fusion run records)."""
+    import hashlib
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    path = run_dir / "adapter.safetensors"
+    save_file({"w": np.full((2, 2), value, dtype=np.float32)}, str(path))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def finished_fusion(experiment, tmp_path, target="cb", record_digests=True):
+    """cpu_small's Fusion job for `target`, finished over freshly written stage-1 adapters, with
+    the config.yaml `afuse fuse` writes for it."""
+    from omegaconf import OmegaConf, open_dict
+
+    from afuse.config import specialise_data
+    from tests.from_conf import compose_config
+
+    group = experiment.groups["fusion_st_a"]
+    job = next(job for job in group.jobs if job.task == target)
+    digests = {}
+    for task, source in zip(group.sources, job.needs, strict=True):
+        digests[task] = write_adapter(write_run(source, 0.6), 0.1)
+    extra = {"source_sha256": digests} if record_digests else {}
+    write_run(job.run_dir, 0.7, sources=list(group.sources), **extra)
+    cfg = compose_config(
+        "fuse",
+        ["experiment=cpu_small", *group.overrides, f"target={target}", f"seed={job.seed}",
+         f"paths.runs={tmp_path}/runs", f"paths.results={tmp_path}/results"],
+    )  # fmt: skip
+    with open_dict(cfg):
+        cfg.pop("hydra", None)
+    specialise_data(cfg, target)
+    (job.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    return job

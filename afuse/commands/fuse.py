@@ -3,7 +3,7 @@
 from omegaconf import DictConfig
 
 from afuse.config import specialise_data, task_config
-from afuse.fusion_sources import check_sites, resolve_mt_a, resolve_st_a_sources
+from afuse.fusion_sources import check_sites, refuse_retrained_sources, resolve_mt_a, resolve_st_a_sources
 from afuse.run_identity import FUSE, MT_A, run_dir, variant
 from afuse.train.run_lifecycle import run_stage
 
@@ -24,4 +24,4 @@ def main(cfg: DictConfig) -> None:
 
         return train_fusion(cfg, where, sources, name, encoder_weights)
 
-    run_stage(cfg, where, train)
+    run_stage(cfg, where, train, check_inputs=lambda: refuse_retrained_sources(where, sources))

@@ -3,7 +3,7 @@
 tasks     kind, labels (or number of choices), local folder, Hub id, sizes
 models    source (Hub, package, config), family, Hub id or package
 presets   description and job counts per stage
-runs      every run under paths.runs: state (done / running / incomplete / failed / damaged),
+runs      every run under paths.runs: state (done / running / incomplete / failed / damaged / stale),
           test accuracy, directory
 """
 

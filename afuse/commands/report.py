@@ -20,6 +20,6 @@ def written(out: Path) -> str:
     heatmaps = (
         "; heatmaps/"
         if any(n.startswith("heatmaps/") for n in names)
-        else "; no heatmaps (no finished fusion run with activations.json)"
+        else "; no heatmaps (no finished fusion run with activations.json that is not stale)"
     )
     return f"tables: {', '.join(tables)}{heatmaps}"

@@ -7,7 +7,8 @@
 Each multirun is a child process (`python -m afuse.cli ...`) using the launcher given here
 (hydra/launcher=local | local_parallel | slurm_gpu and its hydra.launcher.* settings), so a
 SLURM sweep is submitted and waited for like a local one. Finished and running jobs are left
-out of every launch, failed and incomplete ones are launched again (the training commands
+out of every launch (so are stale ones: made with other settings, or Fusion runs over source
+adapters retrained since; only their force=true lines in `afuse status` replace them), failed and incomplete ones are launched again (the training commands
 resume them), so rerunning `afuse run` continues a preset. dry_run=true prints the plan.
 
 Overrides given to `afuse run` other than its own (dry_run, run.*) are passed on to every job:
@@ -35,6 +36,7 @@ from afuse.experiment import (
     shell_command,
     sweep_lines,
 )
+from afuse.fusion_sources import SourceDigests
 from afuse.report.callback import ENV_SWITCH
 
 log = logging.getLogger("afuse")
@@ -44,6 +46,8 @@ REPORT_KEYS = (
     "paths.",
     "model",
     "logger",
+    "data.",  # the settings the jobs were made with: the report leaves out runs made with others
+    "trainer.",
     "experiment.",
     "hydra.searchpath",  # where a preset of the user's own is
 )  # what the report's config takes from the overrides
@@ -152,7 +156,8 @@ def drive(
 ):
     """Run (or with dry_run print) the preset stage by stage; returns the jobs not done at the end
     and the steps that failed ("report (exit 2)")."""
-    states = job_states(experiment)
+    digests = SourceDigests()  # each source adapter hashed once, however often the states are read
+    states = job_states(experiment, digests=digests)
     failed: list[str] = []
     _say(
         f"afuse run: {experiment.name}: {_counts(states)}"
@@ -171,7 +176,7 @@ def drive(
         if settings.dry_run:
             planned |= {job.run_dir for sweep in sweeps for job in sweep.jobs}
         else:
-            states = job_states(experiment)
+            states = job_states(experiment, digests=digests)
     if settings.report:
         failed += _launch("report", [report_step(experiment, settings)], settings, run)
     not_done = [job for job, (state, _) in states.items() if state is not State.DONE]

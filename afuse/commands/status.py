@@ -14,8 +14,10 @@ for local, joblib and SLURM runs, and stays fast for hundreds of runs):
   incomplete  the directory exists without any of the above (killed, or still starting)
   missing     no directory
   stale       finished, but its config.yaml differs from the preset's settings for it (a run
-              made with other overrides): not counted as done, not launched (only force=true
-              replaces it; the note gives the command and the differing keys)
+              made with other overrides), or a Fusion run one of whose source adapters was
+              retrained since (its weights file no longer has the sha256 the run's metrics.json
+              recorded): not counted as done, not launched (only force=true replaces it; the
+              note gives the command and the differing keys or the retrained sources)
 """
 
 import json
@@ -37,7 +39,9 @@ from afuse.experiment import (
     shell_command,
     sweep_lines,
 )
+from afuse.fusion_sources import SourceDigests, retrained_sources, stale_sources_note
 from afuse.result_check import load_config_yaml, result_damage
+from afuse.run_identity import FUSE
 from afuse.runs import CONFIG, FAILED, LOCK, is_complete, result_config, shared_differences
 
 log = logging.getLogger("afuse")
@@ -81,27 +85,49 @@ def job_state(run_dir: Path, host: str | None = None) -> tuple[State, str]:
     return State.MISSING, ""
 
 
-def job_states(experiment: Experiment, passed_on: tuple[str, ...] = ()) -> dict[Job, tuple[State, str]]:
+def job_states(
+    experiment: Experiment, passed_on: tuple[str, ...] = (), digests: SourceDigests | None = None
+) -> dict[Job, tuple[State, str]]:
+    """Every job's state and note. `digests`: source adapter hashes already taken by this command."""
     host = socket.gethostname()
+    digests = digests or SourceDigests()
     states = {job: job_state(job.run_dir, host) for job in experiment.jobs()}
     for job, (state, note) in states.items():
         if state is State.DONE:
-            state, note = _stale(experiment, job) or (state, note)
+            state, note = _stale(experiment, job, digests) or (state, note)
         if state in (State.DAMAGED, State.STALE):
             states[job] = (state, f"{note}; retrain it: {retrain_line(experiment, job, passed_on)}")
     return states
 
 
-def _stale(experiment: Experiment, job: Job) -> tuple[State, str] | None:
-    """A finished run whose saved settings are not the ones the preset gives it."""
+def stale_reasons(experiment: Experiment) -> dict[str, str]:
+    """Why each finished run of the experiment that is stale is so, by run directory: the report
+    leaves these out of its numbers and says why."""
+    digests, reasons = SourceDigests(), {}
+    for job in experiment.jobs():
+        if is_complete(job.run_dir) and not result_damage(job.run_dir, weights=False):
+            stale = _stale(experiment, job, digests)
+            if stale:
+                reasons[str(job.run_dir)] = stale[1]
+    return reasons
+
+
+def _stale(experiment: Experiment, job: Job, digests: SourceDigests) -> tuple[State, str] | None:
+    """A finished run whose saved settings are not the ones the preset gives it, or a Fusion run
+    whose source adapters were retrained since it was trained on them."""
     saved = _read_yaml(job.run_dir / CONFIG)
     if not isinstance(saved, dict):
         return None  # no config to compare (a record of an older layout): taken as it is
-    diffs = shared_differences(result_config(saved), job_settings(experiment.groups[job.group], job))
-    if not diffs:
-        return None
-    shown = "; ".join(diffs[:4]) + ("; ..." if len(diffs) > 4 else "")
-    return State.STALE, f"made with other settings (run -> preset: {shown})"
+    group = experiment.groups[job.group]
+    # A group found on disk (no preset: afuse.discovered) has no settings of its own to compare.
+    diffs = shared_differences(result_config(saved), job_settings(group, job)) if group.settings else []
+    if diffs:
+        shown = "; ".join(diffs[:4]) + ("; ..." if len(diffs) > 4 else "")
+        return State.STALE, f"made with other settings (run -> preset: {shown})"
+    retrained = retrained_sources(job.run_dir, saved, digests) if group.command == FUSE else []
+    if retrained:
+        return State.STALE, stale_sources_note(retrained)
+    return None
 
 
 def _read_yaml(path: Path):

@@ -85,6 +85,14 @@ def subsample(rows: datasets.Dataset, data_cfg: DictConfig, task: str, split: st
     return rows.select(keep)
 
 
+def split_rows(rows: datasets.Dataset) -> int:
+    """The rows of the split `rows` was drawn from by `subsample` (its own length when it was not
+    cut): `select` keeps the split's Arrow table whole and indexes into it. Recorded beside the
+    scored count in metrics.json, so the report can say a test set was a sample and of what."""
+    table = getattr(rows, "data", None)  # plain rows (the GPU check's synthetic data) have none
+    return int(table.num_rows) if table is not None else len(rows)
+
+
 def _settings(task_cfg: DictConfig, tokenizer_id: str, manifest: dict) -> dict:
     """Everything the cached tokens depend on; any change rebuilds the cache."""
     return {

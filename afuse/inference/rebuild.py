@@ -12,14 +12,14 @@ or committed tree of runs works) or the AdapterHub directories its config lists.
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from afuse.config import task_config
 from afuse.errors import ConfigError, MissingInputError
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.modeling.adapterhub import HEAD_CONFIG, is_adapter_dir
 from afuse.result_check import read_finished_run
-from afuse.run_identity import parse_run_dir
+from afuse.run_model import load_fusion_run, missing_weights
 from afuse.runs import CONFIG, METRICS, is_complete
 
 KINDS = ("st_a", "houlsby", "head", "full", "fusion", "mt_a")
@@ -79,12 +79,6 @@ def read_run(run_dir: str | Path) -> tuple[Path, DictConfig, dict]:
     return run_dir, cfg, metrics
 
 
-def runs_root(run_dir: Path, cfg: DictConfig) -> Path:
-    """The paths.runs a run directory lives under: <root>/stage{1,2}/<model>/<variant>/<task>/seed<k>."""
-    parsed = parse_run_dir(run_dir.resolve())
-    return parsed.root if parsed else Path(cfg.paths.runs)
-
-
 def load_run(run_dir: str | Path, task: str | None = None) -> TrainedModel:
     run_dir, cfg, metrics = read_run(run_dir)
     kind = str(metrics.get("kind"))
@@ -103,7 +97,7 @@ def load_run(run_dir: str | Path, task: str | None = None) -> TrainedModel:
         _load_head(model, name, run_dir / "heads" / f"{name}.safetensors", task_cfg, run_dir)
         model.set_active(adapter=name, head=name)
     elif kind == "fusion":
-        _load_fusion(model, run_dir, cfg, metrics)
+        load_fusion_run(model, run_dir, cfg, metrics)
         _load_head(model, name, run_dir / "head.safetensors", task_cfg, run_dir)
         model.set_active(fusion=True, head=name)
     else:
@@ -173,7 +167,7 @@ def _check_files(run_dir: Path, kind: str, task: str) -> None:
     for name in needed:
         if not (run_dir / name).exists():
             full = kind == "full" and name == "encoder.safetensors"
-            raise MissingInputError(_missing_weights(run_dir / name, run_dir, _NO_ENCODER if full else None))
+            raise MissingInputError(missing_weights(run_dir / name, run_dir, _NO_ENCODER if full else None))
 
 
 _NO_ENCODER = (
@@ -184,41 +178,16 @@ _NO_ENCODER = (
 
 def _existing(path: Path, run_dir: Path) -> Path:
     if not path.exists():
-        raise MissingInputError(_missing_weights(path, run_dir))
+        raise MissingInputError(missing_weights(path, run_dir))
     return path
 
 
 def _load_weights(load, path: Path, run_dir: Path, full: bool = False) -> None:
     if not path.is_file():
-        raise MissingInputError(_missing_weights(path, run_dir, _NO_ENCODER if full else None))
+        raise MissingInputError(missing_weights(path, run_dir, _NO_ENCODER if full else None))
     load(path)
 
 
 def _load_head(model: AfuseModel, name: str, path: Path, task_cfg: DictConfig, run_dir: Path) -> None:
     _existing(path, run_dir)
     model.load_head(name, path, task_cfg)
-
-
-def _missing_weights(path: Path, run_dir: Path, hint: str | None = None) -> str:
-    return f"run={run_dir}: {path.name} is missing, so the trained model cannot be rebuilt; " + (
-        hint or "committed run records may leave weights out: rerun that run with force=true to recreate them"
-    )
-
-
-def _load_fusion(model: AfuseModel, run_dir: Path, cfg: DictConfig, metrics: dict) -> None:
-    from afuse.fusion_sources import check_fusion_file
-    from afuse.run_model import fusion_sources
-
-    fusion_file = run_dir / "fusion.safetensors"
-    if not fusion_file.is_file():
-        raise MissingInputError(_missing_weights(fusion_file, run_dir))
-    located = cfg.copy()
-    with open_dict(located):
-        located.paths.runs = str(runs_root(run_dir, cfg))
-        located.adapters = located.get("adapters", "st_a")
-    mt_run, sources = fusion_sources(located, run_dir, metrics)
-    if mt_run is not None:
-        _load_weights(model.load_encoder, mt_run / "encoder.safetensors", mt_run)
-    for source in sources:
-        model.load_adapter(source.name, source.adapter_dir)
-    check_fusion_file(run_dir, model.load_fusion(fusion_file).sources, sources)

@@ -22,6 +22,14 @@ from pathlib import Path
 import torch
 
 import afuse
+from afuse.adapterhub_files import (  # the names live torch-free; imported from here too
+    ADAPTER_CONFIG,
+    ADAPTER_WEIGHTS,
+    FUSION_CONFIG,
+    FUSION_WEIGHTS,
+    HEAD_CONFIG,
+    HEAD_WEIGHTS,
+)
 from afuse.atomic import atomic_write_json
 from afuse.errors import ConfigError, MissingInputError
 from afuse.modeling.adapters import ATTN, FFN, Adapter, AdapterSpec, site_key
@@ -35,13 +43,6 @@ from afuse.modeling.weights import (
     save_torch_state,
 )
 from afuse.non_linearities import is_non_linearity
-
-ADAPTER_CONFIG = "adapter_config.json"
-ADAPTER_WEIGHTS = ("adapter.safetensors", "pytorch_adapter.bin")
-HEAD_CONFIG = "head_config.json"
-HEAD_WEIGHTS = ("model_head.safetensors", "pytorch_model_head.bin")
-FUSION_CONFIG = "adapter_fusion_config.json"
-FUSION_WEIGHTS = ("model_adapter_fusion.safetensors", "pytorch_model_adapter_fusion.bin")
 
 # AdapterHub's BnConfig defaults (adapters 1.3.0, configuration/adapter_config.py); a saved
 # config lists every key, older ones may omit some.

@@ -6,8 +6,10 @@ Everything goes to <paths.results>/<experiment>/:
     accuracy.{md,csv,tex}           Table 1 layout: tasks x columns, mean ± std (n) over seeds
     paper_comparison.{md,csv,tex}   ours, the paper's number and the difference, per column
     table2.{md,csv,tex}             Fusion vs baselines: ↑ → ↓ per task, Improved k/n
-    runs.csv                        every expected (column, task, seed): its run dir and accuracy
-    heatmaps/<fusion variant>/      layerNN.{png,pdf}, grid.{png,pdf}, activations.csv
+    runs.csv                        every expected (column, task, seed): its run dir, accuracy, why it
+                                    is left out (stale) and its test split's size
+    heatmaps/<fusion variant>/      layerNN.{png,pdf}, grid.{png,pdf}, activations.csv (a variant of
+                                    several columns: heatmaps/<column>/, e.g. tiny_dynamic_pfeiffer_rf16)
     report_files.txt                the files this report wrote (older ones not in it are removed)
 
 Writes are atomic and the output depends only on the runs and the config: rerunning on the same
@@ -15,12 +17,15 @@ runs rewrites the same bytes.
 """
 
 import logging
+import re
+import shlex
 from pathlib import Path
 
 import pandas as pd
 from omegaconf import DictConfig
 
 from afuse.atomic import atomic_write_bytes, atomic_write_text
+from afuse.commands.status import stale_reasons
 from afuse.discovered import discovered_experiment
 from afuse.experiment import Experiment, load_experiment, preset_requested
 from afuse.report import formats, tables
@@ -28,6 +33,7 @@ from afuse.report.collect import expected_runs, read_accuracies, read_activation
 from afuse.report.heatmaps import activation_cubes, cube_frame, figure_bytes, grid_figure, layer_figure
 from afuse.report.layout import Layout, report_layout
 from afuse.report.paper import paper_table
+from afuse.run_identity import parse_run_dir
 from afuse.runs import is_complete
 
 log = logging.getLogger("afuse")
@@ -63,14 +69,13 @@ class ReportFiles:
                 (out / stale).unlink()
 
 
-def build_report(cfg: DictConfig) -> Path | None:
+def build_report(cfg: DictConfig, settings: dict[str, list[str]] | None = None) -> Path | None:
     """Write the report of a preset (or, without one, of every finished run under paths.runs);
-    None, and nothing written, while no run of the preset is finished."""
+    None, and nothing written, while no run of the preset is finished. `settings`: the data.* /
+    trainer.* overrides the jobs were made with, per command (afuse.experiment.GroupComposer)."""
     preset = preset_requested(cfg)
-    experiment = load_experiment(cfg) if preset else discovered_experiment(cfg)
-    # What selects these runs on a command line: a discovered "experiment" is named after the
-    # runs folder, which is no preset.
-    selector = f"experiment={experiment.name}" if preset else f"paths.runs={cfg.paths.runs}"
+    experiment = load_experiment(cfg, settings) if preset else discovered_experiment(cfg)
+    selector = _selector(cfg, experiment, preset)
     jobs = experiment.jobs()
     if not any(is_complete(job.run_dir) for job in jobs):
         log.info(
@@ -85,7 +90,8 @@ def build_report(cfg: DictConfig) -> Path | None:
     out = Path(cfg.paths.results) / experiment.name
     report = ReportFiles()
 
-    accuracies = read_accuracies(expected_runs(layout))
+    left_out = stale_reasons(experiment)  # finished, but no longer the preset's result: not counted
+    accuracies = read_accuracies(expected_runs(layout), left_out)
     summary = tables.summarize(accuracies, layout)
     _accuracy_tables(report, experiment, layout, summary)
     if layout.paper_table:
@@ -93,8 +99,8 @@ def build_report(cfg: DictConfig) -> Path | None:
     if layout.comparisons:
         _table2(report, experiment, layout, summary, float(settings.same_tolerance))
     report.add("runs.csv", formats.csv_text(accuracies.drop(columns="multitask").set_index("column")))
-    figures = _heatmaps(report, experiment, layout, settings) if settings.heatmaps else []
-    report.add("report.md", _report_page(experiment, selector, report.sections, figures))
+    figures = _heatmaps(report, experiment, layout, settings, left_out) if settings.heatmaps else []
+    report.add("report.md", _report_page(experiment, selector, report.sections, figures, len(left_out)))
     report.write(out)
     log.info("afuse report: %d files in %s", len(report.files), out)
     if cfg.get("logger", {}).get("name") == "wandb":
@@ -122,7 +128,7 @@ def _paper_tables(report, experiment: Experiment, layout: Layout, summary: pd.Da
         f"Ours vs the paper: {paper.title.split(' (')[0]}",
         tables.paper_comparison(summary, layout, paper),
         tables.paper_comparison_numbers(summary, layout, paper),
-        tables.paper_notes(layout, paper, experiment.model),
+        tables.paper_notes(layout, paper, experiment.model, summary),
         f"tab:{experiment.name}-paper",
     )
 
@@ -139,17 +145,23 @@ def _table2(report, experiment: Experiment, layout: Layout, summary: pd.DataFram
     )
 
 
-def _heatmaps(report, experiment: Experiment, layout: Layout, settings) -> list[str]:
-    """Write each Fusion variant's heatmaps; return the grid figures' paths (for report.md)."""
+def _heatmaps(
+    report, experiment: Experiment, layout: Layout, settings, left_out: dict[str, str]
+) -> list[str]:
+    """Write each Fusion variant's heatmaps (stale runs left out); return the grid figures' paths
+    (for report.md)."""
     grids = []
-    for cube in activation_cubes(read_activations(layout)):
-        folder = f"heatmaps/{cube.variant}"
+    cubes = activation_cubes(read_activations(layout, left_out))
+    shared = {cube.variant for cube in cubes if sum(c.variant == cube.variant for c in cubes) > 1}
+    for cube in cubes:
+        folder = f"heatmaps/{_folder_name(cube.column) if cube.variant in shared else cube.variant}"
+        model = _column_model(layout.column(cube.column)) or experiment.model
         annotate = len(cube.targets) * len(cube.sources) <= int(settings.annotate_max_cells)
         figures = {
-            f"layer{layer:02d}": layer_figure(cube, layer, experiment.model, annotate)
+            f"layer{layer:02d}": layer_figure(cube, layer, model, annotate)
             for layer in range(1, cube.layers + 1)
         }
-        figures["grid"] = grid_figure(cube, experiment.model)
+        figures["grid"] = grid_figure(cube, model)
         for stem, figure in figures.items():
             for fmt in settings.heatmap_formats:
                 report.add(f"{folder}/{stem}.{fmt}", figure_bytes(figure, fmt))
@@ -158,14 +170,50 @@ def _heatmaps(report, experiment: Experiment, layout: Layout, settings) -> list[
     return grids
 
 
-def _report_page(experiment: Experiment, selector: str, sections: list[str], grids: list[str]) -> str:
+def _column_model(column) -> str | None:
+    """The model of a column's runs (a runs tree may hold several models' runs), from its run
+    directories; None if they do not say."""
+    runs = [parse_run_dir(job.run_dir) for group in column.groups for job in group.jobs]
+    models = {run.model for run in runs if run is not None}
+    return models.pop() if len(models) == 1 else None
+
+
+def _folder_name(column: str) -> str:
+    """A column's label as one folder name: for Fusion columns sharing a variant name (two models'
+    `<model>/<variant>` columns of one runs tree), whose heatmaps would otherwise overwrite each other."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", column).strip("_")
+
+
+# What a report's numbers depend on besides the runs: the preset's jobs and settings as given.
+SELECTING = ("model", "data.", "trainer.", "paths.runs", "experiment.", "hydra.searchpath")
+
+
+def _selector(cfg: DictConfig, experiment: Experiment, preset: bool) -> str:
+    """What selects these runs (and the settings they are compared with) on a command line, for
+    the report page's `afuse report ...` and `afuse status ...`: a discovered "experiment" is
+    named after the runs folder, which is no preset."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from afuse.experiment import passed_on_overrides
+
+    if not preset:
+        return f"paths.runs={cfg.paths.runs}"
+    given = passed_on_overrides(("experiment",)) if HydraConfig.initialized() else ()
+    chosen = [o for o in given if o.lstrip("+~").startswith(SELECTING)]
+    return " ".join([f"experiment={experiment.name}", *map(shlex.quote, chosen)])
+
+
+def _report_page(
+    experiment: Experiment, selector: str, sections: list[str], grids: list[str], stale: int
+) -> str:
     jobs = experiment.jobs()
     done = sum(is_complete(job.run_dir) for job in jobs)
+    stale_note = f" ({stale} of them stale, left out of the numbers: §)" if stale else ""
     head = [
         f"# afuse report: {experiment.name}",
         "",
         *([experiment.description, ""] if experiment.description else []),
-        f"Model {experiment.model}; runs under `{experiment.runs_root}`; {done} of {len(jobs)} jobs finished. "
+        f"Model {experiment.model}; runs under `{experiment.runs_root}`; {done} of {len(jobs)} jobs finished{stale_note}. "
         f"Written by `afuse report {selector}` from the runs' metrics.json and activations.json; "
         f"`afuse status {selector}` lists what is missing.",
         "",

@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 log = logging.getLogger("afuse")
 
@@ -46,12 +46,28 @@ class ReportCallback(Callback):
 
 def write_report_like(sweep_config: DictConfig):
     """Compose the report's config for the sweep's preset, with the sweep's paths, model and logger
-    (so `-m experiment=X paths.runs=/scratch/runs` reports on /scratch/runs), and write it."""
+    (so `-m experiment=X paths.runs=/scratch/runs` reports on /scratch/runs) and its settings, and
+    write it."""
     from hydra import compose
 
     from afuse.report.build import build_report  # here: training jobs need not import pandas
 
     name = sweep_config.experiment.name
     cfg = compose(config_name="report", overrides=[f"experiment={name}"])
-    taken = {key: sweep_config[key] for key in ("paths", "model", "logger") if key in sweep_config}
-    return build_report(OmegaConf.merge(cfg, taken))
+    with open_dict(cfg):  # replaced whole: another model's node has keys the preset's model lacks
+        for key in ("paths", "model", "logger"):
+            if key in sweep_config:
+                cfg[key] = sweep_config[key]
+    return build_report(cfg, sweep_settings(sweep_config))
+
+
+def sweep_settings(sweep_config: DictConfig) -> dict[str, list[str]]:
+    """The sweep's data.* / trainer.* overrides (not those it sweeps over), for its own command's
+    job groups only: its runs were made with them, and a trainer.lr given to `train-adapter` is
+    no setting of the preset's Fusion or Head runs."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    given = [o for o in sweep_config.hydra.overrides.task if o.lstrip("+~").startswith(("data.", "trainer."))]
+    parsed = OverridesParser.create().parse_overrides(given)
+    kept = [line for line, override in zip(given, parsed, strict=True) if not override.is_sweep_override()]
+    return {str(sweep_config.hydra.job.name): kept}

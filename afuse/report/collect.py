@@ -14,7 +14,7 @@ import pandas as pd
 
 from afuse.errors import AfuseError
 from afuse.report.layout import Layout
-from afuse.runs import METRICS, is_complete
+from afuse.runs import CONFIG, METRICS, is_complete
 from afuse.sites import FFN
 
 ACTIVATIONS = "activations.json"
@@ -43,14 +43,48 @@ def expected_runs(layout: Layout) -> pd.DataFrame:
     return frame
 
 
-def read_accuracies(expected: pd.DataFrame) -> pd.DataFrame:
-    """`expected` plus `accuracy` (test accuracy in percent; NaN where the run is not complete)."""
+def read_accuracies(expected: pd.DataFrame, left_out: dict[str, str] | None = None) -> pd.DataFrame:
+    """`expected` plus, per run: `accuracy` (test accuracy in percent; NaN where the run is not
+    complete), `left_out` (why a finished run is not the preset's result, "" when it is: see
+    afuse.commands.status.stale_reasons) and what its test split was: `test_n` rows scored,
+    `test_rows` rows of the split (runs before afuse recorded it: NaN) and `test_limit` (the run's
+    data.max_test_examples, read only for those older runs)."""
+    left_out = left_out or {}
     metrics = {run_dir: _read_metrics(Path(run_dir)) for run_dir in expected.run_dir.unique()}
-    accuracies = [
-        _test_accuracy(metrics[row.run_dir], row.task, row.multitask, row.run_dir)
-        for row in expected.itertuples()
+    rows = [
+        _run_row(metrics[row.run_dir], row.task, row.multitask, row.run_dir) for row in expected.itertuples()
     ]
-    return expected.assign(accuracy=accuracies)
+    read = pd.DataFrame(rows, columns=["accuracy", "test_n", "test_rows", "test_limit"], index=expected.index)
+    reasons = [left_out.get(run_dir, "") for run_dir in expected.run_dir]
+    counts = read.drop(columns="accuracy").astype("Int64")  # counts: integers, blank where unknown
+    return expected.assign(accuracy=read.accuracy, left_out=reasons, **counts)
+
+
+def _run_row(metrics: dict | None, task: str, multitask: bool, run_dir: str) -> tuple:
+    if metrics is None:
+        return (np.nan,) * 4
+    scope = metrics.get("tasks", {}).get(task, {}) if multitask else metrics
+    test = scope.get("test", {})
+    accuracy = _test_accuracy(test, task, multitask, run_dir)
+    rows = test.get("split_rows")
+    limit = np.nan if isinstance(rows, int) else _test_limit(Path(run_dir))
+    return accuracy, _count(test.get("n")), _count(rows), limit
+
+
+def _count(value) -> float:
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else np.nan
+
+
+def _test_limit(run_dir: Path) -> float:
+    """data.max_test_examples of the run (as its command applied it to its task), NaN if none."""
+    from afuse.result_check import load_config_yaml
+
+    try:
+        config = load_config_yaml(run_dir / CONFIG)
+    except Exception:  # as result_check: yaml's errors have no common base (OSError too)
+        return np.nan
+    data = config.get("data") if isinstance(config, dict) else None
+    return _count(data.get("max_test_examples")) if isinstance(data, dict) else np.nan
 
 
 def _read_metrics(run_dir: Path) -> dict | None:
@@ -64,12 +98,9 @@ def _read_metrics(run_dir: Path) -> dict | None:
         ) from exc
 
 
-def _test_accuracy(metrics: dict | None, task: str, multitask: bool, run_dir: str) -> float:
-    if metrics is None:
-        return np.nan
+def _test_accuracy(test: dict, task: str, multitask: bool, run_dir: str) -> float:
     where = f"{Path(run_dir) / METRICS}"
-    scope = metrics.get("tasks", {}).get(task, {}) if multitask else metrics
-    accuracy = scope.get("test", {}).get("accuracy")
+    accuracy = test.get("accuracy")
     if not isinstance(accuracy, int | float):
         key = f"tasks.{task}.test.accuracy" if multitask else "test.accuracy"
         raise AfuseError(f"{where}: no {key} (docs/contracts.md: metrics.json)")
@@ -78,9 +109,11 @@ def _test_accuracy(metrics: dict | None, task: str, multitask: bool, run_dir: st
     return 100.0 * accuracy
 
 
-def read_activations(layout: Layout) -> pd.DataFrame:
+def read_activations(layout: Layout, left_out: dict[str, str] | None = None) -> pd.DataFrame:
     """Mean Fusion weights of every finished Fusion run of the layout's columns, one row per
-    (column, variant, target, seed, layer, source); layers count from 1 as in the paper."""
+    (column, variant, target, seed, layer, source); layers count from 1 as in the paper. Runs in
+    `left_out` (stale: see read_accuracies) are not read."""
+    left_out = left_out or {}
     rows = []
     for column in layout.columns:
         if not column.is_fusion:
@@ -88,7 +121,7 @@ def read_activations(layout: Layout) -> pd.DataFrame:
         for group in column.groups:
             for job in group.jobs:
                 path = job.run_dir / ACTIVATIONS
-                if not is_complete(job.run_dir):
+                if not is_complete(job.run_dir) or str(job.run_dir) in left_out:
                     continue
                 if not path.is_file():  # stage 2 writes it before metrics.json: removed since
                     log.warning(

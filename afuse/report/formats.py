@@ -49,6 +49,8 @@ LATEX = str.maketrans(
         "↓": r"$\downarrow$",
         "–": "--",
         "·": r"$\cdot$",
+        "§": r"\S{}",
+        "⁎": r"$^{*}$",
     }
 )
 

@@ -18,6 +18,7 @@ from afuse.report.paper import PaperTable, paper_comparisons, paper_row_label
 
 UP, SAME, DOWN = "up", "same", "down"
 PM, PARTIAL, PARTIAL_MEAN, MISSING = "±", "†", "‡", "–"
+LEFT_OUT, SAMPLED = "§", "⁎"  # a stale run left out of the cell; a test split cut to a sample
 ARROWS = {UP: "↑", SAME: "→", DOWN: "↓"}
 MEAN_ROW = "Mean"
 COMMON_MEAN_ROW = "Mean, common tasks"  # only when the columns cover different tasks
@@ -27,19 +28,49 @@ COMMON_MEAN_ROW = "Mean, common tasks"  # only when the columns cover different 
 
 
 def summarize(accuracies: pd.DataFrame, layout: Layout) -> pd.DataFrame:
-    """One row per (column, task): mean, std (ddof=1), n finished seeds, expected seeds, missing seeds.
-    Ordered by the layout's columns, then the paper's task order."""
+    """One row per (column, task): mean, std (ddof=1), n finished seeds, expected seeds, missing
+    seeds, `left_out` ((seed, why) of finished runs that are stale, not counted) and `sampled`
+    (how the test split was cut, "" when it was scored whole). Ordered by the layout's columns,
+    then the paper's task order."""
+    counted = accuracies.accuracy.where(accuracies.left_out == "")
     ordered = accuracies.assign(
+        counted=counted,
         column=pd.Categorical(accuracies.column, [c.label for c in layout.columns], ordered=True),
         task=pd.Categorical(accuracies.task, paper_order(accuracies.task), ordered=True),
     ).sort_values(["column", "task", "seed"])
     grouped = ordered.groupby(["column", "task"], observed=True, sort=True)
-    summary = grouped.accuracy.agg(mean="mean", std="std", n="count")
+    summary = grouped.counted.agg(mean="mean", std="std", n="count")
     summary["expected"] = grouped.seed.size()
-    summary["missing_seeds"] = [
-        tuple(int(s) for s in frame.seed[frame.accuracy.isna()]) for _, frame in grouped
+    frames = [frame for _, frame in grouped]
+    summary["missing_seeds"] = [tuple(int(s) for s in frame.seed[frame.accuracy.isna()]) for frame in frames]
+    summary["left_out"] = [
+        tuple((int(s), why) for s, why in zip(frame.seed, frame.left_out, strict=True) if why)
+        for frame in frames
     ]
+    summary["sampled"] = [_sampled(frame[frame.counted.notna()]) for frame in frames]
     return summary.reset_index().astype({"column": str, "task": str})
+
+
+def _sampled(runs: pd.DataFrame) -> str:
+    """How the counted runs' test split was cut (data.max_test_examples), "" when it was not.
+    Every seed scores the same sample (drawn with data.split_seed): a size one run recorded also
+    describes the runs of an older afuse that scored as many rows."""
+    scored = runs.dropna(subset=["test_n"])  # a hand-made metrics.json may lack test.n
+    known = scored.dropna(subset=["test_rows"])
+    said = [
+        f"tested on a seeded sample of {run.test_n} of the {run.test_rows} examples of its test split "
+        "(data.max_test_examples)"
+        for run in known.itertuples()
+        if run.test_n < run.test_rows
+    ]
+    older = scored[scored.test_rows.isna() & ~scored.test_n.isin(known.test_n)].dropna(subset=["test_limit"])
+    said += [
+        f"tested on {run.test_n} examples, at most data.max_test_examples={run.test_limit} of its test split "
+        "(a seeded sample if the split is larger; a run of an older afuse did not record the split's size)"
+        for run in older.itertuples()
+        if run.test_n >= run.test_limit
+    ]
+    return "; ".join(dict.fromkeys(said))
 
 
 def display_name(task: str) -> str:
@@ -58,6 +89,13 @@ def cell_text(mean: float, std: float, n: int, expected: int) -> str:
     return f"{text} ({n})" if n >= expected else f"{text} ({n}/{expected}){PARTIAL}"
 
 
+def marked_cell(row) -> str:
+    """cell_text of a summary row (a dict or Series), marked § when stale runs were left out of it
+    and ⁎ when its test split was a sample."""
+    text = cell_text(row["mean"], row["std"], row["n"], row["expected"])
+    return text + (LEFT_OUT if row["left_out"] else "") + (SAMPLED if row["sampled"] else "")
+
+
 def delta_text(delta: float) -> str:
     """Signed, 2 decimals; -0.004 shows as +0.00 rather than -0.00."""
     rounded = round(float(delta), 2)
@@ -69,7 +107,7 @@ def delta_text(delta: float) -> str:
 
 def accuracy_table(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     """Rows = tasks (paper order) + Mean, columns = the layout's columns, cells = mean ± std (n)."""
-    cells = summary.assign(text=[cell_text(r.mean, r.std, r.n, r.expected) for r in summary.itertuples()])
+    cells = summary.assign(text=[marked_cell(r) for r in summary.to_dict("records")])
     table = cells.pivot(index="task", columns="column", values="text")
     table = table.reindex(index=paper_order(summary.task), columns=[c.label for c in layout.columns])
     table = table.fillna(MISSING)
@@ -139,15 +177,30 @@ def accuracy_numbers(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
 
 def footnotes(summary: pd.DataFrame) -> list[str]:
     notes = [
-        "Test accuracy (%) on each task's official dev set; mean ± sample standard deviation (ddof=1) "
-        "over seeds, (n) = seeds. One seed: the mean alone. " + f"{MISSING} = no finished run.",
+        "Test accuracy (%) on each task's test split: its official dev set (or, where a local copy has "
+        "none to spare, the part of it the task config carves; see the task's manifest.json), all of it "
+        f"unless marked {SAMPLED}; mean ± sample standard deviation (ddof=1) over seeds, (n) = seeds. "
+        f"One seed: the mean alone. {MISSING} = no finished run.",
     ]
     for row in summary[(summary.n < summary.expected) & (summary.n > 0)].itertuples():
-        seeds = ", ".join(map(str, row.missing_seeds))
+        why = [f"missing seed {', '.join(map(str, row.missing_seeds))}"] if row.missing_seeds else []
+        why += [f"seed {seed} left out {LEFT_OUT}" for seed, _ in row.left_out]
         notes.append(
-            f"{PARTIAL} {display_name(row.task)} · {row.column}: {row.n}/{row.expected} seeds "
-            f"(missing seed {seeds})."
+            f"{PARTIAL} {display_name(row.task)} · {row.column}: {row.n}/{row.expected} seeds ({'; '.join(why)})."
         )
+    for row in summary[summary.left_out.map(bool)].itertuples():
+        why = "; ".join(f"seed {seed} left out: {reason}" for seed, reason in row.left_out)
+        notes.append(f"{LEFT_OUT} {display_name(row.task)} · {row.column}: {why}.")
+    if summary.left_out.map(bool).any():
+        notes.append(
+            f"{LEFT_OUT} = finished runs left out of the cell (and of the heatmaps): they no longer describe the "
+            "preset's settings or the adapters they name; `afuse status` lists each with the force=true line "
+            "that retrains it (runs.csv keeps their accuracy)."
+        )
+    sampled = summary[summary.sampled != ""]
+    for how, cells in sampled.groupby("sampled", sort=False):  # one note per kind of sample
+        names = ", ".join(f"{display_name(row.task)} · {row.column}" for row in cells.itertuples())
+        notes.append(f"{SAMPLED} {names}: {how}.")
     notes.append(
         f"Mean: over the tasks with a result in the column; {PARTIAL_MEAN} (k/m) = over k of "
         "the column's m tasks, so not comparable with a full mean."
@@ -176,9 +229,7 @@ def paper_comparison(summary: pd.DataFrame, layout: Layout, paper: PaperTable) -
             row = ours.loc[task] if task in ours.index else None
             has_ours = row is not None and row.n > 0
             cell = paper.cell(label, task)
-            texts.append(
-                cell_text(row["mean"], row["std"], row.n, row.expected) if row is not None else MISSING
-            )
+            texts.append(marked_cell(row) if row is not None else MISSING)
             papers.append(cell.text() if cell else MISSING)
             deltas.append(delta_text(row["mean"] - cell.mean) if has_ours and cell else MISSING)
             if has_ours and cell:
@@ -210,11 +261,17 @@ def paper_comparison_numbers(summary: pd.DataFrame, layout: Layout, paper: Paper
     return table
 
 
-def paper_notes(layout: Layout, paper: PaperTable, model: str) -> list[str]:
+def paper_notes(
+    layout: Layout, paper: PaperTable, model: str, summary: pd.DataFrame | None = None
+) -> list[str]:
     notes = [
         f"Paper: {paper.title}. Δ = ours − paper in accuracy points. Mean: over the tasks that have "
         "both numbers, the paper's side computed from its rows."
     ]
+    if summary is not None and (summary.left_out.map(bool).any() or (summary.sampled != "").any()):
+        notes.append(
+            f"{LEFT_OUT} stale runs left out, {SAMPLED} a sample of the test split: the accuracy table's notes say which."
+        )
     if model != paper.model:
         notes.append(
             f"The paper's numbers are {paper.model} on the full training sets; ours are {model} "

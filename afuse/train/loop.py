@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
+from afuse.data.tokenize import split_rows
 from afuse.errors import AfuseError, CorruptCheckpointError, TrainingDiverged
 from afuse.train import cuda_graphs, step_hooks
 from afuse.train.checkpoint import LoopState, find_checkpoint, load_checkpoint, save_checkpoint
@@ -109,7 +110,10 @@ class TaskData:
 
     def evaluate(self, model, split: str, device: torch.device, amp="auto", progress: bool = False) -> dict:
         batches = _loader(self.splits[split], self.collate, self.eval_batch_size)
-        return evaluate(model, _eval_bar(batches, split, progress), device, amp, self.splits[split])
+        result = evaluate(model, _eval_bar(batches, split, progress), device, amp, self.splits[split])
+        if split == "test":  # the one evaluated split data.max_<split>_examples may cut to a sample
+            result["split_rows"] = split_rows(self.splits[split])  # n < split_rows: a sample
+        return result
 
 
 def resolve_device(setting: str) -> torch.device:

@@ -75,7 +75,7 @@ def test_run_dry_run_passes_launcher_and_overrides_on(tmp_path):
         in lines[1]
     )
     assert lines[4].startswith(
-        "[report] report: afuse report experiment=cpu_small 'experiment.seeds=[1,2]' paths.runs"
+        "[report] report: afuse report experiment=cpu_small trainer.num_threads=1 'experiment.seeds=[1,2]' paths.runs"
     )
     assert f"paths.logs={tmp_path}/logs hydra/launcher=local_parallel hydra.launcher.n_jobs=3 " in lines[1]
     assert (
@@ -114,6 +114,41 @@ def test_a_presets_multirun_ends_with_the_report(tmp_path, auto_report):
     assert report.exists() is (auto_report == "1")
     if auto_report == "1":
         assert "| RTE | – | 60.00 (1) | – |" in report.read_text()
+
+
+def test_the_end_of_sweep_report_of_a_preset_run_on_another_model(tmp_path):
+    """`afuse train-adapter -m experiment=cpu_small model=tiny ...` ended with "the end-of-sweep
+    report failed: Key 'tokenizer_package' is not in struct": the sweep's model was merged into the
+    preset's (MiniLM) instead of replacing it."""
+    write_run(tmp_path / "runs/stage1/tiny/pfeiffer_rf16/rte/seed1", 0.6)
+    result = afuse(
+        "status",
+        "-m",
+        "experiment=cpu_small",
+        "model=tiny",
+        tmp_path=tmp_path,
+        env={"AFUSE_AUTO_REPORT": "1"},
+    )
+    assert result.returncode == 0 and "report for cpu_small failed" not in result.stderr, result.stderr
+    report = (tmp_path / "results/cpu_small/accuracy.md").read_text()
+    assert "## Accuracy: cpu_small (tiny)" in report and "| RTE | – | 60.00 (1) | – |" in report
+
+
+def test_the_end_of_sweep_report_counts_runs_made_with_the_sweeps_settings(tmp_path):
+    """A quick pass `afuse train-adapter -m experiment=cpu_small ... data.max_train_examples=48`
+    ended with a report that left its own runs out as made with other settings: the report knew
+    only the preset's. It takes the sweep's data.* / trainer.* overrides, for the sweep's
+    command's groups only (trainer.lr=1e-3 here is ST-A's, not the Fusion's or Head's)."""
+    from tests.commands.test_status import saved_config
+
+    run = write_run(tmp_path / "runs/stage1/minilm/pfeiffer_rf16/rte/seed1", 0.6)
+    saved_config(run, tmp_path, "data.max_train_examples=48")
+    group = ["adapter=pfeiffer", "adapter.reduction_factor=16", "trainer.lr=1e-3"]
+    sweep = ["train-adapter", "-m", "experiment=cpu_small", *group, "task=rte", "data.max_train_examples=48"]
+    result = afuse(*sweep, tmp_path=tmp_path, env={"AFUSE_AUTO_REPORT": "1"})
+    assert result.returncode == 0 and "already complete" in result.stdout + result.stderr, result.stderr
+    report = (tmp_path / "results/cpu_small/accuracy.md").read_text()
+    assert "| RTE | – | 60.00 (1) | – |" in report and "§" not in report
 
 
 @pytest.mark.parametrize("launcher", ["local", "local_parallel"])

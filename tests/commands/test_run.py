@@ -107,8 +107,13 @@ def test_forwarded_overrides_reach_jobs_and_report(compose_preset):
     assert overrides[-1] == "hydra.sweep.dir=${paths.logs}/multirun/cpu_small/st_a/${now:%Y-%m-%d_%H-%M-%S}"
     assert sweeps[0].argv()[1:5] == ["-m", "afuse.cli", "train-adapter", "-m"]
     report = report_step(experiment, settings)
-    assert report.overrides == ("experiment=cpu_small", "paths.runs=/scratch/runs", "logger=wandb")
-    assert report.argv()[3:] == ["report", "experiment=cpu_small", "paths.runs=/scratch/runs", "logger=wandb"]
+    assert report.overrides == (
+        "experiment=cpu_small",
+        "paths.runs=/scratch/runs",
+        "trainer.num_threads=2",  # the report compares the runs with the settings they were made with
+        "logger=wandb",
+    )
+    assert report.argv()[3:] == ["report", *report.overrides]
     prepare = prepare_sweep(experiment, settings)
     assert prepare.overrides == (
         "experiment=cpu_small",

@@ -13,7 +13,7 @@ import pytest
 from afuse.commands.status import State, job_state, job_states, status_text, to_launch
 from afuse.experiment import load_experiment
 from afuse.runs import record_failure
-from tests.synthetic import write_run
+from tests.synthetic import finished_fusion, write_adapter, write_run
 
 HOST = socket.gethostname()
 
@@ -171,3 +171,48 @@ def test_afuse_runs_last_line_does_not_promise_to_resume_a_stale_run(compose_pre
     saved_config(write_run(rte.run_dir, 0.6), tmp_path, "trainer.max_epochs=1")
     line = _how_to_go_on(experiment, [*not_done, rte])
     assert "not the 1 stale or damaged run(s)" in line and "force=true" in line
+
+
+# --- a Fusion over source adapters retrained since ------------------------------------------------
+
+
+def test_a_fusion_over_a_retrained_source_adapter_is_stale(compose_preset, tmp_path):
+    """`afuse train-adapter task=cb force=true` after the Fusion for CB was trained: the Fusion
+    result no longer describes the adapters it names, but status counted it done and `afuse run`
+    skipped it (only configs were compared)."""
+    experiment = load_experiment(compose_preset("cpu_small", "status"))
+    job = finished_fusion(experiment, tmp_path)
+    assert job_states(experiment)[job] == (State.DONE, "")
+
+    write_adapter(job.needs[list(experiment.groups["fusion_st_a"].sources).index("cb")], 0.2)
+    state, note = job_states(experiment)[job]
+    assert state is State.STALE, note
+    assert "source adapter(s) cb" in note and "retrained since" in note
+    assert "mrpc" not in note.split("retrain it:")[0]  # only the changed source is named
+    assert "afuse fuse experiment=cpu_small" in note and "target=cb seed=1 force=true" in note
+    assert job not in to_launch(job_states(experiment))
+    text = status_text(experiment, job_states(experiment))
+    assert "stale fusion_st_a cb 1" in " ".join(text.split())
+
+
+def test_a_fusion_without_recorded_source_digests_is_not_checked(compose_preset, tmp_path):
+    # metrics.json of runs made before afuse recorded source_sha256: nothing to compare with.
+    experiment = load_experiment(compose_preset("cpu_small", "status"))
+    job = finished_fusion(experiment, tmp_path, record_digests=False)
+    write_adapter(job.needs[0], 0.3)
+    assert job_states(experiment)[job] == (State.DONE, "")
+
+
+def test_status_hashes_each_source_adapter_once(compose_preset, tmp_path, monkeypatch):
+    # Every Fusion job of a preset fuses the same adapters: one hash per file, not per job.
+    import hashlib
+
+    experiment = load_experiment(compose_preset("cpu_small", "status"))
+    for target in ("mrpc", "rte", "cb"):
+        finished_fusion(experiment, tmp_path, target)
+    hashed = []
+    real = hashlib.file_digest
+    monkeypatch.setattr(hashlib, "file_digest", lambda f, d: hashed.append(f.name) or real(f, d))
+    states = job_states(experiment)
+    assert {s for s, _ in states.values()} >= {State.DONE}
+    assert len(hashed) == len(set(hashed)) == len(experiment.groups["fusion_st_a"].sources)

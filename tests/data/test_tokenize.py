@@ -78,6 +78,16 @@ def test_max_train_examples_is_the_same_subset_every_time(task_cfg, data_cfg, pa
     assert any(train_rows(seed) != subset for seed in range(5)), "the subset should depend on data.split_seed"
 
 
+def test_a_subsampled_test_split_still_knows_its_full_size(task_cfg, data_cfg, paths, minilm_tokenizer):
+    # metrics.json records both (test.n, test.split_rows), so the report can say "2 of 3 examples".
+    from afuse.data.tokenize import split_rows
+
+    full = load_tokenized(task_cfg("rte"), data_cfg(), paths, minilm_tokenizer, TOKENIZER_ID)["test"]
+    cut = load_tokenized(task_cfg("rte"), data_cfg(max_test_examples=2), paths, minilm_tokenizer, TOKENIZER_ID)
+    assert (len(cut["test"]), split_rows(cut["test"])) == (2, len(full)) == (2, 3)
+    assert split_rows(full) == 3 and split_rows(cut["validation"]) == len(cut["validation"])
+
+
 def test_cache_is_reused(task_cfg, data_cfg, paths, minilm_tokenizer, caplog):
     first = load_tokenized(task_cfg("rte"), data_cfg(), paths, minilm_tokenizer, TOKENIZER_ID)
     written = cache_files(paths, "rte")

@@ -2,6 +2,7 @@
 result, and evaluating never changes the run's own files."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -27,7 +28,7 @@ def test_evaluate_reproduces_the_runs_test_result(run_tree, kind):
     recorded = recorded["tasks"]["cb"]["test"] if kind == "mt_a" else recorded["test"]
     assert result["kind"] == kind and result["task"] == "cb"
     assert result["accuracy"] == recorded["accuracy"]
-    assert result["n"] == recorded["n"] == 56
+    assert result["n"] == recorded["n"] == recorded["split_rows"] == 56  # the whole split was scored
     assert result["majority_rate"] == recorded["majority_rate"]
     # The loss depends on every logit: a model rebuilt even slightly wrong would not match it.
     assert result["loss"] == pytest.approx(recorded["loss"], rel=1e-5)
@@ -92,3 +93,31 @@ def test_an_evaluated_file_never_replaces_the_evaluated_split_of_the_same_name(r
     assert (tmp_path / "eval" / "test" / "metrics.json").read_bytes() == split_metrics
     errors = [line for line in (output.out + output.err).splitlines() if "error:" in line]
     assert len(errors) == 1 and "the test split" in errors[0] and "name=mine_test" in errors[0], errors
+
+
+@pytest.mark.parametrize(
+    ("remove", "message"),
+    [
+        ("fusion.safetensors", "fusion.safetensors is missing, so the trained model cannot be rebuilt"),
+        ("source run", "needs 1 stage-1 adapter(s) that are not trained yet"),
+    ],
+)
+def test_both_rebuilders_of_a_fusion_run_say_which_file_is_missing(run_tree, remove, message, tmp_path):
+    # evaluate / predict (load_run) and the Python API (load_run_model) rebuild a Fusion run the
+    # same way, with the same one-line message when one of its files is gone.
+    import shutil
+
+    from afuse.errors import MissingInputError
+    from afuse.inference.rebuild import load_run
+    from afuse.run_model import load_run_model
+
+    runs = tmp_path / "runs"
+    shutil.copytree(run_tree.runs, runs)
+    run = runs / run_tree.run("fusion").relative_to(run_tree.runs)
+    if remove == "fusion.safetensors":
+        (run / remove).unlink()
+    else:
+        shutil.rmtree(runs / run_tree.run("st_a").relative_to(run_tree.runs))
+    for rebuild in (load_run, load_run_model):
+        with pytest.raises(MissingInputError, match=re.escape(message)):
+            rebuild(run)

@@ -109,24 +109,57 @@ def test_a_checkpoint_made_on_other_data_is_not_resumed(work, reference, afuse_i
     assert afuse_inproc("train-adapter", *args, "force=true").code == 0
 
 
-def test_a_fusion_checkpoint_made_over_other_source_adapters_is_not_resumed(work, reference, afuse_inproc):
-    # The source adapter was retrained (force=true, another learning rate) between the Fusion's
-    # stop and its rerun: resuming would finish a fusion half trained over other adapters.
+def fuse_over_reference_run(reference, work) -> list[str]:
+    """The arguments of a Fusion for CB over the reference run's CB adapter, copied into `work`."""
     copy_reference_run(reference, work)
-    fuse = [
+    return [
         *(a for a in overrides(work, reference.raw_dir) if not a.startswith("task=")),
         "target=cb",
         "fusion.sources=[cb]",
     ]
-    assert afuse_inproc("fuse", *fuse, fault="nan@12").code == 6  # keeps the epoch-1 checkpoint
+
+
+def retrain_source(reference, work, afuse_inproc) -> None:
+    """`afuse train-adapter task=cb force=true` with another learning rate: other adapter weights."""
     retrain = [*overrides(work, reference.raw_dir), "trainer.lr=0.05", "force=true"]
     assert afuse_inproc("train-adapter", *retrain).code == 0
 
+
+def refused_fuse(afuse_inproc, fuse: list[str]):
+    """(result, its one error line) of an `afuse fuse` that must refuse with exit 2."""
     refused = afuse_inproc("fuse", *fuse)
     assert refused.code == 2, refused.out
     [line] = refused.error_lines()
+    return refused, line
+
+
+def test_a_fusion_checkpoint_made_over_other_source_adapters_is_not_resumed(work, reference, afuse_inproc):
+    # The source adapter was retrained (force=true, another learning rate) between the Fusion's
+    # stop and its rerun: resuming would finish a fusion half trained over other adapters.
+    fuse = fuse_over_reference_run(reference, work)
+    assert afuse_inproc("fuse", *fuse, fault="nan@12").code == 6  # keeps the epoch-1 checkpoint
+    retrain_source(reference, work, afuse_inproc)
+
+    refused, line = refused_fuse(afuse_inproc, fuse)
     assert "was made on other data or source adapters" in line and "force=true" in line
     assert "resuming" not in refused.out
+
+
+def test_a_finished_fusion_over_a_retrained_source_adapter_is_not_skipped_as_done(
+    work, reference, afuse_inproc
+):
+    # `afuse train-adapter task=cb force=true` after the Fusion for CB finished: a rerun of the
+    # Fusion said "already complete" of a result trained over adapters that no longer exist.
+    fuse = fuse_over_reference_run(reference, work)
+    assert afuse_inproc("fuse", *fuse).code == 0
+    assert "already complete" in afuse_inproc("fuse", *fuse).out
+    retrain_source(reference, work, afuse_inproc)
+
+    refused, line = refused_fuse(afuse_inproc, fuse)
+    assert "source adapter(s) cb were retrained since" in line and "force=true" in line
+    assert "already complete" not in refused.out
+    assert afuse_inproc("fuse", *fuse, "force=true").code == 0
+    assert "already complete" in afuse_inproc("fuse", *fuse).out
 
 
 # -- stage-1 weights, loaded by a stage-2 run --------------------------------------------------

@@ -153,7 +153,10 @@ def test_a_report_lists_only_what_it_wrote(work, reference, afuse_inproc):
     preset = write_preset(work, ["cb"], [1])
     result = afuse_inproc("report", *preset, f"paths.runs={work}/runs", f"paths.results={work}/results")
     assert result.code == 0, result.out
-    assert "tables: accuracy; no heatmaps (no finished fusion run with activations.json)" in result.out
+    assert (
+        "tables: accuracy; no heatmaps (no finished fusion run with activations.json that is not stale)"
+        in result.out
+    )
     written = (work / "results" / "reliability" / "report_files.txt").read_text().split()
     assert "accuracy.md" in written and not any(name.startswith("heatmaps/") for name in written)
 

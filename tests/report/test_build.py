@@ -181,3 +181,109 @@ def test_wandb_missing_is_a_clear_error(cpu_small_runs, monkeypatch):
     cpu_small_runs.logger = {"name": "wandb"}
     with pytest.raises(AfuseError, match="pip install 'afuse\\[wandb\\]'"):
         build_report(cpu_small_runs)
+
+
+# --- results that no longer describe what the table says -------------------------------------
+
+
+def test_a_stale_run_is_left_out_of_the_cells_and_footnoted(compose_preset, tmp_path):
+    """A Fusion over a source adapter retrained since (and a run made with other settings) was
+    averaged into the tables as if it were the preset's result."""
+    from tests.synthetic import finished_fusion, write_adapter
+
+    cfg = compose_preset("cpu_small", "report", "report.heatmap_formats=[png]")
+    experiment = load_experiment(cfg)
+    fused = finished_fusion(experiment, tmp_path, "cb")
+    write_activations(fused.run_dir, list(experiment.groups["fusion_st_a"].sources), [[0.25] * 4] * 2)
+    finished_fusion(experiment, tmp_path, "rte", record_digests=False)  # older run: not checked
+    out = build_report(cfg)
+    assert "| CB | – | 60.00 (1) | 70.00 (1) |" in (out / "accuracy.md").read_text()
+
+    source = next(job for job in experiment.groups["st_a"].jobs if job.task == "cb")
+    write_adapter(source.run_dir, 0.2)  # afuse train-adapter task=cb force=true
+    build_report(cfg)
+    table = (out / "accuracy.md").read_text()
+    assert "| CB | – | 60.00 (1) | –§ |" in table  # left out of the cell, and marked
+    assert "jobs finished (1 of them stale, left out of the numbers: §)" in (out / "report.md").read_text()
+    assert "| RTE | – | 60.00 (1) | 70.00 (1) |" in table
+    assert "§ CB · F. w/ ST-A: seed 1 left out: source adapter(s) cb were retrained since" in table
+    assert "afuse status" in table and "\\S" in (out / "accuracy.tex").read_text()
+    assert (
+        "–§" in (out / "paper_comparison.md").read_text()
+        and "stale runs left out" in (out / "paper_comparison.md").read_text()
+    )
+    runs = (out / "runs.csv").read_text()
+    assert ",70.0000,source adapter(s) cb" in next(
+        line for line in runs.splitlines() if str(fused.run_dir) in line
+    )
+    assert not list((out / "heatmaps").rglob("*.csv"))  # its activations are not in the heatmaps either
+
+
+def test_a_sampled_test_split_is_footnoted(compose_preset, tmp_path):
+    """`data.max_test_examples` cut the test split, but the table said "official dev set"."""
+    cfg = compose_preset("cpu_small", "report", "report.heatmaps=false")
+    experiment = load_experiment(cfg)
+    st_a = {job.task: job for job in experiment.groups["st_a"].jobs}
+    test = {"accuracy": 0.75, "n": 500, "majority_rate": 0.5}
+    write_run(st_a["sst2"].run_dir, 0.75, test={**test, "split_rows": 872})
+    write_run(
+        st_a["mrpc"].run_dir, 0.7, test={**test, "accuracy": 0.7, "n": 408, "split_rows": 408}
+    )  # all of it
+    table = (build_report(cfg) / "accuracy.md").read_text()
+    assert "| SST-2 | – | 75.00 (1)⁎ |" in table and "| MRPC | – | 70.00 (1) |" in table
+    assert "⁎ SST-2 · ST-A: tested on a seeded sample of 500 of the 872 examples of its test split" in table
+    assert "official dev set" in table and "MRPC ·" not in table
+
+
+def test_the_committed_records_test_samples_are_footnoted_from_their_configs(compose_preset):
+    # Their metrics.json predate split_rows: a config limit the run reached says it may be a
+    # sample (SST-2's dev set has 872 rows, cpu_minilm scored 500); RTE's 277 were all scored.
+    records = Path(__file__).resolve().parents[2] / "results" / "cpu_minilm" / "runs"
+    cfg = compose_preset("cpu_minilm", "report", "report.heatmaps=false", f"paths.runs={records}")
+    table = (build_report(cfg) / "accuracy.md").read_text()
+    assert "| SST-2 | – | – | 75.80 (1)⁎ | – |" in table
+    assert "| RTE | 51.38 ± 1.16 (3) | 52.47 ± 0.21 (3) | 50.42 ± 1.27 (3) | 53.07 ± 0.72 (3) |" in table
+    [note] = [line for line in table.splitlines() if line.startswith("- ⁎")]  # one note for one kind
+    assert "SST-2 · ST-A" in note and "RTE" not in note
+    assert note.endswith("tested on 500 examples, at most data.max_test_examples=500 of its test split "
+                         "(a seeded sample if the split is larger; a run of an older afuse did not record "
+                         "the split's size).")  # fmt: skip
+    assert "§" not in table  # every record is the preset's own result
+
+
+def test_the_report_takes_the_settings_the_runs_were_made_with(tmp_path):
+    """`afuse run experiment=cpu_small data.max_test_examples=100` ends with its report: the report
+    must compare the runs with those settings (it refused data.* keys the preset does not set, and
+    `afuse run` did not pass data.* on to it)."""
+    from afuse.cli import main
+    from tests.commands.test_status import saved_config
+
+    paths = [
+        f"paths.runs={tmp_path}/runs",
+        f"paths.results={tmp_path}/results",
+        f"paths.logs={tmp_path}/logs",
+    ]
+    cfg = load_experiment_of("cpu_small", tmp_path)
+    rte = next(job for job in cfg.groups["st_a"].jobs if job.task == "rte")
+    saved_config(write_run(rte.run_dir, 0.6), tmp_path, "data.max_test_examples=100")
+    report = ["report", "experiment=cpu_small", *paths, "report.heatmaps=false"]
+
+    main([*report, "data.max_test_examples=100"])
+    table = (tmp_path / "results" / "cpu_small" / "accuracy.md").read_text()
+    page = (tmp_path / "results" / "cpu_small" / "report.md").read_text()  # the settings it compared with
+    selector = f"experiment=cpu_small paths.runs={tmp_path}/runs data.max_test_examples=100"
+    assert f"Written by `afuse report {selector}`" in page and f"`afuse status {selector}` lists" in page
+    assert "| RTE | – | 60.00 (1)⁎ | – |" in table and "§" not in table  # its 100 of RTE's dev set
+    main(report)  # the preset's own settings: that run is not the preset's result
+    table = (tmp_path / "results" / "cpu_small" / "accuracy.md").read_text()
+    assert "| RTE | – | –§ | – |" in table
+    assert (
+        "§ RTE · ST-A: seed 1 left out: made with other settings (run -> preset: data.max_test_examples: 100 -> None)"
+        in table
+    )
+
+
+def load_experiment_of(name: str, tmp_path):
+    from tests.from_conf import compose_config
+
+    return load_experiment(compose_config("report", [f"experiment={name}", f"paths.runs={tmp_path}/runs"]))

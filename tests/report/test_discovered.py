@@ -147,3 +147,58 @@ def test_no_runs_under_paths_runs_says_where_the_runs_are(tmp_path):
     assert f"inside the runs tree {preset_tree}: use paths.runs={preset_tree}" in runs_text(inside)
     missing = OmegaConf.create({"paths": {"runs": str(tmp_path / "nowhere")}})
     assert "no such directory" in status_text(missing)
+
+
+def test_a_fusion_over_a_retrained_source_is_stale_in_the_listing_and_status(tmp_path):
+    # No preset: the Fusion run's own config.yaml says where its sources are.
+    import hashlib
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    runs = tmp_path / "runs"
+    source = write_run(stage1_dir(runs, "tiny", "pfeiffer_rf16", "cb", 1), 0.6, kind="st_a")
+    (source / "config.yaml").write_text("seed: 1\n")
+    adapter = source / "adapter.safetensors"
+    save_file({"w": np.zeros(2, dtype=np.float32)}, str(adapter))
+    fusion = stage2_dir(runs, "tiny", "dynamic_pfeiffer_rf16_src-a8fd2e", "cb", 1)
+    write_run(
+        fusion, 0.7, kind="fusion", source_sha256={"cb": hashlib.sha256(adapter.read_bytes()).hexdigest()}
+    )
+    (fusion / "config.yaml").write_text(
+        "seed: 1\ntarget: cb\nadapters: st_a\nmodel: {name: tiny}\npaths: {runs: /elsewhere}\n"
+        "adapter: {variant: pfeiffer, reduction_factor: 16}\nfusion: {sources: [cb], source_seed: null}\n"
+    )
+    cfg = OmegaConf.create({"paths": {"runs": str(runs)}})
+    assert {r.state for r in find_runs(runs)} == {"done"}
+
+    save_file({"w": np.ones(2, dtype=np.float32)}, str(adapter))  # afuse train-adapter task=cb force=true
+    states = {r.run_dir: (r.state, r.note) for r in find_runs(runs)}
+    state, note = states[fusion]
+    assert state == "stale" and "source adapter(s) cb were retrained since" in note and "force=true" in note
+    assert states[source][0] == "done"
+    assert f"stale dynamic_pfeiffer_rf16_src-a8fd2e cb 1 {fusion}" in " ".join(status_text(cfg).split())
+    # still a finished run of the tree: the report shows it (marked), never silently drops it
+    assert fusion in {job.run_dir for job in discovered_experiment(cfg).jobs()}
+
+
+def test_fusions_of_two_models_with_the_same_variant_get_heatmaps_of_their_own(tmp_path):
+    # One runs tree with MiniLM and tiny Fusions over the same sources: both columns are named
+    # dynamic_pfeiffer_rf16, and the second model's heatmaps replaced the first's in
+    # heatmaps/dynamic_pfeiffer_rf16/ without a word.
+    from afuse.cli import main
+    from tests.synthetic import write_activations
+
+    runs = tmp_path / "runs"
+    for model, weight in (("minilm", 0.9), ("tiny", 0.2)):
+        run = write_run(stage2_dir(runs, model, "dynamic_pfeiffer_rf16", "rte", 1), 0.7, kind="fusion")
+        (run / "config.yaml").write_text("seed: 1\n")
+        write_activations(run, ["rte", "cb"], [[weight, 1 - weight]])
+    paths = [f"paths.runs={runs}", f"paths.results={tmp_path}/results", f"paths.logs={tmp_path}/logs"]
+    main(["report", *paths, "report.heatmap_formats=[png]"])
+    heatmaps = tmp_path / "results" / "runs" / "heatmaps"
+    tables = {p.parent.name: pd.read_csv(p) for p in heatmaps.rglob("activations.csv")}
+    assert len(tables) == 2, sorted(tables)
+    firsts = sorted(float(t.loc[t.source == "rte", "mean_weight"].iloc[0]) for t in tables.values())
+    assert firsts == [0.2, 0.9]
+    assert all(name.endswith("dynamic_pfeiffer_rf16") for name in tables)

@@ -4,6 +4,7 @@ deltas to the paper, Table 2 arrows (the preset and its numbers: conftest.HAND_P
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from afuse.experiment import load_experiment
@@ -141,3 +142,36 @@ def test_columns_over_the_same_tasks_get_no_second_mean(summary_and_layout):
     summary, layout = summary_and_layout
     assert tables.common_tasks(summary) == []
     assert "Mean, common tasks" not in tables.accuracy_table(summary, layout).index
+
+
+def test_a_stale_seed_is_left_out_of_its_cell_and_said_so(hand_config):
+    # ST-A RTE seeds 1-3 ran 70, 72, 74; seed 2 is stale: the cell is the mean of 70 and 74.
+    experiment = load_experiment(hand_config)
+    layout = report_layout(experiment)
+    seed2 = str(next(j.run_dir for j in experiment.groups["st_a"].jobs if (j.task, j.seed) == ("rte", 2)))
+    why = "made with other settings (run -> preset: trainer.max_epochs: 1 -> 3)"
+    accuracies = read_accuracies(expected_runs(layout), {seed2: why})
+    summary = tables.summarize(accuracies, layout)
+    assert tables.accuracy_table(summary, layout).loc["RTE", "ST-A"] == f"72.00 ± {math.sqrt(8):.2f} (2/3)†§"
+    notes = tables.footnotes(summary)
+    assert "† RTE · ST-A: 2/3 seeds (seed 2 left out §)." in notes
+    assert f"§ RTE · ST-A: seed 2 left out: {why}." in notes
+    assert accuracies.set_index("run_dir").loc[seed2, "accuracy"] == pytest.approx(72.0)  # kept in runs.csv
+
+
+def test_a_sample_size_one_seed_recorded_speaks_for_older_seeds_of_the_same_size(hand_config):
+    # ST-A RTE: seed 1 recorded 100 of 277 rows; seeds 2 and 3 (an older afuse) only that they
+    # scored 100 with data.max_test_examples=100. All seeds score the same sample: one statement.
+    layout = report_layout(load_experiment(hand_config))
+    accuracies = read_accuracies(expected_runs(layout))
+    rte = (accuracies.column == "ST-A") & (accuracies.task == "rte")
+    accuracies.loc[rte, "test_limit"] = 100
+    accuracies.loc[rte & (accuracies.seed == 1), "test_rows"] = 277
+    cell = tables.summarize(accuracies, layout).set_index(["column", "task"]).loc[("ST-A", "rte")]
+    assert (
+        cell.sampled
+        == "tested on a seeded sample of 100 of the 277 examples of its test split (data.max_test_examples)"
+    )
+    accuracies.loc[rte, "test_rows"] = pd.NA  # none recorded it: the older statement
+    cell = tables.summarize(accuracies, layout).set_index(["column", "task"]).loc[("ST-A", "rte")]
+    assert cell.sampled.startswith("tested on 100 examples, at most data.max_test_examples=100")
