@@ -9,16 +9,26 @@ srun"). afuse's SLURM launcher (hydra_plugins/afuse_plugins/slurm.py) submits in
     2  sbatch refused the job (a partition or account it does not know, ...; ConfigError)
 
 A job that was submitted and failed on its node is not touched: it is reported as before.
+
+Under `afuse run` (which sets AFUSE_SUBMISSION_RECORD to a file per sweep) the error is written
+to that file instead of the console: afuse run stops at the first sweep SLURM could not take and
+says why once, rather than each of its sweeps repeating the same line.
 """
 
+import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+from afuse.atomic import atomic_write_json
 from afuse.errors import AfuseError, ConfigError, OfflineError
+
+RECORD_ENV = "AFUSE_SUBMISSION_RECORD"
 
 RUN_LOCALLY = (
     "or run the sweep on this machine with hydra/launcher=local (one job at a time) or "
@@ -79,9 +89,38 @@ def _is_sbatch(cmd) -> bool:
     return str(program).rsplit("/", 1)[-1] == "sbatch"
 
 
+class SubmissionFailed(AfuseError):
+    """A sweep of `afuse run` that SLURM did not take: its child's error and exit code."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def recorded_failure(record: Path) -> SubmissionFailed | None:
+    """The submission failure a child of `afuse run` wrote to `record`; None if it wrote none."""
+    if not record.exists():
+        return None
+    written = json.loads(record.read_text())
+    return SubmissionFailed(written["error"], written["exit_code"])
+
+
 def _exit(error: AfuseError) -> None:
     # The launcher runs inside Hydra, which would print any exception with a traceback;
     # SystemExit passes through it.
+    if _told_afuse_run(error):  # it prints the error, once for all its sweeps
+        raise SystemExit(error.exit_code)
     program = sys.argv[0] if sys.argv and sys.argv[0].startswith("afuse") else "afuse"
     print(f"{program}: error: {error}", file=sys.stderr)
     raise SystemExit(error.exit_code)
+
+
+def _told_afuse_run(error: AfuseError) -> bool:
+    record = os.environ.get(RECORD_ENV)
+    if not record:
+        return False
+    try:
+        atomic_write_json(record, {"error": str(error), "exit_code": error.exit_code})
+    except AfuseError:  # the record cannot be written: say it here instead
+        return False
+    return True

@@ -18,21 +18,31 @@ exit 1
 """
 
 
-def sweep(tmp_path, launcher: str, path: str) -> subprocess.CompletedProcess:
-    paths = [f"paths.{key}={tmp_path / key}" for key in ("runs", "logs", "data")]
-    args = ["train-adapter", "-m", f"hydra/launcher={launcher}", "task=rte,cb", "model=tiny", *paths]
+def afuse(tmp_path, args: list[str], path: str) -> subprocess.CompletedProcess:
+    paths = [f"paths.{key}={tmp_path / key}" for key in ("runs", "logs", "data", "results")]
     env = {**os.environ, "PATH": path, "PYTHONPATH": str(conf_dir().parent)}
-    return subprocess.run([sys.executable, "-m", "afuse.cli", *args], cwd=tmp_path, env=env,
+    return subprocess.run([sys.executable, "-m", "afuse.cli", *args, *paths], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
 
 
-@pytest.mark.parametrize("launcher", ["slurm_gpu", "slurm_cpu"])
-def test_an_unreachable_slurm_controller_is_one_line(tmp_path, launcher):
+def sweep(tmp_path, launcher: str, path: str) -> subprocess.CompletedProcess:
+    return afuse(
+        tmp_path, ["train-adapter", "-m", f"hydra/launcher={launcher}", "task=rte,cb", "model=tiny"], path
+    )
+
+
+def unreachable_controller(tmp_path) -> str:
+    """A PATH whose sbatch fails as the real one does without a controller."""
     fake = tmp_path / "bin" / "sbatch"
     fake.parent.mkdir()
     fake.write_text(NO_CONTROLLER)
     fake.chmod(0o755)
-    result = sweep(tmp_path, launcher, f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    return f"{fake.parent}{os.pathsep}{os.environ['PATH']}"
+
+
+@pytest.mark.parametrize("launcher", ["slurm_gpu", "slurm_cpu"])
+def test_an_unreachable_slurm_controller_is_one_line(tmp_path, launcher):
+    result = sweep(tmp_path, launcher, unreachable_controller(tmp_path))
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "Traceback" not in output and "FailedJobError" not in output, output[-3000:]
@@ -68,3 +78,25 @@ def test_a_machine_without_the_submitit_launcher_starts_afuse_without_a_plugin_w
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Error importing" not in result.stderr, result.stderr[-2000:]
     assert "gpu_check" in result.stdout
+
+
+@pytest.mark.parametrize("concurrent", ["true", "false"])
+def test_afuse_run_stops_at_the_first_sweep_slurm_cannot_take(tmp_path, concurrent):
+    # Nothing was submitted and the cluster is unreachable: every other sweep would fail the
+    # same way. afuse run says so once, with the submission's exit code, and launches no more.
+    args = ["run", "experiment=cpu_small", "model=tiny", "hydra/launcher=slurm_gpu",
+            f"run.concurrent_sweeps={concurrent}"]  # fmt: skip
+    result = afuse(tmp_path, args, unreachable_controller(tmp_path))
+    output = result.stdout + result.stderr
+    assert result.returncode == 4, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    said = [line for line in output.splitlines() if "sbatch could not submit" in line]
+    assert (
+        len(said) == 1 and "afuse run: error: the st_a sweep was not submitted, so afuse run stops" in said[0]
+    ), output[-3000:]
+    assert "hydra/launcher=local" in said[0]
+    # sbatch's own line, echoed by submitit: once per sweep started (all of a stage's, concurrent)
+    sbatch_said = [line for line in output.splitlines() if line.startswith("sbatch: error:")]
+    assert len(sbatch_said) == (2 if concurrent == "true" else 1), output[-3000:]
+    assert "[stage 2]" not in output and "[report]" not in output, output[-3000:]
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()

@@ -9,7 +9,8 @@ Each multirun is a child process (`python -m afuse.cli ...`) using the launcher 
 SLURM sweep is submitted and waited for like a local one. Finished and running jobs are left
 out of every launch (so are stale ones: made with other settings, or Fusion runs over source
 adapters retrained since; only their force=true lines in `afuse status` replace them), failed and incomplete ones are launched again (the training commands
-resume them), so rerunning `afuse run` continues a preset. dry_run=true prints the plan.
+resume them), so rerunning `afuse run` continues a preset. dry_run=true prints the plan. A sweep
+SLURM does not take (nothing submitted) stops `afuse run` there with its error and exit code.
 
 Overrides given to `afuse run` other than its own (dry_run, run.*) are passed on to every job:
 paths.*, data.*, model=, trainer.*, logger=... The children do not write a report each
@@ -20,8 +21,10 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from omegaconf import DictConfig
 
@@ -38,6 +41,7 @@ from afuse.experiment import (
 )
 from afuse.fusion_sources import SourceDigests
 from afuse.report.callback import ENV_SWITCH
+from afuse.slurm_submit import RECORD_ENV, SubmissionFailed, recorded_failure
 
 log = logging.getLogger("afuse")
 
@@ -132,11 +136,37 @@ def report_step(experiment: Experiment, settings: Settings) -> Sweep:
 
 
 def run_children(sweeps: list[Sweep], concurrent: bool) -> list[int]:
-    """Run sweeps as child processes (output goes straight to this terminal); their exit codes."""
-    env = {**os.environ, ENV_SWITCH: "0"}
-    if concurrent:
-        return _wait([subprocess.Popen(sweep.argv(), env=env) for sweep in sweeps])
-    return [_wait([subprocess.Popen(sweep.argv(), env=env)])[0] for sweep in sweeps]
+    """Run sweeps as child processes (output goes straight to this terminal); their exit codes.
+
+    A sweep SLURM did not take (nothing submitted: no controller reachable, a partition it does
+    not know) raises its error: every later sweep would fail the same way, so none is started.
+    Sweeps started together (concurrent) are waited for first. A job that failed on its node is
+    only an exit code, as any failed job."""
+    with tempfile.TemporaryDirectory(prefix="afuse-run-") as records:
+
+        def start(index: int, sweep: Sweep) -> subprocess.Popen:
+            env = {**os.environ, ENV_SWITCH: "0", RECORD_ENV: str(Path(records) / f"{index}.json")}
+            return subprocess.Popen(sweep.argv(), env=env)
+
+        if concurrent:
+            codes = _wait([start(index, sweep) for index, sweep in enumerate(sweeps)])
+            _stop_if_unsubmitted(sweeps, Path(records))
+            return codes
+        codes = []
+        for index, sweep in enumerate(sweeps):
+            codes += _wait([start(index, sweep)])
+            _stop_if_unsubmitted(sweeps[: index + 1], Path(records))
+        return codes
+
+
+def _stop_if_unsubmitted(sweeps: list[Sweep], records: Path) -> None:
+    for index, sweep in enumerate(sweeps):
+        error = recorded_failure(records / f"{index}.json")
+        if error is not None:
+            raise SubmissionFailed(
+                f"the {sweep.label} sweep was not submitted, so afuse run stops here: {error}",
+                error.exit_code,
+            )
 
 
 def _wait(processes: list[subprocess.Popen]) -> list[int]:
