@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from afuse.catalog import FoundRun, find_runs, runs_elsewhere
+from afuse.catalog import DAMAGED, STALE, FoundRun, find_runs, runs_elsewhere
 from afuse.errors import MissingInputError
 from afuse.experiment import Experiment, Group, Job
 from afuse.run_identity import FUSE, MT_A
@@ -71,7 +71,7 @@ def discovered_experiment(cfg: DictConfig, finished_only: bool = True) -> Experi
 
 def status_text(cfg: DictConfig) -> str:
     """Runs per (model, variant) and state, then the runs that are not done."""
-    from afuse.commands.status import format_table
+    from afuse.commands.status import format_table, shown_dir
 
     runs = find_runs(cfg.paths.runs)
     if not runs:
@@ -96,9 +96,24 @@ def status_text(cfg: DictConfig) -> str:
     ]
     pending = [r for r in runs if not r.done]
     if pending:
-        table = [[r.state, r.variant, r.task, str(r.seed), str(r.run_dir), r.note] for r in pending]
+        table = [[r.state, r.variant, r.task, str(r.seed), shown_dir(r.run_dir), r.note] for r in pending]
         parts += ["", format_table(["state", "variant", "task", "seed", "run dir", "note"], table)]
-        parts += ["", "Rerun a run's own command to resume it (its config.yaml holds the settings)."]
+        parts += ["", *_what_to_rerun({r.state for r in pending})]
     if any(r.done for r in runs):
         parts += ["", f"`afuse report paths.runs={cfg.paths.runs}` tabulates the finished ones."]
     return "\n".join(parts)
+
+
+def _what_to_rerun(states: set[str]) -> list[str]:
+    # A plain rerun skips a finished run: only force=true replaces a damaged or stale one.
+    lines = []
+    if states - {DAMAGED, STALE, "running"}:
+        lines.append(
+            "Rerun an incomplete or failed run's own command to resume it (its config.yaml holds the settings)."
+        )
+    if states & {DAMAGED, STALE}:
+        lines.append(
+            "A plain rerun skips a finished run: rerun a damaged or stale run's own command with force=true "
+            "to train it again."
+        )
+    return lines

@@ -8,12 +8,11 @@ runs      every run under paths.runs: state (done / running / incomplete / faile
 """
 
 import json
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.catalog import find_runs, runs_elsewhere
-from afuse.commands.status import format_table
+from afuse.commands.status import format_table, shown_dir
 from afuse.config import task_config, task_names
 from afuse.data.store import prepared_dir
 from afuse.errors import ConfigError
@@ -116,7 +115,7 @@ def runs_text(cfg: DictConfig) -> str:
                 run.task,
                 str(run.seed),
                 shown,
-                _relative(run.run_dir),
+                shown_dir(run.run_dir),
                 run.note,
             ]
         )
@@ -128,10 +127,3 @@ def runs_text(cfg: DictConfig) -> str:
         ["state", "stage", "model", "variant", "task", "seed", "test acc", "run dir", "note"], rows
     )
     return f"{len(runs)} runs under {cfg.paths.runs}: {summary}\n\n{table}"
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

@@ -27,7 +27,7 @@ import socket
 from enum import StrEnum
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from afuse.experiment import (
     Experiment,
@@ -86,9 +86,13 @@ def job_state(run_dir: Path, host: str | None = None) -> tuple[State, str]:
 
 
 def job_states(
-    experiment: Experiment, passed_on: tuple[str, ...] = (), digests: SourceDigests | None = None
+    experiment: Experiment,
+    passed_on: tuple[str, ...] = (),
+    digests: SourceDigests | None = None,
+    origin: dict | None = None,
 ) -> dict[Job, tuple[State, str]]:
-    """Every job's state and note. `digests`: source adapter hashes already taken by this command."""
+    """Every job's state and note. `digests`: source adapter hashes already taken by this command;
+    `origin`: this command's data_origin, which the retrain lines compose unless told otherwise."""
     host = socket.gethostname()
     digests = digests or SourceDigests()
     states = {job: job_state(job.run_dir, host) for job in experiment.jobs()}
@@ -96,8 +100,35 @@ def job_states(
         if state is State.DONE:
             state, note = _stale(experiment, job, digests) or (state, note)
         if state in (State.DAMAGED, State.STALE):
-            states[job] = (state, f"{note}; retrain it: {retrain_line(experiment, job, passed_on)}")
+            own = _own_origin(job, passed_on, origin or {})
+            states[job] = (state, f"{note}; retrain it: {retrain_line(experiment, job, (*passed_on, *own))}")
     return states
+
+
+# Where a run read its data from: not compared (afuse.runs.NON_RESULT_KEYS: another copy of the
+# same data computes the same), so a stale run may have read another raw_dir or source than the
+# preset names; retraining it must read the same, or it fails (offline) or reads another copy.
+ORIGIN_KEYS = ("data.source", "data.raw_dir")
+
+
+def data_origin(cfg: DictConfig) -> dict:
+    """This command's data.source and data.raw_dir: what a line it prints composes."""
+    return {key: OmegaConf.select(cfg, key) for key in ORIGIN_KEYS}
+
+
+def _own_origin(job: Job, passed_on: tuple[str, ...], origin: dict) -> list[str]:
+    """The run's data.source / data.raw_dir where the retrain line would compose others and the
+    command line did not ask for them."""
+    saved = _read_yaml(job.run_dir / CONFIG)
+    if not origin or not isinstance(saved, dict):
+        return []
+    given = {override.split("=", 1)[0].lstrip("+~") for override in passed_on}
+    own = {key: OmegaConf.select(OmegaConf.create(saved), key, default=None) for key in ORIGIN_KEYS}
+    return [
+        f"{key}={value}"
+        for key, value in own.items()
+        if key not in given and value is not None and value != origin.get(key)
+    ]
 
 
 def stale_reasons(experiment: Experiment) -> dict[str, str]:
@@ -246,6 +277,11 @@ def group_summary(experiment: Experiment, states) -> str:
     return format_table(headers, rows)
 
 
+def shown_dir(run_dir: Path) -> str:
+    """A run folder as status and `afuse list runs` show it: absolute, to paste in any shell."""
+    return os.path.abspath(run_dir)
+
+
 NOTE_WIDTH = 60  # longer notes (an error and its fix) are printed in full below the table
 
 
@@ -260,9 +296,9 @@ def job_table(states, every_job: bool) -> str:
     rows, notes = [], []
     for job, state, note in shown:
         if len(note) > NOTE_WIDTH:
-            notes.append(f"[{len(notes) + 1}] {job.run_dir}:\n    {note}")
+            notes.append(f"[{len(notes) + 1}] {shown_dir(job.run_dir)}:\n    {note}")
             note = f"see [{len(notes)}] below"
-        rows.append([str(state), job.group, job.task, str(job.seed), str(job.run_dir), note])
+        rows.append([str(state), job.group, job.task, str(job.seed), shown_dir(job.run_dir), note])
     table = format_table(["state", "group", "task", "seed", "run dir", "note"], rows)
     return "\n".join([table, *notes])
 
@@ -316,5 +352,5 @@ def main(cfg: DictConfig) -> None:
         return
     experiment = load_experiment(cfg)
     passed_on = passed_on_overrides(("experiment", "status."))  # so the lines shown run the same jobs
-    states = job_states(experiment, passed_on)
+    states = job_states(experiment, passed_on, origin=data_origin(cfg))
     print(status_text(experiment, states, every_job=bool(cfg.status.all), passed_on=passed_on))

@@ -159,6 +159,46 @@ def test_a_run_made_with_other_settings_is_not_done(compose_preset, tmp_path):
     assert "stale st_a rte 1" in " ".join(status_text(experiment, job_states(experiment)).split())
 
 
+def test_a_stale_runs_retrain_line_reads_its_data_where_it_was_made_from(compose_preset, tmp_path):
+    """data.source and data.raw_dir say where the data came from, not what a run computes, so they
+    are not compared: status asked without them showed a force=true line that retrained the run on
+    the preset's source (another copy, the Hub, or a raw_dir that is not there). The line carries
+    the run's own, unless the status line gave them (then it follows them, as asked)."""
+    from afuse.commands.status import data_origin
+
+    cfg = compose_preset("cpu_small", "status")
+    experiment = load_experiment(cfg)
+    rte = next(job for job in experiment.groups["st_a"].jobs if job.task == "rte")
+    saved_config(
+        write_run(rte.run_dir, 0.6), tmp_path, "data.raw_dir=/elsewhere/data", "trainer.max_epochs=1"
+    )
+
+    def retrain_line(*passed_on):
+        state, note = job_states(experiment, passed_on, origin=data_origin(cfg))[rte]
+        assert state is State.STALE, note
+        return note.split("retrain it: ")[1]
+
+    line = retrain_line()
+    assert "data.raw_dir=/elsewhere/data" in line and "force=true" in line
+    assert "data.source" not in line  # local, as the preset's
+    line = retrain_line("data.raw_dir=/mine")
+    assert "data.raw_dir=/mine" in line and "/elsewhere" not in line
+    saved_config(rte.run_dir, tmp_path, "trainer.max_epochs=1")  # made from the preset's own raw_dir
+    assert "data." not in retrain_line()
+
+
+def test_status_shows_absolute_run_folders(tmp_path, monkeypatch):
+    # paths.runs is relative by default; the folders shown are pasted into other shells.
+    from tests.from_conf import compose_config
+
+    monkeypatch.chdir(tmp_path)
+    experiment = load_experiment(compose_config("status", ["experiment=cpu_small", "paths.runs=runs"]))
+    rte = next(job for job in experiment.groups["st_a"].jobs if job.task == "rte")
+    fail(tmp_path / rte.run_dir)
+    text = status_text(experiment, job_states(experiment))
+    assert f" {tmp_path / rte.run_dir} " in text, text
+
+
 def test_afuse_runs_last_line_does_not_promise_to_resume_a_stale_run(compose_preset, tmp_path):
     # A rerun skips stale runs (only force=true replaces one): "`afuse run` again resumes" sent
     # users round in a loop.

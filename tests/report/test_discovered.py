@@ -149,6 +149,32 @@ def test_no_runs_under_paths_runs_says_where_the_runs_are(tmp_path):
     assert "no such directory" in status_text(missing)
 
 
+def test_status_says_stale_and_damaged_runs_need_force_true_not_a_rerun(tmp_path):
+    # A plain rerun skips a finished run, so "rerun its own command to resume it" does not help
+    # a damaged (or stale) one.
+    cfg = tree(tmp_path)  # one incomplete run, one damaged
+    text = status_text(cfg)
+    assert "Rerun an incomplete or failed run's own command to resume it" in text
+    assert "damaged or stale run's own command with force=true" in text
+    finished = write_run(stage1_dir(tmp_path / "runs", "tiny", "pfeiffer_rf16", "cb", 1), 0.6)
+    (finished / "config.yaml").write_text(
+        "seed: 1\n"
+    )  # the incomplete run finished: only the damaged one left
+    text = status_text(cfg)
+    assert "resume" not in text and "force=true" in text
+
+
+def test_list_runs_and_status_show_absolute_run_folders(tmp_path, monkeypatch):
+    # What a user can paste anywhere, and the same in both commands.
+    tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    cfg = OmegaConf.create({"paths": {"runs": "runs"}})
+    damaged = str(tmp_path / "runs" / "stage1" / "tiny" / "pfeiffer_rf16" / "cb" / "seed2")
+    for text in (runs_text(cfg), status_text(cfg)):
+        line = next(line for line in text.splitlines() if line.startswith("damaged"))
+        assert f" {damaged} " in line, text
+
+
 def test_a_fusion_over_a_retrained_source_is_stale_in_the_listing_and_status(tmp_path):
     # No preset: the Fusion run's own config.yaml says where its sources are.
     import hashlib
