@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 _NOT_RESULT = (*CHECKPOINT_DIRS, HELD, HOLDING)
 
 
+# How a damaged run's reason for being left out of the report begins (afuse.commands.status).
+DAMAGED = "damaged, not read"
+
+
 class DamagedResultError(AfuseError):
     """A finished run whose result files do not read: it is neither skipped nor silently redone."""
 
@@ -68,11 +72,28 @@ def _metrics_damage(path: Path) -> str | None:
         return f"{path.name}: not readable JSON ({exc})"
     if not isinstance(metrics, dict):
         return f"{path.name}: not a JSON object"
-    # The one value every reader of a finished run needs (the report's cells, stage 2's sources).
-    test = metrics.get("test")
+    # The one value every reader of a finished run needs (the report's cells, stage 2's sources);
+    # an MT-A run's report cells are its tasks'.
+    tasks = metrics.get("tasks")
+    scopes = {
+        "": metrics,
+        **({f"tasks.{t}.": v for t, v in tasks.items()} if isinstance(tasks, dict) else {}),
+    }
+    for prefix, scope in scopes.items():
+        damage = _accuracy_damage(
+            scope.get("test") if isinstance(scope, dict) else None, f"{prefix}test.accuracy"
+        )
+        if damage:
+            return f"{path.name}: {damage}"
+    return None
+
+
+def _accuracy_damage(test, key: str) -> str | None:
     accuracy = test.get("accuracy") if isinstance(test, dict) else None
     if not isinstance(accuracy, int | float) or isinstance(accuracy, bool):
-        return f"{path.name}: no test accuracy (test.accuracy)"
+        return f"no test accuracy ({key})"
+    if not 0.0 <= accuracy <= 1.0:  # docs/contracts.md: fractions
+        return f"{key} {accuracy} is not a fraction in [0, 1]"
     return None
 
 

@@ -76,3 +76,31 @@ def test_a_finished_runs_records_are_read(tmp_path):
     (tmp_path / "config.yaml").write_text(FINISHED_CONFIG)
     cfg, metrics = read_finished_run(tmp_path)
     assert cfg.task.name == "cb" and metrics["test"]["accuracy"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "metrics, damage",
+    [
+        ({"test": {"accuracy": 0.7}}, None),
+        ({"test": {"accuracy": 70.0}}, "metrics.json: test.accuracy 70.0 is not a fraction in [0, 1]"),
+        ({"test": {"accuracy": True}}, "metrics.json: no test accuracy (test.accuracy)"),
+        # MT-A: the report reads each task's accuracy
+        ({"test": {"accuracy": 0.7}, "tasks": {"rte": {"test": {"accuracy": 0.6}}}}, None),
+        (
+            {"test": {"accuracy": 0.7}, "tasks": {"rte": {"test": {}}}},
+            "no test accuracy (tasks.rte.test.accuracy)",
+        ),
+        (
+            {"test": {"accuracy": 0.7}, "tasks": {"rte": {"test": {"accuracy": -0.1}}}},
+            "tasks.rte.test.accuracy -0.1",
+        ),
+    ],
+)
+def test_a_metrics_file_without_a_fraction_for_each_reported_accuracy_is_damaged(metrics, damage, tmp_path):
+    import json
+
+    from afuse.result_check import result_damage
+
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    found = result_damage(tmp_path, weights=False)
+    assert found == damage if damage is None else damage in found

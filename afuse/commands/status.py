@@ -40,7 +40,7 @@ from afuse.experiment import (
     sweep_lines,
 )
 from afuse.fusion_sources import SourceDigests, retrained_sources, stale_sources_note
-from afuse.result_check import load_config_yaml, result_damage
+from afuse.result_check import DAMAGED, load_config_yaml, result_damage
 from afuse.run_identity import FUSE
 from afuse.runs import CONFIG, FAILED, LOCK, is_complete, result_config, shared_differences
 
@@ -140,6 +140,21 @@ def stale_reasons(experiment: Experiment) -> dict[str, str]:
             stale = _stale(experiment, job, digests)
             if stale:
                 reasons[str(job.run_dir)] = stale[1]
+    return reasons
+
+
+def damaged_reasons(
+    experiment: Experiment, passed_on: tuple[str, ...] = (), origin: dict | None = None
+) -> dict[str, str]:
+    """Finished runs of the experiment whose records (metrics.json, config.yaml) do not read, by
+    run directory: what is wrong and the line that retrains the run. The report leaves them out
+    rather than stopping at them (its numbers come from those files; weights are not read)."""
+    reasons = {}
+    for job in experiment.jobs():
+        damage = result_damage(job.run_dir, weights=False) if is_complete(job.run_dir) else None
+        if damage:
+            line = retrain_line(experiment, job, (*passed_on, *_own_origin(job, passed_on, origin or {})))
+            reasons[str(job.run_dir)] = f"{DAMAGED}: {job.run_dir}/{damage}; retrain it: {line}"
     return reasons
 
 

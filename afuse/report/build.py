@@ -25,7 +25,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from afuse.atomic import atomic_write_bytes, atomic_write_text
-from afuse.commands.status import stale_reasons
+from afuse.commands.status import damaged_reasons, data_origin, stale_reasons
 from afuse.discovered import discovered_experiment
 from afuse.experiment import Experiment, load_experiment, preset_requested
 from afuse.report import formats, tables
@@ -90,8 +90,12 @@ def build_report(cfg: DictConfig, settings: dict[str, list[str]] | None = None) 
     out = Path(cfg.paths.results) / experiment.name
     report = ReportFiles()
 
-    left_out = stale_reasons(experiment)  # finished, but no longer the preset's result: not counted
-    accuracies = read_accuracies(expected_runs(layout), left_out)
+    # Finished, but no longer the preset's result (stale) or not readable (damaged): not counted.
+    damaged = damaged_reasons(experiment, *_retrain_settings(cfg))
+    for why in damaged.values():
+        log.warning("afuse report: left out of the numbers: %s", why)
+    left_out = stale_reasons(experiment) | damaged
+    accuracies = read_accuracies(expected_runs(layout), left_out, frozenset(damaged))
     summary = tables.summarize(accuracies, layout)
     _accuracy_tables(report, experiment, layout, summary)
     if layout.paper_table:
@@ -100,7 +104,8 @@ def build_report(cfg: DictConfig, settings: dict[str, list[str]] | None = None) 
         _table2(report, experiment, layout, summary, float(settings.same_tolerance))
     report.add("runs.csv", formats.csv_text(accuracies.drop(columns="multitask").set_index("column")))
     figures = _heatmaps(report, experiment, layout, settings, left_out) if settings.heatmaps else []
-    report.add("report.md", _report_page(experiment, selector, report.sections, figures, len(left_out)))
+    left_out_counts = {"stale": len(left_out) - len(damaged), "damaged": len(damaged)}
+    report.add("report.md", _report_page(experiment, selector, report.sections, figures, left_out_counts))
     report.write(out)
     log.info("afuse report: %d files in %s", len(report.files), out)
     if cfg.get("logger", {}).get("name") == "wandb":
@@ -203,12 +208,26 @@ def _selector(cfg: DictConfig, experiment: Experiment, preset: bool) -> str:
     return " ".join([f"experiment={experiment.name}", *map(shlex.quote, chosen)])
 
 
+def _retrain_settings(cfg: DictConfig) -> tuple[tuple[str, ...], dict]:
+    """What a retrain line given by the report passes on: its command line's overrides, and the
+    data origin they compose (as `afuse status` gives them)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from afuse.experiment import passed_on_overrides
+
+    passed_on = passed_on_overrides(("experiment", "report.")) if HydraConfig.initialized() else ()
+    return passed_on, data_origin(cfg)
+
+
 def _report_page(
-    experiment: Experiment, selector: str, sections: list[str], grids: list[str], stale: int
+    experiment: Experiment, selector: str, sections: list[str], grids: list[str], left_out: dict[str, int]
 ) -> str:
     jobs = experiment.jobs()
     done = sum(is_complete(job.run_dir) for job in jobs)
-    stale_note = f" ({stale} of them stale, left out of the numbers: §)" if stale else ""
+    kinds = [f"{n} {kind}" for kind, n in left_out.items() if n]
+    stale_note = (
+        f" ({' and '.join(kinds).replace(' ', ' of them ', 1)}, left out of the numbers: §)" if kinds else ""
+    )
     head = [
         f"# afuse report: {experiment.name}",
         "",

@@ -43,14 +43,20 @@ def expected_runs(layout: Layout) -> pd.DataFrame:
     return frame
 
 
-def read_accuracies(expected: pd.DataFrame, left_out: dict[str, str] | None = None) -> pd.DataFrame:
+def read_accuracies(
+    expected: pd.DataFrame, left_out: dict[str, str] | None = None, unread: frozenset[str] = frozenset()
+) -> pd.DataFrame:
     """`expected` plus, per run: `accuracy` (test accuracy in percent; NaN where the run is not
     complete), `left_out` (why a finished run is not the preset's result, "" when it is: see
-    afuse.commands.status.stale_reasons) and what its test split was: `test_n` rows scored,
-    `test_rows` rows of the split (runs before afuse recorded it: NaN) and `test_limit` (the run's
-    data.max_test_examples, read only for those older runs)."""
+    afuse.commands.status.stale_reasons and damaged_reasons) and what its test split was: `test_n`
+    rows scored, `test_rows` rows of the split (runs before afuse recorded it: NaN) and
+    `test_limit` (the run's data.max_test_examples, read only for those older runs). Runs in
+    `unread` (damaged: status.damaged_reasons) are not read: no number comes from a damaged file."""
     left_out = left_out or {}
-    metrics = {run_dir: _read_metrics(Path(run_dir)) for run_dir in expected.run_dir.unique()}
+    metrics = {
+        run_dir: None if run_dir in unread else _read_metrics(Path(run_dir))
+        for run_dir in expected.run_dir.unique()
+    }
     rows = [
         _run_row(metrics[row.run_dir], row.task, row.multitask, row.run_dir) for row in expected.itertuples()
     ]

@@ -15,10 +15,11 @@ import pandas as pd
 from afuse.config import paper_order, task_config, task_names
 from afuse.report.layout import Layout
 from afuse.report.paper import PaperTable, paper_comparisons, paper_row_label
+from afuse.result_check import DAMAGED
 
 UP, SAME, DOWN = "up", "same", "down"
 PM, PARTIAL, PARTIAL_MEAN, MISSING = "±", "†", "‡", "–"
-LEFT_OUT, SAMPLED = "§", "⁎"  # a stale run left out of the cell; a test split cut to a sample
+LEFT_OUT, SAMPLED = "§", "⁎"  # a stale or damaged run left out of the cell; a test split cut to a sample
 ARROWS = {UP: "↑", SAME: "→", DOWN: "↓"}
 MEAN_ROW = "Mean"
 COMMON_MEAN_ROW = "Mean, common tasks"  # only when the columns cover different tasks
@@ -42,7 +43,9 @@ def summarize(accuracies: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     summary = grouped.counted.agg(mean="mean", std="std", n="count")
     summary["expected"] = grouped.seed.size()
     frames = [frame for _, frame in grouped]
-    summary["missing_seeds"] = [tuple(int(s) for s in frame.seed[frame.accuracy.isna()]) for frame in frames]
+    summary["missing_seeds"] = [  # not finished; a damaged run (no accuracy read) is left out instead
+        tuple(int(s) for s in frame.seed[frame.accuracy.isna() & (frame.left_out == "")]) for frame in frames
+    ]
     summary["left_out"] = [
         tuple((int(s), why) for s, why in zip(frame.seed, frame.left_out, strict=True) if why)
         for frame in frames
@@ -193,9 +196,14 @@ def footnotes(summary: pd.DataFrame) -> list[str]:
         notes.append(f"{LEFT_OUT} {display_name(row.task)} · {row.column}: {why}.")
     if summary.left_out.map(bool).any():
         notes.append(
-            f"{LEFT_OUT} = finished runs left out of the cell (and of the heatmaps): they no longer describe the "
+            f"{LEFT_OUT} = finished runs left out of the cell (and of the heatmaps): stale ones no longer describe the "
             "preset's settings or the adapters they name; `afuse status` lists each with the force=true line "
-            "that retrains it (runs.csv keeps their accuracy)."
+            "that retrains it (runs.csv keeps their accuracy)"
+            + (
+                "; damaged ones do not read, and their note gives that line."
+                if _any_damaged(summary)
+                else "."
+            )
         )
     sampled = summary[summary.sampled != ""]
     for how, cells in sampled.groupby("sampled", sort=False):  # one note per kind of sample
@@ -212,6 +220,10 @@ def footnotes(summary: pd.DataFrame) -> list[str]:
             f"{COMMON_MEAN_ROW}: over the tasks every column has ({names}); compare columns on this row."
         )
     return notes
+
+
+def _any_damaged(summary: pd.DataFrame) -> bool:
+    return any(why.startswith(DAMAGED) for reasons in summary.left_out for _, why in reasons)
 
 
 # --- ours vs the paper -----------------------------------------------------------------------
@@ -270,7 +282,8 @@ def paper_notes(
     ]
     if summary is not None and (summary.left_out.map(bool).any() or (summary.sampled != "").any()):
         notes.append(
-            f"{LEFT_OUT} stale runs left out, {SAMPLED} a sample of the test split: the accuracy table's notes say which."
+            f"{LEFT_OUT} stale or damaged runs left out, {SAMPLED} a sample of the test split: the accuracy table's "
+            "notes say which."
         )
     if model != paper.model:
         notes.append(
@@ -302,7 +315,7 @@ def comparison_frame(summary: pd.DataFrame, layout: Layout, tolerance: float) ->
     rows = []
     for fusion, baseline in layout.comparisons:
         for task in paper_order(summary.task):
-            if fusion in means and baseline in means:
+            if fusion in means and baseline in means and task in means.index:  # a task no column has
                 f, b = means.at[task, fusion], means.at[task, baseline]
                 if not (np.isnan(f) or np.isnan(b)):
                     rows.append((fusion, baseline, task, f - b, arrow(f - b, tolerance)))

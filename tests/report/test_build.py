@@ -122,16 +122,40 @@ def test_multitask_column_reads_per_task_results(compose_preset):
     assert ",77.6100,77.6100,3.2100,0.0000," in rte  # MT-A: ours, paper, paper std, delta
 
 
-def test_bad_metrics_name_the_file(cpu_small_runs):
+@pytest.mark.parametrize(
+    "content, damage",
+    [
+        ('{"test": {"accuracy": 0.65', "metrics.json: not readable JSON"),  # cut short
+        (json.dumps({"test": {"accuracy": 65.3}}), "test.accuracy 65.3 is not a fraction in [0, 1]"),
+        (json.dumps({"validation": {"accuracy": 0.6}}), "no test accuracy (test.accuracy)"),
+    ],
+)
+def test_a_damaged_metrics_json_is_left_out_of_the_report_not_the_end_of_it(
+    cpu_small_runs, caplog, content, damage
+):
+    """One damaged file among a preset's runs stopped the whole report: no tables for the others.
+    The run is left out (never a number from a damaged file), its cell marked §, the note naming
+    the run, the damage and the force=true line; the console says so."""
     cpu_small_runs.report.heatmaps = False
     experiment = load_experiment(cpu_small_runs)
-    metrics = experiment.groups["st_a"].jobs[0].run_dir / "metrics.json"
-    metrics.write_text(json.dumps({"test": {"accuracy": 65.3}}))
-    with pytest.raises(AfuseError, match=r"sst2/seed1/metrics.json: test accuracy 65.3 is not a fraction"):
-        build_report(cpu_small_runs)
-    metrics.write_text(json.dumps({"validation": {"accuracy": 0.6}}))
-    with pytest.raises(AfuseError, match="no test.accuracy"):
-        build_report(cpu_small_runs)
+    sst2 = experiment.groups["st_a"].jobs[0]  # ST-A SST-2 seed 1, the only seed of its cell
+    (sst2.run_dir / "metrics.json").write_text(content)
+    out = build_report(cpu_small_runs)
+    table = (out / "accuracy.md").read_text()
+    assert "| SST-2 | – | –§ | – |" in table and "65.30" not in table  # the cell holds no number
+    note = next(line for line in table.splitlines() if "§ SST-2 · ST-A" in line)
+    assert f"{sst2.run_dir}" in note and damage in note, note
+    assert (
+        "afuse train-adapter experiment=cpu_small" in note
+        and "task=sst2 seed=1" in note
+        and "force=true" in note
+    )
+    assert "| MRPC | 54.00 (1) | 51.00 (1) | 57.00 (1) |" in table  # the other runs are reported
+    assert "(1 of them damaged, left out of the numbers: §)" in (out / "report.md").read_text()
+    sst2_row = next(line for line in (out / "runs.csv").read_text().splitlines() if str(sst2.run_dir) in line)
+    assert f',{sst2.run_dir},,"damaged, not read:' in sst2_row  # no accuracy, and why
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(str(sst2.run_dir) in w and damage in w for w in warned), warned
 
 
 def test_a_fusion_runs_damaged_or_missing_activations_say_what_to_rerun(cpu_small_runs, caplog):
@@ -210,7 +234,7 @@ def test_a_stale_run_is_left_out_of_the_cells_and_footnoted(compose_preset, tmp_
     assert "afuse status" in table and "\\S" in (out / "accuracy.tex").read_text()
     assert (
         "–§" in (out / "paper_comparison.md").read_text()
-        and "stale runs left out" in (out / "paper_comparison.md").read_text()
+        and "runs left out" in (out / "paper_comparison.md").read_text()
     )
     runs = (out / "runs.csv").read_text()
     assert ",70.0000,source adapter(s) cb" in next(
