@@ -280,11 +280,13 @@ def paper_notes(
         f"Paper: {paper.title}. Δ = ours − paper in accuracy points. Mean: over the tasks that have "
         "both numbers, the paper's side computed from its rows."
     ]
-    if summary is not None and (summary.left_out.map(bool).any() or (summary.sampled != "").any()):
-        notes.append(
-            f"{LEFT_OUT} stale or damaged runs left out, {SAMPLED} a sample of the test split: the accuracy table's "
-            "notes say which."
-        )
+    marks = []  # only the marks this table uses
+    if summary is not None and summary.left_out.map(bool).any():
+        marks.append(f"{LEFT_OUT} stale or damaged runs left out")
+    if summary is not None and (summary.sampled != "").any():
+        marks.append(f"{SAMPLED} a sample of the test split")
+    if marks:
+        notes.append(f"{', '.join(marks)}: the accuracy table's notes say which.")
     if model != paper.model:
         notes.append(
             f"The paper's numbers are {paper.model} on the full training sets; ours are {model} "

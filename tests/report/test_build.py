@@ -273,6 +273,8 @@ def test_the_committed_records_test_samples_are_footnoted_from_their_configs(com
                          "(a seeded sample if the split is larger; a run of an older afuse did not record "
                          "the split's size).")  # fmt: skip
     assert "§" not in table  # every record is the preset's own result
+    paper = (build_report(cfg) / "paper_comparison.md").read_text()
+    assert "⁎ a sample of the test split" in paper and "§" not in paper  # only the marks it uses
 
 
 def test_the_report_takes_the_settings_the_runs_were_made_with(tmp_path):
