@@ -48,49 +48,80 @@ def read_accuracies(
 ) -> pd.DataFrame:
     """`expected` plus, per run: `accuracy` (test accuracy in percent; NaN where the run is not
     complete), `left_out` (why a finished run is not the preset's result, "" when it is: see
-    afuse.commands.status.stale_reasons and damaged_reasons) and what its test split was: `test_n`
+    afuse.commands.status.stale_reasons and damaged_reasons), what its test split was: `test_n`
     rows scored, `test_rows` rows of the split (runs before afuse recorded it: NaN) and
-    `test_limit` (the run's data.max_test_examples, read only for those older runs). Runs in
-    `unread` (damaged: status.damaged_reasons) are not read: no number comes from a damaged file."""
+    `test_limit` (the run's data.max_test_examples, read only for those older runs), and
+    `test_carved` (how the split was carved from the official ones, "" when it is the official dev
+    set: afuse.data.splits). Runs in `unread` (damaged: status.damaged_reasons) are not read: no
+    number comes from a damaged file."""
     left_out = left_out or {}
-    metrics = {
-        run_dir: None if run_dir in unread else _read_metrics(Path(run_dir))
-        for run_dir in expected.run_dir.unique()
-    }
+    finished = [run_dir for run_dir in expected.run_dir.unique() if run_dir not in unread]
+    metrics = {run_dir: _read_metrics(Path(run_dir)) for run_dir in finished}
+    configs = {run_dir: _read_config(Path(run_dir)) if metrics[run_dir] else None for run_dir in finished}
     rows = [
-        _run_row(metrics[row.run_dir], row.task, row.multitask, row.run_dir) for row in expected.itertuples()
+        _run_row(metrics.get(row.run_dir), configs.get(row.run_dir), row.task, row.multitask, row.run_dir)
+        for row in expected.itertuples()
     ]
-    read = pd.DataFrame(rows, columns=["accuracy", "test_n", "test_rows", "test_limit"], index=expected.index)
+    read = pd.DataFrame(
+        rows, columns=["accuracy", "test_n", "test_rows", "test_limit", "test_carved"], index=expected.index
+    )
     reasons = [left_out.get(run_dir, "") for run_dir in expected.run_dir]
-    counts = read.drop(columns="accuracy").astype("Int64")  # counts: integers, blank where unknown
-    return expected.assign(accuracy=read.accuracy, left_out=reasons, **counts)
+    counts = read[["test_n", "test_rows", "test_limit"]].astype("Int64")  # integers, blank where unknown
+    return expected.assign(accuracy=read.accuracy, left_out=reasons, **counts, test_carved=read.test_carved)
 
 
-def _run_row(metrics: dict | None, task: str, multitask: bool, run_dir: str) -> tuple:
+def _run_row(metrics: dict | None, config: dict | None, task: str, multitask: bool, run_dir: str) -> tuple:
     if metrics is None:
-        return (np.nan,) * 4
+        return (np.nan,) * 4 + ("",)
     scope = metrics.get("tasks", {}).get(task, {}) if multitask else metrics
     test = scope.get("test", {})
     accuracy = _test_accuracy(test, task, multitask, run_dir)
     rows = test.get("split_rows")
-    limit = np.nan if isinstance(rows, int) else _test_limit(Path(run_dir))
-    return accuracy, _count(test.get("n")), _count(rows), limit
+    limit = np.nan if isinstance(rows, int) else _test_limit(config)
+    carved = "" if multitask else test_carving(config)  # an MT-A config holds no one task's carving
+    return accuracy, _count(test.get("n")), _count(rows), limit, carved
 
 
 def _count(value) -> float:
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else np.nan
 
 
-def _test_limit(run_dir: Path) -> float:
-    """data.max_test_examples of the run (as its command applied it to its task), NaN if none."""
+def _read_config(run_dir: Path) -> dict | None:
     from afuse.result_check import load_config_yaml
 
     try:
         config = load_config_yaml(run_dir / CONFIG)
     except Exception:  # as result_check: yaml's errors have no common base (OSError too)
-        return np.nan
-    data = config.get("data") if isinstance(config, dict) else None
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def _test_limit(config: dict | None) -> float:
+    """data.max_test_examples of the run (as its command applied it to its task), NaN if none."""
+    data = (config or {}).get("data")
     return _count(data.get("max_test_examples")) if isinstance(data, dict) else np.nan
+
+
+def test_carving(config: dict | None) -> str:
+    """How the run's test split was carved (its task config's `carve` rules for the data.source it
+    read, afuse.data.splits), in words; "" when the split is the official dev set as it is."""
+    config = config or {}
+    source = (config.get("data") or {}).get("source")
+    task = config.get("task") if isinstance(config.get("task"), dict) else {}
+    rules = (task.get(source) or {}).get("carve") if isinstance(task.get(source), dict) else None
+    said = []
+    for split, rule in (rules or {}).items():
+        if not isinstance(rule, dict):
+            continue
+        if rule.get("from") == "test":
+            said.append(
+                f"the rest of its official dev set after {rule.get('fraction', 0):.0%} of it was carved into {split}"
+            )
+        elif split == "test":
+            said.append(f"{rule.get('fraction', 0):.0%} carved from its official {rule.get('from')} split")
+    if not said:
+        return ""
+    return f"tested on {' and '.join(said)} (data.source={source}: see the task's manifest.json)"
 
 
 def _read_metrics(run_dir: Path) -> dict | None:

@@ -51,6 +51,7 @@ LATEX = str.maketrans(
         "·": r"$\cdot$",
         "§": r"\S{}",
         "⁎": r"$^{*}$",
+        "°": r"$^{\circ}$",
     }
 )
 

@@ -20,6 +20,7 @@ from afuse.result_check import DAMAGED
 UP, SAME, DOWN = "up", "same", "down"
 PM, PARTIAL, PARTIAL_MEAN, MISSING = "±", "†", "‡", "–"
 LEFT_OUT, SAMPLED = "§", "⁎"  # a stale or damaged run left out of the cell; a test split cut to a sample
+CARVED = "°"  # a test split that is a carved part of the official dev set (local BoolQ, CosmosQA, HellaSwag)
 ARROWS = {UP: "↑", SAME: "→", DOWN: "↓"}
 MEAN_ROW = "Mean"
 COMMON_MEAN_ROW = "Mean, common tasks"  # only when the columns cover different tasks
@@ -51,6 +52,7 @@ def summarize(accuracies: pd.DataFrame, layout: Layout) -> pd.DataFrame:
         for frame in frames
     ]
     summary["sampled"] = [_sampled(frame[frame.counted.notna()]) for frame in frames]
+    summary["carved"] = ["; ".join(dict.fromkeys(_carved(frame[frame.counted.notna()]))) for frame in frames]
     return summary.reset_index().astype({"column": str, "task": str})
 
 
@@ -76,6 +78,10 @@ def _sampled(runs: pd.DataFrame) -> str:
     return "; ".join(dict.fromkeys(said))
 
 
+def _carved(runs: pd.DataFrame) -> list[str]:
+    return [how for how in runs.get("test_carved", pd.Series(dtype=str)).fillna("") if how]
+
+
 def display_name(task: str) -> str:
     """The task's display_name from conf/task/, else its label in the paper's Table 1 (MNLI, SST,
     WGrande, ...), else its name."""
@@ -93,10 +99,11 @@ def cell_text(mean: float, std: float, n: int, expected: int) -> str:
 
 
 def marked_cell(row) -> str:
-    """cell_text of a summary row (a dict or Series), marked § when stale runs were left out of it
-    and ⁎ when its test split was a sample."""
+    """cell_text of a summary row (a dict or Series), marked § when stale runs were left out of it,
+    ⁎ when its test split was a sample and ° when that split is a carved part of the dev set."""
     text = cell_text(row["mean"], row["std"], row["n"], row["expected"])
-    return text + (LEFT_OUT if row["left_out"] else "") + (SAMPLED if row["sampled"] else "")
+    marks = (LEFT_OUT, row["left_out"]), (SAMPLED, row["sampled"]), (CARVED, row.get("carved"))
+    return text + "".join(mark for mark, said in marks if said)
 
 
 def delta_text(delta: float) -> str:
@@ -180,9 +187,10 @@ def accuracy_numbers(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
 
 def footnotes(summary: pd.DataFrame) -> list[str]:
     notes = [
-        "Test accuracy (%) on each task's test split: its official dev set (or, where a local copy has "
-        "none to spare, the part of it the task config carves; see the task's manifest.json), all of it "
-        f"unless marked {SAMPLED}; mean ± sample standard deviation (ddof=1) over seeds, (n) = seeds. "
+        "Test accuracy (%) on each task's test split: its official dev set, all of it unless marked "
+        f"{SAMPLED} (a sample) or {CARVED} (the part a task config carves, where a local copy has no other "
+        "split to train on; see the task's manifest.json); mean ± sample standard deviation (ddof=1) over "
+        "seeds, (n) = seeds. "
         f"One seed: the mean alone. {MISSING} = no finished run.",
     ]
     for row in summary[(summary.n < summary.expected) & (summary.n > 0)].itertuples():
@@ -205,10 +213,11 @@ def footnotes(summary: pd.DataFrame) -> list[str]:
                 else "."
             )
         )
-    sampled = summary[summary.sampled != ""]
-    for how, cells in sampled.groupby("sampled", sort=False):  # one note per kind of sample
-        names = ", ".join(f"{display_name(row.task)} · {row.column}" for row in cells.itertuples())
-        notes.append(f"{SAMPLED} {names}: {how}.")
+    for mark, key in ((SAMPLED, "sampled"), (CARVED, "carved")):
+        marked = summary[summary[key] != ""]
+        for how, cells in marked.groupby(key, sort=False):  # one note per kind of sample or carving
+            names = ", ".join(f"{display_name(row.task)} · {row.column}" for row in cells.itertuples())
+            notes.append(f"{mark} {names}: {how}.")
     notes.append(
         f"Mean: over the tasks with a result in the column; {PARTIAL_MEAN} (k/m) = over k of "
         "the column's m tasks, so not comparable with a full mean."
@@ -285,6 +294,8 @@ def paper_notes(
         marks.append(f"{LEFT_OUT} stale or damaged runs left out")
     if summary is not None and (summary.sampled != "").any():
         marks.append(f"{SAMPLED} a sample of the test split")
+    if summary is not None and (summary.carved != "").any():
+        marks.append(f"{CARVED} a part of the dev set carved by the task config")
     if marks:
         notes.append(f"{', '.join(marks)}: the accuracy table's notes say which.")
     if model != paper.model:

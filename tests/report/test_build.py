@@ -277,6 +277,23 @@ def test_the_committed_records_test_samples_are_footnoted_from_their_configs(com
     assert "⁎ a sample of the test split" in paper and "§" not in paper  # only the marks it uses
 
 
+def test_cells_tested_on_a_carved_part_of_the_dev_set_are_marked(compose_preset):
+    # BoolQ, CosmosQA and HellaSwag ship only their dev set here: 70% of it is carved into train
+    # and the test split is the rest. Their cells said so only in the general note.
+    records = Path(__file__).resolve().parents[2] / "results" / "cpu_minilm" / "runs"
+    cfg = compose_preset("cpu_minilm", "report", "report.heatmaps=false", f"paths.runs={records}")
+    out = build_report(cfg)
+    table = (out / "accuracy.md").read_text()
+    for row in ("| BoolQ | – | – | 60.60 (1)⁎° | – |", "| HSwag | – | – | 28.00 (1)⁎° | – |",
+                "| CosQA | – | – | 30.40 (1)⁎° | – |", "| SST-2 | – | – | 75.80 (1)⁎ | – |"):  # fmt: skip
+        assert row in table, table
+    [note] = [line for line in table.splitlines() if line.startswith("- °")]
+    assert "HSwag · ST-A, CosQA · ST-A, BoolQ · ST-A:" in note and "SST-2" not in note
+    assert "the rest of its official dev set after 70% of it was carved into train" in note, note
+    assert "$^{\\circ}$" in (out / "accuracy.tex").read_text()
+    assert "° a part of the dev set" in (out / "paper_comparison.md").read_text()
+
+
 def test_the_report_takes_the_settings_the_runs_were_made_with(tmp_path):
     """`afuse run experiment=cpu_small data.max_test_examples=100` ends with its report: the report
     must compare the runs with those settings (it refused data.* keys the preset does not set, and
