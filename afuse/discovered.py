@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from afuse.catalog import DAMAGED, STALE, FoundRun, find_runs, runs_elsewhere
 from afuse.errors import MissingInputError
 from afuse.experiment import Experiment, Group, Job
-from afuse.run_identity import FUSE, MT_A
+from afuse.run_identity import FUSE, MT_A, multitask_tasks
 
 
 def discovered_name(cfg: DictConfig) -> str:
@@ -40,7 +40,7 @@ def _group(label: str, runs: list[FoundRun]) -> Group:
     first = runs[0]
     command = _command(first)
     if command == "train-multitask":  # the group's tasks are the tasks the MT-A model was trained on
-        tasks = tuple(sorted({t for r in runs for t in r.test_accuracies()}))
+        tasks = tuple(sorted({t for r in runs for t in r.test_accuracies() or multitask_tasks(r.task)}))
     else:
         tasks = tuple(sorted({r.task for r in runs}))
     jobs = tuple(Job(label, command, r.stage, r.task, r.seed, r.run_dir) for r in runs)
@@ -49,7 +49,10 @@ def _group(label: str, runs: list[FoundRun]) -> Group:
 
 
 def discovered_experiment(cfg: DictConfig, finished_only: bool = True) -> Experiment:
-    runs = [r for r in find_runs(cfg.paths.runs) if r.finished or not finished_only]
+    """The finished runs under paths.runs, damaged ones included: the report leaves those out of
+    its numbers, marked and said, as it does a preset's (a run missing from the tree's report
+    without a word reads as never run)."""
+    runs = [r for r in find_runs(cfg.paths.runs) if r.finished or r.state == DAMAGED or not finished_only]
     if not runs:
         from afuse.experiment import preset_names
 

@@ -163,6 +163,11 @@ def multitask_key(tasks: list[str]) -> str:
     return "-".join(paper_order(tasks))
 
 
+def multitask_tasks(key: str) -> list[str]:
+    """The tasks of an MT-A run's directory name (multitask_key read back)."""
+    return list(PAPER_TASKS) if key == f"all{len(PAPER_TASKS)}" else key.split("-")
+
+
 def short_hash(obj: Any, length: int = 8) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:length]
 

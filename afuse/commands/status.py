@@ -144,16 +144,19 @@ def stale_reasons(experiment: Experiment) -> dict[str, str]:
 
 
 def damaged_reasons(
-    experiment: Experiment, passed_on: tuple[str, ...] = (), origin: dict | None = None
+    experiment: Experiment, passed_on: tuple[str, ...] = (), origin: dict | None = None, preset: bool = True
 ) -> dict[str, str]:
     """Finished runs of the experiment whose records (metrics.json, config.yaml) do not read, by
     run directory: what is wrong and the line that retrains the run. The report leaves them out
-    rather than stopping at them (its numbers come from those files; weights are not read)."""
+    rather than stopping at them (its numbers come from those files; weights are not read).
+    preset=False (runs found under paths.runs, afuse.discovered): no preset composes the run's
+    command, so the reason says to rerun it with force=true, as `afuse status` then does."""
     reasons = {}
     for job in experiment.jobs():
         damage = result_damage(job.run_dir, weights=False) if is_complete(job.run_dir) else None
         if damage:
-            line = retrain_line(experiment, job, (*passed_on, *_own_origin(job, passed_on, origin or {})))
+            own = (*passed_on, *_own_origin(job, passed_on, origin or {}))
+            line = retrain_line(experiment, job, own) if preset else "rerun the command that made it with force=true"
             reasons[str(job.run_dir)] = f"{DAMAGED}: {job.run_dir}/{damage}; retrain it: {line}"
     return reasons
 

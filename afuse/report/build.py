@@ -91,7 +91,7 @@ def build_report(cfg: DictConfig, settings: dict[str, list[str]] | None = None) 
     report = ReportFiles()
 
     # Finished, but no longer the preset's result (stale) or not readable (damaged): not counted.
-    damaged = damaged_reasons(experiment, *_retrain_settings(cfg))
+    damaged = damaged_reasons(experiment, *_retrain_settings(cfg), preset=preset)
     for why in damaged.values():
         log.warning("afuse report: left out of the numbers: %s", why)
     left_out = stale_reasons(experiment) | damaged

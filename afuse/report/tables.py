@@ -208,7 +208,7 @@ def footnotes(summary: pd.DataFrame) -> list[str]:
             "preset's settings or the adapters they name; `afuse status` lists each with the force=true line "
             "that retrains it (runs.csv keeps their accuracy)"
             + (
-                "; damaged ones do not read, and their note gives that line."
+                "; damaged ones do not read, and their note says what retrains them."
                 if _any_damaged(summary)
                 else "."
             )

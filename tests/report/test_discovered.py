@@ -7,6 +7,7 @@ from omegaconf import OmegaConf
 
 from afuse.catalog import find_runs
 from afuse.commands.listing import runs_text
+from afuse.commands.status import damaged_reasons
 from afuse.discovered import discovered_experiment, status_text
 from afuse.errors import MissingInputError
 from afuse.report.collect import expected_runs, read_accuracies
@@ -53,7 +54,8 @@ def test_report_columns_are_model_and_variant_with_tasks_as_rows(tmp_path):
         "tiny/pfeiffer_rf16",
         "tiny/dynamic_pfeiffer_rf16",
     ]
-    accuracies = read_accuracies(expected_runs(layout)).dropna(subset=["accuracy"])
+    damaged = frozenset(damaged_reasons(experiment, preset=False))  # read by no table: left out, marked
+    accuracies = read_accuracies(expected_runs(layout), unread=damaged).dropna(subset=["accuracy"])
     by_cell = accuracies.groupby(["column", "task"]).accuracy.mean()
     assert by_cell[("tiny/pfeiffer_rf16", "rte")] == pytest.approx(65.0)
     assert by_cell[("tiny/mt_a/rte-cb", "cb")] == pytest.approx(70.0)
@@ -228,3 +230,39 @@ def test_fusions_of_two_models_with_the_same_variant_get_heatmaps_of_their_own(t
     firsts = sorted(float(t.loc[t.source == "rte", "mean_weight"].iloc[0]) for t in tables.values())
     assert firsts == [0.2, 0.9]
     assert all(name.endswith("dynamic_pfeiffer_rf16") for name in tables)
+
+
+@pytest.mark.parametrize(
+    ("run", "content", "damage", "damaged_runs"),
+    [  # the tree holds one damaged run already: ST-A CB seed 2
+        (("pfeiffer_rf16", "cb", 2), '{"test": {"accuracy": 0.5', "metrics.json: not readable JSON", 1),
+        (("mt_a", "rte-cb", 1), '{"tasks": {"rte": {"test": {}}}}', "metrics.json: no test accuracy", 2),
+    ],
+)
+def test_report_without_a_preset_leaves_a_damaged_run_out_marked_not_unsaid(
+    tmp_path, run, content, damage, damaged_runs
+):
+    # It listed finished runs only, so a damaged one vanished from the tables without a word,
+    # where a preset's report marks its cell § and says what is wrong and what to run.
+    from afuse.cli import main
+
+    tree(tmp_path)
+    runs = tmp_path / "runs"
+    variant, task, seed = run
+    damaged = stage1_dir(runs, "tiny", variant, task, seed)
+    (damaged / "metrics.json").write_text(content)
+    paths = [f"paths.runs={runs}", f"paths.results={tmp_path}/results", f"paths.logs={tmp_path}/logs"]
+    main(["report", *paths, "report.heatmaps=false"])
+    out = tmp_path / "results" / "runs"
+    table = (out / "accuracy.md").read_text()
+    column = f"tiny/{variant}" + ("/rte-cb" if variant == "mt_a" else "")
+    cb = next(line for line in table.splitlines() if line.startswith("| CB |"))
+    header = next(line for line in table.splitlines() if line.startswith("| Task |"))
+    cell = cb.split("|")[header.split("|").index(f" {column} ")].strip()
+    assert cell.endswith("§"), table
+    note = next(line for line in table.splitlines() if line.startswith(f"- § CB · {column}:"))
+    assert str(damaged) in note and damage in note and "force=true" in note, note
+    assert "experiment=" not in note  # no preset: no preset's line to give
+    assert f"{damaged_runs} of them damaged, left out of the numbers: §" in (out / "report.md").read_text()
+    row = next(line for line in (out / "runs.csv").read_text().splitlines() if str(damaged) in line)
+    assert "damaged" in row
