@@ -224,11 +224,28 @@ def footnotes(summary: pd.DataFrame) -> list[str]:
     )
     common = common_tasks(summary)
     if common:
-        names = ", ".join(display_name(t) for t in common)
-        notes.append(
-            f"{COMMON_MEAN_ROW}: over the tasks every column has ({names}); compare columns on this row."
-        )
+        notes.append(_common_tasks_note(summary, common))
     return notes
+
+
+def _common_tasks_note(summary: pd.DataFrame, common: list[str]) -> str:
+    """Which tasks the common row is over, and, when some column has no result at all (every run
+    of it missing, stale or damaged), which columns it compares."""
+    names = ", ".join(display_name(t) for t in common)
+    columns = list(dict.fromkeys(summary.column))
+    with_results = set(summary[summary.n > 0].column)
+    if len(with_results) == len(columns):
+        return f"{COMMON_MEAN_ROW}: over the tasks every column has ({names}); compare columns on this row."
+    without = [c for c in columns if c not in with_results]
+    return (
+        f"{COMMON_MEAN_ROW}: over the tasks every column with a result has ({names}): it compares "
+        f"{_listed([c for c in columns if c in with_results])}; {_listed(without)} "
+        f"{'has' if len(without) == 1 else 'have'} no result."
+    )
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _any_damaged(summary: pd.DataFrame) -> bool:

@@ -12,6 +12,7 @@ from afuse.report import tables
 from afuse.report.collect import expected_runs, read_accuracies
 from afuse.report.layout import report_layout
 from afuse.report.paper import paper_table
+from tests.synthetic import write_run
 
 
 @pytest.fixture
@@ -132,10 +133,20 @@ def test_columns_over_different_tasks_get_a_common_tasks_mean(hand_config):
     assert table.loc["Mean, common tasks"].tolist() == ["–", "72.00", "76.00"]
     numbers = tables.accuracy_numbers(summary, layout)
     assert numbers.loc["mean_common_tasks", "F. w/ ST-A mean"] == pytest.approx(76.0)
-    assert any(
-        note.startswith("Mean, common tasks: over the tasks every column has (RTE);")
-        for note in tables.footnotes(summary)
-    )
+    # Head has no result at all: the row compares the other two columns, and says so.
+    note = next(n for n in tables.footnotes(summary) if n.startswith("Mean, common tasks:"))
+    assert note.startswith("Mean, common tasks: over the tasks every column with a result has (RTE)"), note
+    assert "compares ST-A and F. w/ ST-A; Head has no result" in note, note
+
+
+def test_common_tasks_note_says_every_column_when_every_column_has_results(hand_config):
+    experiment = load_experiment(hand_config)
+    (experiment.groups["st_a"].jobs[3].run_dir / "metrics.json").unlink()  # ST-A: RTE only
+    write_run(experiment.groups["head"].jobs[0].run_dir, 0.6)  # Head: RTE
+    layout = report_layout(experiment)
+    summary = tables.summarize(read_accuracies(expected_runs(layout)), layout)
+    note = next(n for n in tables.footnotes(summary) if n.startswith("Mean, common tasks:"))
+    assert note == "Mean, common tasks: over the tasks every column has (RTE); compare columns on this row."
 
 
 def test_columns_over_the_same_tasks_get_no_second_mean(summary_and_layout):
