@@ -206,7 +206,8 @@ def footnotes(summary: pd.DataFrame) -> list[str]:
         notes.append(
             f"{LEFT_OUT} = finished runs left out of the cell (and of the heatmaps): stale ones no longer describe the "
             "preset's settings or the adapters they name; `afuse status` lists each with the force=true line "
-            "that retrains it (runs.csv keeps their accuracy)"
+            "that retrains it, and runs made with other settings on purpose count once the report is given the "
+            "data.* / trainer.* overrides they were made with (runs.csv keeps their accuracy)"
             + (
                 "; damaged ones do not read, and their note says what retrains them."
                 if _any_damaged(summary)

@@ -168,6 +168,9 @@ def test_a_stale_seed_is_left_out_of_its_cell_and_said_so(hand_config):
     assert "† RTE · ST-A: 2/3 seeds (seed 2 left out §)." in notes
     assert f"§ RTE · ST-A: seed 2 left out: {why}." in notes
     assert accuracies.set_index("run_dir").loc[seed2, "accuracy"] == pytest.approx(72.0)  # kept in runs.csv
+    # Both ways back into the numbers: retrain it, or (made so on purpose) give the report the setting.
+    key = next(note for note in notes if note.startswith("§ = "))
+    assert "force=true" in key and "the report is given the data.* / trainer.* overrides" in key, key
 
 
 def test_a_sample_size_one_seed_recorded_speaks_for_older_seeds_of_the_same_size(hand_config):
