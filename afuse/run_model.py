@@ -28,7 +28,8 @@ def run_config(run_dir: Path) -> DictConfig:
     """The run's saved config, with paths.runs pointing at the runs/ tree the run is in now."""
     if not (run_dir / CONFIG).is_file():
         raise MissingInputError(
-            f"{run_dir} is not an afuse run directory (no {CONFIG}); pass run=<run directory>"
+            f"{run_dir} is not an afuse run directory (no {CONFIG}); pass run=<run directory>, one of the "
+            "folders `afuse list runs paths.runs=<runs tree>` lists"
         )
     if not is_complete(run_dir):
         raise MissingInputError(f"{run_dir} has not finished (no metrics.json): rerun its command first")
