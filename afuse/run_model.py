@@ -17,23 +17,42 @@ from afuse.fusion_sources import check_fusion_file
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.result_check import read_finished_run
 from afuse.run_identity import MT_A, parse_run_dir
-from afuse.runs import CONFIG, is_complete, read_metrics
+from afuse.runs import CONFIG, METRICS, is_complete, read_metrics
 
 HEAD = "head"
 FUSION_FILE = "fusion.safetensors"
 ENCODER_FILE = "encoder.safetensors"
 
 
-def run_config(run_dir: Path) -> DictConfig:
-    """The run's saved config, with paths.runs pointing at the runs/ tree the run is in now."""
+def read_run(run_dir: str | Path) -> tuple[Path, DictConfig, dict]:
+    """A finished run's directory, config and metrics, or one line saying what is wrong (every
+    command that rebuilds a run: evaluate, predict, export)."""
+    run_dir = Path(run_dir).expanduser()
+    if run_dir.is_file():
+        raise MissingInputError(
+            f"run={run_dir} is a file, not a run directory; pass the folder that holds it ({run_dir.parent})"
+        )
+    if not run_dir.is_dir():
+        raise MissingInputError(
+            f"run={run_dir}: no such directory; pass a run directory such as "
+            "runs/stage1/<model>/<variant>/<task>/seed<k> (`afuse list runs` lists them)"
+        )
     if not (run_dir / CONFIG).is_file():
         raise MissingInputError(
-            f"{run_dir} is not an afuse run directory (no {CONFIG}); pass run=<run directory>, one of the "
-            "folders `afuse list runs paths.runs=<runs tree>` lists"
+            f"run={run_dir}: no {CONFIG} there, so it is not a run directory; `afuse list runs` lists them"
         )
     if not is_complete(run_dir):
-        raise MissingInputError(f"{run_dir} has not finished (no metrics.json): rerun its command first")
-    cfg, _ = read_finished_run(run_dir)
+        raise MissingInputError(
+            f"run={run_dir}: the run is not finished (no {METRICS}); let it finish or resume it first "
+            "(`afuse status` shows its state)"
+        )
+    cfg, metrics = read_finished_run(run_dir)
+    return run_dir, cfg, metrics
+
+
+def run_config(run_dir: Path) -> DictConfig:
+    """The run's saved config, with paths.runs pointing at the runs/ tree the run is in now."""
+    run_dir, cfg, _ = read_run(run_dir)
     parsed = parse_run_dir(Path(run_dir).resolve())
     if parsed is not None:  # the tree may have moved since the run was made
         OmegaConf.update(cfg, "paths.runs", str(parsed.root))

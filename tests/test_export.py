@@ -142,7 +142,7 @@ def test_what_cannot_be_exported_is_refused_before_anything_is_written(root, cap
     assert "fusion.sites=ffn over Houlsby adapters has no AdapterHub equivalent" in error()
     code, out = export(root, root / "runs", "not_a_run")
     said = error()
-    assert code == 3 and "is not an afuse run directory" in said and "afuse list runs" in said, said
+    assert code == 3 and "so it is not a run directory" in said and "afuse list runs" in said, said
     (root / "exports" / "taken").mkdir(parents=True)
     (root / "exports" / "taken" / "notes.txt").write_text("mine")
     code, out = export(root, stage1_dir(root / "runs", "tiny", "houlsby_rf16", "rte", 1), "taken")

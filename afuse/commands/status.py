@@ -156,7 +156,11 @@ def damaged_reasons(
         damage = result_damage(job.run_dir, weights=False) if is_complete(job.run_dir) else None
         if damage:
             own = (*passed_on, *_own_origin(job, passed_on, origin or {}))
-            line = retrain_line(experiment, job, own) if preset else "rerun the command that made it with force=true"
+            line = (
+                retrain_line(experiment, job, own)
+                if preset
+                else "rerun the command that made it with force=true"
+            )
             reasons[str(job.run_dir)] = f"{DAMAGED}: {job.run_dir}/{damage}; retrain it: {line}"
     return reasons
 

@@ -18,9 +18,8 @@ from afuse.config import task_config
 from afuse.errors import ConfigError, MissingInputError
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.modeling.adapterhub import HEAD_CONFIG, is_adapter_dir
-from afuse.result_check import read_finished_run
-from afuse.run_model import load_fusion_run, missing_weights
-from afuse.runs import CONFIG, METRICS, is_complete
+from afuse.run_model import load_fusion_run, missing_weights, read_run
+from afuse.runs import CONFIG, is_complete
 
 KINDS = ("st_a", "houlsby", "head", "full", "fusion", "mt_a")
 
@@ -52,31 +51,6 @@ class TrainedModel:
         if self.kind == "mt_a":
             return self.metrics.get("tasks", {}).get(self.task.name, {}).get("test")
         return self.metrics.get("test")
-
-
-def read_run(run_dir: str | Path) -> tuple[Path, DictConfig, dict]:
-    """A finished run's directory, config and metrics, or one line saying what is wrong."""
-    run_dir = Path(run_dir).expanduser()
-    if run_dir.is_file():
-        raise MissingInputError(
-            f"run={run_dir} is a file, not a run directory; pass the folder that holds it ({run_dir.parent})"
-        )
-    if not run_dir.is_dir():
-        raise MissingInputError(
-            f"run={run_dir}: no such directory; pass a run directory such as "
-            "runs/stage1/<model>/<variant>/<task>/seed<k> (`afuse list runs` lists them)"
-        )
-    if not (run_dir / CONFIG).is_file():
-        raise MissingInputError(
-            f"run={run_dir}: no {CONFIG} there, so it is not a run directory; `afuse list runs` lists them"
-        )
-    if not is_complete(run_dir):
-        raise MissingInputError(
-            f"run={run_dir}: the run is not finished (no {METRICS}); let it finish or resume it first "
-            "(`afuse status` shows its state)"
-        )
-    cfg, metrics = read_finished_run(run_dir)
-    return run_dir, cfg, metrics
 
 
 def load_run(run_dir: str | Path, task: str | None = None) -> TrainedModel:
