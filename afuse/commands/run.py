@@ -8,9 +8,10 @@ Each multirun is a child process (`python -m afuse.cli ...`) using the launcher 
 (hydra/launcher=local | local_parallel | slurm_gpu and its hydra.launcher.* settings), so a
 SLURM sweep is submitted and waited for like a local one. Finished and running jobs are left
 out of every launch (so are stale ones: made with other settings, or Fusion runs over source
-adapters retrained since; only their force=true lines in `afuse status` replace them), failed and incomplete ones are launched again (the training commands
-resume them), so rerunning `afuse run` continues a preset. dry_run=true prints the plan. A sweep
-SLURM does not take (nothing submitted) stops `afuse run` there with its error and exit code.
+adapters retrained since; only their force=true lines in `afuse status` replace them); failed
+and incomplete ones are launched again (the training commands resume them), so rerunning
+`afuse run` continues a preset. dry_run=true prints the plan. A sweep SLURM does not take
+(nothing submitted) stops `afuse run` there with its error and exit code.
 
 Overrides given to `afuse run` other than its own (dry_run, run.*) are passed on to every job:
 paths.*, data.*, model=, trainer.*, logger=... The children do not write a report each
