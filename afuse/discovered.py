@@ -74,7 +74,7 @@ def discovered_experiment(cfg: DictConfig, finished_only: bool = True) -> Experi
 
 def status_text(cfg: DictConfig) -> str:
     """Runs per (model, variant) and state, then the runs that are not done."""
-    from afuse.commands.status import format_table, shown_dir
+    from afuse.commands.status import State, format_table, shown_dir
 
     runs = find_runs(cfg.paths.runs)
     if not runs:
@@ -84,8 +84,7 @@ def status_text(cfg: DictConfig) -> str:
         else:
             where += " (paths.runs=<dir> to look elsewhere, or pass experiment=<preset>)"
         return f"no runs under {cfg.paths.runs}{where}"
-    order = ["done", "running", "failed", "incomplete", "damaged", "stale"]
-    states = sorted({r.state for r in runs}, key=order.index)
+    states = sorted({r.state for r in runs}, key=[str(state) for state in State].index)  # status's order
     counts: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for run in runs:
         counts[(f"stage{run.stage}", run.model, run.variant)][run.state] += 1

@@ -110,6 +110,16 @@ def config_damage(path: Path) -> str | None:
     return None
 
 
+def read_run_config(path: Path) -> dict | None:
+    """A run's config.yaml as a plain dict; None when it is absent, does not read or is no mapping
+    (config_damage says which)."""
+    try:
+        config = load_config_yaml(path)
+    except Exception:  # yaml's errors have no common base worth naming (OSError too)
+        return None
+    return config if isinstance(config, dict) else None
+
+
 def load_config_yaml(path: Path):
     """A run's config.yaml as plain Python objects, read as OmegaConf reads it but fast (below);
     raises on a file that does not read."""

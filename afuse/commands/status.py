@@ -40,7 +40,7 @@ from afuse.experiment import (
     sweep_lines,
 )
 from afuse.fusion_sources import SourceDigests, retrained_sources, stale_sources_note
-from afuse.result_check import DAMAGED, load_config_yaml, result_damage
+from afuse.result_check import DAMAGED, read_run_config, result_damage
 from afuse.run_identity import FUSE
 from afuse.runs import CONFIG, FAILED, LOCK, is_complete, result_config, shared_differences
 
@@ -119,8 +119,8 @@ def data_origin(cfg: DictConfig) -> dict:
 def _own_origin(job: Job, passed_on: tuple[str, ...], origin: dict) -> list[str]:
     """The run's data.source / data.raw_dir where the retrain line would compose others and the
     command line did not ask for them."""
-    saved = _read_yaml(job.run_dir / CONFIG)
-    if not origin or not isinstance(saved, dict):
+    saved = read_run_config(job.run_dir / CONFIG)
+    if not origin or saved is None:
         return []
     given = {override.split("=", 1)[0].lstrip("+~") for override in passed_on}
     own = {key: OmegaConf.select(OmegaConf.create(saved), key, default=None) for key in ORIGIN_KEYS}
@@ -131,12 +131,13 @@ def _own_origin(job: Job, passed_on: tuple[str, ...], origin: dict) -> list[str]
     ]
 
 
-def stale_reasons(experiment: Experiment) -> dict[str, str]:
+def stale_reasons(experiment: Experiment, damaged: dict[str, str]) -> dict[str, str]:
     """Why each finished run of the experiment that is stale is so, by run directory: the report
-    leaves these out of its numbers and says why."""
+    leaves these out of its numbers and says why. `damaged`: damaged_reasons' runs, not checked
+    again (their records do not read)."""
     digests, reasons = SourceDigests(), {}
     for job in experiment.jobs():
-        if is_complete(job.run_dir) and not result_damage(job.run_dir, weights=False):
+        if is_complete(job.run_dir) and str(job.run_dir) not in damaged:
             stale = _stale(experiment, job, digests)
             if stale:
                 reasons[str(job.run_dir)] = stale[1]
@@ -168,8 +169,8 @@ def damaged_reasons(
 def _stale(experiment: Experiment, job: Job, digests: SourceDigests) -> tuple[State, str] | None:
     """A finished run whose saved settings are not the ones the preset gives it, or a Fusion run
     whose source adapters were retrained since it was trained on them."""
-    saved = _read_yaml(job.run_dir / CONFIG)
-    if not isinstance(saved, dict):
+    saved = read_run_config(job.run_dir / CONFIG)
+    if saved is None:
         return None  # no config to compare (a record of an older layout): taken as it is
     group = experiment.groups[job.group]
     # A group found on disk (no preset: afuse.discovered) has no settings of its own to compare.
@@ -181,13 +182,6 @@ def _stale(experiment: Experiment, job: Job, digests: SourceDigests) -> tuple[St
     if retrained:
         return State.STALE, stale_sources_note(retrained)
     return None
-
-
-def _read_yaml(path: Path):
-    try:
-        return load_config_yaml(path)
-    except Exception:  # as config_damage: yaml's errors have no common base (OSError too)
-        return None
 
 
 def retrain_line(experiment: Experiment, job: Job, passed_on: tuple[str, ...]) -> str:

@@ -94,7 +94,7 @@ def build_report(cfg: DictConfig, settings: dict[str, list[str]] | None = None) 
     damaged = damaged_reasons(experiment, *_retrain_settings(cfg), preset=preset)
     for why in damaged.values():
         log.warning("afuse report: left out of the numbers: %s", why)
-    left_out = stale_reasons(experiment) | damaged
+    left_out = stale_reasons(experiment, damaged) | damaged
     accuracies = read_accuracies(expected_runs(layout), left_out, frozenset(damaged))
     summary = tables.summarize(accuracies, layout)
     _accuracy_tables(report, experiment, layout, summary)

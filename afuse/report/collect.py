@@ -14,6 +14,7 @@ import pandas as pd
 
 from afuse.errors import AfuseError
 from afuse.report.layout import Layout
+from afuse.result_check import read_run_config
 from afuse.runs import CONFIG, METRICS, is_complete
 from afuse.sites import FFN
 
@@ -57,7 +58,9 @@ def read_accuracies(
     left_out = left_out or {}
     finished = [run_dir for run_dir in expected.run_dir.unique() if run_dir not in unread]
     metrics = {run_dir: _read_metrics(Path(run_dir)) for run_dir in finished}
-    configs = {run_dir: _read_config(Path(run_dir)) if metrics[run_dir] else None for run_dir in finished}
+    configs = {
+        run_dir: read_run_config(Path(run_dir) / CONFIG) if metrics[run_dir] else None for run_dir in finished
+    }
     rows = [
         _run_row(metrics.get(row.run_dir), configs.get(row.run_dir), row.task, row.multitask, row.run_dir)
         for row in expected.itertuples()
@@ -84,16 +87,6 @@ def _run_row(metrics: dict | None, config: dict | None, task: str, multitask: bo
 
 def _count(value) -> float:
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else np.nan
-
-
-def _read_config(run_dir: Path) -> dict | None:
-    from afuse.result_check import load_config_yaml
-
-    try:
-        config = load_config_yaml(run_dir / CONFIG)
-    except Exception:  # as result_check: yaml's errors have no common base (OSError too)
-        return None
-    return config if isinstance(config, dict) else None
 
 
 def _test_limit(config: dict | None) -> float:
