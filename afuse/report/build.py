@@ -197,26 +197,26 @@ def _selector(cfg: DictConfig, experiment: Experiment, preset: bool) -> str:
     """What selects these runs (and the settings they are compared with) on a command line, for
     the report page's `afuse report ...` and `afuse status ...`: a discovered "experiment" is
     named after the runs folder, which is no preset."""
-    from hydra.core.hydra_config import HydraConfig
-
-    from afuse.experiment import passed_on_overrides
-
     if not preset:
         return f"paths.runs={cfg.paths.runs}"
-    given = passed_on_overrides(("experiment",)) if HydraConfig.initialized() else ()
-    chosen = [o for o in given if o.lstrip("+~").startswith(SELECTING)]
+    chosen = [o for o in _given_overrides(("experiment",)) if o.lstrip("+~").startswith(SELECTING)]
     return " ".join([f"experiment={experiment.name}", *map(shlex.quote, chosen)])
 
 
 def _retrain_settings(cfg: DictConfig) -> tuple[tuple[str, ...], dict]:
     """What a retrain line given by the report passes on: its command line's overrides, and the
     data origin they compose (as `afuse status` gives them)."""
+    return _given_overrides(("experiment", "report.")), data_origin(cfg)
+
+
+def _given_overrides(own: tuple[str, ...]) -> tuple[str, ...]:
+    """The report command line's overrides but its `own` keys; none when no Hydra app runs (a
+    report built from Python)."""
     from hydra.core.hydra_config import HydraConfig
 
     from afuse.experiment import passed_on_overrides
 
-    passed_on = passed_on_overrides(("experiment", "report.")) if HydraConfig.initialized() else ()
-    return passed_on, data_origin(cfg)
+    return passed_on_overrides(own) if HydraConfig.initialized() else ()
 
 
 def _report_page(
