@@ -14,7 +14,7 @@ import sys
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
 
-from afuse import __version__
+from afuse import __version__, sweep_worker
 from afuse.atomic import NO_SPACE, NOT_WRITABLE, write_error
 from afuse.commands import COMMANDS, Command
 from afuse.config import register_resolvers, task_names
@@ -91,46 +91,8 @@ def exit_for_requeue(preempted: Preempted) -> None:
     # Python's own SIGINT handler would only raise KeyboardInterrupt: Ctrl-C hands over to no one.
     if callable(preempted.previous_handler) and not preempted.interrupted:
         preempted.previous_handler(preempted.signum, None)
-    leave_if_sweep_is_gone(preempted.signum)
+    sweep_worker.leave_if_sweep_is_gone(preempted.signum)
     raise SystemExit(128 + preempted.signum)
-
-
-# The process that handed this one its first job of a sweep: for a parallel sweep's worker (a
-# loky process), the sweep process.
-_sweep_parent: int | None = None
-
-
-def note_sweep_parent() -> None:
-    global _sweep_parent
-    if _sweep_parent is None:
-        _sweep_parent = os.getppid()
-
-
-def leave_if_sweep_is_gone(signum: int) -> None:
-    """A stopped sweep worker whose sweep process is gone (a SIGTERM to the process group kills
-    it at once) will be handed no more jobs; idle, it would hold the terminal until loky's idle
-    timeout (5 min). Its job's checkpoint is written: it exits now."""
-    if _sweep_parent is None or os.getppid() == _sweep_parent:
-        return
-    logging.getLogger("afuse").warning("the sweep process is gone: this worker exits")
-    logging.shutdown()  # flush the job's log file: os._exit skips interpreter shutdown
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(128 + signum)  # not SystemExit: loky would catch it and wait for the next job
-
-
-def refuse_after_stop() -> None:
-    """A sweep worker whose earlier job was told to stop (SIGTERM, preemption) starts no other."""
-    signum = signals.stopped_on()
-    if signum is None:
-        return
-    logging.getLogger("afuse").warning(
-        "not starting this job: an earlier job of this process stopped on %s; "
-        "rerun the same command to continue the sweep",
-        signal.Signals(signum).name,
-    )
-    leave_if_sweep_is_gone(signum)
-    raise SystemExit(128 + signum)
 
 
 def _task_function(command: Command):
@@ -139,8 +101,8 @@ def _task_function(command: Command):
             from hydra.core.hydra_config import HydraConfig
 
             label_console(job_label(cfg, HydraConfig.get().job.num))
-            note_sweep_parent()
-        refuse_after_stop()
+            sweep_worker.note_sweep_parent()
+        sweep_worker.refuse_after_stop()
         try:
             validate(cfg)  # before any work: a bad value fails in a second, naming its key
             module = importlib.import_module(command.module)

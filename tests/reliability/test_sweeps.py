@@ -12,7 +12,8 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -87,14 +88,51 @@ def test_evaluation_passes_show_a_progress_bar(work, reference, afuse_inproc):
     assert re.search(r"test: +\d+%\|.*\| \d/1 \[", result.out), result.out
 
 
-def _stopped_children(pid: int) -> int:
-    """How many child processes of `pid` are stopped (state T)."""
-    count = 0
+def _children(pid: int, state: str | None = None) -> list[int]:
+    """The child processes of `pid` (in `state`, e.g. T for stopped)."""
+    children = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with suppress(OSError):
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            count += int(fields[1]) == pid and fields[0] == "T"
-    return count
+            if int(fields[1]) == pid and state in (None, fields[0]):
+                children.append(int(stat.parent.name))
+    return children
+
+
+@contextmanager
+def _stopped_parallel_sweep(work: Path, reference) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """A parallel sweep of 4 jobs on 2 workers, both stopped (SIGSTOP, their own) at step 3 of
+    their first job; the sweep leads its own process group, killed whatever the test's end."""
+    args = [*overrides(work, reference.raw_dir), "seed=1,2,3,4", "hydra/launcher=local_parallel"]
+    log = work / "sweep.out"
+    with log.open("w") as out:
+        sweep = subprocess.Popen(
+            [sys.executable, "-m", "afuse.cli", "train-adapter", "-m", *args, "hydra.launcher.n_jobs=2"],
+            cwd=work,
+            env=child_env("SIGSTOP@3"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while len(_children(sweep.pid, "T")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(_children(sweep.pid, "T")) == 2, log.read_text()
+        yield sweep, log
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(sweep.pid, signal.SIGKILL)
+    # The stopped jobs kept their work; the queued ones never started.
+    assert all((run_dir(work, seed) / "checkpoint").is_dir() for seed in (1, 2))
+    assert not any((run_dir(work, seed) / "config.yaml").exists() for seed in (3, 4))
+
+
+def _await_group_end(pgid: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while _group_alive(pgid):  # workers, and loky's resource trackers once they are gone
+        assert time.monotonic() < deadline, "the sweep's processes outlived it:\n" + _group(pgid)
+        time.sleep(0.2)
 
 
 @pytest.mark.slow  # a multirun with the joblib launcher: worker processes
@@ -104,34 +142,34 @@ def test_a_parallel_sweeps_workers_start_no_queued_job_after_a_sigterm_and_exit(
     # its job. A loky worker outlives its job and would be handed the next queued one: it must
     # start none, and with its sweep process gone it must exit rather than idle for loky's
     # 5-minute timeout.
-    args = [*overrides(work, reference.raw_dir), "seed=1,2,3,4", "hydra/launcher=local_parallel"]
-    log = (work / "sweep.out").open("w")
-    sweep = subprocess.Popen(
-        [sys.executable, "-m", "afuse.cli", "train-adapter", "-m", *args, "hydra.launcher.n_jobs=2"],
-        cwd=work,
-        env=child_env("SIGSTOP@3"),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while _stopped_children(sweep.pid) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert _stopped_children(sweep.pid) == 2, (work / "sweep.out").read_text()
+    with _stopped_parallel_sweep(work, reference) as (sweep, _):
         os.killpg(sweep.pid, signal.SIGTERM)
         os.killpg(sweep.pid, signal.SIGCONT)
         sweep.wait(timeout=60)
+        _await_group_end(sweep.pid)
+
+
+@pytest.mark.slow  # a multirun with the joblib launcher: worker processes
+def test_stopped_workers_exit_when_their_sweep_process_dies_after_their_jobs_stopped(work, reference):
+    # The same SIGTERM may reach the sweep process late, or it may take a while to die (its
+    # threads exit one by one before its children are handed on): its workers' jobs stop while
+    # it is still there. Held stopped here until both have checkpointed, then killed: the idle
+    # workers must notice and exit, not wait for loky's 5-minute timeout.
+    with _stopped_parallel_sweep(work, reference) as (sweep, log):
+        os.kill(sweep.pid, signal.SIGSTOP)
+        for worker in _children(sweep.pid, "T"):
+            os.kill(worker, signal.SIGTERM)
+            os.kill(worker, signal.SIGCONT)
         deadline = time.monotonic() + 60
-        while _group_alive(sweep.pid):  # workers, and loky's resource trackers once they are gone
-            assert time.monotonic() < deadline, "the sweep's processes outlived it:\n" + _group(sweep.pid)
-            time.sleep(0.2)
-    finally:
-        with suppress(ProcessLookupError):
-            os.killpg(sweep.pid, signal.SIGKILL)
-        log.close()
-    assert all((run_dir(work, seed) / "checkpoint").is_dir() for seed in (1, 2))
-    assert not any((run_dir(work, seed) / "config.yaml").exists() for seed in (3, 4))
+        while log.read_text().count("checkpoint written, stopping for requeue") < 2:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        time.sleep(1)  # both have looked for their sweep process, found it, and wait for a job
+        assert _group_alive(sweep.pid) and "this worker exits" not in log.read_text(), log.read_text()
+        os.kill(sweep.pid, signal.SIGKILL)
+        sweep.wait(timeout=60)
+        _await_group_end(sweep.pid)
+    assert log.read_text().count("the sweep process is gone: this worker exits") == 2, log.read_text()
 
 
 def _group_alive(pgid: int) -> bool:
