@@ -44,6 +44,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/afuse-gpu-check.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT  # the runs it trained; what it found is under $OUT
 mkdir -p "$OUT" && : > "$OUT/speed.txt"
 export PYTHONUNBUFFERED=1
 started=$SECONDS

@@ -1,7 +1,9 @@
 """Fixtures shared by all test folders: the repo's paths, the real task data, an offline tokenizer,
 configs composed as the CLI composes them."""
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -10,8 +12,10 @@ from pathlib import Path
 # torch is imported so that subprocesses (CLI tests) inherit it too.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Hydra compositions afuse remembers (afuse/compose_cache.py) go to a folder of this session's own,
-# not the user's ~/.cache; subprocesses inherit it.
-os.environ.setdefault("AFUSE_CACHE_DIR", tempfile.mkdtemp(prefix="afuse-test-cache-"))
+# not the user's ~/.cache; subprocesses inherit it. Removed when the session ends.
+if "AFUSE_CACHE_DIR" not in os.environ:
+    os.environ["AFUSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="afuse-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["AFUSE_CACHE_DIR"], ignore_errors=True)
 
 import pytest  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
