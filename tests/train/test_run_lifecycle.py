@@ -5,7 +5,7 @@ from omegaconf import OmegaConf
 
 from afuse.errors import ConfigError
 from afuse.train.checkpoint_dirs import CHECKPOINT_DIR
-from afuse.train.run_lifecycle import run_stage
+from afuse.train.run_lifecycle import run_stage, setup_torch
 
 METRICS = {"test": {"accuracy": 0.5, "majority_rate": 0.5}}
 
@@ -46,3 +46,26 @@ def test_a_finished_run_from_before_a_new_setting_is_still_skipped(tmp_path):
     newer.trainer.lr = 2.0
     with pytest.raises(ConfigError, match=r"trainer.lr: 1.0 -> 2.0"):
         run_stage(newer, tmp_path, fails)
+
+
+@pytest.mark.parametrize("given", [None, 1, 2])
+def test_config_yaml_records_the_thread_count_the_run_used(given, tmp_path):
+    """The thread count changes a CPU run's numbers in their last bits (reductions split over
+    threads), and trainer.num_threads=null means torch's default: the machine's cores, or fewer
+    in a parallel sweep's worker. The record must say what ran, so that its config reruns it."""
+    import torch
+
+    cfg = OmegaConf.create({"force": False, "trainer": {"num_threads": given, "cpu_isa": None}})
+    before = torch.get_num_threads()
+
+    def train() -> dict:
+        setup_torch(cfg)
+        return dict(METRICS)
+
+    try:
+        run_stage(cfg, tmp_path, train)
+        used = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    assert used == (given or before)
+    assert OmegaConf.load(tmp_path / "config.yaml").trainer.num_threads == used
