@@ -143,6 +143,8 @@ def base_metrics(cfg: DictConfig, command: str, kind: str, variant: str, task: s
             "stopped_early": result.stopped_early,
             "timing": {"train_s": round(result.train_s, 2), "test_eval_s": round(result.test_eval_s, 2)},
             "history": result.history,
+            # A finished run is skipped whatever its raw files hold now: this says which data it read.
+            "data_sha256": result.data_sha256,
         }
     )
     return metrics

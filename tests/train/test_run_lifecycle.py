@@ -69,3 +69,32 @@ def test_config_yaml_records_the_thread_count_the_run_used(given, tmp_path):
         torch.set_num_threads(before)
     assert used == (given or before)
     assert OmegaConf.load(tmp_path / "config.yaml").trainer.num_threads == used
+
+
+@pytest.mark.slow  # three small training runs of the tiny model in this process
+def test_metrics_json_records_the_data_the_run_read(tmp_path, shared_data):
+    """A finished run is skipped whatever the raw files hold now; its record says which data it
+    read (the sha256 of its tokenised splits), so a result can be tied to its data."""
+    import json
+    import shutil
+
+    from afuse.run_identity import stage1_dir
+    from afuse.runs import read_metrics
+    from tests.commands.test_source_order import afuse, settings
+
+    raw = tmp_path / "raw"
+    shutil.copytree(shared_data / "CB", raw / "CB")
+
+    def data_sha256(name: str) -> str:
+        afuse("train-adapter", "task=cb", *settings(tmp_path / name, tmp_path / "data", raw))
+        return read_metrics(stage1_dir(tmp_path / name / "runs", "tiny", "pfeiffer_rf16", "cb", 1))[
+            "data_sha256"
+        ]
+
+    first = data_sha256("first")
+    assert data_sha256("same") == first and len(first) == 64
+    rows = (raw / "CB" / "train.jsonl").read_text().splitlines()
+    row = json.loads(rows[0])
+    row["premise"] = "An edited premise."
+    (raw / "CB" / "train.jsonl").write_text("\n".join([json.dumps(row), *rows[1:]]) + "\n")
+    assert data_sha256("edited") != first
