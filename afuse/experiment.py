@@ -50,6 +50,7 @@ from afuse.run_identity import (
     MT_A,
     TRAIN_ADAPTER,
     TRAIN_MULTITASK,
+    multitask_tasks_in_order,
     run_dir,
     run_task,
     source_run_dir,
@@ -279,7 +280,7 @@ def _stage1_group(name, spec, defaults, composer, where) -> Group:
     seeds = _seed_list(spec.get("seeds", defaults["seeds"]), f"{where}.seeds")
     lines = tuple(o.input_line for o in _parse_overrides(spec.get("overrides", []), f"{where}.overrides"))
     if command == TRAIN_MULTITASK:  # one run per seed over all of the group's tasks
-        lines += (f"tasks=[{','.join(tasks)}]",)
+        lines += (f"tasks=[{','.join(multitask_tasks_in_order(tasks))}]",)  # as the command records them
         job_cfg = composer.compose(command, [*lines, f"seed={seeds[0]}"], f"{where}.overrides")
         key = run_task(job_cfg, command)
         jobs = tuple(Job(name, command, 1, key, seed, run_dir(job_cfg, command, seed=seed)) for seed in seeds)

@@ -133,11 +133,14 @@ def fusion_variant_name(
 
 
 def requested_sources(cfg: DictConfig) -> list[str]:
-    """fusion.sources, or the paper's 16 tasks (the target's own adapter included, as in the paper)."""
+    """fusion.sources, or the paper's 16 tasks (the target's own adapter included, as in the paper),
+    in the paper's order (adapter directories after the tasks, by path): the order they are listed
+    in names no other run (fusion_variant hashes them sorted), so it must not change the numbers
+    either (the fusion's sums run over the sources in this order)."""
     sources = list(cfg.fusion.sources) if cfg.fusion.sources else list(PAPER_TASKS)
     if len(set(map(str, sources))) != len(sources):
         raise ConfigError(f"fusion.sources lists a source twice: {sources}")
-    return [str(s) for s in sources]
+    return paper_order(sources)
 
 
 def source_seed(cfg: DictConfig) -> int:
@@ -155,12 +158,18 @@ def source_run_dir(cfg: DictConfig, task: str) -> Path:
     return run_dir(cfg, TRAIN_ADAPTER, task, source_seed(cfg))
 
 
+def multitask_tasks_in_order(tasks) -> list[str]:
+    """An MT-A run's tasks in the order it trains them (adapters and heads initialised, batches
+    drawn): the paper's, as in its directory name, whatever order they were listed in."""
+    return paper_order(tasks)
+
+
 def multitask_key(tasks: list[str]) -> str:
     """The MT-A run's directory name: `all16` for the paper's 16 tasks, else the tasks in the
     paper's order joined by '-' (the order they are listed in does not make another run)."""
     if sorted(map(str, tasks)) == sorted(PAPER_TASKS):
         return f"all{len(PAPER_TASKS)}"
-    return "-".join(paper_order(tasks))
+    return "-".join(multitask_tasks_in_order(tasks))
 
 
 def multitask_tasks(key: str) -> list[str]:

@@ -95,7 +95,8 @@ def test_fusion_export_reproduces_the_run(root, variant):
     for directory in ("cb", "rte", "fusion"):  # what the library's default calls read
         assert any(p.suffix == ".bin" for p in (out / directory).iterdir()), directory
     fusion_cfg = json.loads((out / "fusion" / "adapter_fusion_config.json").read_text())
-    assert fusion_cfg["adapter_names"] == ["cb", "rte"] and fusion_cfg["name"] == "cb,rte"
+    # fusion.sources=[cb,rte] is fused in the paper's order (afuse.run_identity.requested_sources)
+    assert fusion_cfg["adapter_names"] == ["rte", "cb"] and fusion_cfg["name"] == "rte,cb"
     exported = exported_fusion_model(run_dir, out)
     assert exported.fusion.positions == (("attn", "ffn") if "houlsby" in variant else ("ffn",))
     torch.testing.assert_close(logits(exported), logits(load_run_model(run_dir)), atol=1e-6, rtol=0)
@@ -284,8 +285,9 @@ def test_a_fusion_file_over_other_sources_than_its_run_is_not_rebuilt(root, tmp_
     shutil.copytree(root / "runs", copy / "runs")
     run_dir = stage2_dir(copy / "runs", "tiny", "dynamic_houlsby_rf16_src-c056b4_attn-ffn", "cb", 1)
     state, meta = load_tensors(run_dir / "fusion.safetensors")
-    meta["sources"] = ["rte", "cb"]  # the same shapes, the sources the other way round
+    assert meta["sources"] == ["rte", "cb"]
+    meta["sources"] = ["cb", "rte"]  # the same shapes, the sources the other way round
     save_tensors(run_dir / "fusion.safetensors", state, meta)
     for rebuild in (load_run_model, load_run, lambda run: export_run(run, tmp_path / "out")):
-        with pytest.raises(DamagedResultError, match=r"fusion.safetensors is over \['rte', 'cb'\]"):
+        with pytest.raises(DamagedResultError, match=r"fusion.safetensors is over \['cb', 'rte'\]"):
             rebuild(run_dir)

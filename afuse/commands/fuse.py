@@ -4,13 +4,16 @@ from omegaconf import DictConfig
 
 from afuse.config import specialise_data, task_config
 from afuse.fusion_sources import check_sites, refuse_retrained_sources, resolve_mt_a, resolve_st_a_sources
-from afuse.run_identity import FUSE, MT_A, run_dir, variant
+from afuse.run_identity import FUSE, MT_A, requested_sources, run_dir, variant
 from afuse.train.run_lifecycle import run_stage
 
 
 def main(cfg: DictConfig) -> None:
     task_config(cfg.target)  # an unknown target fails here with the list of valid ones
     specialise_data(cfg, cfg.target)
+    # In the order they are fused, which config.yaml records: any listed order is the same run.
+    if cfg.fusion.sources:
+        cfg.fusion.sources = requested_sources(cfg)
     where, name = run_dir(cfg, FUSE), variant(cfg, FUSE)  # an unknown `adapters` fails here
     if cfg.adapters == MT_A:
         mt_run, sources = resolve_mt_a(cfg)

@@ -4,7 +4,7 @@ from omegaconf import DictConfig
 
 from afuse.config import task_config
 from afuse.errors import ConfigError
-from afuse.run_identity import TRAIN_MULTITASK, run_dir
+from afuse.run_identity import TRAIN_MULTITASK, multitask_tasks_in_order, run_dir
 from afuse.train.run_lifecycle import run_stage
 
 
@@ -14,6 +14,10 @@ def main(cfg: DictConfig) -> None:
         raise ConfigError(f"tasks must list distinct task names, got {tasks}")
     for task in tasks:
         task_config(task)  # unknown names fail here with the valid list
+    # Trained in one order whatever the listed one (the run directory does not tell them apart);
+    # config.yaml records that order, so the same tasks listed otherwise are the same run.
+    tasks = multitask_tasks_in_order(tasks)
+    cfg.tasks = tasks
     where = run_dir(cfg, TRAIN_MULTITASK)
 
     def train() -> dict:

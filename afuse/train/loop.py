@@ -22,6 +22,8 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
+import numpy as np
+import pyarrow as pa
 import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
@@ -45,6 +47,7 @@ class FitResult:
     train_s: float
     test_eval_s: float
     history: list[dict]
+    data_sha256: str = ""  # TaskData.fingerprint: the tokenised splits it read
 
 
 class EpochOrder(Sampler):
@@ -84,8 +87,8 @@ class TaskData:
         return [split for split in ("train", "validation") if len(self.splits[split]) == 0]
 
     def fingerprint(self) -> str:
-        """sha256 of every split's tokenised rows (their Arrow buffers): a checkpoint made on
-        other data (raw files changed since) is not resumed."""
+        """sha256 of every split's tokenised rows (their values): a checkpoint made on other data
+        (raw files changed since) is not resumed, and metrics.json records what a run read."""
         digest = hashlib.sha256()
         for split in sorted(self.splits):
             dataset = self.splits[split]
@@ -95,10 +98,8 @@ class TaskData:
                 digest.update(repr(list(dataset)).encode())
                 continue
             for column in sorted(table.column_names):
-                for chunk in table.column(column).chunks:
-                    for buffer in chunk.buffers():
-                        if buffer is not None:
-                            digest.update(buffer)
+                digest.update(column.encode())
+                _hash_values(digest, table.column(column).combine_chunks())
         return digest.hexdigest()
 
     def num_batches(self, epoch: int) -> int:
@@ -114,6 +115,17 @@ class TaskData:
         if split == "test":  # the one evaluated split data.max_<split>_examples may cut to a sample
             result["split_rows"] = split_rows(self.splits[split])  # n < split_rows: a sample
         return result
+
+
+def _hash_values(digest, array) -> None:
+    """The values of an Arrow (list) array, not its buffers: the rows a run tokenised itself and the
+    same rows read back from the tokenised cache sit in other buffers (offsets, validity bitmaps)."""
+    if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):  # row lengths, then values
+        offsets = array.offsets.to_numpy().astype("int64")
+        digest.update(np.diff(offsets).tobytes())
+        _hash_values(digest, array.flatten())
+    else:
+        digest.update(array.to_numpy(zero_copy_only=False).astype("int64").tobytes())
 
 
 def resolve_device(setting: str) -> torch.device:
@@ -307,7 +319,8 @@ def fit(
     adapters): with the data's, a checkpoint made over others is not resumed."""
     _require_rows(data)
     run = _prepare(model, data, cfg, extra_loss, logger)
-    digest = data.fingerprint() + (f" {frozen_inputs}" if frozen_inputs else "")
+    data_sha256 = data.fingerprint()
+    digest = data_sha256 + (f" {frozen_inputs}" if frozen_inputs else "")
     if not _resume(run, run_dir, digest):
         torch.manual_seed(seed)
     run.state.data_digest = digest
@@ -324,7 +337,7 @@ def fit(
             checkpoint()
             if guard.requested:  # asked to stop during validation: the epoch's checkpoint is written
                 raise guard.preempted()
-    return _result(run, run.training_seconds())
+    return _result(run, run.training_seconds(), data_sha256)
 
 
 def _prepare(model, data: TaskData, cfg, extra_loss, logger) -> Training:
@@ -416,7 +429,7 @@ def _check_fits(found, named: dict[str, torch.nn.Parameter], values: dict[str, t
         )
 
 
-def _result(run: Training, train_s: float) -> FitResult:
+def _result(run: Training, train_s: float, data_sha256: str) -> FitResult:
     """Test metrics with the best epoch's weights, and that epoch's validation metrics."""
     state, cfg = run.state, run.cfg
     _copy_into(run.named, run.best)
@@ -432,6 +445,7 @@ def _result(run: Training, train_s: float) -> FitResult:
         train_s=train_s,
         test_eval_s=time.perf_counter() - started,
         history=state.history,
+        data_sha256=data_sha256,
     )
 
 

@@ -71,6 +71,7 @@ def run_stage(
                 record_failure(run_dir, error)
                 raise
             (run_dir / FAILED).unlink(missing_ok=True)
+            write_config(run_dir, cfg)  # again: with what train() resolved (setup_torch's thread count)
             metrics["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
             write_metrics(run_dir, metrics)
         remove_checkpoints(run_dir)
@@ -116,6 +117,9 @@ def setup_torch(cfg: DictConfig) -> None:
     pin_cpu_isa(cfg.trainer.get("cpu_isa"))  # before torch runs its first kernel
     if cfg.trainer.get("num_threads"):
         torch.set_num_threads(int(cfg.trainer.num_threads))
+    # null is torch's default: this machine's cores, fewer in a parallel sweep's worker. The thread
+    # count changes a CPU run's last bits, so the run's config.yaml records the one it used.
+    cfg.trainer.num_threads = torch.get_num_threads()
 
 
 def base_metrics(cfg: DictConfig, command: str, kind: str, variant: str, task: str | None, result) -> dict:
@@ -139,6 +143,8 @@ def base_metrics(cfg: DictConfig, command: str, kind: str, variant: str, task: s
             "stopped_early": result.stopped_early,
             "timing": {"train_s": round(result.train_s, 2), "test_eval_s": round(result.test_eval_s, 2)},
             "history": result.history,
+            # A finished run is skipped whatever its raw files hold now: this says which data it read.
+            "data_sha256": result.data_sha256,
         }
     )
     return metrics

@@ -59,7 +59,8 @@ def test_fusion_records_activations_over_the_evaluated_rows(run_tree):
     afuse("evaluate", f"run={run}", *run_tree.eval_args("name=fusion-activations"))
     evaluated = json.loads((run / "eval" / "fusion-activations" / "activations.json").read_text())
     trained = json.loads((run / "activations.json").read_text())
-    assert evaluated["sources"] == trained["sources"] == ["cb", "rte"]
+    # fusion.sources=[cb,rte], fused in the paper's order
+    assert evaluated["sources"] == trained["sources"] == ["rte", "cb"]
     assert evaluated["tokens"] == trained["tokens"]  # the same test rows, every non-padding token
     for row, expected in zip(evaluated["matrix"], trained["matrix"], strict=True):
         assert sum(row) == pytest.approx(1.0)

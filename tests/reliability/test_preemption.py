@@ -5,6 +5,7 @@ afuse.cli.exit_for_requeue). The rerun resumes and ends exactly like an uninterr
 
 import json
 import random
+import shutil
 import signal
 
 import pytest
@@ -92,3 +93,16 @@ def test_a_resumed_runs_training_time_counts_its_earlier_processes(work, referen
     resumed = afuse_inproc("train-adapter", *overrides(work, reference.raw_dir))
     assert resumed.code == 0, resumed.out
     assert 1000.0 < read_metrics(run_dir(work))["timing"]["train_s"] < 1000.0 + 300
+
+
+@pytest.mark.slow  # a child process
+def test_a_first_run_that_tokenised_its_data_resumes(work, reference, afuse_inproc):
+    """A new user's first run tokenises its task, then is stopped; the rerun reads the same rows
+    back from the tokenised cache and must take them for the data its checkpoint was made on."""
+    shutil.rmtree(work / "data" / "cache")
+    step = random.randint(1, TOTAL_STEPS)
+    child = run_afuse("train-adapter", overrides(work, reference.raw_dir), work, fault=f"SIGTERM@{step}")
+    assert child.code == 143, f"SIGTERM at step {step}:\n{child.out}"
+    assert "tokenised with" in child.out  # this process built the cache
+    check_interrupted(run_dir(work), step)
+    check_resumed(work, reference, afuse_inproc, step)

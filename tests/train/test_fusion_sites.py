@@ -5,7 +5,9 @@ code before fusion sites existed (commit cf84124, which fused Houlsby sources af
 only), with the very commands below:
 
     git archive cf84124 | tar -x -C /tmp/afuse_old && cp tests/train/test_fusion_sites.py /tmp/afuse_old/tests/train/
-    cd /tmp/afuse_old && python -m tests.train.test_fusion_sites /tmp/before
+    cd /tmp/afuse_old && touch tests/__init__.py
+    sed -i 's/afuse.run_identity import/afuse.runs import/' tests/train/test_fusion_sites.py   # where cf84124 has it
+    PYTHONPATH=$PWD OMP_NUM_THREADS=1 python -m tests.train.test_fusion_sites /tmp/before
     cp /tmp/afuse_old/tests/fixtures/fusion_sites/houlsby_ffn_before.json <repo>/tests/fixtures/fusion_sites/
 """
 
@@ -47,7 +49,8 @@ def run(root: Path, raw_dir: Path, *fuse_overrides: str) -> None:
     """Stage 1 for cb and rte (skipped once done), then a fusion for cb over both."""
     for task in ("cb", "rte"):
         _cli("train-adapter", f"task={task}", *common(root, raw_dir))
-    _cli("fuse", "target=cb", "fusion.sources=[cb,rte]", *common(root, raw_dir), *fuse_overrides)
+    # In the paper's order, the order afuse fuses them in (before commit 7f52350: the listed one).
+    _cli("fuse", "target=cb", "fusion.sources=[rte,cb]", *common(root, raw_dir), *fuse_overrides)
 
 
 def _cli(*argv: str) -> None:

@@ -5,7 +5,7 @@ from omegaconf import OmegaConf
 
 from afuse.errors import ConfigError
 from afuse.train.checkpoint_dirs import CHECKPOINT_DIR
-from afuse.train.run_lifecycle import run_stage
+from afuse.train.run_lifecycle import run_stage, setup_torch
 
 METRICS = {"test": {"accuracy": 0.5, "majority_rate": 0.5}}
 
@@ -46,3 +46,55 @@ def test_a_finished_run_from_before_a_new_setting_is_still_skipped(tmp_path):
     newer.trainer.lr = 2.0
     with pytest.raises(ConfigError, match=r"trainer.lr: 1.0 -> 2.0"):
         run_stage(newer, tmp_path, fails)
+
+
+@pytest.mark.parametrize("given", [None, 1, 2])
+def test_config_yaml_records_the_thread_count_the_run_used(given, tmp_path):
+    """The thread count changes a CPU run's numbers in their last bits (reductions split over
+    threads), and trainer.num_threads=null means torch's default: the machine's cores, or fewer
+    in a parallel sweep's worker. The record must say what ran, so that its config reruns it."""
+    import torch
+
+    cfg = OmegaConf.create({"force": False, "trainer": {"num_threads": given, "cpu_isa": None}})
+    before = torch.get_num_threads()
+
+    def train() -> dict:
+        setup_torch(cfg)
+        return dict(METRICS)
+
+    try:
+        run_stage(cfg, tmp_path, train)
+        used = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    assert used == (given or before)
+    assert OmegaConf.load(tmp_path / "config.yaml").trainer.num_threads == used
+
+
+@pytest.mark.slow  # three small training runs of the tiny model in this process
+def test_metrics_json_records_the_data_the_run_read(tmp_path, shared_data):
+    """A finished run is skipped whatever the raw files hold now; its record says which data it
+    read (the sha256 of its tokenised splits), so a result can be tied to its data."""
+    import json
+    import shutil
+
+    from afuse.run_identity import stage1_dir
+    from afuse.runs import read_metrics
+    from tests.commands.test_source_order import afuse, settings
+
+    raw = tmp_path / "raw"
+    shutil.copytree(shared_data / "CB", raw / "CB")
+
+    def data_sha256(name: str) -> str:
+        afuse("train-adapter", "task=cb", *settings(tmp_path / name, tmp_path / "data", raw))
+        return read_metrics(stage1_dir(tmp_path / name / "runs", "tiny", "pfeiffer_rf16", "cb", 1))[
+            "data_sha256"
+        ]
+
+    first = data_sha256("first")
+    assert data_sha256("same") == first and len(first) == 64
+    rows = (raw / "CB" / "train.jsonl").read_text().splitlines()
+    row = json.loads(rows[0])
+    row["premise"] = "An edited premise."
+    (raw / "CB" / "train.jsonl").write_text("\n".join([json.dumps(row), *rows[1:]]) + "\n")
+    assert data_sha256("edited") != first

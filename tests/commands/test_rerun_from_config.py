@@ -1,0 +1,42 @@
+"""A run's config.yaml is enough to redo it: `afuse <command> --config-dir <run dir> --config-name
+config +hydra=default` (README, "Rerunning a run from its record") trains the same numbers and
+weights, into another runs tree or in place with force=true."""
+
+from pathlib import Path
+
+import pytest
+
+from afuse.run_identity import stage1_dir, stage2_dir
+from tests.commands.test_source_order import afuse, outcome, settings
+
+pytestmark = pytest.mark.slow  # small training runs of the tiny model in this process
+
+
+def from_record(command: str, run: Path, *overrides: str) -> None:
+    afuse(command, "--config-dir", str(run), "--config-name", "config", "+hydra=default", *overrides)
+
+
+def test_a_stage1_run_is_redone_from_its_config_yaml(tmp_path, shared_data):
+    afuse("train-adapter", "task=cb", *settings(tmp_path / "first", tmp_path / "data", shared_data))
+    run = stage1_dir(tmp_path / "first" / "runs", "tiny", "pfeiffer_rf16", "cb", 1)
+    from_record("train-adapter", run, f"paths.runs={tmp_path}/again")
+    again = stage1_dir(tmp_path / "again", "tiny", "pfeiffer_rf16", "cb", 1)
+    assert outcome(again) == outcome(run)
+    assert (again / "config.yaml").read_text() == (run / "config.yaml").read_text().replace(
+        f"{tmp_path}/first/runs", f"{tmp_path}/again"
+    )
+    assert list((tmp_path / "first" / "logs").iterdir())  # afuse's log folder, not ./outputs
+    assert not (Path.cwd() / "outputs").exists()
+
+
+def test_a_fusion_run_is_redone_in_place_from_its_config_yaml(tmp_path, shared_data):
+    args = settings(tmp_path, tmp_path / "data", shared_data)
+    for task in ("rte", "cb"):
+        afuse("train-adapter", f"task={task}", *args)
+    afuse("fuse", "target=cb", "fusion.sources=[cb,rte]", *args)
+    [variant] = [p.name for p in (tmp_path / "runs" / "stage2" / "tiny").iterdir()]
+    run = stage2_dir(tmp_path / "runs", "tiny", variant, "cb", 1)
+    first = outcome(run)
+    from_record("fuse", run, "force=true")
+    assert outcome(run) == first
+    assert (run / "metrics.previous.json").is_file()  # it did train again
