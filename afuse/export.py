@@ -69,6 +69,11 @@ class Export:
                 f'model.load_adapter_fusion("{self.fusion}")',
                 f"model.set_active_adapters(Fuse({from_names}))",
             ]
+            # A Fuse names no head, so the library activates none (the model would return hidden
+            # states): the target's head, loaded with the fusion, is activated by its name.
+            lines += [
+                f'model.active_head = "{name}"' for name, path in self.heads.items() if path == self.fusion
+            ]
         else:
             lines.append(f'model.set_active_adapters("{next(iter(self.adapters))}")')
         return "\n".join(lines)

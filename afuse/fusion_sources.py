@@ -77,6 +77,12 @@ def source_by_path(path: Path) -> Source:
     run = parse_run_dir(path)
     if run is None:
         return Source(path.name, path)
+    if run.stage == 1 and run.variant == MT_A:  # its adapters need its encoder under them
+        tasks = "" if run.task == "all16" else f" fusion.sources=[{run.task.replace('-', ',')}]"
+        raise MissingInputError(
+            f"fusion.sources entry {path} is an MT-A run: its adapters are fused on its own encoder with "
+            f"adapters=mt_a{tasks} (and its model, seed and paths.runs)"
+        )
     if not (path / "adapter_config.json").is_file():
         what = "a stage-2 (fuse) run" if run.stage == 2 else f"a stage-1 {run.variant} run"
         raise MissingInputError(

@@ -3,23 +3,23 @@
     model = load_run_model(run_dir)            # eval mode; the run's adapter or fusion and head active
     model = load_run_model(mt_a_run, task="rte")
 
-train-adapter: the encoder, the run's adapter and head. fuse: the stage-1 (or MT-A) adapters it
-fused, found the way `afuse fuse` found them but under the run's own runs/ tree, its fusion and
-head. train-multitask: the MT-A encoder with one task's adapter and head (default: the first).
+Any kind of run, rebuilt as afuse evaluate / predict rebuild it (afuse.inference.rebuild.load_run).
+Also here, shared by them and export: reading a run directory, and a Fusion run's sources (the
+stage-1 or MT-A adapters it fused, found the way `afuse fuse` found them but under the run's own
+runs/ tree).
 """
 
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from afuse.errors import ConfigError, MissingInputError
+from afuse.errors import MissingInputError
 from afuse.fusion_sources import check_fusion_file
-from afuse.modeling import AfuseModel, load_backbone
+from afuse.modeling import AfuseModel
 from afuse.result_check import read_finished_run
 from afuse.run_identity import MT_A, parse_run_dir
-from afuse.runs import CONFIG, METRICS, is_complete, read_metrics
+from afuse.runs import CONFIG, METRICS, is_complete
 
-HEAD = "head"
 FUSION_FILE = "fusion.safetensors"
 ENCODER_FILE = "encoder.safetensors"
 
@@ -97,42 +97,13 @@ def missing_weights(path: Path, run_dir: Path, hint: str | None = None) -> str:
 
 
 def load_run_model(run_dir: str | Path, task: str | None = None) -> AfuseModel:
-    run_dir = Path(run_dir)
-    cfg = run_config(run_dir)
-    metrics = read_metrics(run_dir)
-    command = metrics.get("command")
-    task = _checked_task(run_dir, cfg, command, task)
-    model = AfuseModel(load_backbone(cfg.model).encoder, family=cfg.model.family)
-    if command == "fuse":
-        load_fusion_run(model, run_dir, cfg, metrics)
-        model.load_head(HEAD, run_dir / "head.safetensors", cfg.task)
-        model.set_active(fusion=True, head=HEAD)
-    elif command == "train-multitask":
-        model.load_encoder(run_dir / "encoder.safetensors")
-        model.load_adapter(task, run_dir / "adapters" / task)
-        model.load_head(HEAD, run_dir / "heads" / f"{task}.safetensors")
-        model.set_active(adapter=task, head=HEAD)
-    elif command == "train-adapter":
-        model.load_adapter(task, run_dir)
-        model.load_head(HEAD, run_dir / "head.safetensors", cfg.task)
-        model.set_active(adapter=task, head=HEAD)
-    else:
-        raise ConfigError(f"{run_dir}: a {command} run has no adapter or fusion to load")
-    return model.eval()
+    """The model of a finished run of any kind (ST-A, Houlsby, Head, Full with save_encoder=true,
+    Fusion, MT-A), in eval mode, its adapter or fusion and head active: the model afuse evaluate
+    and predict score (afuse.inference.rebuild.load_run, which also gives its tokenizer and labels).
+    `task=` picks an MT-A run's task (default: its first); another task is refused."""
+    from afuse.inference.rebuild import load_run  # it builds on this module
 
-
-def _checked_task(run_dir: Path, cfg: DictConfig, command: str | None, task: str | None) -> str | None:
-    """The task whose head to load: an MT-A run's given (default: its first), else the run's own.
-    Another task is refused: the model returned would answer with the run's task's labels."""
-    if command == "train-multitask":
-        tasks = [str(t) for t in cfg.tasks]
-        if task is not None and task not in tasks:
-            raise ConfigError(
-                f"{run_dir} is an MT-A run over {len(tasks)} tasks ({', '.join(tasks)}): "
-                f"task={task} is not one of them"
-            )
-        return task or tasks[0]
-    own = str(cfg.task.name) if cfg.get("task") is not None else None
-    if task is not None and task != own:
-        raise ConfigError(f"{run_dir} predicts {own}, not {task}: leave task= out (or set task={own})")
-    return own
+    run_dir, cfg, metrics = read_run(run_dir)
+    if task is None and metrics.get("kind") == MT_A:
+        task = str(cfg.tasks[0])
+    return load_run(run_dir, task).model

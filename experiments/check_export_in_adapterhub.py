@@ -6,9 +6,10 @@
 
 The first command rebuilds the run from its own files (afuse's fusion.safetensors and
 head.safetensors, the stage-1 adapters it fused) and stores its eval-mode logits on fixed padded
-inputs in <dir>/afuse_logits.safetensors. The second loads <dir> with the library's default calls
-(from_pretrained(encoder), load_adapter(dir), load_adapter_fusion(dir)) and compares its logits
-with afuse's (max |diff| must be < 1e-5).
+inputs in <dir>/afuse_logits.safetensors. The second runs the library calls afuse export printed
+(export.json's load_with_adapters: from_pretrained(encoder), load_adapter(dir),
+load_adapter_fusion(dir), the active adapters and head) and compares the logits of the model they
+give with afuse's (max |diff| must be < 1e-5).
 """
 
 import json
@@ -45,22 +46,19 @@ def afuse_logits(run_dir: Path, out: Path) -> None:
 
 def library_logits(out: Path) -> None:
     import adapters
-    from adapters import AutoAdapterModel
-    from adapters.composition import Fuse
 
     manifest = json.loads((out / "export.json").read_text())
     expected = load_file(out / "afuse_logits.safetensors")
-    model = AutoAdapterModel.from_pretrained(str(out / manifest["encoder"]))
-    names = [model.load_adapter(str(out / path)) for path in manifest["adapters"].values()]
+    # The code afuse export printed, as a user runs it (its active head included: no head= below).
+    namespace = {}
+    exec("\n".join(manifest["load_with_adapters"]), namespace)
+    model = namespace["model"]
+    names = list(manifest["adapters"])
     head = next(iter(manifest["heads"]))  # MT-A: the first task's
-    if manifest["fusion"]:
-        model.load_adapter_fusion(str(out / manifest["fusion"]))
-        model.set_active_adapters(Fuse(*names))
-    else:
-        model.set_active_adapters(head)
+    assert model.active_head == head, f"the printed code activates head {model.active_head!r}, not {head!r}"
     with torch.no_grad():
         logits = model.eval()(
-            input_ids=expected["input_ids"], attention_mask=expected["attention_mask"], head=head
+            input_ids=expected["input_ids"], attention_mask=expected["attention_mask"]
         ).logits
     diff = (logits - expected["logits"]).abs().max().item()
     print(

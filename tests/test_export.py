@@ -291,3 +291,20 @@ def test_a_fusion_file_over_other_sources_than_its_run_is_not_rebuilt(root, tmp_
     for rebuild in (load_run_model, load_run, lambda run: export_run(run, tmp_path / "out")):
         with pytest.raises(DamagedResultError, match=r"fusion.safetensors is over \['cb', 'rte'\]"):
             rebuild(run_dir)
+
+
+def test_the_printed_fusion_loading_code_activates_the_targets_head(tmp_path):
+    """The library's set_active_adapters(Fuse(...)) activates no head (a Fuse has no head's name),
+    so the printed code gave a model that returned hidden states, no logits: the target's head,
+    loaded by load_adapter_fusion, must be made active by name."""
+    from afuse.export import Export
+
+    export = Export(tmp_path, "bert", "bert-base-uncased")
+    export.adapters = {"rte": tmp_path / "rte", "mnli": tmp_path / "mnli"}
+    export.heads = {"rte": tmp_path / "fusion"}
+    export.fusion = tmp_path / "fusion"
+    lines = export.loading_code().splitlines()
+    assert lines[-2:] == ['model.set_active_adapters(Fuse("rte", "mnli"))', 'model.active_head = "rte"']
+
+    export.fusion, export.heads = None, {"rte": tmp_path / "rte"}
+    assert export.loading_code().splitlines()[-1] == 'model.set_active_adapters("rte")'  # same name: head too

@@ -77,3 +77,14 @@ def test_a_run_without_an_adapter_is_refused_naming_what_it_is(tmp_path, parts, 
     run.mkdir(parents=True)
     with pytest.raises(MissingInputError, match=re.escape(f"is {what}, which has no adapter to fuse")):
         source_by_path(run)
+
+
+def test_an_mt_a_run_given_as_a_source_says_how_its_adapters_are_fused(tmp_path):
+    """It said an MT-A run 'has no adapter to fuse', though it holds one per task: they are fused
+    on top of its own encoder with adapters=mt_a."""
+    run = tmp_path.joinpath("runs", "stage1", "minilm", "mt_a", "rte-cb", "seed1")
+    run.mkdir(parents=True)
+    with pytest.raises(MissingInputError) as error:
+        source_by_path(run)
+    assert "no adapter to fuse" not in str(error.value)
+    assert "adapters=mt_a fusion.sources=[rte,cb] (and its model, seed and paths.runs)" in str(error.value)

@@ -34,3 +34,20 @@ def test_an_mt_a_run_asked_for_a_task_it_was_not_trained_on_names_its_tasks(tmp_
     """It failed looking for adapters/sst2/, an error about a missing file rather than the task."""
     with pytest.raises(ConfigError, match=r"MT-A run over 2 tasks \(rte, cb\): task=sst2 is not one of them"):
         load_run_model(multitask_record(tmp_path), task="sst2")
+
+
+def test_a_head_baseline_run_is_rebuilt_like_evaluate_rebuilds_it(tmp_path):
+    """load_run_model refused a Head run ('a finetune run has no adapter or fusion to load'), one
+    that afuse evaluate and predict rebuild; the Python API gives the same model they score."""
+    import torch
+
+    from afuse.inference.rebuild import load_run
+    from tests.inference.conftest import untrained_head_run
+
+    run_dir = untrained_head_run(tmp_path, "cb")
+    model = load_run_model(run_dir)
+    ids = torch.randint(1000, 2000, (2, 7), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ours, theirs = model(ids, torch.ones_like(ids)), load_run(run_dir).model(ids, torch.ones_like(ids))
+    assert not model.training and ours.shape == (2, 3)
+    torch.testing.assert_close(ours, theirs, atol=0, rtol=0)

@@ -53,20 +53,25 @@ class MalformedLog:
                     "count": len(rows),
                     "rows": self.rows.get(file),
                     # every malformed row, in file order (the key predates listing them all)
-                    "examples": [{"position": pos, "reason": why} for pos, why in sorted(rows, key=_in_file_order)],
+                    "examples": [
+                        {"position": pos, "reason": why} for pos, why in sorted(rows, key=_in_file_order)
+                    ],
                 }
                 for file, rows in self.by_file.items()
             },
         }
 
-    def report(self, task: str) -> None:
+    def report(self, task: str, listed_in: str | None = "manifest.json") -> None:
+        """One warning per file; `listed_in` names where every row is listed (None: nowhere)."""
+        listed = f" (listed in {listed_in})" if listed_in else ""
         for file, rows in self.by_file.items():
             position, reason = min(rows, key=_in_file_order)
             log.warning(
-                "%s: %d malformed row(s) in %s left out (listed in manifest.json); first at %s: %s",
+                "%s: %d malformed row(s) in %s left out%s; first at %s: %s",
                 task,
                 len(rows),
                 file,
+                listed,
                 position,
                 reason,
             )

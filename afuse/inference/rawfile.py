@@ -135,6 +135,13 @@ def _choose_fields(records, task_cfg, file_cfg, labelled) -> tuple[dict, Normali
             best, best_hits = (fields, normalizer), hits
     if best is None or (probe and best_hits == 0):
         seen = ", ".join(sorted(map(str, probe[0].fields))) if probe else "none"
+        unknown = _unknown_labels(probe, task_cfg, file_cfg) if labelled and task_cfg.get("labels") else []
+        if unknown:
+            valid = ", ".join(sorted(map(str, task_cfg.labels)))
+            raise ConfigError(
+                f"the file's labels ({', '.join(map(repr, unknown))}) are not task {task_cfg.name}'s ({valid}); "
+                f"map them with file.label_aliases, e.g. file.label_aliases='{{{unknown[0]}: {task_cfg.labels[0]}}}'"
+            )
         if labelled and _readable_unlabelled(records, task_cfg, file_cfg):
             raise ConfigError(
                 f"the file ({seen}) has no labels for task {task_cfg.name}: afuse evaluate scores "
@@ -148,6 +155,26 @@ def _choose_fields(records, task_cfg, file_cfg, labelled) -> tuple[dict, Normali
             "file.header=false for a TSV without a header)"
         )
     return best
+
+
+def _unknown_labels(probe, task_cfg, file_cfg) -> list[str]:
+    """The label values of rows that fit the task but for a label it does not have."""
+    unknown = []
+    for fields in _candidates(task_cfg, file_cfg):
+        if "text_a" not in fields or "label" not in fields:
+            continue
+        normalizer = _normalizer(task_cfg, file_cfg, fields)
+        for record in probe:
+            try:
+                normalizer.row(record.fields, fields, labelled=True)
+            except RowProblem as problem:
+                if str(problem).startswith("unknown label") and _fits(
+                    normalizer, record.fields, fields, False
+                ):
+                    unknown.append(str(lookup(record.fields, fields["label"])))
+        if unknown:
+            return sorted(set(unknown))[:5]
+    return []
 
 
 def _readable_unlabelled(records, task_cfg, file_cfg) -> bool:
@@ -208,8 +235,10 @@ def read_file(
         result.ids.append(_own_id(record.fields, fields, id_field, record.position))
         row["id"] = str(result.ids[-1])
         result.rows.append(row)
-    if result.malformed.total:
-        result.malformed.report(task_cfg.name)
+    if result.malformed.total:  # evaluate lists them in its metrics.json; predict keeps no record
+        result.malformed.report(
+            task_cfg.name, "the evaluation's metrics.json, rows.malformed" if labelled else None
+        )
     if not result.rows:
         raise ConfigError(
             f"file={path}: no usable rows ({result.malformed.total} malformed of {len(records)})"

@@ -55,6 +55,9 @@ def test_bad_settings_fail_with_one_line(head_run, shared_data, tmp_path):
         ("predict", [f"run={head_run}", f"file={shared_data}/CB/test.jsonl", "format=glue"], "cb is in format=superglue"),
         ("evaluate", [f"run={head_run}", "task=rte"], "predicts cb, not rte"),
         ("evaluate", [f"run={head_run}", "batch_size=0"], "batch_size must be an integer >= 1"),
+        # model= is for adapterhub=; a run was rebuilt on its own model, the setting ignored without a word
+        ("evaluate", [f"run={head_run}", "model=minilm"], "model=minilm: a run is rebuilt on the model it was trained on (tiny)"),
+        ("predict", [f"run={head_run}", f"file={shared_data}/CB/test.jsonl", "model.family=roberta"], "model.family=roberta: a run is rebuilt on the model it was trained on (tiny)"),
     ]  # fmt: skip
     for command, args, expected in cases:
         result = afuse(command, *args, cwd=tmp_path)

@@ -34,3 +34,32 @@ def test_named_columns_over_a_header_say_which_line_they_skip(tmp_path, caplog):
     assert len(read.rows) == 1
     assert "skipped as its header" in caplog.text and "it 's a charming journey" in caplog.text
     assert "file.header=false" in caplog.text
+
+
+def test_a_file_whose_labels_are_not_the_tasks_names_them_and_the_valid_ones(tmp_path):
+    """Every label spelt otherwise than the task's ('maybe'): evaluate said the file had no labels
+    and to use afuse predict, though its label field was there; it names the labels and the fix."""
+    import json
+
+    path = tmp_path / "cb.jsonl"
+    rows = [
+        {"premise": "A man sleeps.", "hypothesis": "He rests.", "label": "maybe", "idx": i} for i in range(3)
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with pytest.raises(ConfigError) as error:
+        read_file(path, task_config("cb"), None, labelled=True)
+    message = str(error.value)
+    assert "has no labels" not in message
+    assert "'maybe'" in message and "contradiction, entailment, neutral" in message
+    assert "file.label_aliases" in message
+
+
+def test_malformed_rows_of_a_scored_file_are_not_said_to_be_in_a_manifest(tmp_path, caplog):
+    """The warning said 'listed in manifest.json', a file prepare-data writes and evaluate does not."""
+    path = tmp_path / "sst2.tsv"
+    path.write_text("sentence\tlabel\nfine film\t1\nbad film\tmaybe\n")
+    with caplog.at_level("WARNING"):
+        read = read_file(path, task_config("sst2"), None, labelled=True)
+    assert len(read.rows) == 1 and read.malformed_summary()["count"] == 1
+    assert "manifest.json" not in caplog.text
+    assert "1 malformed row(s) in sst2.tsv left out" in caplog.text and "rows.malformed" in caplog.text
