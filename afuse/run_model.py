@@ -43,11 +43,24 @@ def read_run(run_dir: str | Path) -> tuple[Path, DictConfig, dict]:
         )
     if not is_complete(run_dir):
         raise MissingInputError(
-            f"run={run_dir}: the run is not finished (no {METRICS}); let it finish or resume it first "
-            "(`afuse status` shows its state)"
+            f"run={run_dir}: the run is not finished (no {METRICS}): {_unfinished(run_dir)}"
         )
     cfg, metrics = read_finished_run(run_dir)
     return run_dir, cfg, metrics
+
+
+def _unfinished(run_dir: Path) -> str:
+    """What an unfinished run is doing and what to do about it: waiting is all a training run
+    needs, a rerun of the command resumes a failed or stopped one."""
+    from afuse.commands.status import State, job_state
+
+    state, note = job_state(run_dir)
+    if state is State.RUNNING:
+        return f"it is still training ({note}); score it once it is done (`afuse status` shows when)"
+    made = "rerun the command that made it to resume from its last checkpoint"
+    if state is State.FAILED:
+        return f"it failed ({note}); {made} once the cause is fixed"
+    return f"it stopped before the end; {made}"
 
 
 def run_config(run_dir: Path) -> DictConfig:

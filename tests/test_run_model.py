@@ -1,11 +1,16 @@
 """`afuse.run_model.load_run_model(run_dir, task=...)`: a task the run has no head for is refused
-in one line naming the run's own task(s), never answered with another task's model."""
+in one line naming the run's own task(s), never answered with another task's model; a run that is
+not finished says whether it is training, failed or stopped (every command that rebuilds a run)."""
+
+import os
 
 import pytest
 
-from afuse.errors import ConfigError
+from afuse.errors import ConfigError, MissingInputError
 from afuse.run_identity import multitask_dir
-from afuse.run_model import load_run_model
+from afuse.run_model import load_run_model, read_run
+from tests.commands.test_status import fail, lock
+from tests.synthetic import write_run
 from tests.test_export import adapter_run
 
 
@@ -51,3 +56,25 @@ def test_a_head_baseline_run_is_rebuilt_like_evaluate_rebuilds_it(tmp_path):
         ours, theirs = model(ids, torch.ones_like(ids)), load_run(run_dir).model(ids, torch.ones_like(ids))
     assert not model.training and ours.shape == (2, 3)
     torch.testing.assert_close(ours, theirs, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("state", "says"),
+    [
+        ("running", f"it is still training (pid {os.getpid()}); score it once it is done"),
+        ("failed", "it failed (RuntimeError: CUDA out of memory); rerun the command that made it to resume"),
+        (
+            "stopped",
+            "it stopped before the end; rerun the command that made it to resume from its last checkpoint",
+        ),
+    ],
+)
+def test_an_unfinished_run_says_whether_it_is_training_failed_or_stopped(tmp_path, state, says):
+    run_dir = write_run(tmp_path / "run", None)  # config.yaml, no metrics.json
+    if state == "running":
+        lock(run_dir, os.getpid())
+    elif state == "failed":
+        fail(run_dir)
+    with pytest.raises(MissingInputError) as refused:
+        read_run(run_dir)
+    assert f"run={run_dir}: the run is not finished (no metrics.json): {says}" in str(refused.value)
