@@ -135,13 +135,9 @@ def _choose_fields(records, task_cfg, file_cfg, labelled) -> tuple[dict, Normali
             best, best_hits = (fields, normalizer), hits
     if best is None or (probe and best_hits == 0):
         seen = ", ".join(sorted(map(str, probe[0].fields))) if probe else "none"
-        unknown = _unknown_labels(probe, task_cfg, file_cfg) if labelled and task_cfg.get("labels") else []
+        unknown = _unknown_labels(probe, task_cfg, file_cfg) if labelled else []
         if unknown:
-            valid = ", ".join(sorted(map(str, task_cfg.labels)))
-            raise ConfigError(
-                f"the file's labels ({', '.join(map(repr, unknown))}) are not task {task_cfg.name}'s ({valid}); "
-                f"map them with file.label_aliases, e.g. file.label_aliases='{{{unknown[0]}: {task_cfg.labels[0]}}}'"
-            )
+            raise ConfigError(_unknown_labels_message(task_cfg, unknown))
         if labelled and _readable_unlabelled(records, task_cfg, file_cfg):
             raise ConfigError(
                 f"the file ({seen}) has no labels for task {task_cfg.name}: afuse evaluate scores "
@@ -155,6 +151,22 @@ def _choose_fields(records, task_cfg, file_cfg, labelled) -> tuple[dict, Normali
             "file.header=false for a TSV without a header)"
         )
     return best
+
+
+def _unknown_labels_message(task_cfg: DictConfig, unknown: list[str]) -> str:
+    shown = ", ".join(map(repr, unknown))
+    if task_cfg.kind == "multiple_choice":  # the label names a choice; there are no aliases to map
+        keys = (task_cfg.get("local") or {}).get("choice_keys") or range(task_cfg.num_choices)
+        return (
+            f"the file's answers ({shown}) are not task {task_cfg.name}'s choice keys "
+            f"({', '.join(map(str, keys))}): a row's label names one of its choices "
+            "(file.fields='{label: <field>, ...}' names the field that holds it)"
+        )
+    valid = ", ".join(sorted(map(str, task_cfg.labels)))
+    return (
+        f"the file's labels ({shown}) are not task {task_cfg.name}'s ({valid}); "
+        f"map them with file.label_aliases, e.g. file.label_aliases='{{{unknown[0]}: {task_cfg.labels[0]}}}'"
+    )
 
 
 def _unknown_labels(probe, task_cfg, file_cfg) -> list[str]:

@@ -63,3 +63,20 @@ def test_malformed_rows_of_a_scored_file_are_not_said_to_be_in_a_manifest(tmp_pa
     assert len(read.rows) == 1 and read.malformed_summary()["count"] == 1
     assert "manifest.json" not in caplog.text
     assert "1 malformed row(s) in sst2.tsv left out" in caplog.text and "rows.malformed" in caplog.text
+
+
+def test_a_multiple_choice_file_whose_answers_are_not_choice_keys_names_them_and_the_keys(
+    shared_data, tmp_path
+):
+    """CSQA rows answered 'Z' (no such choice): evaluate said the file had no labels and to use afuse
+    predict, though its answerKey field was there; it names the answers and the task's keys."""
+    rows = (shared_data / "CSQA" / "valid.jsonl").read_text().splitlines()[:5]
+    path = tmp_path / "csqa.jsonl"
+    path.write_text("".join(line.replace('"answerKey": "', '"answerKey": "Z') + "\n" for line in rows))
+    assert '"answerKey": "Z' in path.read_text()
+    with pytest.raises(ConfigError) as error:
+        read_file(path, task_config("csqa"), None, labelled=True)
+    message = str(error.value)
+    assert "has no labels" not in message
+    assert "answers (" in message and "'Z" in message and "(A, B, C, D, E)" in message
+    assert "file.label_aliases" not in message  # multiple choice takes none
