@@ -9,12 +9,13 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from afuse.adapterhub_files import adapter_weights_file
-from afuse.config import task_names
+from afuse.config import PAPER_TASKS, task_names
 from afuse.errors import AfuseError, ConfigError, MissingInputError
 from afuse.result_check import DamagedResultError, result_damage
 from afuse.run_identity import (
     MT_A,
     fused_sites,
+    multitask_tasks,
     parse_run_dir,
     requested_sources,
     source_run_dir,
@@ -78,10 +79,11 @@ def source_by_path(path: Path) -> Source:
     if run is None:
         return Source(path.name, path)
     if run.stage == 1 and run.variant == MT_A:  # its adapters need its encoder under them
-        tasks = "" if run.task == "all16" else f" fusion.sources=[{run.task.replace('-', ',')}]"
+        tasks = multitask_tasks(run.task)  # fusion.sources' default is the paper's 16
+        listed = "" if sorted(tasks) == sorted(PAPER_TASKS) else f" fusion.sources=[{','.join(tasks)}]"
         raise MissingInputError(
             f"fusion.sources entry {path} is an MT-A run: its adapters are fused on its own encoder with "
-            f"adapters=mt_a{tasks} (and its model, seed and paths.runs)"
+            f"adapters=mt_a{listed} (and its model, seed and paths.runs)"
         )
     if not (path / "adapter_config.json").is_file():
         what = "a stage-2 (fuse) run" if run.stage == 2 else f"a stage-1 {run.variant} run"
