@@ -88,10 +88,15 @@ def command_line_data(cfg: DictConfig) -> dict:
 def _refuse_model_settings(run_dir) -> None:
     """model= / model.* are for adapterhub= adapters: a run's weights fit only the model it was
     trained on, and they were ignored without a word (the run's model was used all the same)."""
+    model_settings = [
+        o for o in command_line_overrides() if o.lstrip("+~").split("=")[0].split(".")[0] == "model"
+    ]
+    if not model_settings:
+        return  # the common case: the run is read once, by load_run
     own = str(read_run(run_dir)[1].model.name)
-    for override in command_line_overrides():
+    for override in model_settings:
         key, _, value = override.lstrip("+~").partition("=")
-        if key.startswith("model.") or (key == "model" and value != own):
+        if key.startswith("model.") or value != own:
             raise ConfigError(
                 f"{override}: a run is rebuilt on the model it was trained on ({own}), so model settings "
                 "do not apply to run= (they are for adapterhub=<dir>); leave it out"
