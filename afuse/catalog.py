@@ -14,10 +14,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from afuse.fusion_sources import SourceDigests, retrained_sources, stale_sources_note
 from afuse.result_check import load_config_yaml, result_damage
 from afuse.run_identity import STAGES, find_run_dirs
 from afuse.runs import CONFIG, METRICS
+from afuse.source_digests import SourceDigests, retrained_sources, stale_sources_note
 
 DAMAGED = "damaged"
 STALE = "stale"  # finished, but a Fusion over source adapters retrained since (afuse status's `stale`)

@@ -183,7 +183,8 @@ def _head(export: Export, path: Path, name: str, task_cfg, directory: Path) -> N
 
 def _fusion_run(export: Export, run_dir: Path, cfg, with_encoder: bool) -> Path | None:
     """Sources, fusion and head of a fuse run; returns the run whose encoder must go too (MT-A)."""
-    from afuse.fusion_sources import check_fusion_file, source_positions
+    from afuse.fusion_sources import source_positions
+    from afuse.source_digests import check_fusion_file
 
     # Found as `afuse fuse` found them, under the run's runs/ tree.
     mt_run, sources = fusion_sources(cfg, run_dir, read_metrics(run_dir))

@@ -1,16 +1,12 @@
 """Which adapters a Fusion run composes, where they are, and what to run when some are missing."""
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
-from omegaconf.errors import OmegaConfBaseException
 
-from afuse.adapterhub_files import adapter_weights_file
 from afuse.config import PAPER_TASKS, task_names
-from afuse.errors import AfuseError, ConfigError, MissingInputError
+from afuse.errors import ConfigError, MissingInputError
 from afuse.result_check import DamagedResultError, result_damage
 from afuse.run_identity import (
     MT_A,
@@ -21,10 +17,7 @@ from afuse.run_identity import (
     source_run_dir,
     source_seed,
 )
-from afuse.runs import METRICS, is_complete
-
-# metrics.json of a Fusion run: sha256 of each source's adapter weights file, as it was trained on them.
-SOURCE_DIGESTS = "source_sha256"
+from afuse.runs import is_complete
 
 # Overrides of the fuse command that also describe how its stage-1 inputs were trained.
 STAGE1_OVERRIDE_PREFIXES = ("experiment=", "model=", "adapter=", "adapter.", "data.", "paths.", "seed=")
@@ -184,80 +177,6 @@ def source_positions(sources: list[Source], sites: str) -> tuple[str, ...]:
     return fused_positions([spec.positions for spec in specs], sites)
 
 
-def source_digests(sources: list[Source]) -> dict[str, str]:
-    """sha256 of each source's adapter weights file (what a Fusion run trains on; metrics.json)."""
-    digests = SourceDigests()
-    current = {source.name: digests.of(source) for source in sources}
-    return {name: digest for name, digest in current.items() if digest is not None}
-
-
-class SourceDigests:
-    """sha256 of source adapters' weights files, each file read once while it is unchanged:
-    `afuse status` checks every Fusion run of a preset, and they fuse the same few adapters."""
-
-    def __init__(self) -> None:
-        self._known: dict[tuple, str] = {}
-
-    def of(self, source: Source) -> str | None:
-        """The digest of the source's weights file; None when it has none (being retrained)."""
-        path = adapter_weights_file(source.adapter_dir)
-        if path is None:
-            return None
-        stat = path.stat()
-        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-        if key not in self._known:
-            with open(path, "rb") as handle:
-                self._known[key] = hashlib.file_digest(handle, "sha256").hexdigest()
-        return self._known[key]
-
-
-def changed_sources(metrics: dict, sources: list[Source], digests: SourceDigests | None = None) -> list[str]:
-    """The sources whose adapter weights differ from those the Fusion run (its metrics.json) was
-    trained on: retrained since. Runs made before afuse recorded the digests, and sources whose
-    file is absent now (a forced retrain holds it aside), are not counted."""
-    digests = digests or SourceDigests()
-    recorded = metrics.get(SOURCE_DIGESTS) or {}
-    by_name = {source.name: source for source in sources}
-    changed = []
-    for name, digest in recorded.items():
-        current = digests.of(by_name[name]) if name in by_name else None
-        if current is not None and current != digest:
-            changed.append(name)
-    return changed
-
-
-def retrained_sources(run_dir: Path, saved: dict, digests: SourceDigests) -> list[str]:
-    """The sources of the finished Fusion run in `run_dir` (`saved`: its config.yaml) retrained
-    since it was trained on them; empty when its metrics.json records no digests (older runs)."""
-    metrics = json.loads((Path(run_dir) / METRICS).read_text())
-    if not metrics.get(SOURCE_DIGESTS):
-        return []
-    try:
-        sources = located_sources(Path(run_dir), saved)
-    except (AfuseError, OmegaConfBaseException):  # a config afuse no longer reads: nothing to locate
-        return []
-    return changed_sources(metrics, sources, digests)
-
-
-def refuse_retrained_sources(run_dir: Path, sources: list[Source]) -> None:
-    """A finished Fusion run over source adapters retrained since is not skipped as done: its
-    result describes adapters that no longer exist (afuse status shows it as stale)."""
-    changed = changed_sources(json.loads((Path(run_dir) / METRICS).read_text()), sources)
-    if changed:
-        raise ConfigError(
-            f"{run_dir} holds a finished Fusion, but its {stale_sources_note(changed)}; rerun with "
-            "force=true to train it on the current adapters, or set paths.runs to another directory"
-        )
-
-
-def stale_sources_note(names: list[str]) -> str:
-    """What `afuse status` and the report say of a Fusion run whose sources were retrained."""
-    return (
-        f"source adapter(s) {', '.join(names)} were retrained since this Fusion was trained on them "
-        "(their weights' sha256 differs from its metrics.json)"
-    )
-
-
 def located_sources(run_dir: Path, saved: dict) -> list[Source]:
     """Where the sources of the finished Fusion run in `run_dir` are now, from its saved config
     (plain objects): found as `afuse fuse` found them, under the runs tree the run is in now (a
@@ -290,27 +209,3 @@ def located_config(run_dir: Path, cfg: DictConfig) -> DictConfig:
             located.paths.runs = str(parsed.root)
         located.adapters = located.get("adapters", "st_a")
     return located
-
-
-def check_source_digests(run_dir: Path, metrics: dict, sources: list[Source]) -> None:
-    """Refuse to rebuild a Fusion run over source adapters other than those it was trained on (a
-    source retrained with force=true since): that model was never trained. Runs made before
-    afuse recorded the digests are not checked."""
-    changed = changed_sources(metrics, sources)
-    if changed:
-        raise DamagedResultError(
-            f"{run_dir}: the adapter of source(s) {', '.join(changed)} changed since this Fusion was "
-            "trained on it (retrained?), so the trained model cannot be rebuilt; rerun the Fusion with "
-            "force=true to train it on the current adapters"
-        )
-
-
-def check_fusion_file(run_dir: Path, file_sources: list[str], sources: list[Source]) -> None:
-    """The run's fusion.safetensors must be over the sources its config finds, in that order (a
-    file copied from another Fusion run would rebuild a fusion over other adapters)."""
-    names = [source.name for source in sources]
-    if list(file_sources) != names:
-        raise DamagedResultError(
-            f"{run_dir}: its fusion.safetensors is over {list(file_sources)}, but the run fuses {names} "
-            "(a file of another run?); rerun the Fusion with force=true"
-        )

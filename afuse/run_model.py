@@ -14,11 +14,11 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.errors import MissingInputError
-from afuse.fusion_sources import check_fusion_file
 from afuse.modeling import AfuseModel
 from afuse.result_check import read_finished_run
 from afuse.run_identity import MT_A, parse_run_dir
 from afuse.runs import CONFIG, METRICS, is_complete
+from afuse.source_digests import check_fusion_file
 
 FUSION_FILE = "fusion.safetensors"
 ENCODER_FILE = "encoder.safetensors"
@@ -75,7 +75,8 @@ def run_config(run_dir: Path) -> DictConfig:
 def fusion_sources(cfg: DictConfig, run_dir: Path, metrics: dict):
     """(MT-A run or None, sources) of a fuse run's config: the adapters it was trained on (the
     same files: refused if a source was retrained since), found under the runs tree it is in now."""
-    from afuse.fusion_sources import check_source_digests, located_config, resolve_mt_a, resolve_st_a_sources
+    from afuse.fusion_sources import located_config, resolve_mt_a, resolve_st_a_sources
+    from afuse.source_digests import check_source_digests
 
     cfg = located_config(run_dir, cfg)
     mt_run, sources = resolve_mt_a(cfg) if cfg.adapters == MT_A else (None, resolve_st_a_sources(cfg))

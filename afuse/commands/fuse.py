@@ -3,8 +3,9 @@
 from omegaconf import DictConfig
 
 from afuse.config import specialise_data, task_config
-from afuse.fusion_sources import check_sites, refuse_retrained_sources, resolve_mt_a, resolve_st_a_sources
+from afuse.fusion_sources import check_sites, resolve_mt_a, resolve_st_a_sources
 from afuse.run_identity import FUSE, MT_A, requested_sources, run_dir, variant
+from afuse.source_digests import refuse_retrained_sources
 from afuse.train.run_lifecycle import run_stage
 
 

@@ -40,9 +40,9 @@ from afuse.experiment import (
     shell_command,
     sweep_lines,
 )
-from afuse.fusion_sources import SourceDigests
 from afuse.report.callback import ENV_SWITCH
 from afuse.slurm_submit import RECORD_ENV, SubmissionFailed, recorded_failure
+from afuse.source_digests import SourceDigests
 
 log = logging.getLogger("afuse")
 

@@ -39,10 +39,10 @@ from afuse.experiment import (
     shell_command,
     sweep_lines,
 )
-from afuse.fusion_sources import SourceDigests, retrained_sources, stale_sources_note
 from afuse.result_check import DAMAGED, read_run_config, result_damage
 from afuse.run_identity import FUSE
 from afuse.runs import CONFIG, FAILED, LOCK, is_complete, result_config, shared_differences
+from afuse.source_digests import SourceDigests, retrained_sources, stale_sources_note
 
 log = logging.getLogger("afuse")
 

@@ -10,11 +10,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from afuse.atomic import atomic_write_json
 from afuse.errors import MissingInputError
-from afuse.fusion_sources import SOURCE_DIGESTS, Source, retrain_command, source_digests
+from afuse.fusion_sources import Source, retrain_command
 from afuse.loggers import make_logger
 from afuse.modeling import AfuseModel, FusionSpec, load_backbone
 from afuse.modeling.model import WeightsMismatchError
 from afuse.modeling.weights import CorruptWeightsError
+from afuse.source_digests import SOURCE_DIGESTS, source_digests
 from afuse.train.loop import fit, progress_enabled, resolve_device
 from afuse.train.run_lifecycle import base_metrics, setup_torch
 from afuse.train.single_task import build_data
