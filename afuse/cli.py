@@ -20,7 +20,7 @@ from afuse.commands import COMMANDS, Command
 from afuse.config import register_resolvers, task_names
 from afuse.errors import AfuseError, ConfigError
 from afuse.job_logs import job_label, label_console
-from afuse.overrides import check_overrides
+from afuse.overrides import check_overrides, check_sweep_values
 from afuse.paths import conf_dir
 from afuse.train import signals
 from afuse.train.signals import Preempted
@@ -142,6 +142,7 @@ def run_command(command: Command, argv: list[str]) -> None:
     try:
         check_flags(args)
         check_overrides(command.config_name, args)
+        check_sweep_values(command.name, args)
     except ConfigError as error:
         print(f"afuse {command.name}: error: {error}", file=sys.stderr)
         sys.exit(error.exit_code)

@@ -10,6 +10,7 @@ group choices alone, and every other override must name a key it holds.
 """
 
 import difflib
+import shlex
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -45,6 +46,35 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
         return
     for override in keys:
         check_key(cfg, override.key_or_group)
+
+
+def check_sweep_values(command: str, argv: list[str]) -> None:
+    """`afuse train-adapter task=rte,cb` without -m: Hydra's answer is "Ambiguous value for
+    argument", exit 1 and a HYDRA_FULL_ERROR hint; say how to run the sweep instead."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    if any(arg in ("-m", "--multirun") for arg in argv):
+        return
+    texts = [arg for arg in argv if "=" in arg and not arg.startswith("-")]
+    try:
+        overrides = OverridesParser.create().parse_overrides(texts)
+    except HydraException:
+        return  # a syntax error: Hydra's own message says where
+    for override in overrides:
+        if override.is_sweep_override() and not override.key_or_group.startswith("hydra"):
+            sweep = f"afuse {command} -m {shlex.join(argv)}"
+            raise ConfigError(
+                f"{override.input_line} gives {_value_count(override)}, one job each, which only a sweep "
+                f"runs: add -m ({sweep}), or give one value (a list is written key=[a,b])"
+            )
+
+
+def _value_count(override) -> str:
+    try:
+        return f"{len(list(override.sweep_string_iterator()))} values"
+    except Exception:  # interval(0,1): a range the sweeper samples, not a list of values
+        return "a range of values"
 
 
 def _check_launcher_values(hydra_overrides) -> None:

@@ -1,5 +1,7 @@
 """How a command line becomes Hydra overrides (afuse/commands/__init__.py)."""
 
+import shlex
+
 import pytest
 
 from afuse.cli import main
@@ -80,3 +82,24 @@ def test_help_lists_the_groups_the_command_reads(capsys, hydra_config_restored):
     with pytest.raises(SystemExit):
         main(["fuse", "--help"])
     assert "fusion: dynamic, static" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("override", "values"), [("task=rte,cb", "2 values"), ("seed=range(1,4)", "3 values")]
+)
+def test_a_sweep_value_without_the_sweep_flag_says_to_add_it(override, values, capsys):
+    """Hydra answered `task=rte,cb` without -m with "Ambiguous value for argument", exit 1 and a
+    HYDRA_FULL_ERROR hint: a researcher who forgot -m should read how to run the sweep."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["train-adapter", override, "model=tiny"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "HYDRA_FULL_ERROR" not in err
+    assert err.startswith(f"afuse train-adapter: error: {override} gives {values}")
+    assert f"afuse train-adapter -m {shlex.quote(override)} model=tiny" in err
+
+
+def test_a_list_value_is_not_taken_for_a_sweep(capsys, hydra_config_restored):
+    """`fusion.sources=[rte,cb]` is one value, a list: it composes without -m."""
+    main(["fuse", "target=rte", "model=tiny", "fusion.sources=[rte,cb]", "--cfg", "job"])
+    assert "  - rte\n  - cb\n" in capsys.readouterr().out
