@@ -24,14 +24,7 @@ OPEN_MAPPINGS = ("model.config", "data.per_task")
 
 
 def check_overrides(config_name: str, argv: list[str]) -> None:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
-    texts = [arg for arg in argv if "=" in arg and not arg.startswith("-")]
-    try:
-        overrides = OverridesParser.create().parse_overrides(texts)
-    except HydraException:
-        return  # a syntax error: Hydra's own message says where
+    overrides = parse_overrides(argv)
     hydra_overrides = [o for o in overrides if o.key_or_group.startswith("hydra")]
     _check_launcher_values(hydra_overrides)
     others = [o for o in overrides if not o.key_or_group.startswith("hydra") and not o.is_delete()]
@@ -48,20 +41,38 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
         check_key(cfg, override.key_or_group)
 
 
+GRAMMAR = "https://hydra.cc/docs/1.2/advanced/override_grammar/basic"
+
+
+def parse_overrides(argv: list[str]) -> list:
+    """The command line's key=value overrides as Hydra parses them; one it cannot parse is one
+    line naming it (Hydra's own message ends in exit 1 and a HYDRA_FULL_ERROR hint)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser, overrides = OverridesParser.create(), []
+    for text in (arg for arg in argv if "=" in arg and not arg.startswith("-")):
+        try:
+            overrides += parser.parse_overrides([text])
+        except OverrideParseException as error:
+            raise ConfigError(f"cannot read {text!r}: {_parse_problem(error)}") from None
+    return overrides
+
+
+def _parse_problem(error) -> str:
+    """Hydra's reason without its frame lines; a lexer error has none worth quoting."""
+    skipped = ("Error parsing override", "LexerNoViableAltException", "See ")
+    lines = [line for line in str(error).splitlines() if line.strip(" ^") and not line.startswith(skipped)]
+    reason = lines[0] if lines else "an unmatched quote or bracket"
+    return f"{reason}; quote a value that holds , [ ] ( ) = or quotes (key='a,b'); grammar: {GRAMMAR}"
+
+
 def check_sweep_values(command: str, argv: list[str]) -> None:
     """`afuse train-adapter task=rte,cb` without -m: Hydra's answer is "Ambiguous value for
     argument", exit 1 and a HYDRA_FULL_ERROR hint; say how to run the sweep instead."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
     if any(arg in ("-m", "--multirun") for arg in argv):
         return
-    texts = [arg for arg in argv if "=" in arg and not arg.startswith("-")]
-    try:
-        overrides = OverridesParser.create().parse_overrides(texts)
-    except HydraException:
-        return  # a syntax error: Hydra's own message says where
-    for override in overrides:
+    for override in parse_overrides(argv):
         if override.is_sweep_override() and not override.key_or_group.startswith("hydra"):
             sweep = f"afuse {command} -m {shlex.join(argv)}"
             raise ConfigError(

@@ -103,3 +103,15 @@ def test_a_list_value_is_not_taken_for_a_sweep(capsys, hydra_config_restored):
     """`fusion.sources=[rte,cb]` is one value, a list: it composes without -m."""
     main(["fuse", "target=rte", "model=tiny", "fusion.sources=[rte,cb]", "--cfg", "job"])
     assert "  - rte\n  - cb\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("override", ["task=rte]", "trainer.lr=1e-4'", "task=rte=cb"])
+def test_an_override_hydra_cannot_parse_is_one_line_naming_it(override, capsys):
+    """Hydra's parse error ended with exit 1 and a HYDRA_FULL_ERROR hint, like a crash."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["train-adapter", "model=tiny", override])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "HYDRA_FULL_ERROR" not in err and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"afuse train-adapter: error: cannot read {override!r}: ")
+    assert "override_grammar" in err
