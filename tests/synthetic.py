@@ -1,7 +1,12 @@
 """Synthetic run directories that follow docs/contracts.md (metrics.json, activations.json)."""
 
 import json
+import socket
 from pathlib import Path
+
+from afuse.runs import record_failure
+
+HOST = socket.gethostname()
 
 
 def write_run(run_dir: Path, accuracy: float | None, **extra) -> Path:
@@ -80,3 +85,31 @@ def finished_fusion(experiment, tmp_path, target="cb", record_digests=True):
     specialise_data(cfg, target)
     (job.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     return job
+
+
+def lock(run_dir, pid, host=HOST):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / ".lock").write_text(json.dumps({"pid": pid, "host": host}))
+
+
+def fail(run_dir, error="RuntimeError: CUDA out of memory\nTraceback (most recent call last): ..."):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record_failure(run_dir, RuntimeError(error))  # the writer of failed.json the training commands use
+
+
+def saved_config(run_dir, tmp_path, *overrides):
+    """config.yaml as `afuse train-adapter experiment=cpu_small ... task=rte` writes it."""
+    from omegaconf import OmegaConf, open_dict
+
+    from afuse.config import specialise_data
+    from tests.from_conf import compose_config
+
+    cfg = compose_config(
+        "train_adapter",
+        ["experiment=cpu_small", "adapter=pfeiffer", "adapter.reduction_factor=16", "trainer.lr=1e-3",
+         "task=rte", "seed=1", f"paths.runs={tmp_path}/runs", f"paths.results={tmp_path}/results", *overrides],
+    )  # fmt: skip
+    with open_dict(cfg):
+        cfg.pop("hydra", None)
+    specialise_data(cfg, "rte")
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))

@@ -9,8 +9,7 @@ import pytest
 from afuse.errors import ConfigError, MissingInputError
 from afuse.run_identity import multitask_dir
 from afuse.run_model import load_run_model, read_run
-from tests.commands.test_status import fail, lock
-from tests.synthetic import write_run
+from tests.synthetic import fail, lock, write_run
 from tests.test_export import adapter_run
 
 

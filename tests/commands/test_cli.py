@@ -139,7 +139,7 @@ def test_the_end_of_sweep_report_counts_runs_made_with_the_sweeps_settings(tmp_p
     ended with a report that left its own runs out as made with other settings: the report knew
     only the preset's. It takes the sweep's data.* / trainer.* overrides, for the sweep's
     command's groups only (trainer.lr=1e-3 here is ST-A's, not the Fusion's or Head's)."""
-    from tests.commands.test_status import saved_config
+    from tests.synthetic import saved_config
 
     run = write_run(tmp_path / "runs/stage1/minilm/pfeiffer_rf16/rte/seed1", 0.6)
     saved_config(run, tmp_path, "data.max_train_examples=48")

@@ -1,9 +1,7 @@
 """afuse status: job states from run directories, counts, and the commands for what is left."""
 
-import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -12,26 +10,13 @@ import pytest
 
 from afuse.commands.status import State, job_state, job_states, status_text, to_launch
 from afuse.experiment import load_experiment
-from afuse.runs import record_failure
-from tests.synthetic import finished_fusion, write_adapter, write_run
-
-HOST = socket.gethostname()
+from tests.synthetic import fail, finished_fusion, lock, saved_config, write_adapter, write_run
 
 
 def dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
-
-
-def lock(run_dir, pid, host=HOST):
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / ".lock").write_text(json.dumps({"pid": pid, "host": host}))
-
-
-def fail(run_dir, error="RuntimeError: CUDA out of memory\nTraceback (most recent call last): ..."):
-    run_dir.mkdir(parents=True, exist_ok=True)
-    record_failure(run_dir, RuntimeError(error))  # the writer of failed.json the training commands use
 
 
 def test_states(tmp_path):
@@ -121,24 +106,6 @@ def test_nothing_to_launch_when_all_done(compose_preset, every_job):
     text = status_text(experiment, job_states(experiment), every_job=every_job)
     assert text.endswith("Nothing to launch.")
     assert bool(re.search(r"^done +st_a", text, re.MULTILINE)) is every_job
-
-
-def saved_config(run_dir, tmp_path, *overrides):
-    """config.yaml as `afuse train-adapter experiment=cpu_small ... task=rte` writes it."""
-    from omegaconf import OmegaConf, open_dict
-
-    from afuse.config import specialise_data
-    from tests.from_conf import compose_config
-
-    cfg = compose_config(
-        "train_adapter",
-        ["experiment=cpu_small", "adapter=pfeiffer", "adapter.reduction_factor=16", "trainer.lr=1e-3",
-         "task=rte", "seed=1", f"paths.runs={tmp_path}/runs", f"paths.results={tmp_path}/results", *overrides],
-    )  # fmt: skip
-    with open_dict(cfg):
-        cfg.pop("hydra", None)
-    specialise_data(cfg, "rte")
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
 
 
 def test_a_run_made_with_other_settings_is_not_done(compose_preset, tmp_path):

@@ -299,7 +299,7 @@ def test_the_report_takes_the_settings_the_runs_were_made_with(tmp_path):
     must compare the runs with those settings (it refused data.* keys the preset does not set, and
     `afuse run` did not pass data.* on to it)."""
     from afuse.cli import main
-    from tests.commands.test_status import saved_config
+    from tests.synthetic import saved_config
 
     paths = [
         f"paths.runs={tmp_path}/runs",
