@@ -153,8 +153,8 @@ def test_the_end_of_sweep_report_counts_runs_made_with_the_sweeps_settings(tmp_p
 
 @pytest.mark.parametrize("launcher", ["local", "local_parallel"])
 def test_a_sweep_whose_jobs_fail_on_bad_input_shows_their_lines_not_tracebacks(tmp_path, launcher):
-    """Each job's error is its one line; Hydra then says which job failed, without the traceback
-    it prints for an unexpected error, and the sweep's exit code is non-zero. Hydra also repeated
+    """Each job's error is its one line; the sweep then names every failed job in one line,
+    without the traceback Hydra prints for an unexpected error, and its exit code is non-zero. Hydra also repeated
     the first failed job's line and added its HYDRA_FULL_ERROR hint, which is for tracebacks."""
     result = afuse(
         "fuse", "-m", f"hydra/launcher={launcher}", "model=tiny", "target=rte,cb", "fusion.sources=[rte,cb]",
@@ -168,7 +168,9 @@ def test_a_sweep_whose_jobs_fail_on_bad_input_shows_their_lines_not_tracebacks(t
         )
         assert re.search(line, result.stderr), result.stderr
         assert result.stderr.count(f"fusion for target {target} needs") == 1, result.stderr
-    assert "Error executing job with overrides" in result.stderr
+    # Hydra's "Error executing job with overrides: [...]" named the first failed job alone.
+    assert "Error executing job" not in result.stderr, result.stderr
+    assert "afuse fuse: 2 of 2 jobs failed: [rte seed 1], [cb seed 1]" in result.stderr
     assert "HYDRA_FULL_ERROR" not in result.stderr, result.stderr
 
 
