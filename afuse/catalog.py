@@ -3,6 +3,7 @@
 
     runs = find_runs(runs_root)      # every run directory, with its state and test accuracy
     runs_elsewhere(runs_root)        # when there are none: where they are, if that can be told
+    check_runs_root(runs_root)       # a chosen paths.runs that is not a directory: ConfigError
 
 A run directory is <root>/stage{1,2}/<model>/<variant>/<task>/seed<k> (afuse/run_identity.py); its state
 is the one `afuse status` gives a preset's job (done, running, failed, incomplete), `damaged`
@@ -14,8 +15,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
+from afuse.errors import ConfigError
 from afuse.fusion_sources import SourceDigests, retrained_sources, stale_sources_note
 from afuse.result_check import load_config_yaml, result_damage
+from afuse.paths import conf_dir
 from afuse.run_identity import STAGES, find_run_dirs
 from afuse.runs import CONFIG, METRICS
 
@@ -85,6 +90,24 @@ def run_state(run_dir: Path, digests: SourceDigests | None = None) -> tuple[str,
     return str(state), note, None
 
 
+def check_runs_root(runs_root: str | Path) -> None:
+    """A paths.runs that is not a directory is a mistyped path when it was chosen (ConfigError);
+    the default runs/ is simply not there yet on a fresh clone (runs_elsewhere then says so)."""
+    root = Path(runs_root)
+    if root.is_dir() or (str(runs_root) == default_runs_root() and not root.exists()):
+        return
+    what = "not a directory" if root.exists() else "no such directory"
+    raise ConfigError(
+        f"paths.runs={runs_root}: {what}; point it at a runs tree (a folder holding stage1/ or "
+        f"stage2/, e.g. runs/cpu_small after `make demo`), or leave it out for ./{default_runs_root()}"
+    )
+
+
+def default_runs_root() -> str:
+    """paths.runs as conf/paths/default.yaml sets it."""
+    return str(OmegaConf.load(conf_dir() / "paths" / "default.yaml").runs)
+
+
 def runs_elsewhere(runs_root: str | Path) -> str:
     """Why `runs_root` shows no runs, as a clause to append to 'no runs under <root>', or ''; a
     clause starting with ';' says where to look instead.
@@ -93,8 +116,8 @@ def runs_elsewhere(runs_root: str | Path) -> str:
     `afuse list runs` in runs/ finds none; a path inside a runs tree (runs/stage1/minilm) is
     not one either."""
     root = Path(runs_root)
-    if not root.exists():
-        return ": no such directory"
+    if not root.exists():  # the default runs/ (check_runs_root refuses any other missing root)
+        return ": nothing trained here yet"
     if not root.is_dir():
         return ": it is a file, not a directory"
     for ancestor in (root.resolve(), *root.resolve().parents):

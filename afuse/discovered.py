@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from afuse.catalog import DAMAGED, STALE, FoundRun, find_runs, runs_elsewhere
+from afuse.catalog import DAMAGED, STALE, FoundRun, check_runs_root, find_runs, runs_elsewhere
 from afuse.errors import MissingInputError
 from afuse.experiment import Experiment, Group, Job
 from afuse.run_identity import FUSE, MT_A, multitask_tasks
@@ -76,6 +76,7 @@ def status_text(cfg: DictConfig) -> str:
     """Runs per (model, variant) and state, then the runs that are not done."""
     from afuse.commands.status import State, format_table, shown_dir
 
+    check_runs_root(cfg.paths.runs)
     runs = find_runs(cfg.paths.runs)
     if not runs:
         where = runs_elsewhere(cfg.paths.runs)

@@ -9,7 +9,7 @@ from afuse.catalog import find_runs
 from afuse.commands.listing import runs_text
 from afuse.commands.status import damaged_reasons
 from afuse.discovered import discovered_experiment, status_text
-from afuse.errors import MissingInputError
+from afuse.errors import ConfigError, MissingInputError
 from afuse.report.collect import expected_runs, read_accuracies
 from afuse.report.layout import report_layout
 from afuse.run_identity import multitask_dir, stage1_dir, stage2_dir
@@ -147,8 +147,27 @@ def test_no_runs_under_paths_runs_says_where_the_runs_are(tmp_path):
 
     inside = OmegaConf.create({"paths": {"runs": str(preset_tree / "stage1" / "tiny")}})
     assert f"inside the runs tree {preset_tree}: use paths.runs={preset_tree}" in runs_text(inside)
-    missing = OmegaConf.create({"paths": {"runs": str(tmp_path / "nowhere")}})
-    assert "no such directory" in status_text(missing)
+
+
+def test_an_explicit_paths_runs_that_does_not_exist_is_a_user_error(tmp_path):
+    """`afuse list runs paths.runs=/nonexistent` printed "no such directory" and exited 0, as if
+    the tree were merely empty: a mistyped path is the user's error (ConfigError: exit 2)."""
+    for given in (tmp_path / "nowhere", tmp_path / "a-file"):
+        if given.name == "a-file":
+            given.write_text("")
+        cfg = OmegaConf.create({"paths": {"runs": str(given)}})
+        for listing in (runs_text, status_text):
+            with pytest.raises(ConfigError, match=f"paths.runs={given}: .*(no such directory|not a directory)"):
+                listing(cfg)
+
+
+def test_the_default_runs_folder_missing_means_no_runs_yet(tmp_path, monkeypatch):
+    """A fresh clone has no runs/: nothing wrong, nothing trained yet (exit 0)."""
+    monkeypatch.chdir(tmp_path)
+    cfg = OmegaConf.create({"paths": {"runs": "runs"}})  # conf/paths/default.yaml's value
+    for listing in (runs_text, status_text):
+        text = listing(cfg)
+        assert "nothing trained here yet" in text and "no such directory" not in text, text
 
 
 def test_status_says_stale_and_damaged_runs_need_force_true_not_a_rerun(tmp_path):
