@@ -19,8 +19,8 @@ from omegaconf import OmegaConf
 
 from afuse.errors import ConfigError
 from afuse.fusion_sources import SourceDigests, retrained_sources, stale_sources_note
-from afuse.result_check import load_config_yaml, result_damage
 from afuse.paths import conf_dir
+from afuse.result_check import load_config_yaml, result_damage
 from afuse.run_identity import STAGES, find_run_dirs
 from afuse.runs import CONFIG, METRICS
 

@@ -157,7 +157,9 @@ def test_an_explicit_paths_runs_that_does_not_exist_is_a_user_error(tmp_path):
             given.write_text("")
         cfg = OmegaConf.create({"paths": {"runs": str(given)}})
         for listing in (runs_text, status_text):
-            with pytest.raises(ConfigError, match=f"paths.runs={given}: .*(no such directory|not a directory)"):
+            with pytest.raises(
+                ConfigError, match=f"paths.runs={given}: .*(no such directory|not a directory)"
+            ):
                 listing(cfg)
 
 
