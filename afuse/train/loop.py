@@ -48,6 +48,7 @@ class FitResult:
     test_eval_s: float
     history: list[dict]
     data_sha256: str = ""  # TaskData.fingerprint: the tokenised splits it read
+    device: torch.device = torch.device("cpu")  # where it trained (metrics.json's environment)
 
 
 class EpochOrder(Sampler):
@@ -446,6 +447,7 @@ def _result(run: Training, train_s: float, data_sha256: str) -> FitResult:
         test_eval_s=time.perf_counter() - started,
         history=state.history,
         data_sha256=data_sha256,
+        device=run.device,
     )
 
 

@@ -24,6 +24,7 @@ from omegaconf import DictConfig
 
 from afuse import __version__
 from afuse.cpu_isa import pin_cpu_isa
+from afuse.environment import run_environment
 from afuse.result_check import DamagedResultError, result_damage
 from afuse.runs import (
     FAILED,
@@ -145,6 +146,8 @@ def base_metrics(cfg: DictConfig, command: str, kind: str, variant: str, task: s
             "history": result.history,
             # A finished run is skipped whatever its raw files hold now: this says which data it read.
             "data_sha256": result.data_sha256,
+            # Not in config.yaml: a new torch must not make finished runs stale (afuse/environment.py).
+            "environment": run_environment(result.device),
         }
     )
     return metrics

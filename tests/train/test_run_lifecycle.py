@@ -98,3 +98,20 @@ def test_metrics_json_records_the_data_the_run_read(tmp_path, shared_data):
     row["premise"] = "An edited premise."
     (raw / "CB" / "train.jsonl").write_text("\n".join([json.dumps(row), *rows[1:]]) + "\n")
     assert data_sha256("edited") != first
+
+
+@pytest.mark.slow  # a small training run of the tiny model in this process
+def test_metrics_json_records_the_environment_and_config_yaml_does_not(tmp_path, shared_data):
+    """The versions, device and CPU kernels a run used go into metrics.json; config.yaml holds
+    only settings, which `afuse status` compares: a new torch must not make finished runs stale."""
+    import torch
+
+    from afuse.environment import run_environment
+    from afuse.run_identity import stage1_dir
+    from afuse.runs import read_metrics
+    from tests.commands.test_source_order import afuse, settings
+
+    afuse("train-adapter", "task=cb", *settings(tmp_path, tmp_path / "data", shared_data))
+    run = stage1_dir(tmp_path / "runs", "tiny", "pfeiffer_rf16", "cb", 1)
+    assert read_metrics(run)["environment"] == run_environment(torch.device("cpu"))
+    assert "environment" not in OmegaConf.load(run / "config.yaml")
