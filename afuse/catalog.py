@@ -1,14 +1,15 @@
 """The runs under a paths.runs tree, found by walking it: for `afuse list runs`, and for
 `afuse status` / `afuse report` without an experiment preset.
 
-    runs = find_runs(runs_root)      # every run directory, with its state and test accuracy
-    runs_elsewhere(runs_root)        # when there are none: where they are, if that can be told
-    check_runs_root(runs_root)       # a chosen paths.runs that is not a directory: ConfigError
+    runs = find_runs(runs_root, data_root)   # every run directory, with its state and test accuracy
+    runs_elsewhere(runs_root)                # when there are none: where they are, if that can be told
+    check_runs_root(runs_root)               # a chosen paths.runs that is not a directory: ConfigError
 
 A run directory is <root>/stage{1,2}/<model>/<variant>/<task>/seed<k> (afuse/run_identity.py); its state
 is the one `afuse status` gives a preset's job (done, running, failed, incomplete), `damaged`
 when its result does not read (afuse.result_check: metrics.json, config.yaml, weights files), or
-`stale` for a Fusion run whose source adapters were retrained since (afuse.fusion_sources).
+`stale` for a Fusion run whose source adapters were retrained since (afuse.fusion_sources), or a
+run whose prepared data under paths.data were prepared again since (afuse.data_record).
 """
 
 import json
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from afuse.data_record import changed_data, changed_data_note
 from afuse.errors import ConfigError
 from afuse.fusion_sources import SourceDigests, retrained_sources, stale_sources_note
 from afuse.paths import conf_dir
@@ -25,7 +27,7 @@ from afuse.run_identity import STAGES, find_run_dirs
 from afuse.runs import CONFIG, METRICS
 
 DAMAGED = "damaged"
-STALE = "stale"  # finished, but a Fusion over source adapters retrained since (afuse status's `stale`)
+STALE = "stale"  # finished, but its source adapters or its data changed since (afuse status's `stale`)
 
 
 @dataclass(frozen=True)
@@ -59,18 +61,21 @@ class FoundRun:
         return {self.task: accuracy} if isinstance(accuracy, int | float) else {}
 
 
-def find_runs(runs_root: str | Path) -> list[FoundRun]:
+def find_runs(runs_root: str | Path, data_root: str | Path | None = None) -> list[FoundRun]:
+    """`data_root`: paths.data, whose prepared copies finished runs are compared with (None: not)."""
     found = []
     digests = SourceDigests()  # the tree's Fusion runs share their source adapters: hash each once
     for run in find_run_dirs(runs_root):
-        state, note, metrics = run_state(run.path, digests)
+        state, note, metrics = run_state(run.path, digests, data_root)
         found.append(
             FoundRun(run.path, run.stage, run.model, run.variant, run.task, run.seed, state, note, metrics)
         )
     return found
 
 
-def run_state(run_dir: Path, digests: SourceDigests | None = None) -> tuple[str, str, dict | None]:
+def run_state(
+    run_dir: Path, digests: SourceDigests | None = None, data_root: str | Path | None = None
+) -> tuple[str, str, dict | None]:
     """(state, note, metrics) of one run directory."""
     from afuse.commands.status import job_state
 
@@ -85,6 +90,9 @@ def run_state(run_dir: Path, digests: SourceDigests | None = None) -> tuple[str,
         retrained = retrained_sources(run_dir, load_config_yaml(run_dir / CONFIG), digests or SourceDigests())
         if retrained:
             return STALE, f"{stale_sources_note(retrained)}; rerun with force=true", metrics
+        changed = changed_data(metrics, data_root) if data_root else []
+        if changed:
+            return STALE, f"{changed_data_note(changed, data_root)}; rerun with force=true", metrics
         return "done", "", metrics
     state, note = job_state(run_dir)
     return str(state), note, None

@@ -96,7 +96,7 @@ def presets_text(cfg: DictConfig) -> str:
 
 def runs_text(cfg: DictConfig) -> str:
     check_runs_root(cfg.paths.runs)
-    runs = find_runs(cfg.paths.runs)
+    runs = find_runs(cfg.paths.runs, cfg.paths.get("data"))
     if not runs:
         where = runs_elsewhere(cfg.paths.runs)
         if not where.startswith(";"):

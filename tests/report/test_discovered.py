@@ -287,3 +287,25 @@ def test_report_without_a_preset_leaves_a_damaged_run_out_marked_not_unsaid(
     assert f"{damaged_runs} of them damaged, left out of the numbers: §" in (out / "report.md").read_text()
     row = next(line for line in (out / "runs.csv").read_text().splitlines() if str(damaged) in line)
     assert "damaged" in row
+
+
+def test_a_run_whose_prepared_data_changed_since_is_stale_in_the_listing_and_status(tmp_path):
+    """As in a preset's status: list runs and status without a preset compare a finished run's
+    prepared_data with the copy under paths.data."""
+    from afuse.atomic import atomic_write_json
+    from afuse.data_record import prepared_record
+
+    manifest = {"fingerprint": "f", "splits": {"train": {"file": "train.parquet", "sha256": "1" * 64}}}
+    path = tmp_path / "data" / "prepared" / "rte" / "manifest.json"
+    path.parent.mkdir(parents=True)
+    atomic_write_json(path, manifest)
+    run = write_run(stage1_dir(tmp_path / "runs", "tiny", "pfeiffer_rf16", "rte", 1), 0.6,
+                    kind="st_a", prepared_data={"rte": prepared_record(manifest)})  # fmt: skip
+    (run / "config.yaml").write_text("seed: 1\n")
+    cfg = OmegaConf.create({"paths": {"runs": str(tmp_path / "runs"), "data": str(tmp_path / "data")}})
+    assert [r.state for r in find_runs(cfg.paths.runs, cfg.paths.data)] == ["done"]
+    manifest["splits"]["train"]["sha256"] = "2" * 64
+    atomic_write_json(path, manifest)
+    assert [r.state for r in find_runs(cfg.paths.runs, cfg.paths.data)] == ["stale"]
+    for text in (runs_text(cfg), status_text(cfg)):
+        assert "stale" in text and "were made again since, from other raw files: rte (train)" in text, text
