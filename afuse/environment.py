@@ -1,6 +1,7 @@
 """What a run was made with: the software versions, afuse's commit, the device and CPU kernels.
 
     run_environment(device)    # metrics.json's `environment` block (docs/contracts.md)
+    loaded_checkout()          # afuse's commit, read once: at a training command's start
     other_versions(metrics)    # the versions a record was trained on that differ from this process's
 
 Recorded in metrics.json, not config.yaml: config.yaml holds the settings `afuse status` compares
@@ -9,6 +10,7 @@ last digits of a result depend on the torch / transformers versions and on the C
 (afuse/cpu_isa.py), so a record that says which ones it ran on can be reproduced or explained.
 """
 
+import functools
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
@@ -30,7 +32,7 @@ def run_environment(device) -> dict:
     environment = {"python": platform.python_version()}
     environment.update({package: _version(package) for package in PACKAGES})
     environment["afuse"] = __version__
-    environment.update(checkout_commit(Path(__file__).resolve().parent.parent))
+    environment.update(loaded_checkout())
     environment["device"] = str(device)
     if device.type == "cuda":
         environment["gpu"] = torch.cuda.get_device_name(device)
@@ -43,6 +45,13 @@ def _version(package: str) -> str | None:
         return version(package)
     except PackageNotFoundError:
         return None
+
+
+@functools.cache
+def loaded_checkout() -> dict:
+    """checkout_commit of afuse's own source tree, read once per process: training commands ask
+    at their start (setup_torch), so a run that outlives a commit records the code it loaded."""
+    return checkout_commit(Path(__file__).resolve().parent.parent)
 
 
 def checkout_commit(root: Path) -> dict:

@@ -55,3 +55,21 @@ def test_other_versions_names_the_packages_that_differ_and_ignores_old_records()
     older = {"environment": {**here, "torch": "2.0.0", "transformers": "4.40.0", "python": "3.9.0"}}
     assert other_versions(older) == [f"torch 2.0.0 (here {torch.__version__})",
                                      f"transformers 4.40.0 (here {version('transformers')})"]  # fmt: skip
+
+
+def test_a_run_records_the_commit_it_started_on(monkeypatch):
+    """A run of hours may outlive a commit made meanwhile: the code it runs is the one it loaded."""
+    from omegaconf import OmegaConf
+
+    from afuse import environment
+    from afuse.train.run_lifecycle import setup_torch
+
+    environment.loaded_checkout.cache_clear()
+    monkeypatch.setattr(environment, "checkout_commit", lambda root: {"git_commit": "at start"})
+    threads = torch.get_num_threads()
+    try:
+        setup_torch(OmegaConf.create({"trainer": {"num_threads": threads, "cpu_isa": None}}))
+        monkeypatch.setattr(environment, "checkout_commit", lambda root: {"git_commit": "committed later"})
+        assert run_environment(torch.device("cpu"))["git_commit"] == "at start"
+    finally:
+        environment.loaded_checkout.cache_clear()

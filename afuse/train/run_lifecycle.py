@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from afuse import __version__
 from afuse.cpu_isa import pin_cpu_isa
 from afuse.data_record import PREPARED_DATA, changed_data, changed_data_note
-from afuse.environment import run_environment
+from afuse.environment import loaded_checkout, run_environment
 from afuse.errors import ConfigError
 from afuse.result_check import DamagedResultError, result_damage
 from afuse.runs import (
@@ -132,6 +132,7 @@ def setup_torch(cfg: DictConfig) -> None:
     import torch  # here, not at the top: the skip decision above runs without torch
 
     pin_cpu_isa(cfg.trainer.get("cpu_isa"))  # before torch runs its first kernel
+    loaded_checkout()  # the commit whose code runs, before a long run can outlive it
     if cfg.trainer.get("num_threads"):
         torch.set_num_threads(int(cfg.trainer.num_threads))
     # null is torch's default: this machine's cores, fewer in a parallel sweep's worker. The thread
