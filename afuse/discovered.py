@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from afuse.catalog import DAMAGED, STALE, FoundRun, find_runs, runs_elsewhere
+from afuse.catalog import DAMAGED, STALE, FoundRun, check_runs_root, find_runs, runs_elsewhere
 from afuse.errors import MissingInputError
 from afuse.experiment import Experiment, Group, Job
 from afuse.run_identity import FUSE, MT_A, multitask_tasks
@@ -52,7 +52,11 @@ def discovered_experiment(cfg: DictConfig, finished_only: bool = True) -> Experi
     """The finished runs under paths.runs, damaged ones included: the report leaves those out of
     its numbers, marked and said, as it does a preset's (a run missing from the tree's report
     without a word reads as never run)."""
-    runs = [r for r in find_runs(cfg.paths.runs) if r.finished or r.state == DAMAGED or not finished_only]
+    runs = [
+        r
+        for r in find_runs(cfg.paths.runs, cfg.paths.get("data"))
+        if r.finished or r.state == DAMAGED or not finished_only
+    ]
     if not runs:
         from afuse.experiment import preset_names
 
@@ -69,14 +73,24 @@ def discovered_experiment(cfg: DictConfig, finished_only: bool = True) -> Experi
     groups = {label: _group(label, by_group[label]) for label in ordered}
     models = sorted({r.model for r in runs})
     description = f"every finished run under {cfg.paths.runs}, by model and variant (no experiment preset)"
-    return Experiment(discovered_name(cfg), ", ".join(models), Path(cfg.paths.runs), groups, description, {})
+    data_root = cfg.paths.get("data")
+    return Experiment(
+        discovered_name(cfg),
+        ", ".join(models),
+        Path(cfg.paths.runs),
+        groups,
+        description,
+        {},
+        Path(data_root) if data_root else None,
+    )
 
 
 def status_text(cfg: DictConfig) -> str:
     """Runs per (model, variant) and state, then the runs that are not done."""
     from afuse.commands.status import State, format_table, shown_dir
 
-    runs = find_runs(cfg.paths.runs)
+    check_runs_root(cfg.paths.runs)
+    runs = find_runs(cfg.paths.runs, cfg.paths.get("data"))
     if not runs:
         where = runs_elsewhere(cfg.paths.runs)
         if where.startswith(";"):

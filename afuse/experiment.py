@@ -119,6 +119,9 @@ class Experiment:
     groups: dict[str, Group]  # stage-1 groups first, each stage in preset order
     description: str
     report: dict  # `experiment.report`, read by afuse.report.layout
+    # paths.data of the command that loaded it: where a retrain reads its prepared data, compared
+    # with what finished runs read (afuse.data_record); None: not compared
+    data_root: Path | None = None
 
     def jobs(self, stage: int | None = None) -> list[Job]:
         return [job for g in self.groups.values() if stage in (None, g.stage) for job in g.jobs]
@@ -252,7 +255,10 @@ def load_experiment(cfg: DictConfig, settings: dict[str, list[str]] | None = Non
         raise ConfigError(f"experiment {spec['name']}: no jobs; list job groups under experiment.stage1")
     composer.cache.save()
     description = str(spec.get("description") or "")
-    return Experiment(str(spec["name"]), model, runs_root, groups, description, spec.get("report") or {})
+    data_root = Path(cfg.paths.data) if OmegaConf.select(cfg, "paths.data") else None
+    return Experiment(
+        str(spec["name"]), model, runs_root, groups, description, spec.get("report") or {}, data_root
+    )
 
 
 def preset_requested(cfg: DictConfig) -> bool:

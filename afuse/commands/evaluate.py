@@ -6,6 +6,7 @@ predicted, per-class probabilities) and, for Fusion runs, activations.json over 
 The run's own files are only read. Prints one line: accuracy and majority rate.
 """
 
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from omegaconf import DictConfig
 
 from afuse import __version__
 from afuse.atomic import atomic_write_json
+from afuse.environment import other_versions
 from afuse.errors import ConfigError
 from afuse.inference.output_owner import claim
 from afuse.inference.outputs import (
@@ -27,11 +29,20 @@ from afuse.inference.outputs import (
 )
 from afuse.inference.scores import classification_scores
 
+log = logging.getLogger(__name__)
+
 
 def main(cfg: DictConfig) -> None:
     if cfg.file.path and cfg.split:
         raise ConfigError("give split=<test|validation|train> or file=<path>, not both")
     trained = open_trained(cfg)
+    differ = other_versions(trained.metrics)
+    if differ:
+        log.warning(
+            "%s was trained on %s: its scores here may differ from its metrics.json in the last digits",
+            trained.where,
+            ", ".join(differ),
+        )
     rows = (
         file_rows(cfg, trained, labelled=True)
         if cfg.file.path

@@ -11,7 +11,7 @@ import json
 
 from omegaconf import DictConfig, OmegaConf
 
-from afuse.catalog import find_runs, runs_elsewhere
+from afuse.catalog import check_runs_root, find_runs, runs_elsewhere
 from afuse.commands.status import format_table, shown_dir
 from afuse.config import task_config, task_names
 from afuse.data.store import prepared_dir
@@ -95,7 +95,8 @@ def presets_text(cfg: DictConfig) -> str:
 
 
 def runs_text(cfg: DictConfig) -> str:
-    runs = find_runs(cfg.paths.runs)
+    check_runs_root(cfg.paths.runs)
+    runs = find_runs(cfg.paths.runs, cfg.paths.get("data"))
     if not runs:
         where = runs_elsewhere(cfg.paths.runs)
         if not where.startswith(";"):

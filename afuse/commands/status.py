@@ -16,8 +16,10 @@ for local, joblib and SLURM runs, and stays fast for hundreds of runs):
   stale       finished, but its config.yaml differs from the preset's settings for it (a run
               made with other overrides), or a Fusion run one of whose source adapters was
               retrained since (its weights file no longer has the sha256 the run's metrics.json
-              recorded): not counted as done, not launched (only force=true replaces it; the
-              note gives the command and the differing keys or the retrained sources)
+              recorded), or a run whose task's prepared copy under paths.data was made again
+              since from other raw files (afuse.data_record): not counted as done, not
+              launched (only force=true replaces it; the note gives the command and the
+              differing keys, the retrained sources or the changed data)
 """
 
 import json
@@ -29,6 +31,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from afuse.data_record import changed_data, changed_data_note
 from afuse.experiment import (
     Experiment,
     Group,
@@ -41,7 +44,7 @@ from afuse.experiment import (
 )
 from afuse.result_check import DAMAGED, read_run_config, result_damage
 from afuse.run_identity import FUSE
-from afuse.runs import CONFIG, FAILED, LOCK, is_complete, result_config, shared_differences
+from afuse.runs import CONFIG, FAILED, LOCK, is_complete, read_metrics, result_config, shared_differences
 from afuse.source_digests import SourceDigests, retrained_sources, stale_sources_note
 
 log = logging.getLogger("afuse")
@@ -181,6 +184,9 @@ def _stale(experiment: Experiment, job: Job, digests: SourceDigests) -> tuple[St
     retrained = retrained_sources(job.run_dir, saved, digests) if group.command == FUSE else []
     if retrained:
         return State.STALE, stale_sources_note(retrained)
+    changed = changed_data(read_metrics(job.run_dir), experiment.data_root) if experiment.data_root else []
+    if changed:
+        return State.STALE, changed_data_note(changed, experiment.data_root)
     return None
 
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,25 +51,63 @@ def digest(obj) -> str:
 @contextmanager
 def locked(directory: Path):
     """One writer per directory at a time (parallel sweep jobs share paths.data). Waiting for
-    another process is said on the console; a lock held past LOCK_TIMEOUT_S is an AfuseError."""
+    another process is said on the console; a lock held past LOCK_TIMEOUT_S is an AfuseError.
+
+    A step that fails (raw files missing, a bad setting) takes back the folders the lock made if
+    they hold nothing but it: a command that fails on its input leaves no empty data/prepared/
+    behind (in the folder it was started from, say)."""
+    made = [folder for folder in (directory, *directory.parents) if not folder.exists()]  # deepest first
     directory.mkdir(parents=True, exist_ok=True)
     lock = FileLock(directory / ".lock")
+    _acquire(lock, directory)
     try:
-        lock.acquire(timeout=0)
+        yield
+    except BaseException:
+        _remove_unused(made, directory / ".lock")
+        raise
+    finally:
+        lock.release()
+
+
+def _acquire(lock: FileLock, directory: Path) -> None:
+    try:
+        _acquire_made(lock, directory)
     except Timeout:
-        log.info("%s: another process holds it; waiting for it (up to %d min)", directory, LOCK_TIMEOUT_S // 60)
+        log.info(
+            "%s: another process holds it; waiting for it (up to %d min)", directory, LOCK_TIMEOUT_S // 60
+        )
         try:
-            lock.acquire(timeout=LOCK_TIMEOUT_S)
+            _acquire_made(lock, directory, LOCK_TIMEOUT_S)
         except Timeout:
             raise AfuseError(
                 f"{directory} stayed locked by another process for {LOCK_TIMEOUT_S / 60:g} min (a stopped or "
                 "stuck afuse job preparing the same data?); stop that process, or set paths.data to another "
                 "directory"
             ) from None
-    try:
-        yield
-    finally:
-        lock.release()
+
+
+def _acquire_made(lock: FileLock, directory: Path, timeout: float = 0) -> None:
+    """The lock, making its folder again if the holder we waited for failed and removed it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            lock.acquire(timeout=max(deadline - time.monotonic(), 0))
+            return
+        except FileNotFoundError:
+            directory.mkdir(parents=True, exist_ok=True)
+
+
+def _remove_unused(made: list[Path], lock_file: Path) -> None:
+    """Remove the folders in `made` (deepest first) that hold nothing, the lock file aside. The lock
+    file goes while still held: a waiting process then finds it gone and makes a new one."""
+    if not made or any(path.name != lock_file.name for path in made[0].iterdir()):
+        return
+    lock_file.unlink(missing_ok=True)
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another process made a folder in it since): it stays
+            return
 
 
 def write_parquet(path: Path, table: pa.Table) -> dict:

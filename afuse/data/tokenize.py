@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from afuse.atomic import atomic_write_json
 from afuse.data.prepare import fingerprint, prepare_task, read_manifest
 from afuse.data.schema import SPLITS
+from afuse.data_record import prepared_record
 from afuse.data.store import cache_dir, damaged_files, locked, read_index, write_parquet
 from afuse.errors import AfuseError
 from afuse.config import example_limit
@@ -34,9 +35,18 @@ PREPARE_TRIES = 3  # preparations in a row that another process may redo with ot
 MODEL_INPUTS = {"input_ids": pa.int32(), "attention_mask": pa.int8(), "token_type_ids": pa.int8()}
 
 
+class TokenizedSplits(dict):
+    """split -> datasets.Dataset, and `prepared`: the record of the prepared copy they were
+    tokenised from (afuse.data_record.prepared_record), which a run keeps in its metrics.json."""
+
+    def __init__(self, splits: dict, prepared: dict):
+        super().__init__(splits)
+        self.prepared = prepared
+
+
 def load_tokenized(
     task_cfg: DictConfig, data_cfg: DictConfig, paths_cfg: DictConfig, tokenizer, tokenizer_id: str
-) -> dict[str, datasets.Dataset]:
+) -> TokenizedSplits:
     """'train', 'validation', 'test' as datasets with input_ids, attention_mask, [token_type_ids], labels.
 
     Not padded (see Collator). Multiple choice: each input column holds one sequence per choice.
@@ -67,7 +77,7 @@ def load_tokenized(
     splits = {split: datasets.Dataset(tables[split]) for split in SPLITS}
     splits["train"] = subsample(splits["train"], data_cfg, task_cfg.name, "train")
     splits["test"] = subsample(splits["test"], data_cfg, task_cfg.name, "test")
-    return splits
+    return TokenizedSplits(splits, prepared_record(manifest))
 
 
 def subsample(rows: datasets.Dataset, data_cfg: DictConfig, task: str, split: str = "train") -> datasets.Dataset:

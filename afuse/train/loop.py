@@ -48,6 +48,8 @@ class FitResult:
     test_eval_s: float
     history: list[dict]
     data_sha256: str = ""  # TaskData.fingerprint: the tokenised splits it read
+    device: torch.device = torch.device("cpu")  # where it trained (metrics.json's environment)
+    prepared_data: dict = field(default_factory=dict)  # TaskData.prepared: the prepared copies it read
 
 
 class EpochOrder(Sampler):
@@ -78,6 +80,9 @@ class TaskData:
     def __init__(self, splits: dict, collate, batch_size: int, eval_batch_size: int, seed: int):
         self.splits, self.collate, self.seed = splits, collate, seed
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        # {task: its prepared copy's record} (afuse.data_record), for metrics.json; {} for rows
+        # that were not prepared (the GPU check's synthetic data)
+        self.prepared: dict = {}
 
     @property
     def train_size(self) -> int:
@@ -446,6 +451,8 @@ def _result(run: Training, train_s: float, data_sha256: str) -> FitResult:
         test_eval_s=time.perf_counter() - started,
         history=state.history,
         data_sha256=data_sha256,
+        device=run.device,
+        prepared_data=run.data.prepared,
     )
 
 

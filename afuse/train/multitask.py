@@ -81,6 +81,11 @@ class MultiTaskData:
             " ".join(f"{t}:{d.fingerprint()}" for t, d in self.tasks.items()).encode()
         ).hexdigest()
 
+    @property
+    def prepared(self) -> dict:
+        """Every task's prepared copy's record (TaskData.prepared)."""
+        return {task: record for data in self.tasks.values() for task, record in data.prepared.items()}
+
     def num_batches(self, epoch: int) -> int:
         """One epoch: as many batches as one pass over every task's training data."""
         return sum(d.num_batches(epoch) for d in self.tasks.values())

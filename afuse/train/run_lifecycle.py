@@ -20,16 +20,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from afuse import __version__
 from afuse.cpu_isa import pin_cpu_isa
+from afuse.data_record import PREPARED_DATA, changed_data, changed_data_note
+from afuse.environment import loaded_checkout, run_environment
+from afuse.errors import ConfigError
 from afuse.result_check import DamagedResultError, result_damage
 from afuse.runs import (
     FAILED,
     RunLock,
     check_same_config,
     is_complete,
+    read_metrics,
     record_failure,
     write_config,
     write_metrics,
@@ -102,8 +106,21 @@ def _skip(cfg: DictConfig, run_dir: Path, check_inputs: Callable[[], None] | Non
     check_same_config(run_dir, cfg)
     if check_inputs is not None:
         check_inputs()
+    _check_same_data(cfg, run_dir)
     log.info("skipping %s: already complete (metrics.json exists); force=true retrains it", run_dir)
     return True
+
+
+def _check_same_data(cfg: DictConfig, run_dir: Path) -> None:
+    """A finished run whose task was prepared again since (changed raw files) is refused, as
+    `afuse status` calls it stale: skipping it would pass its result off as one on today's data."""
+    data_root = OmegaConf.select(cfg, "paths.data")
+    changed = changed_data(read_metrics(run_dir), data_root) if data_root else []
+    if changed:
+        raise ConfigError(
+            f"{run_dir} is a finished run {changed_data_note(changed, data_root)}; "
+            "rerun this command with force=true to train it on the current data"
+        )
 
 
 def requeued() -> bool:
@@ -115,6 +132,7 @@ def setup_torch(cfg: DictConfig) -> None:
     import torch  # here, not at the top: the skip decision above runs without torch
 
     pin_cpu_isa(cfg.trainer.get("cpu_isa"))  # before torch runs its first kernel
+    loaded_checkout()  # the commit whose code runs, before a long run can outlive it
     if cfg.trainer.get("num_threads"):
         torch.set_num_threads(int(cfg.trainer.num_threads))
     # null is torch's default: this machine's cores, fewer in a parallel sweep's worker. The thread
@@ -145,6 +163,10 @@ def base_metrics(cfg: DictConfig, command: str, kind: str, variant: str, task: s
             "history": result.history,
             # A finished run is skipped whatever its raw files hold now: this says which data it read.
             "data_sha256": result.data_sha256,
+            # Which prepared copies those were: `afuse status` compares them with paths.data's.
+            PREPARED_DATA: result.prepared_data,
+            # Not in config.yaml: a new torch must not make finished runs stale (afuse/environment.py).
+            "environment": run_environment(result.device),
         }
     )
     return metrics

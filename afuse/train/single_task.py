@@ -33,7 +33,9 @@ def build_data(cfg: DictConfig, tokenizer, tokenizer_id: str, task_cfg: DictConf
         pad_to_multiple_of=PAD_MULTIPLE if cfg.trainer.get("cuda_graphs") else None,
     )
     log.info("%s: %s", task_cfg.name, ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
-    return TaskData(splits, collate, cfg.trainer.batch_size, cfg.trainer.eval_batch_size, cfg.seed)
+    data = TaskData(splits, collate, cfg.trainer.batch_size, cfg.trainer.eval_batch_size, cfg.seed)
+    data.prepared = {task_cfg.name: splits.prepared}
+    return data
 
 
 def train_single_task(cfg: DictConfig, run_dir: Path, mode: str, command: str, variant: str) -> dict:

@@ -47,3 +47,31 @@ def test_an_out_under_a_file_is_one_line(command, rows, tmp_path, shared_data, c
     err = capsys.readouterr().err
     assert "Traceback" not in err and f"cannot write {blocker}" in err
     assert blocker.read_text() == "mine"
+
+
+def test_a_run_trained_on_other_torch_or_transformers_versions_is_said_in_one_line(
+    tmp_path, shared_data, capsys
+):
+    """Scores then may not reproduce the run's metrics.json to the last digit: say why up front.
+    A record without an environment (older runs) or with this process's versions says nothing."""
+    import torch
+
+    from afuse.environment import run_environment
+
+    run = untrained_head_run(tmp_path, "cb")
+    args = [f"run={run}", f"file={shared_data / 'CB' / 'val.jsonl'}", f"paths.logs={tmp_path}/logs"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    for environment, said in (
+        (None, False),
+        (run_environment(torch.device("cpu")), False),
+        ({**run_environment(torch.device("cpu")), "torch": "2.0.0"}, True),
+    ):
+        if environment is not None:
+            metrics["environment"] = environment
+            (run / "metrics.json").write_text(json.dumps(metrics))
+        assert afuse_exit_code("evaluate", *args, "name=scored") == 0
+        err = capsys.readouterr().err
+        line = f"trained on torch 2.0.0 (here {torch.__version__})"
+        assert (line in err) is said, err
+        if said:
+            assert "metrics.json" in err and len([x for x in err.splitlines() if line in x]) == 1

@@ -223,3 +223,36 @@ def test_status_hashes_each_source_adapter_once(compose_preset, tmp_path, monkey
     states = job_states(experiment)
     assert {s for s, _ in states.values()} >= {State.DONE}
     assert len(hashed) == len(set(hashed)) == len(experiment.groups["fusion_st_a"].sources)
+
+
+# --- a run trained on data that were prepared again since ---------------------------------------
+
+
+def test_a_run_whose_prepared_data_changed_since_is_stale(compose_preset, tmp_path):
+    """A finished run is skipped whatever its raw files hold now: status counted it done after its
+    task was prepared again from edited raw files. Its metrics.json names the prepared files it
+    read; the copy under paths.data, made with the same settings, now holds others."""
+    from afuse.atomic import atomic_write_json
+    from afuse.data_record import prepared_record
+
+    cfg = compose_preset("cpu_small", "status", f"paths.data={tmp_path}/data")
+    experiment = load_experiment(cfg)
+    rte = next(job for job in experiment.groups["st_a"].jobs if job.task == "rte")
+    manifest = {
+        "fingerprint": "f",
+        "splits": {s: {"file": f"{s}.parquet", "sha256": s * 8} for s in ("train", "test")},
+    }
+    path = tmp_path / "data" / "prepared" / "rte" / "manifest.json"
+    path.parent.mkdir(parents=True)
+    atomic_write_json(path, manifest)
+    saved_config(write_run(rte.run_dir, 0.6, prepared_data={"rte": prepared_record(manifest)}), tmp_path)
+    assert job_states(experiment)[rte] == (State.DONE, "")
+
+    manifest["splits"]["train"]["sha256"] = "edited" * 8
+    atomic_write_json(path, manifest)  # as `afuse prepare-data task=rte` after the raw files changed
+    state, note = job_states(experiment)[rte]
+    assert state is State.STALE, note
+    assert f"trained on other data: its prepared splits under {tmp_path}/data/prepared/ were made" in note
+    assert note.split("retrain it: ")[0].endswith("from other raw files: rte (train); ")
+    assert "task=rte seed=1 force=true" in note.split("retrain it: ")[1]
+    assert rte not in to_launch(job_states(experiment))

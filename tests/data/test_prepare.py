@@ -200,3 +200,11 @@ def test_argument_has_no_hub_source(task_cfg, data_cfg, paths_cfg):
         ConfigError, match="task argument has no Hugging Face Hub source; .* use data.source=local"
     ):
         prepare_task(task_cfg("argument"), data_cfg(source="hub"), paths_cfg)
+
+
+def test_a_preparation_that_fails_on_its_input_leaves_nothing_in_paths_data(
+    task_cfg, data_cfg, paths_cfg, tmp_path
+):
+    with pytest.raises(MissingInputError):
+        prepare_task(task_cfg("cb"), data_cfg(tmp_path / "nowhere"), paths_cfg)
+    assert not (tmp_path / "data").exists()

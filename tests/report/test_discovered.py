@@ -9,7 +9,7 @@ from afuse.catalog import find_runs
 from afuse.commands.listing import runs_text
 from afuse.commands.status import damaged_reasons
 from afuse.discovered import discovered_experiment, status_text
-from afuse.errors import MissingInputError
+from afuse.errors import ConfigError, MissingInputError
 from afuse.report.collect import expected_runs, read_accuracies
 from afuse.report.layout import report_layout
 from afuse.run_identity import multitask_dir, stage1_dir, stage2_dir
@@ -147,8 +147,29 @@ def test_no_runs_under_paths_runs_says_where_the_runs_are(tmp_path):
 
     inside = OmegaConf.create({"paths": {"runs": str(preset_tree / "stage1" / "tiny")}})
     assert f"inside the runs tree {preset_tree}: use paths.runs={preset_tree}" in runs_text(inside)
-    missing = OmegaConf.create({"paths": {"runs": str(tmp_path / "nowhere")}})
-    assert "no such directory" in status_text(missing)
+
+
+def test_an_explicit_paths_runs_that_does_not_exist_is_a_user_error(tmp_path):
+    """`afuse list runs paths.runs=/nonexistent` printed "no such directory" and exited 0, as if
+    the tree were merely empty: a mistyped path is the user's error (ConfigError: exit 2)."""
+    for given in (tmp_path / "nowhere", tmp_path / "a-file"):
+        if given.name == "a-file":
+            given.write_text("")
+        cfg = OmegaConf.create({"paths": {"runs": str(given)}})
+        for listing in (runs_text, status_text):
+            with pytest.raises(
+                ConfigError, match=f"paths.runs={given}: .*(no such directory|not a directory)"
+            ):
+                listing(cfg)
+
+
+def test_the_default_runs_folder_missing_means_no_runs_yet(tmp_path, monkeypatch):
+    """A fresh clone has no runs/: nothing wrong, nothing trained yet (exit 0)."""
+    monkeypatch.chdir(tmp_path)
+    cfg = OmegaConf.create({"paths": {"runs": "runs"}})  # conf/paths/default.yaml's value
+    for listing in (runs_text, status_text):
+        text = listing(cfg)
+        assert "nothing trained here yet" in text and "no such directory" not in text, text
 
 
 def test_status_says_stale_and_damaged_runs_need_force_true_not_a_rerun(tmp_path):
@@ -266,3 +287,25 @@ def test_report_without_a_preset_leaves_a_damaged_run_out_marked_not_unsaid(
     assert f"{damaged_runs} of them damaged, left out of the numbers: §" in (out / "report.md").read_text()
     row = next(line for line in (out / "runs.csv").read_text().splitlines() if str(damaged) in line)
     assert "damaged" in row
+
+
+def test_a_run_whose_prepared_data_changed_since_is_stale_in_the_listing_and_status(tmp_path):
+    """As in a preset's status: list runs and status without a preset compare a finished run's
+    prepared_data with the copy under paths.data."""
+    from afuse.atomic import atomic_write_json
+    from afuse.data_record import prepared_record
+
+    manifest = {"fingerprint": "f", "splits": {"train": {"file": "train.parquet", "sha256": "1" * 64}}}
+    path = tmp_path / "data" / "prepared" / "rte" / "manifest.json"
+    path.parent.mkdir(parents=True)
+    atomic_write_json(path, manifest)
+    run = write_run(stage1_dir(tmp_path / "runs", "tiny", "pfeiffer_rf16", "rte", 1), 0.6,
+                    kind="st_a", prepared_data={"rte": prepared_record(manifest)})  # fmt: skip
+    (run / "config.yaml").write_text("seed: 1\n")
+    cfg = OmegaConf.create({"paths": {"runs": str(tmp_path / "runs"), "data": str(tmp_path / "data")}})
+    assert [r.state for r in find_runs(cfg.paths.runs, cfg.paths.data)] == ["done"]
+    manifest["splits"]["train"]["sha256"] = "2" * 64
+    atomic_write_json(path, manifest)
+    assert [r.state for r in find_runs(cfg.paths.runs, cfg.paths.data)] == ["stale"]
+    for text in (runs_text(cfg), status_text(cfg)):
+        assert "stale" in text and "were made again since, from other raw files: rte (train)" in text, text

@@ -48,6 +48,30 @@ def test_a_finished_run_from_before_a_new_setting_is_still_skipped(tmp_path):
         run_stage(newer, tmp_path, fails)
 
 
+def test_a_finished_run_whose_prepared_data_changed_since_is_refused_not_skipped(tmp_path):
+    """As `afuse status` calls it stale, its own command must not skip it as done: force=true."""
+    from afuse.atomic import atomic_write_json
+    from afuse.data_record import prepared_record
+
+    manifest = {"fingerprint": "f", "splits": {"train": {"file": "train.parquet", "sha256": "1" * 64}}}
+    path = tmp_path / "data" / "prepared" / "rte" / "manifest.json"
+    path.parent.mkdir(parents=True)
+    atomic_write_json(path, manifest)
+    cfg = config(lr=1.0)
+    cfg.paths = {"data": str(tmp_path / "data")}
+    run = tmp_path / "run"
+    assert run_stage(cfg, run, lambda: {**METRICS, "prepared_data": {"rte": prepared_record(manifest)}})
+    assert run_stage(cfg, run, fails) is None  # the same data: skipped
+    manifest["splits"]["train"]["sha256"] = "2" * 64
+    atomic_write_json(path, manifest)
+    with pytest.raises(
+        ConfigError, match=r"trained on other data: .* raw files: rte \(train\); .*force=true"
+    ):
+        run_stage(cfg, run, fails)
+    cfg.force = True
+    assert run_stage(cfg, run, lambda: dict(METRICS)) is not None
+
+
 @pytest.mark.parametrize("given", [None, 1, 2])
 def test_config_yaml_records_the_thread_count_the_run_used(given, tmp_path):
     """The thread count changes a CPU run's numbers in their last bits (reductions split over
@@ -78,6 +102,7 @@ def test_metrics_json_records_the_data_the_run_read(tmp_path, shared_data):
     import json
     import shutil
 
+    from afuse.data_record import prepared_record
     from afuse.run_identity import stage1_dir
     from afuse.runs import read_metrics
     from tests.commands.test_source_order import afuse, settings
@@ -93,8 +118,29 @@ def test_metrics_json_records_the_data_the_run_read(tmp_path, shared_data):
 
     first = data_sha256("first")
     assert data_sha256("same") == first and len(first) == 64
+    # and which prepared copy it came from, which `afuse status` compares without tokenising
+    manifest = json.loads((tmp_path / "data" / "prepared" / "cb" / "manifest.json").read_text())
+    recorded = read_metrics(stage1_dir(tmp_path / "first" / "runs", "tiny", "pfeiffer_rf16", "cb", 1))
+    assert recorded["prepared_data"] == {"cb": prepared_record(manifest)}
     rows = (raw / "CB" / "train.jsonl").read_text().splitlines()
     row = json.loads(rows[0])
     row["premise"] = "An edited premise."
     (raw / "CB" / "train.jsonl").write_text("\n".join([json.dumps(row), *rows[1:]]) + "\n")
     assert data_sha256("edited") != first
+
+
+@pytest.mark.slow  # a small training run of the tiny model in this process
+def test_metrics_json_records_the_environment_and_config_yaml_does_not(tmp_path, shared_data):
+    """The versions, device and CPU kernels a run used go into metrics.json; config.yaml holds
+    only settings, which `afuse status` compares: a new torch must not make finished runs stale."""
+    import torch
+
+    from afuse.environment import run_environment
+    from afuse.run_identity import stage1_dir
+    from afuse.runs import read_metrics
+    from tests.commands.test_source_order import afuse, settings
+
+    afuse("train-adapter", "task=cb", *settings(tmp_path, tmp_path / "data", shared_data))
+    run = stage1_dir(tmp_path / "runs", "tiny", "pfeiffer_rf16", "cb", 1)
+    assert read_metrics(run)["environment"] == run_environment(torch.device("cpu"))
+    assert "environment" not in OmegaConf.load(run / "config.yaml")
