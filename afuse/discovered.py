@@ -52,6 +52,7 @@ def discovered_experiment(cfg: DictConfig, finished_only: bool = True) -> Experi
     """The finished runs under paths.runs, damaged ones included: the report leaves those out of
     its numbers, marked and said, as it does a preset's (a run missing from the tree's report
     without a word reads as never run)."""
+    check_runs_root(cfg.paths.runs)
     runs = [
         r
         for r in find_runs(cfg.paths.runs, cfg.paths.get("data"))

@@ -156,7 +156,7 @@ def test_an_explicit_paths_runs_that_does_not_exist_is_a_user_error(tmp_path):
         if given.name == "a-file":
             given.write_text("")
         cfg = OmegaConf.create({"paths": {"runs": str(given)}})
-        for listing in (runs_text, status_text):
+        for listing in (runs_text, status_text, discovered_experiment):  # the last: afuse report
             with pytest.raises(
                 ConfigError, match=f"paths.runs={given}: .*(no such directory|not a directory)"
             ):
