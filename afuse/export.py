@@ -15,14 +15,21 @@ Every directory written is one the `adapters` library (1.3.0) loads with its def
                                                    directory (config.json + model.safetensors)
 
 Only files are read and written (no model is built) unless an encoder is exported.
+
+    exported_base(directory) -> ExportedBase | None   # the base model an exported adapter runs on
+
+export.json records the run's model, so `afuse evaluate adapterhub=<out>/<task>` scores the adapter
+on the base it was trained with (out/encoder/ when there is one: MT-A's fine-tuned encoder).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from omegaconf import OmegaConf
 from safetensors import SafetensorError
 
 from afuse.atomic import atomic_write_json, write_error
@@ -48,6 +55,7 @@ class Export:
     out: Path
     family: str
     base_model: str  # how the library gets the base encoder when no encoder/ is exported
+    model: dict = field(default_factory=dict)  # the run's model config (conf/model/<name>.yaml as composed)
     adapters: dict[str, Path] = field(default_factory=dict)
     heads: dict[str, Path] = field(default_factory=dict)
     fusion: Path | None = None
@@ -107,7 +115,7 @@ def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool = False)
 
 
 def _write_export(run_dir: Path, out: Path, cfg, command: str, with_encoder: bool) -> Export:
-    export = Export(out, str(cfg.model.family), _base_model(cfg.model))
+    export = Export(out, str(cfg.model.family), _base_model(cfg.model), _model_config(cfg.model))
     if command == "train-adapter":
         task = str(cfg.task.name)
         _adapter(export, run_dir, task)
@@ -158,6 +166,10 @@ def _base_model(model_cfg) -> str:
 
         return str(importlib.import_module(str(model_cfg.package)).get_model_path())
     return "<the base encoder: rerun afuse export with with_encoder=true to write it>"
+
+
+def _model_config(model_cfg) -> dict:
+    return OmegaConf.to_container(model_cfg, resolve=True)
 
 
 def _task_cfg(task: str):
@@ -244,6 +256,7 @@ def _write_manifest(export: Export, run_dir: Path, folder: Path) -> Path:
     data = {
         "run": str(run_dir),
         "family": export.family,
+        "model": export.model,
         "adapters": {name: str(p.relative_to(export.out)) for name, p in export.adapters.items()},
         "heads": {name: str(p.relative_to(export.out)) for name, p in export.heads.items()},
         "fusion": str(export.fusion.relative_to(export.out)) if export.fusion else None,
@@ -252,3 +265,45 @@ def _write_manifest(export: Export, run_dir: Path, folder: Path) -> Path:
     }
     atomic_write_json(path, data)
     return path
+
+
+@dataclass
+class ExportedBase:
+    """The base model under an exported adapter, from the export.json beside it."""
+
+    export: Path  # the export's folder
+    run: str  # the run it was exported from
+    family: str
+    model: dict | None  # the run's model config (None: an export older than this record)
+    encoder: Path | None  # out/encoder/: the encoder the adapter was trained with (MT-A)
+    is_fusion: bool  # the directory is the export's fusion, not an adapter
+
+    def model_config(self) -> dict | None:
+        """The model to rebuild the adapter on: the exported encoder where there is one."""
+        if self.encoder is None:
+            return self.model
+        name = (self.model or {}).get("name") or f"{self.export.name}/{ENCODER_DIR}"
+        return {"name": name, "source": "folder", "path": str(self.encoder), "family": self.family}
+
+
+def exported_base(directory: str | Path) -> ExportedBase | None:
+    """What the export.json beside `directory` says of it, when `directory` is an adapter or the
+    fusion of an afuse export; None for any other directory (the library's own, a moved copy)."""
+    directory = Path(directory).expanduser()
+    try:
+        manifest = json.loads((directory.parent / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    if directory.name not in {*manifest.get("adapters", {}).values(), manifest.get("fusion")}:
+        return None
+    encoder = manifest.get("encoder")
+    return ExportedBase(
+        export=directory.parent,
+        run=str(manifest.get("run")),
+        family=str(manifest.get("family", "bert")),
+        model=manifest.get("model"),
+        encoder=directory.parent / encoder if encoder else None,
+        is_fusion=directory.name == manifest.get("fusion"),
+    )

@@ -32,7 +32,7 @@ from afuse.inference.batching import Inference, infer
 from afuse.inference.output_owner import check_owner, owner_of
 from afuse.inference.rawfile import FileRows, read_file
 from afuse.inference.rebuild import TrainedModel, load_adapterhub, load_run
-from afuse.inference.run_settings import check_settings, command_line_data
+from afuse.inference.run_settings import adapterhub_model, check_settings, command_line_data
 from afuse.train.loop import resolve_device
 
 log = logging.getLogger("afuse")
@@ -65,7 +65,7 @@ def open_trained(cfg: DictConfig) -> TrainedModel:
     if cfg.adapterhub:
         if task is None:
             raise ConfigError("adapterhub=<dir> needs the task its head predicts: add task=<name>")
-        return load_adapterhub(cfg.adapterhub, cfg.task, cfg.model, cfg.data)
+        return load_adapterhub(cfg.adapterhub, cfg.task, adapterhub_model(cfg), cfg.data)
     raise ConfigError(
         "no model given: add run=<run dir> (`afuse list runs` lists the finished ones) "
         "or adapterhub=<adapter dir> task=<task>"

@@ -4,6 +4,7 @@ config.yaml), so a setting that would change them was ignored without a word.
 
     check_settings(cfg)            # ConfigError (exit 2) naming a setting that would not be used
     command_line_data(cfg)         # the data.* typed on the command line: these do apply
+    adapterhub_model(cfg)          # the base model of adapterhub=<dir>
 
 With file=<path> the file's rows are scored as they are: data.* (which say how a task's splits
 are read and sampled) are refused. Per setting, with run=:
@@ -12,6 +13,8 @@ are read and sampled) are refused. Per setting, with run=:
     task.*                         refused (task=<name> only picks an MT-A run's task)
     experiment=<preset>            accepted where its model and data settings are the run's own,
                                    refused naming those that differ (trainer.*: training only)
+With adapterhub=<dir>, model= is the base model, except for an adapter `afuse export` wrote: the
+base export.json records (its encoder/ for MT-A) is used, and another model setting refused.
 """
 
 from pathlib import Path
@@ -19,6 +22,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.errors import ConfigError
+from afuse.export import exported_base
 from afuse.run_model import read_run
 
 _FOR_ADAPTERHUB = "(they are for adapterhub=<dir>)"
@@ -52,6 +56,31 @@ def check_settings(cfg: DictConfig) -> None:
         )
     if cfg.run:
         _check_run_settings(cfg, given)
+
+
+def adapterhub_model(cfg: DictConfig) -> DictConfig:
+    """The base model for adapterhub=<dir>: model= as given; for an adapter of an afuse export,
+    the model its export.json records (its exported encoder where it has one), other settings refused."""
+    exported = exported_base(cfg.adapterhub)
+    own = exported.model_config() if exported and not exported.is_fusion else None
+    if own is None:  # not an afuse export, or one older than its model record without an encoder
+        return cfg.model
+    name = own["name"]
+    on = f"adapterhub={cfg.adapterhub} was exported from a run on model {name} (its export.json)" + (
+        ", and is scored on the encoder exported beside it" if exported.encoder else ""
+    )
+    for override in command_line_overrides():
+        key, _, value = override.lstrip("+~").partition("=")
+        if key.split(".")[0] == "model" and (key != "model" or value != name):
+            raise ConfigError(f"{override}: {on}, so model settings do not apply to it; leave it out")
+    preset = _preset_name()
+    if (
+        preset
+        and str(cfg.model.name) != name
+        and not any(_key(o) == "model" for o in command_line_overrides())
+    ):
+        raise ConfigError(f"experiment={preset} sets model={cfg.model.name}: {on}; add model={name}")
+    return OmegaConf.create(own)
 
 
 def _check_run_settings(cfg: DictConfig, given: list[str]) -> None:
