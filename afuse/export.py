@@ -16,15 +16,12 @@ Every directory written is one the `adapters` library (1.3.0) loads with its def
 
 Only files are read and written (no model is built) unless an encoder is exported.
 
-    exported_base(directory) -> ExportedBase | None   # the base model an exported adapter runs on
-
-export.json records the run's model, so `afuse evaluate adapterhub=<out>/<task>` scores the adapter
-on the base it was trained with (out/encoder/ when there is one: MT-A's fine-tuned encoder).
+export.json records the run's model, so that `afuse evaluate adapterhub=<out>/<task>` scores the
+adapter on the base it was trained with (afuse/export_manifest.py reads it).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +31,7 @@ from safetensors import SafetensorError
 
 from afuse.atomic import atomic_write_json, write_error
 from afuse.errors import ConfigError, WriteError
+from afuse.export_manifest import ENCODER_DIR, MANIFEST
 from afuse.modeling import adapterhub
 from afuse.modeling.fusion import Fusion, FusionSpec
 from afuse.modeling.inject import family as model_family
@@ -44,8 +42,6 @@ from afuse.staging import staged
 
 EXPORTABLE = ("train-adapter", "fuse", "train-multitask")
 FUSION_DIR = "fusion"
-MANIFEST = "export.json"
-ENCODER_DIR = "encoder"
 
 
 @dataclass
@@ -60,6 +56,7 @@ class Export:
     heads: dict[str, Path] = field(default_factory=dict)
     fusion: Path | None = None
     encoder: Path | None = None
+    encoder_trained: bool = False  # out/encoder/ holds a run's fine-tuned encoder (MT-A), not the base
 
     def loading_code(self) -> str:
         """The library calls that load the export (printed by the command)."""
@@ -237,6 +234,7 @@ def _encoder(export: Export, cfg, run_dir: Path) -> None:
     if weights.is_file():
         state, _ = load_tensors(weights)
         encoder.load_state_dict(state)
+        export.encoder_trained = True
     export.encoder = export.out / ENCODER_DIR
     try:
         encoder.save_pretrained(export.encoder)
@@ -261,49 +259,8 @@ def _write_manifest(export: Export, run_dir: Path, folder: Path) -> Path:
         "heads": {name: str(p.relative_to(export.out)) for name, p in export.heads.items()},
         "fusion": str(export.fusion.relative_to(export.out)) if export.fusion else None,
         "encoder": str(export.encoder.relative_to(export.out)) if export.encoder else None,
+        "encoder_trained": export.encoder_trained,
         "load_with_adapters": export.loading_code().splitlines(),
     }
     atomic_write_json(path, data)
     return path
-
-
-@dataclass
-class ExportedBase:
-    """The base model under an exported adapter, from the export.json beside it."""
-
-    export: Path  # the export's folder
-    run: str  # the run it was exported from
-    family: str
-    model: dict | None  # the run's model config (None: an export older than this record)
-    encoder: Path | None  # out/encoder/: the encoder the adapter was trained with (MT-A)
-    is_fusion: bool  # the directory is the export's fusion, not an adapter
-
-    def model_config(self) -> dict | None:
-        """The model to rebuild the adapter on: the exported encoder where there is one."""
-        if self.encoder is None:
-            return self.model
-        name = (self.model or {}).get("name") or f"{self.export.name}/{ENCODER_DIR}"
-        return {"name": name, "source": "folder", "path": str(self.encoder), "family": self.family}
-
-
-def exported_base(directory: str | Path) -> ExportedBase | None:
-    """What the export.json beside `directory` says of it, when `directory` is an adapter or the
-    fusion of an afuse export; None for any other directory (the library's own, a moved copy)."""
-    directory = Path(directory).expanduser()
-    try:
-        manifest = json.loads((directory.parent / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict):
-        return None
-    if directory.name not in {*manifest.get("adapters", {}).values(), manifest.get("fusion")}:
-        return None
-    encoder = manifest.get("encoder")
-    return ExportedBase(
-        export=directory.parent,
-        run=str(manifest.get("run")),
-        family=str(manifest.get("family", "bert")),
-        model=manifest.get("model"),
-        encoder=directory.parent / encoder if encoder else None,
-        is_fusion=directory.name == manifest.get("fusion"),
-    )

@@ -11,6 +11,7 @@ from omegaconf.errors import OmegaConfBaseException
 from afuse.adapterhub_files import adapter_weights_file
 from afuse.config import PAPER_TASKS, task_names
 from afuse.errors import AfuseError, ConfigError, MissingInputError
+from afuse.export_manifest import exported_base
 from afuse.result_check import DamagedResultError, result_damage
 from afuse.run_identity import (
     MT_A,
@@ -44,6 +45,7 @@ def resolve_st_a_sources(cfg: DictConfig) -> list[Source]:
             run_dir = source_run_dir(cfg, entry)
             (found if is_complete(run_dir) else missing).append(Source(entry, run_dir))
         elif Path(entry).is_dir():
+            _refuse_exported_elsewhere(cfg, Path(entry))
             found.append(source_by_path(Path(entry)))
         else:
             raise ConfigError(
@@ -57,6 +59,26 @@ def resolve_st_a_sources(cfg: DictConfig) -> list[Source]:
         if source.adapter_dir == source_run_dir(cfg, source.name):
             _refuse_damaged(cfg, source, source.adapter_dir)
     return found
+
+
+def _refuse_exported_elsewhere(cfg: DictConfig, path: Path) -> None:
+    """An adapter `afuse export` wrote runs on the base its run was trained with (export.json):
+    fused on another, it computes something it was never trained for, without a word."""
+    exported = exported_base(path)
+    if exported is None or exported.is_fusion:
+        return
+    if exported.encoder_trained:
+        raise MissingInputError(
+            f"fusion.sources entry {path} was exported with the encoder it was trained on ({exported.encoder}), "
+            "which afuse fuse does not load under adapter directories; fuse an MT-A run's adapters on its "
+            f"encoder with adapters=mt_a (export.json: exported from {exported.run})"
+        )
+    model = (exported.model or {}).get("name")
+    if model is not None and model != str(cfg.model.name):
+        raise ConfigError(
+            f"fusion.sources entry {path} was exported from a run on model {model}, not {cfg.model.name} "
+            f"(its export.json); fuse it with model={model}"
+        )
 
 
 def _refuse_damaged(cfg: DictConfig, source: Source, run_dir: Path) -> None:

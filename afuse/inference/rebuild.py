@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from afuse.adapterhub_files import FUSION_CONFIG
 from afuse.config import task_config
 from afuse.errors import ConfigError, MissingInputError
-from afuse.export import exported_base
+from afuse.export_manifest import exported_base
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.modeling.adapterhub import HEAD_CONFIG, is_adapter_dir
 from afuse.run_model import load_fusion_run, missing_weights, read_run

@@ -22,7 +22,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.errors import ConfigError
-from afuse.export import exported_base
+from afuse.export_manifest import exported_base
 from afuse.run_model import read_run
 
 _FOR_ADAPTERHUB = "(they are for adapterhub=<dir>)"

@@ -27,7 +27,11 @@ def data_args(run_tree) -> list[str]:
 
 def test_an_mt_a_adapter_is_scored_on_the_exported_encoder(run_tree, tmp_path):
     out, manifest = exported(run_tree, "mt_a", tmp_path)
-    assert manifest["encoder"] == "encoder" and manifest["model"]["name"] == "tiny"
+    assert (
+        manifest["encoder"] == "encoder"
+        and manifest["encoder_trained"]
+        and manifest["model"]["name"] == "tiny"
+    )
     run = run_tree.run("mt_a")
     afuse("evaluate", f"run={run}", *run_tree.eval_args("task=cb"))
     afuse("evaluate", f"adapterhub={out / 'cb'}", "task=cb", *data_args(run_tree), *run_tree.eval_args())
