@@ -36,7 +36,7 @@ from afuse.modeling import adapterhub
 from afuse.modeling.fusion import Fusion, FusionSpec
 from afuse.modeling.inject import family as model_family
 from afuse.modeling.weights import load_tensors
-from afuse.run_model import fusion_sources, run_config
+from afuse.run_model import fusion_sources, recorded_task_config, run_config
 from afuse.runs import read_metrics
 from afuse.staging import staged
 
@@ -126,7 +126,7 @@ def _write_export(run_dir: Path, out: Path, cfg, command: str, with_encoder: boo
                 export,
                 run_dir / "heads" / f"{task}.safetensors",
                 task,
-                _task_cfg(task),
+                recorded_task_config(cfg, task),
                 export.adapters[task],
             )
         encoder_run = run_dir
@@ -167,12 +167,6 @@ def _base_model(model_cfg) -> str:
 
 def _model_config(model_cfg) -> dict:
     return OmegaConf.to_container(model_cfg, resolve=True)
-
-
-def _task_cfg(task: str):
-    from afuse.config import task_config
-
-    return task_config(task)
 
 
 def _adapter(export: Export, directory: Path, name: str) -> None:

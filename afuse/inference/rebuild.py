@@ -15,12 +15,11 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.adapterhub_files import FUSION_CONFIG
-from afuse.config import task_config
 from afuse.errors import ConfigError, MissingInputError
 from afuse.export_manifest import exported_base
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.modeling.adapterhub import HEAD_CONFIG, is_adapter_dir
-from afuse.run_model import load_fusion_run, missing_weights, read_run
+from afuse.run_model import load_fusion_run, missing_weights, read_run, recorded_task_config
 from afuse.runs import CONFIG, is_complete
 
 KINDS = ("st_a", "houlsby", "head", "full", "fusion", "mt_a")
@@ -150,7 +149,7 @@ def _task_of(run_dir: Path, cfg: DictConfig, kind: str, task: str | None) -> Dic
             raise ConfigError(
                 f"run={run_dir} is an MT-A run over {len(tasks)} tasks ({', '.join(tasks)}): {given}"
             )
-        return task_config(task)
+        return recorded_task_config(cfg, task)
     own = cfg.task
     if task is not None and task != own.name:
         raise ConfigError(
