@@ -170,6 +170,28 @@ def resolve_mt_a(cfg: DictConfig) -> tuple[Path, list[Source]]:
     return run_dir, sources
 
 
+def check_mt_a_adapter(cfg: DictConfig, mt_run: Path) -> None:
+    """The fuse run's adapter settings are the MT-A run's: the MT-A run is found whatever they are
+    (its directory does not name them), and the fusion is named for them (afuse.run_identity)."""
+    from afuse.result_check import read_run_config
+
+    own = (read_run_config(mt_run / "config.yaml") or {}).get("adapter")
+    if not isinstance(own, dict):
+        return  # a record without its adapter settings: nothing to compare
+    ours = OmegaConf.to_container(cfg.adapter, resolve=True)
+    differing = [
+        f"adapter.{key}={ours[key]} (the MT-A run's: {own[key]})"
+        for key in ours
+        if key in own and ours[key] != own[key]
+    ]
+    if differing:
+        settings = " ".join(f"adapter.{key}={value}" for key, value in own.items())
+        raise ConfigError(
+            f"{', '.join(differing)}: with adapters=mt_a the adapters fused are those of the MT-A run {mt_run}, "
+            f"as it trained them; give its settings ({settings}) or leave these out"
+        )
+
+
 def check_sites(cfg: DictConfig, sources: list[Source]) -> None:
     """The run is named for where its fusion sits, read off the `adapter` config
     (afuse.run_identity.fused_sites); sources whose adapters sit elsewhere (adapter directories

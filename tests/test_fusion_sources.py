@@ -134,3 +134,28 @@ def test_an_adapter_exported_with_the_base_encoder_is_fused_on_the_base(tmp_path
     manifest = json.loads((tmp_path / "export" / "export.json").read_text())
     (tmp_path / "export" / "export.json").write_text(json.dumps({**manifest, "encoder_trained": False}))
     assert [s.name for s in fuse_over(tmp_path, source)] == ["cb"]
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [(["adapter=houlsby"], "adapter.variant=houlsby (the MT-A run's: pfeiffer)"),
+     (["adapter.reduction_factor=4"], "adapter.reduction_factor=4 (the MT-A run's: 16)")],
+)  # fmt: skip
+def test_adapter_settings_other_than_the_mt_a_runs_are_refused(tmp_path, args, named):
+    """`afuse fuse adapters=mt_a adapter=houlsby` fused the MT-A run's Pfeiffer adapters and named
+    the run `_attn-ffn`: the MT-A run is found whatever the adapter settings, which went unread."""
+    from afuse.fusion_sources import check_mt_a_adapter, resolve_mt_a
+
+    common = ["model=tiny", "target=cb", "adapters=mt_a", "fusion.sources=[cb,rte]", f"paths.runs={tmp_path}"]
+    mt_run = write_run(source_run_dir(compose_config("fuse", common), "cb"), 0.5, kind="mt_a")
+    (mt_run / "config.yaml").write_text(
+        "seed: 1\nadapter: {variant: pfeiffer, reduction_factor: 16, non_linearity: relu}\n"
+    )
+    check_mt_a_adapter(compose_config("fuse", common), mt_run)  # the same settings: fused
+    cfg = compose_config("fuse", [*common, *args])
+    found, _ = resolve_mt_a(cfg)
+    with pytest.raises(ConfigError) as error:
+        check_mt_a_adapter(cfg, found)
+    message = str(error.value)
+    assert message.startswith(named)
+    assert f": with adapters=mt_a the adapters fused are those of the MT-A run {mt_run}, as it" in message

@@ -3,7 +3,13 @@
 from omegaconf import DictConfig
 
 from afuse.config import specialise_data, task_config
-from afuse.fusion_sources import check_sites, refuse_retrained_sources, resolve_mt_a, resolve_st_a_sources
+from afuse.fusion_sources import (
+    check_mt_a_adapter,
+    check_sites,
+    refuse_retrained_sources,
+    resolve_mt_a,
+    resolve_st_a_sources,
+)
 from afuse.run_identity import FUSE, MT_A, requested_sources, run_dir, variant
 from afuse.train.run_lifecycle import run_stage
 
@@ -17,6 +23,7 @@ def main(cfg: DictConfig) -> None:
     where, name = run_dir(cfg, FUSE), variant(cfg, FUSE)  # an unknown `adapters` fails here
     if cfg.adapters == MT_A:
         mt_run, sources = resolve_mt_a(cfg)
+        check_mt_a_adapter(cfg, mt_run)
         encoder_weights = mt_run / "encoder.safetensors"
     else:
         sources, encoder_weights = resolve_st_a_sources(cfg), None
