@@ -1,6 +1,7 @@
 """Export a finished run as AdapterHub files: what `afuse export run=<run dir> out=<dir>` writes.
 
-    export_run(run_dir, out, with_encoder=False) -> Export   # out/ appears whole, export.json in it
+    export_run(run_dir, out, with_encoder=None) -> Export   # out/ appears whole, export.json in it
+    # with_encoder: None = for MT-A only, True = always, False = never (refused for MT-A)
 
 Every directory written is one the `adapters` library (1.3.0) loads with its default calls,
 `model.load_adapter(dir)` (adapter and, where there is one, its head) and
@@ -84,7 +85,7 @@ class Export:
         return "\n".join(lines)
 
 
-def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool = False) -> Export:
+def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool | None = None) -> Export:
     """Write the export, export.json last, in a hidden folder beside `out`, and rename it to `out`
     when complete: an export that fails or is killed half way leaves no `out` that looks written."""
     run_dir, out = Path(run_dir), Path(out)
@@ -111,7 +112,7 @@ def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool = False)
     return export
 
 
-def _write_export(run_dir: Path, out: Path, cfg, command: str, with_encoder: bool) -> Export:
+def _write_export(run_dir: Path, out: Path, cfg, command: str, with_encoder: bool | None) -> Export:
     export = Export(out, str(cfg.model.family), _base_model(cfg.model), _model_config(cfg.model))
     if command == "train-adapter":
         task = str(cfg.task.name)
@@ -129,12 +130,23 @@ def _write_export(run_dir: Path, out: Path, cfg, command: str, with_encoder: boo
                 recorded_task_config(cfg, task),
                 export.adapters[task],
             )
-        encoder_run = run_dir
+        encoder_run = _mt_a_encoder(run_dir, with_encoder)
     else:
         encoder_run = _fusion_run(export, run_dir, cfg, with_encoder)
     if encoder_run is not None:
         _encoder(export, cfg, encoder_run)
     return export
+
+
+def _mt_a_encoder(mt_run: Path, with_encoder: bool | None) -> Path:
+    """An MT-A run's encoder goes with its adapters: they compute what they were trained for only
+    on it, so an export without it (with_encoder=false, once taken and ignored) is refused."""
+    if with_encoder is False:
+        raise ConfigError(
+            f"with_encoder=false: the adapters of an MT-A run work only on the encoder it fine-tuned "
+            f"({mt_run}), so an export of them always holds it (out/encoder/); leave with_encoder out"
+        )
+    return mt_run
 
 
 def _rebased(export: Export, out: Path) -> Export:
@@ -184,13 +196,13 @@ def _head(export: Export, path: Path, name: str, task_cfg, directory: Path) -> N
     export.heads[name] = directory
 
 
-def _fusion_run(export: Export, run_dir: Path, cfg, with_encoder: bool) -> Path | None:
+def _fusion_run(export: Export, run_dir: Path, cfg, with_encoder: bool | None) -> Path | None:
     """Sources, fusion and head of a fuse run; returns the run whose encoder must go too (MT-A)."""
     from afuse.fusion_sources import check_fusion_file, source_positions
 
     # Found as `afuse fuse` found them, under the run's runs/ tree.
     mt_run, sources = fusion_sources(cfg, run_dir, read_metrics(run_dir))
-    encoder_run = mt_run or (run_dir if with_encoder else None)
+    encoder_run = _mt_a_encoder(mt_run, with_encoder) if mt_run else (run_dir if with_encoder else None)
     state, meta = load_tensors(run_dir / "fusion.safetensors")
     if not meta or "sources" not in meta:
         raise ConfigError(
