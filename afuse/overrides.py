@@ -26,7 +26,7 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
-    texts = [arg for arg in argv if "=" in arg and not arg.startswith("-")]
+    texts = [arg for arg in argv if ("=" in arg or arg.startswith("~")) and not arg.startswith("-")]
     try:
         overrides = OverridesParser.create().parse_overrides(texts)
     except HydraException:
@@ -34,6 +34,7 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     hydra_overrides = [o for o in overrides if o.key_or_group.startswith("hydra")]
     _check_launcher_values(hydra_overrides)
     others = [o for o in overrides if not o.key_or_group.startswith("hydra") and not o.is_delete()]
+    _check_deletions([o for o in overrides if not o.key_or_group.startswith("hydra") and o.is_delete()])
     groups = _group_names()
     _check_groups_are_read(config_name, [o for o in others if o.key_or_group in groups])
     preset = _preset_given(others)
@@ -70,6 +71,20 @@ _READ_WITH_PRESET = {
 # Commands that run no preset's jobs: what a preset brings besides their own groups and keys
 # (trainer.*, experiment.*: training and sweep settings) is not read by them.
 _NO_JOBS = ("evaluate", "predict", "prepare_data")
+
+
+def _check_deletions(deletions) -> None:
+    """`~trainer.lr` ended in OmegaConf's traceback once the command read the key: every setting is
+    read (its default is in conf/). Entries of a free mapping (a preset's data.per_task.<task>)
+    and the preset choice itself may go."""
+    for override in deletions:
+        key = override.key_or_group
+        if key == "experiment" or any(key.startswith(f"{mapping}.") for mapping in OPEN_MAPPINGS):
+            continue
+        raise ConfigError(
+            f"~{key}: afuse reads every setting it has (its default is in conf/), so without it the command "
+            f"would stop; set it instead ({key}=<value>)"
+        )
 
 
 def _preset_given(overrides) -> str | None:

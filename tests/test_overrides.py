@@ -20,6 +20,9 @@ REFUSED = [
     # a preset's training and sweep settings, given beside a command that trains nothing
     ("evaluate", ["run=x", "experiment=cpu_small", "trainer.max_epochs=1"], "trainer.max_epochs=1: afuse evaluate reads no trainer settings (experiment=cpu_small has them for the runs it trains), so it would be ignored; leave it out"),
     ("predict", ["run=x", "experiment=cpu_small", "experiment.seeds=[2]"], "experiment.seeds=[2]: afuse predict reads no experiment settings (experiment=cpu_small has them for the runs it trains), so it would be ignored; leave it out"),
+    # a deleted setting: OmegaConf's traceback once the command read it
+    ("train_adapter", ["task=cb", "~trainer.lr"], "~trainer.lr: afuse reads every setting it has (its default is in conf/), so without it the command would stop; set it instead (trainer.lr=<value>)"),
+    ("evaluate", ["run=x", "~batch_size"], "~batch_size: afuse reads every setting it has (its default is in conf/), so without it the command would stop; set it instead (batch_size=<value>)"),
     ("prepare_data", ["task=cb", "experiment=cpu_small", "trainer.batch_size=4"], "trainer.batch_size=4: afuse prepare-data reads no trainer settings (experiment=cpu_small has them for the runs it trains), so it would be ignored; leave it out"),
 ]  # fmt: skip
 ACCEPTED = [
@@ -29,6 +32,7 @@ ACCEPTED = [
     ("prepare_data", ["task=cb", "experiment=cpu_small", "data.max_train_examples=10"]),  # the preset's data
     ("evaluate", ["run=x", "experiment=cpu_small", "data.max_test_examples=5", "batch_size=8"]),
     ("run", ["experiment=cpu_small", "trainer.max_epochs=1", "model=tiny"]),  # passed on to its jobs
+    ("train_adapter", ["task=cb", "experiment=cpu_small", "~data.per_task.cb"]),  # a preset's entry goes
 ]  # fmt: skip
 
 
