@@ -170,34 +170,45 @@ def resolve_mt_a(cfg: DictConfig) -> tuple[Path, list[Source]]:
     return run_dir, sources
 
 
-def check_mt_a_adapter(cfg: DictConfig, mt_run: Path) -> None:
-    """The fuse run's adapter settings are the MT-A run's: the MT-A run is found whatever they are
-    (its directory does not name them), and the fusion is named for them (afuse.run_identity)."""
+def check_source_adapters(cfg: DictConfig, sources: list[Source]) -> None:
+    """The fuse run's adapter settings are those its source runs were trained with: the runs are
+    found by what their directories name (variant and reduction factor; an MT-A run's, neither),
+    so the rest went unread (adapter.non_linearity=swish fused ReLU adapters), and the fusion is
+    named for them (afuse.run_identity: adapter=houlsby over Pfeiffer MT-A adapters, _attn-ffn)."""
     from afuse.result_check import read_run_config
 
-    own = (read_run_config(mt_run / "config.yaml") or {}).get("adapter")
-    if not isinstance(own, dict):
-        return  # a record without its adapter settings: nothing to compare
+    runs = {}  # one MT-A run serves every source
+    for source in sources:
+        run = source_run_dir(cfg, source.name)
+        if source.adapter_dir in _own_dirs(run, source):
+            runs[run] = None
     ours = OmegaConf.to_container(cfg.adapter, resolve=True)
-    differing = [
-        f"adapter.{key}={ours[key]} (the MT-A run's: {own[key]})"
-        for key in ours
-        if key in own and ours[key] != own[key]
-    ]
-    if differing:
-        settings = " ".join(f"adapter.{key}={value}" for key, value in own.items())
-        raise ConfigError(
-            f"{', '.join(differing)}: with adapters=mt_a the adapters fused are those of the MT-A run {mt_run}, "
-            f"as it trained them; give its settings ({settings}) or leave these out"
-        )
+    what = "the MT-A run" if cfg.adapters == MT_A else "the stage-1 run"
+    for run in runs:
+        own = (read_run_config(run / "config.yaml") or {}).get("adapter")
+        if not isinstance(own, dict):
+            continue  # a record without its adapter settings: nothing to compare
+        differing = [
+            f"adapter.{k}={ours[k]} ({what}'s: {own[k]})" for k in ours if k in own and ours[k] != own[k]
+        ]
+        if differing:
+            settings = " ".join(f"adapter.{key}={value}" for key, value in own.items())
+            raise ConfigError(
+                f"{', '.join(differing)}: the adapters fused are those of {what} {run}, as it trained them; "
+                f"give its settings ({settings}) or leave these out"
+            )
+
+
+def _own_dirs(run: Path, source: Source) -> tuple[Path, Path]:
+    """Where a source that is a run of the fuse config's own adapters lies (ST-A; MT-A)."""
+    return run, run / "adapters" / source.name
 
 
 def check_sites(cfg: DictConfig, sources: list[Source]) -> None:
     """The run is named for where its fusion sits, read off the `adapter` config
     (afuse.run_identity.fused_sites); sources whose adapters sit elsewhere (adapter directories
     given by path) would make the name lie, so they are refused with the setting that fits."""
-    own = {source.name: source_run_dir(cfg, source.name) for source in sources}
-    by_path = [s for s in sources if s.adapter_dir not in (own[s.name], own[s.name] / "adapters" / s.name)]
+    by_path = [s for s in sources if s.adapter_dir not in _own_dirs(source_run_dir(cfg, s.name), s)]
     if not by_path:  # runs of this config's adapter (ST-A or MT-A): their names say where they sit
         return
     named = fused_sites(cfg)

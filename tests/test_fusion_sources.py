@@ -144,18 +144,47 @@ def test_an_adapter_exported_with_the_base_encoder_is_fused_on_the_base(tmp_path
 def test_adapter_settings_other_than_the_mt_a_runs_are_refused(tmp_path, args, named):
     """`afuse fuse adapters=mt_a adapter=houlsby` fused the MT-A run's Pfeiffer adapters and named
     the run `_attn-ffn`: the MT-A run is found whatever the adapter settings, which went unread."""
-    from afuse.fusion_sources import check_mt_a_adapter, resolve_mt_a
+    from afuse.fusion_sources import check_source_adapters, resolve_mt_a
 
     common = ["model=tiny", "target=cb", "adapters=mt_a", "fusion.sources=[cb,rte]", f"paths.runs={tmp_path}"]
     mt_run = write_run(source_run_dir(compose_config("fuse", common), "cb"), 0.5, kind="mt_a")
     (mt_run / "config.yaml").write_text(
         "seed: 1\nadapter: {variant: pfeiffer, reduction_factor: 16, non_linearity: relu}\n"
     )
-    check_mt_a_adapter(compose_config("fuse", common), mt_run)  # the same settings: fused
+    same = compose_config("fuse", common)
+    check_source_adapters(same, resolve_mt_a(same)[1])  # the same settings: fused
     cfg = compose_config("fuse", [*common, *args])
-    found, _ = resolve_mt_a(cfg)
     with pytest.raises(ConfigError) as error:
-        check_mt_a_adapter(cfg, found)
+        check_source_adapters(cfg, resolve_mt_a(cfg)[1])
     message = str(error.value)
     assert message.startswith(named)
-    assert f": with adapters=mt_a the adapters fused are those of the MT-A run {mt_run}, as it" in message
+    assert f": the adapters fused are those of the MT-A run {mt_run}, as it trained them" in message
+
+
+def test_adapter_settings_other_than_the_source_runs_are_refused(fuse_cfg, tmp_path):
+    """`afuse fuse adapter.non_linearity=swish` fused the ReLU adapters of pfeiffer_rf16: the
+    directory names the variant and reduction factor, not the non-linearity."""
+    from afuse.fusion_sources import check_source_adapters
+
+    for task in ("cb", "rte"):
+        config = source_run_dir(fuse_cfg, task) / "config.yaml"
+        config.write_text(
+            "seed: 1\nadapter: {variant: pfeiffer, reduction_factor: 16, non_linearity: relu}\n"
+        )
+    check_source_adapters(fuse_cfg, resolve_st_a_sources(fuse_cfg))
+    cfg = compose_config(
+        "fuse",
+        [
+            "model=tiny",
+            "target=cb",
+            "fusion.sources=[cb,rte]",
+            f"paths.runs={tmp_path}",
+            "adapter.non_linearity=swish",
+        ],
+    )
+    with pytest.raises(ConfigError) as error:
+        check_source_adapters(cfg, resolve_st_a_sources(cfg))
+    rte = source_run_dir(cfg, "rte")
+    assert str(error.value).startswith(
+        f"adapter.non_linearity=swish (the stage-1 run's: relu): the adapters fused are those of the stage-1 run {rte}"
+    )

@@ -4,8 +4,8 @@ from omegaconf import DictConfig
 
 from afuse.config import specialise_data, task_config
 from afuse.fusion_sources import (
-    check_mt_a_adapter,
     check_sites,
+    check_source_adapters,
     refuse_retrained_sources,
     resolve_mt_a,
     resolve_st_a_sources,
@@ -23,11 +23,11 @@ def main(cfg: DictConfig) -> None:
     where, name = run_dir(cfg, FUSE), variant(cfg, FUSE)  # an unknown `adapters` fails here
     if cfg.adapters == MT_A:
         mt_run, sources = resolve_mt_a(cfg)
-        check_mt_a_adapter(cfg, mt_run)
         encoder_weights = mt_run / "encoder.safetensors"
     else:
         sources, encoder_weights = resolve_st_a_sources(cfg), None
     check_sites(cfg, sources)
+    check_source_adapters(cfg, sources)
 
     def train() -> dict:
         from afuse.train.fusion_stage import train_fusion  # torch: only for a run that trains
