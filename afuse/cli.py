@@ -140,7 +140,7 @@ def run_command(command: Command, argv: list[str]) -> None:
     )
     args = command.hydra_args(argv)
     try:
-        check_flags(args)
+        check_flags(command, args)
         check_overrides(command.config_name, args)
         check_sweep_values(command.name, args)
     except ConfigError as error:
@@ -163,8 +163,11 @@ SWEEP_FLAGS = ("-m", "--multirun")
 PRINT_FLAGS = ("-c", "--cfg", "-i", "--info")
 
 
-def check_flags(args: list[str]) -> None:
-    """Hydra answers `-m ... --cfg job` with a ValueError traceback."""
+def check_flags(command: Command, args: list[str]) -> None:
+    """Hydra answers `-m ... --cfg job` with a ValueError traceback; `afuse export -m` exported
+    the first run= and refused the others (or exported one run into several folders)."""
+    if command.no_sweep and any(a in SWEEP_FLAGS for a in args):
+        raise ConfigError(f"-m (a sweep) does not apply to afuse {command.name}: {command.no_sweep}; drop -m")
     if any(a in SWEEP_FLAGS for a in args) and any(a in PRINT_FLAGS for a in args):
         raise ConfigError(
             "-m (a sweep) and --cfg / --info (print one config) do not go together: drop -m and "

@@ -1,6 +1,7 @@
 """Export a finished run as AdapterHub files: what `afuse export run=<run dir> out=<dir>` writes.
 
-    export_run(run_dir, out, with_encoder=False) -> Export   # out/ appears whole, export.json in it
+    export_run(run_dir, out, with_encoder=None) -> Export   # out/ appears whole, export.json in it
+    # with_encoder: None = for MT-A only, True = always, False = never (refused for MT-A)
 
 Every directory written is one the `adapters` library (1.3.0) loads with its default calls,
 `model.load_adapter(dir)` (adapter and, where there is one, its head) and
@@ -15,6 +16,9 @@ Every directory written is one the `adapters` library (1.3.0) loads with its def
                                                    directory (config.json + model.safetensors)
 
 Only files are read and written (no model is built) unless an encoder is exported.
+
+export.json records the run's model, so that `afuse evaluate adapterhub=<out>/<task>` scores the
+adapter on the base it was trained with (afuse/export_manifest.py reads it).
 """
 
 from __future__ import annotations
@@ -23,22 +27,22 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from omegaconf import OmegaConf
 from safetensors import SafetensorError
 
 from afuse.atomic import atomic_write_json, write_error
 from afuse.errors import ConfigError, WriteError
+from afuse.export_manifest import ENCODER_DIR, MANIFEST
 from afuse.modeling import adapterhub
 from afuse.modeling.fusion import Fusion, FusionSpec
 from afuse.modeling.inject import family as model_family
 from afuse.modeling.weights import load_tensors
-from afuse.run_model import fusion_sources, run_config
+from afuse.run_model import fusion_sources, recorded_task_config, run_config
 from afuse.runs import read_metrics
 from afuse.staging import staged
 
 EXPORTABLE = ("train-adapter", "fuse", "train-multitask")
 FUSION_DIR = "fusion"
-MANIFEST = "export.json"
-ENCODER_DIR = "encoder"
 
 
 @dataclass
@@ -48,10 +52,12 @@ class Export:
     out: Path
     family: str
     base_model: str  # how the library gets the base encoder when no encoder/ is exported
+    model: dict = field(default_factory=dict)  # the run's model config (conf/model/<name>.yaml as composed)
     adapters: dict[str, Path] = field(default_factory=dict)
     heads: dict[str, Path] = field(default_factory=dict)
     fusion: Path | None = None
     encoder: Path | None = None
+    encoder_trained: bool = False  # out/encoder/ holds a run's fine-tuned encoder (MT-A), not the base
 
     def loading_code(self) -> str:
         """The library calls that load the export (printed by the command)."""
@@ -79,7 +85,7 @@ class Export:
         return "\n".join(lines)
 
 
-def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool = False) -> Export:
+def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool | None = None) -> Export:
     """Write the export, export.json last, in a hidden folder beside `out`, and rename it to `out`
     when complete: an export that fails or is killed half way leaves no `out` that looks written."""
     run_dir, out = Path(run_dir), Path(out)
@@ -106,8 +112,8 @@ def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool = False)
     return export
 
 
-def _write_export(run_dir: Path, out: Path, cfg, command: str, with_encoder: bool) -> Export:
-    export = Export(out, str(cfg.model.family), _base_model(cfg.model))
+def _write_export(run_dir: Path, out: Path, cfg, command: str, with_encoder: bool | None) -> Export:
+    export = Export(out, str(cfg.model.family), _base_model(cfg.model), _model_config(cfg.model))
     if command == "train-adapter":
         task = str(cfg.task.name)
         _adapter(export, run_dir, task)
@@ -121,15 +127,26 @@ def _write_export(run_dir: Path, out: Path, cfg, command: str, with_encoder: boo
                 export,
                 run_dir / "heads" / f"{task}.safetensors",
                 task,
-                _task_cfg(task),
+                recorded_task_config(cfg, task),
                 export.adapters[task],
             )
-        encoder_run = run_dir
+        encoder_run = _mt_a_encoder(run_dir, with_encoder)
     else:
         encoder_run = _fusion_run(export, run_dir, cfg, with_encoder)
     if encoder_run is not None:
         _encoder(export, cfg, encoder_run)
     return export
+
+
+def _mt_a_encoder(mt_run: Path, with_encoder: bool | None) -> Path:
+    """An MT-A run's encoder goes with its adapters: they compute what they were trained for only
+    on it, so an export without it (with_encoder=false, once taken and ignored) is refused."""
+    if with_encoder is False:
+        raise ConfigError(
+            f"with_encoder=false: the adapters of an MT-A run work only on the encoder it fine-tuned "
+            f"({mt_run}), so an export of them always holds it (out/encoder/); leave with_encoder out"
+        )
+    return mt_run
 
 
 def _rebased(export: Export, out: Path) -> Export:
@@ -160,10 +177,8 @@ def _base_model(model_cfg) -> str:
     return "<the base encoder: rerun afuse export with with_encoder=true to write it>"
 
 
-def _task_cfg(task: str):
-    from afuse.config import task_config
-
-    return task_config(task)
+def _model_config(model_cfg) -> dict:
+    return OmegaConf.to_container(model_cfg, resolve=True)
 
 
 def _adapter(export: Export, directory: Path, name: str) -> None:
@@ -181,14 +196,14 @@ def _head(export: Export, path: Path, name: str, task_cfg, directory: Path) -> N
     export.heads[name] = directory
 
 
-def _fusion_run(export: Export, run_dir: Path, cfg, with_encoder: bool) -> Path | None:
+def _fusion_run(export: Export, run_dir: Path, cfg, with_encoder: bool | None) -> Path | None:
     """Sources, fusion and head of a fuse run; returns the run whose encoder must go too (MT-A)."""
     from afuse.fusion_sources import source_positions
     from afuse.source_digests import check_fusion_file
 
     # Found as `afuse fuse` found them, under the run's runs/ tree.
     mt_run, sources = fusion_sources(cfg, run_dir, read_metrics(run_dir))
-    encoder_run = mt_run or (run_dir if with_encoder else None)
+    encoder_run = _mt_a_encoder(mt_run, with_encoder) if mt_run else (run_dir if with_encoder else None)
     state, meta = load_tensors(run_dir / "fusion.safetensors")
     if not meta or "sources" not in meta:
         raise ConfigError(
@@ -226,6 +241,7 @@ def _encoder(export: Export, cfg, run_dir: Path) -> None:
     if weights.is_file():
         state, _ = load_tensors(weights)
         encoder.load_state_dict(state)
+        export.encoder_trained = True
     export.encoder = export.out / ENCODER_DIR
     try:
         encoder.save_pretrained(export.encoder)
@@ -245,10 +261,12 @@ def _write_manifest(export: Export, run_dir: Path, folder: Path) -> Path:
     data = {
         "run": str(run_dir),
         "family": export.family,
+        "model": export.model,
         "adapters": {name: str(p.relative_to(export.out)) for name, p in export.adapters.items()},
         "heads": {name: str(p.relative_to(export.out)) for name, p in export.heads.items()},
         "fusion": str(export.fusion.relative_to(export.out)) if export.fusion else None,
         "encoder": str(export.encoder.relative_to(export.out)) if export.encoder else None,
+        "encoder_trained": export.encoder_trained,
         "load_with_adapters": export.loading_code().splitlines(),
     }
     atomic_write_json(path, data)

@@ -7,6 +7,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from afuse.config import PAPER_TASKS, task_names
 from afuse.errors import ConfigError, MissingInputError
+from afuse.export_manifest import exported_base
 from afuse.result_check import DamagedResultError, result_damage
 from afuse.run_identity import (
     MT_A,
@@ -37,6 +38,7 @@ def resolve_st_a_sources(cfg: DictConfig) -> list[Source]:
             run_dir = source_run_dir(cfg, entry)
             (found if is_complete(run_dir) else missing).append(Source(entry, run_dir))
         elif Path(entry).is_dir():
+            _refuse_exported_elsewhere(cfg, Path(entry))
             found.append(source_by_path(Path(entry)))
         else:
             raise ConfigError(
@@ -50,6 +52,26 @@ def resolve_st_a_sources(cfg: DictConfig) -> list[Source]:
         if source.adapter_dir == source_run_dir(cfg, source.name):
             _refuse_damaged(cfg, source, source.adapter_dir)
     return found
+
+
+def _refuse_exported_elsewhere(cfg: DictConfig, path: Path) -> None:
+    """An adapter `afuse export` wrote runs on the base its run was trained with (export.json):
+    fused on another, it computes something it was never trained for, without a word."""
+    exported = exported_base(path)
+    if exported is None or exported.is_fusion:
+        return
+    if exported.encoder_trained:
+        raise MissingInputError(
+            f"fusion.sources entry {path} was exported with the encoder it was trained on ({exported.encoder}), "
+            "which afuse fuse does not load under adapter directories; fuse an MT-A run's adapters on its "
+            f"encoder with adapters=mt_a (export.json: exported from {exported.run})"
+        )
+    model = (exported.model or {}).get("name")
+    if model is not None and model != str(cfg.model.name):
+        raise ConfigError(
+            f"fusion.sources entry {path} was exported from a run on model {model}, not {cfg.model.name} "
+            f"(its export.json); fuse it with model={model}"
+        )
 
 
 def _refuse_damaged(cfg: DictConfig, source: Source, run_dir: Path) -> None:
@@ -141,12 +163,45 @@ def resolve_mt_a(cfg: DictConfig) -> tuple[Path, list[Source]]:
     return run_dir, sources
 
 
+def check_source_adapters(cfg: DictConfig, sources: list[Source]) -> None:
+    """The fuse run's adapter settings are those its source runs were trained with: the runs are
+    found by what their directories name (variant and reduction factor; an MT-A run's, neither),
+    so the rest went unread (adapter.non_linearity=swish fused ReLU adapters), and the fusion is
+    named for them (afuse.run_identity: adapter=houlsby over Pfeiffer MT-A adapters, _attn-ffn)."""
+    from afuse.result_check import read_run_config
+
+    runs = {}  # one MT-A run serves every source
+    for source in sources:
+        run = source_run_dir(cfg, source.name)
+        if source.adapter_dir in _own_dirs(run, source):
+            runs[run] = None
+    ours = OmegaConf.to_container(cfg.adapter, resolve=True)
+    what = "the MT-A run" if cfg.adapters == MT_A else "the stage-1 run"
+    for run in runs:
+        own = (read_run_config(run / "config.yaml") or {}).get("adapter")
+        if not isinstance(own, dict):
+            continue  # a record without its adapter settings: nothing to compare
+        differing = [
+            f"adapter.{k}={ours[k]} ({what}'s: {own[k]})" for k in ours if k in own and ours[k] != own[k]
+        ]
+        if differing:
+            settings = " ".join(f"adapter.{key}={value}" for key, value in own.items())
+            raise ConfigError(
+                f"{', '.join(differing)}: the adapters fused are those of {what} {run}, as it trained them; "
+                f"give its settings ({settings}) or leave these out"
+            )
+
+
+def _own_dirs(run: Path, source: Source) -> tuple[Path, Path]:
+    """Where a source that is a run of the fuse config's own adapters lies (ST-A; MT-A)."""
+    return run, run / "adapters" / source.name
+
+
 def check_sites(cfg: DictConfig, sources: list[Source]) -> None:
     """The run is named for where its fusion sits, read off the `adapter` config
     (afuse.run_identity.fused_sites); sources whose adapters sit elsewhere (adapter directories
     given by path) would make the name lie, so they are refused with the setting that fits."""
-    own = {source.name: source_run_dir(cfg, source.name) for source in sources}
-    by_path = [s for s in sources if s.adapter_dir not in (own[s.name], own[s.name] / "adapters" / s.name)]
+    by_path = [s for s in sources if s.adapter_dir not in _own_dirs(source_run_dir(cfg, s.name), s)]
     if not by_path:  # runs of this config's adapter (ST-A or MT-A): their names say where they sit
         return
     named = fused_sites(cfg)

@@ -28,8 +28,11 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     hydra_overrides = [o for o in overrides if o.key_or_group.startswith("hydra")]
     _check_launcher_values(hydra_overrides)
     others = [o for o in overrides if not o.key_or_group.startswith("hydra") and not o.is_delete()]
+    _check_deletions([o for o in overrides if not o.key_or_group.startswith("hydra") and o.is_delete()])
     groups = _group_names()
     _check_groups_are_read(config_name, [o for o in others if o.key_or_group in groups])
+    preset = _preset_given(others)
+    _check_settings_are_read(config_name, others, preset)
     keys = [o for o in others if o.key_or_group not in groups]
     choices = [_first_choice(o) for o in others if o.key_or_group in groups]
     if not keys and not hydra_overrides and all(map(_option_file_exists, choices)):
@@ -37,6 +40,8 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     cfg = _compose(config_name, [*choices, *(o.input_line for o in hydra_overrides)])
     if cfg is None:
         return
+    if preset:
+        _check_preset_keys_are_read(config_name, cfg, keys, preset)
     for override in keys:
         check_key(cfg, override.key_or_group)
 
@@ -51,7 +56,7 @@ def parse_overrides(argv: list[str]) -> list:
     from hydra.errors import OverrideParseException
 
     parser, overrides = OverridesParser.create(), []
-    for text in (arg for arg in argv if "=" in arg and not arg.startswith("-")):
+    for text in (arg for arg in argv if ("=" in arg or arg.startswith("~")) and not arg.startswith("-")):
         try:
             overrides += parser.parse_overrides([text])
         except OverrideParseException as error:
@@ -86,6 +91,90 @@ def _value_count(override) -> str:
         return f"{len(list(override.sweep_string_iterator()))} values"
     except Exception:  # interval(0,1): a range the sweeper samples, not a list of values
         return "a range of values"
+
+
+# Settings a command's config holds, but reads only in some cases: `why` says when, `fix` what to do.
+#   prepare_data: `model` is there so that a preset's `override /model` composes; the prepared
+#                 splits are untokenised, the same for every model.
+#   status, report without experiment=: every run under paths.runs is listed as it was made; the
+#                 model, data and trainer settings only compose a preset's jobs (status: its
+#                 "To launch" lines, with logger=).
+_UNREAD = {
+    "prepare_data": (
+        ("model",),
+        "afuse prepare-data writes a task's splits untokenised, the same for every model",
+    ),
+}
+_READ_WITH_PRESET = {
+    "status": ("model", "data", "trainer", "logger"),
+    "report": ("model", "data", "trainer"),
+}
+# Commands that run no preset's jobs: what a preset brings besides their own groups and keys
+# (trainer.*, experiment.*: training and sweep settings) is not read by them.
+_NO_JOBS = ("evaluate", "predict", "prepare_data")
+
+
+def _check_deletions(deletions) -> None:
+    """`~trainer.lr` ended in OmegaConf's traceback once the command read the key: every setting is
+    read (its default is in conf/). Entries of a free mapping (a preset's data.per_task.<task>)
+    and the preset choice itself may go."""
+    for override in deletions:
+        key = override.key_or_group
+        if key == "experiment" or any(key.startswith(f"{mapping}.") for mapping in OPEN_MAPPINGS):
+            continue
+        raise ConfigError(
+            f"~{key}: afuse reads every setting it has (its default is in conf/), so without it the command "
+            f"would stop; set it instead ({key}=<value>)"
+        )
+
+
+def _preset_given(overrides) -> str | None:
+    for override in overrides:
+        if override.key_or_group == "experiment" and override.value() not in (None, "null"):
+            return _first_choice(override).partition("=")[2]
+    return None
+
+
+def _shown(override) -> str:
+    return override.input_line.lstrip("+~")
+
+
+def _check_settings_are_read(config_name: str, overrides, preset: str | None) -> None:
+    """`afuse status model=minilm` without a preset, `afuse prepare-data model=minilm`: accepted,
+    and ignored without a word."""
+    command = config_name.replace("_", "-")
+    unread, why = _UNREAD.get(config_name, ((), ""))
+    if not preset and config_name in _READ_WITH_PRESET:
+        unread = _READ_WITH_PRESET[config_name]
+        why = (
+            f"without experiment=<preset> afuse {command} lists every run under paths.runs as it was made "
+            f"(these settings compose a preset's jobs)"
+        )
+    for override in overrides:
+        if override.key_or_group.split(".")[0] in unread:
+            fix = (
+                "add experiment=<preset> (`afuse list presets`) or leave it out"
+                if "preset" in why
+                else "leave it out"
+            )
+            raise ConfigError(f"{_shown(override)}: {why}, so it would be ignored; {fix}")
+
+
+def _check_preset_keys_are_read(config_name: str, cfg: DictConfig, keys, preset: str) -> None:
+    """`afuse evaluate run=... experiment=cpu_small trainer.max_epochs=1`: the key exists only
+    because the preset brought it, for the jobs it trains; this command reads none of it."""
+    if config_name not in _NO_JOBS:
+        return
+    primary = OmegaConf.load(conf_dir() / f"{config_name}.yaml")
+    own = (set(primary) | set(command_groups(config_name))) - {"defaults", "experiment"}
+    for override in keys:
+        top = override.key_or_group.split(".")[0]
+        if top in cfg and top not in own:
+            command = config_name.replace("_", "-")
+            raise ConfigError(
+                f"{_shown(override)}: afuse {command} reads no {top} settings (experiment={preset} has them "
+                "for the runs it trains), so it would be ignored; leave it out"
+            )
 
 
 def _check_launcher_values(hydra_overrides) -> None:

@@ -108,7 +108,7 @@ RULES = (
     # Switches: true or false only.
     Rule("force", _boolean, "must be true or false", "true"),
     Rule("save_encoder", _boolean, "must be true or false", "true"),  # finetune mode=full
-    Rule("with_encoder", _boolean, "must be true or false", "true"),  # export
+    Rule("with_encoder", _boolean, "must be true, false or null", "true", nullable=True),  # export
     Rule("dry_run", _boolean, "must be true or false", "true"),  # run
     *(
         Rule(

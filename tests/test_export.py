@@ -155,6 +155,13 @@ def test_what_cannot_be_exported_is_refused_before_anything_is_written(root, cap
     assert cli("export", f"run={rte}", f"paths.logs={root}/logs") == 2
     message = error()  # the example's run= is a run directory, not the export's
     assert "afuse export needs out=<...>, e.g. afuse export run=runs/stage2/" in message
+    # with_encoder=false on an MT-A run: its adapters work only on its encoder, exported all the same
+    mt_run = multitask_dir(root / "runs", "tiny", "rte-cb", 1)
+    out = root / "exports" / "no_encoder"
+    assert cli("export", f"run={mt_run}", f"out={out}", "with_encoder=false", f"paths.logs={root}/logs") == 2
+    message = error()
+    assert "with_encoder=false: the adapters of an MT-A run work only on the encoder it fine-tuned" in message
+    assert not out.exists()
     a_file = root / "exports" / "a_file"
     a_file.write_text("mine")
     code, _ = export(root, rte, "a_file")

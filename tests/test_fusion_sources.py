@@ -1,11 +1,12 @@
 """Which stage-1 runs a Fusion run fuses: a source run whose result does not read is refused;
 adapter directories given by path are named after their task, and runs that hold no adapter refused."""
 
+import json
 import re
 
 import pytest
 
-from afuse.errors import AfuseError, MissingInputError
+from afuse.errors import AfuseError, ConfigError, MissingInputError
 from afuse.fusion_sources import resolve_st_a_sources, source_by_path
 from afuse.run_identity import source_run_dir
 from tests.from_conf import compose_config
@@ -88,3 +89,102 @@ def test_an_mt_a_run_given_as_a_source_says_how_its_adapters_are_fused(tmp_path)
         source_by_path(run)
     assert "no adapter to fuse" not in str(error.value)
     assert "adapters=mt_a fusion.sources=[rte,cb] (and its model, seed and paths.runs)" in str(error.value)
+
+
+def exported_adapter(root, model: str, encoder: bool):
+    """An adapter folder of an `afuse export` (only what its export.json says matters here)."""
+    adapter_dir(root / "cb")
+    manifest = {"run": "runs/stage1/tiny/mt_a/rte-cb/seed1", "family": "bert", "model": {"name": model},
+                "adapters": {"cb": "cb"}, "heads": {"cb": "cb"}, "fusion": None, "encoder": "encoder" if encoder else None, "encoder_trained": encoder}  # fmt: skip
+    (root / "export.json").write_text(json.dumps(manifest))
+    return root / "cb"
+
+
+def fuse_over(tmp_path, source, model="tiny"):
+    cfg = compose_config(
+        "fuse", [f"model={model}", "target=cb", f"fusion.sources=[{source}]", f"paths.runs={tmp_path}/runs"]
+    )
+    return resolve_st_a_sources(cfg)
+
+
+def test_an_adapter_exported_with_its_encoder_is_refused_as_a_source(tmp_path):
+    """An exported MT-A adapter was fused on the plain base model: it was trained on its run's
+    fine-tuned encoder, which fuse does not load under adapter directories."""
+    source = exported_adapter(tmp_path / "export", "tiny", encoder=True)
+    with pytest.raises(MissingInputError) as error:
+        fuse_over(tmp_path, source)
+    message = str(error.value)
+    assert f"fusion.sources entry {source} was exported with the encoder it was trained on" in message
+    assert "adapters=mt_a" in message and "runs/stage1/tiny/mt_a/rte-cb/seed1" in message
+
+
+def test_an_adapter_exported_from_another_model_is_refused_as_a_source(tmp_path):
+    source = exported_adapter(tmp_path / "export", "minilm", encoder=False)
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(f"fusion.sources entry {source} was exported from a run on model minilm, not tiny"),
+    ):
+        fuse_over(tmp_path, source)
+    assert [s.name for s in fuse_over(tmp_path, source, model="minilm")] == ["cb"]
+
+
+def test_an_adapter_exported_with_the_base_encoder_is_fused_on_the_base(tmp_path):
+    # with_encoder=true on an ST-A run writes the base model's encoder: nothing fine-tuned to miss.
+    source = exported_adapter(tmp_path / "export", "tiny", encoder=True)
+    manifest = json.loads((tmp_path / "export" / "export.json").read_text())
+    (tmp_path / "export" / "export.json").write_text(json.dumps({**manifest, "encoder_trained": False}))
+    assert [s.name for s in fuse_over(tmp_path, source)] == ["cb"]
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [(["adapter=houlsby"], "adapter.variant=houlsby (the MT-A run's: pfeiffer)"),
+     (["adapter.reduction_factor=4"], "adapter.reduction_factor=4 (the MT-A run's: 16)")],
+)  # fmt: skip
+def test_adapter_settings_other_than_the_mt_a_runs_are_refused(tmp_path, args, named):
+    """`afuse fuse adapters=mt_a adapter=houlsby` fused the MT-A run's Pfeiffer adapters and named
+    the run `_attn-ffn`: the MT-A run is found whatever the adapter settings, which went unread."""
+    from afuse.fusion_sources import check_source_adapters, resolve_mt_a
+
+    common = ["model=tiny", "target=cb", "adapters=mt_a", "fusion.sources=[cb,rte]", f"paths.runs={tmp_path}"]
+    mt_run = write_run(source_run_dir(compose_config("fuse", common), "cb"), 0.5, kind="mt_a")
+    (mt_run / "config.yaml").write_text(
+        "seed: 1\nadapter: {variant: pfeiffer, reduction_factor: 16, non_linearity: relu}\n"
+    )
+    same = compose_config("fuse", common)
+    check_source_adapters(same, resolve_mt_a(same)[1])  # the same settings: fused
+    cfg = compose_config("fuse", [*common, *args])
+    with pytest.raises(ConfigError) as error:
+        check_source_adapters(cfg, resolve_mt_a(cfg)[1])
+    message = str(error.value)
+    assert message.startswith(named)
+    assert f": the adapters fused are those of the MT-A run {mt_run}, as it trained them" in message
+
+
+def test_adapter_settings_other_than_the_source_runs_are_refused(fuse_cfg, tmp_path):
+    """`afuse fuse adapter.non_linearity=swish` fused the ReLU adapters of pfeiffer_rf16: the
+    directory names the variant and reduction factor, not the non-linearity."""
+    from afuse.fusion_sources import check_source_adapters
+
+    for task in ("cb", "rte"):
+        config = source_run_dir(fuse_cfg, task) / "config.yaml"
+        config.write_text(
+            "seed: 1\nadapter: {variant: pfeiffer, reduction_factor: 16, non_linearity: relu}\n"
+        )
+    check_source_adapters(fuse_cfg, resolve_st_a_sources(fuse_cfg))
+    cfg = compose_config(
+        "fuse",
+        [
+            "model=tiny",
+            "target=cb",
+            "fusion.sources=[cb,rte]",
+            f"paths.runs={tmp_path}",
+            "adapter.non_linearity=swish",
+        ],
+    )
+    with pytest.raises(ConfigError) as error:
+        check_source_adapters(cfg, resolve_st_a_sources(cfg))
+    rte = source_run_dir(cfg, "rte")
+    assert str(error.value).startswith(
+        f"adapter.non_linearity=swish (the stage-1 run's: relu): the adapters fused are those of the stage-1 run {rte}"
+    )

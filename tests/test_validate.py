@@ -15,7 +15,7 @@ from afuse.validate import validate
 REFUSED = [
     ({"force": "maybe"}, "force must be true or false (got 'maybe'); e.g. force=true"),
     ({"save_encoder": 1}, "save_encoder must be true or false (got 1); e.g. save_encoder=true"),
-    ({"with_encoder": "yes"}, "with_encoder must be true or false (got 'yes'); e.g. with_encoder=true"),
+    ({"with_encoder": "yes"}, "with_encoder must be true, false or null (got 'yes'); e.g. with_encoder=true"),
     ({"dry_run": "no"}, "dry_run must be true or false (got 'no'); e.g. dry_run=true"),
     ({"fusion": {"skip_last_layer": "maybe"}}, "fusion.skip_last_layer must be true or false"),
     ({"trainer": {"amp": "maybe"}}, "trainer.amp must be auto, true or false (got 'maybe'); e.g. trainer.amp=auto"),

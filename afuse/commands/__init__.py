@@ -19,6 +19,8 @@ class Command:
     # Keys that are a group of settings whose main one is `path`: `file=x.tsv` is `file.path=x.tsv`,
     # so that `file.format=tsv` can go beside it.
     path_keys: tuple[str, ...] = ()
+    # Why a sweep (-m) does not apply to the command, for commands that do one thing once.
+    no_sweep: str | None = None
 
     @property
     def config_name(self) -> str:
@@ -77,6 +79,8 @@ COMMANDS: dict[str, Command] = {
             "export",
             "afuse.commands.export",
             "write a finished run as AdapterHub files (adapters, heads, fusion) the library loads",
+            no_sweep="it writes one run to one new folder, and a sweep runs every combination of the run= "
+            "and out= values; export each run with its own command",
         ),
         Command(
             "run",
@@ -110,6 +114,7 @@ COMMANDS: dict[str, Command] = {
             "afuse.commands.listing",
             "list tasks, models, presets or runs (afuse list runs)",
             positional="what",
+            no_sweep="it prints what there is, once",
         ),
     ]
 }

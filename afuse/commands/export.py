@@ -13,6 +13,6 @@ def main(cfg: DictConfig) -> None:
                 f"afuse export needs {key}=<...>, e.g. "
                 "afuse export run=runs/stage2/minilm/dynamic_pfeiffer_rf16/rte/seed1 out=export/rte"
             )
-    export = export_run(cfg.run, cfg.out, bool(cfg.with_encoder))
+    export = export_run(cfg.run, cfg.out, cfg.with_encoder)
     print(f"afuse export: wrote {export.out} ({MANIFEST} lists it). Load it with adapters 1.3.0:")
     print(export.loading_code())

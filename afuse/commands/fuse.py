@@ -3,7 +3,12 @@
 from omegaconf import DictConfig
 
 from afuse.config import specialise_data, task_config
-from afuse.fusion_sources import check_sites, resolve_mt_a, resolve_st_a_sources
+from afuse.fusion_sources import (
+    check_sites,
+    check_source_adapters,
+    resolve_mt_a,
+    resolve_st_a_sources,
+)
 from afuse.run_identity import FUSE, MT_A, requested_sources, run_dir, variant
 from afuse.source_digests import refuse_retrained_sources
 from afuse.train.run_lifecycle import run_stage
@@ -22,6 +27,7 @@ def main(cfg: DictConfig) -> None:
     else:
         sources, encoder_weights = resolve_st_a_sources(cfg), None
     check_sites(cfg, sources)
+    check_source_adapters(cfg, sources)
 
     def train() -> dict:
         from afuse.train.fusion_stage import train_fusion  # torch: only for a run that trains

@@ -1,6 +1,6 @@
 """`afuse train-multitask tasks=[...]`: MT-A, a shared encoder trained with one adapter and head per task."""
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from afuse.config import task_config
 from afuse.errors import ConfigError
@@ -12,12 +12,16 @@ def main(cfg: DictConfig) -> None:
     tasks = [str(t) for t in cfg.tasks]
     if not tasks or len(set(tasks)) != len(tasks):
         raise ConfigError(f"tasks must list distinct task names, got {tasks}")
-    for task in tasks:
-        task_config(task)  # unknown names fail here with the valid list
+    # Unknown names fail here with the valid list. The settings are recorded in config.yaml, as a
+    # single-task run's `task` is: evaluate and export rebuild the run with them, not with
+    # conf/task/ as it is then (a max_length changed since would score other numbers).
+    task_configs = {task: task_config(task) for task in tasks}
     # Trained in one order whatever the listed one (the run directory does not tell them apart);
     # config.yaml records that order, so the same tasks listed otherwise are the same run.
     tasks = multitask_tasks_in_order(tasks)
     cfg.tasks = tasks
+    with open_dict(cfg):
+        cfg.task_configs = {task: task_configs[task] for task in tasks}
     where = run_dir(cfg, TRAIN_MULTITASK)
 
     def train() -> dict:

@@ -32,7 +32,7 @@ from afuse.inference.batching import Inference, infer
 from afuse.inference.output_owner import check_owner, owner_of
 from afuse.inference.rawfile import FileRows, read_file
 from afuse.inference.rebuild import TrainedModel, load_adapterhub, load_run
-from afuse.run_model import read_run
+from afuse.inference.run_settings import adapterhub_model, check_settings, command_line_data
 from afuse.train.loop import resolve_device
 
 log = logging.getLogger("afuse")
@@ -55,8 +55,8 @@ def open_trained(cfg: DictConfig) -> TrainedModel:
     task = cfg.task.name if cfg.get("task") is not None else None
     if cfg.run and cfg.adapterhub:
         raise ConfigError("give run=<run dir> or adapterhub=<adapter dir>, not both")
+    check_settings(cfg)
     if cfg.run:
-        _refuse_model_settings(cfg.run)
         trained = load_run(cfg.run, task)
         with open_dict(trained.cfg):
             for key, value in command_line_data(cfg).items():
@@ -65,42 +65,11 @@ def open_trained(cfg: DictConfig) -> TrainedModel:
     if cfg.adapterhub:
         if task is None:
             raise ConfigError("adapterhub=<dir> needs the task its head predicts: add task=<name>")
-        return load_adapterhub(cfg.adapterhub, cfg.task, cfg.model, cfg.data)
+        return load_adapterhub(cfg.adapterhub, cfg.task, adapterhub_model(cfg), cfg.data)
     raise ConfigError(
         "no model given: add run=<run dir> (`afuse list runs` lists the finished ones) "
         "or adapterhub=<adapter dir> task=<task>"
     )
-
-
-def command_line_overrides() -> list[str]:
-    """The overrides given on this command line (none outside a Hydra app)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-
-
-def command_line_data(cfg: DictConfig) -> dict:
-    """The data.* keys set on this command line: they override a run's own data settings."""
-    keys = [o.split("=", 1)[0].lstrip("+~") for o in command_line_overrides()]
-    return {k.removeprefix("data."): OmegaConf.select(cfg, k) for k in keys if k.startswith("data.")}
-
-
-def _refuse_model_settings(run_dir) -> None:
-    """model= / model.* are for adapterhub= adapters: a run's weights fit only the model it was
-    trained on, and they were ignored without a word (the run's model was used all the same)."""
-    model_settings = [
-        o for o in command_line_overrides() if o.lstrip("+~").split("=")[0].split(".")[0] == "model"
-    ]
-    if not model_settings:
-        return  # the common case: the run is read once, by load_run
-    own = str(read_run(run_dir)[1].model.name)
-    for override in model_settings:
-        key, _, value = override.lstrip("+~").partition("=")
-        if key.startswith("model.") or value != own:
-            raise ConfigError(
-                f"{override}: a run is rebuilt on the model it was trained on ({own}), so model settings "
-                "do not apply to run= (they are for adapterhub=<dir>); leave it out"
-            )
 
 
 def collator(trained: TrainedModel) -> Collator:

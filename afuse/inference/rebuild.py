@@ -14,11 +14,12 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from afuse.config import task_config
+from afuse.adapterhub_files import FUSION_CONFIG
 from afuse.errors import ConfigError, MissingInputError
+from afuse.export_manifest import exported_base
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.modeling.adapterhub import HEAD_CONFIG, is_adapter_dir
-from afuse.run_model import load_fusion_run, missing_weights, read_run
+from afuse.run_model import load_fusion_run, missing_weights, read_run, recorded_task_config
 from afuse.runs import CONFIG, is_complete
 
 KINDS = ("st_a", "houlsby", "head", "full", "fusion", "mt_a")
@@ -92,16 +93,15 @@ def load_adapterhub(
     directory = Path(directory).expanduser()
     if (directory / CONFIG).is_file() and is_complete(directory):  # its head has no head_config.json
         raise ConfigError(f"adapterhub={directory} is an afuse run directory: pass it as run={directory}")
+    if (directory / FUSION_CONFIG).is_file():
+        raise ConfigError(_fusion_dir(directory))
     if not is_adapter_dir(directory):
         raise MissingInputError(
             f"adapterhub={directory}: no adapter there (expected adapter_config.json and adapter.safetensors "
             "or pytorch_adapter.bin, as AdapterHub's save_adapter writes them)"
         )
     if not (directory / HEAD_CONFIG).is_file():
-        raise MissingInputError(
-            f"adapterhub={directory}: no head there ({HEAD_CONFIG}); save the adapter with its head "
-            "(AdapterHub: model.save_adapter(dir, name, with_head=True))"
-        )
+        raise MissingInputError(_no_head(directory))
     encoder, tokenizer, tokenizer_id = load_backbone(model_cfg)
     model = AfuseModel(encoder, family=model_cfg.family)
     model.load_adapter(task_cfg.name, directory)
@@ -110,6 +110,33 @@ def load_adapterhub(
     model.eval()
     cfg = OmegaConf.create({"model": model_cfg, "data": data_cfg, "task": task_cfg, "seed": None})
     return TrainedModel(model, tokenizer, tokenizer_id, task_cfg, "adapterhub", cfg, directory, None)
+
+
+def _no_head(directory: Path) -> str:
+    exported = exported_base(directory)
+    if exported is not None:  # a Fusion export's sources go without heads: the fusion has the target's
+        return (
+            f"adapterhub={directory}: no head there ({HEAD_CONFIG}): it is a source adapter of the Fusion run "
+            f"{exported.run}, exported without a head; afuse evaluate run={exported.run} scores the Fusion "
+            "run, and `afuse export run=<the run that trained this adapter>` writes it with its head"
+        )
+    return (
+        f"adapterhub={directory}: no head there ({HEAD_CONFIG}); save the adapter with its head "
+        "(AdapterHub: model.save_adapter(dir, name, with_head=True))"
+    )
+
+
+def _fusion_dir(directory: Path) -> str:
+    exported = exported_base(directory)
+    hint = (
+        f"score the Fusion run it was exported from: afuse evaluate run={exported.run}"
+        if exported
+        else "a Fusion run is scored with run=<its run dir>"
+    )
+    return (
+        f"adapterhub={directory} is a fusion directory, not an adapter: adapterhub= takes one adapter saved "
+        f"with its head; {hint}"
+    )
 
 
 def _task_of(run_dir: Path, cfg: DictConfig, kind: str, task: str | None) -> DictConfig:
@@ -122,7 +149,7 @@ def _task_of(run_dir: Path, cfg: DictConfig, kind: str, task: str | None) -> Dic
             raise ConfigError(
                 f"run={run_dir} is an MT-A run over {len(tasks)} tasks ({', '.join(tasks)}): {given}"
             )
-        return task_config(task)
+        return recorded_task_config(cfg, task)
     own = cfg.task
     if task is not None and task != own.name:
         raise ConfigError(

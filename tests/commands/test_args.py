@@ -115,3 +115,20 @@ def test_an_override_hydra_cannot_parse_is_one_line_naming_it(override, capsys):
     assert "HYDRA_FULL_ERROR" not in err and len(err.strip().splitlines()) == 1
     assert err.startswith(f"afuse train-adapter: error: cannot read {override!r}: ")
     assert "override_grammar" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "why"),
+    [
+        (["export", "-m", "run=a,b", "out=x"], "it writes one run to one new folder"),
+        (["list", "--multirun", "what=runs"], "it prints what there is, once"),
+    ],
+)
+def test_a_sweep_of_a_command_that_runs_once_is_one_line(argv, why, capsys):
+    """`afuse export -m run=a,b out=x` exported a into x, then failed on b: x was not empty."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"afuse {argv[0]}: error: -m (a sweep) does not apply to afuse {argv[0]}: {why}")
+    assert err.rstrip().endswith("; drop -m")

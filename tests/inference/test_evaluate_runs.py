@@ -122,3 +122,28 @@ def test_both_rebuilders_of_a_fusion_run_say_which_file_is_missing(run_tree, rem
     for rebuild in (load_run, load_run_model):
         with pytest.raises(MissingInputError, match=re.escape(message)):
             rebuild(run)
+
+
+def test_an_mt_a_run_is_scored_with_the_task_settings_it_was_trained_with(run_tree, tmp_path, monkeypatch):
+    """An MT-A run's config.yaml named only its tasks: evaluate read their settings from conf/task/
+    as they are now, so a task config changed since (max_length) scored other numbers without a word."""
+    import shutil
+
+    from afuse import config
+    from afuse.inference import rebuild
+
+    run = tmp_path / "mt_a"
+    shutil.copytree(run_tree.run("mt_a"), run, ignore=shutil.ignore_patterns("eval"))
+    recorded = read_metrics(run)["tasks"]["cb"]["test"]
+    trained_with = config.task_config
+
+    def changed_since(name):  # conf/task/cb.yaml edited after the run: shorter inputs
+        task = trained_with(name)
+        task.max_length = 16
+        return task
+
+    monkeypatch.setattr(config, "task_config", changed_since)
+    monkeypatch.setattr(rebuild, "task_config", changed_since, raising=False)  # as imported there before
+    afuse("evaluate", f"run={run}", *run_tree.eval_args("task=cb"))
+    result = json.loads((run / "eval" / "cb_test" / "metrics.json").read_text())
+    assert result["loss"] == pytest.approx(recorded["loss"], rel=1e-5)
