@@ -34,6 +34,7 @@ def afuse(*args, tmp_path, env=None):
 
 
 def test_report_without_a_preset_or_runs_lists_the_presets(tmp_path):
+    (tmp_path / "runs").mkdir()  # an empty runs tree (a paths.runs that is not there: exit 2)
     result = afuse("report", tmp_path=tmp_path)
     assert result.returncode == 3
     assert "no finished runs under" in result.stderr
