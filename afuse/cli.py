@@ -16,7 +16,7 @@ from omegaconf.errors import MissingMandatoryValue
 
 from afuse import __version__, sweep_worker
 from afuse.atomic import NO_SPACE, NOT_WRITABLE, write_error
-from afuse.commands import COMMANDS, Command
+from afuse.commands import COMMANDS, SWEEP_FLAGS, Command
 from afuse.config import register_resolvers, task_names
 from afuse.errors import AfuseError, ConfigError
 from afuse.job_logs import job_label, label_console
@@ -159,7 +159,6 @@ def reader_gone() -> None:
     sys.exit(128 + signal.SIGPIPE)
 
 
-SWEEP_FLAGS = ("-m", "--multirun")
 PRINT_FLAGS = ("-c", "--cfg", "-i", "--info")
 
 

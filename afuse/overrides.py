@@ -21,6 +21,7 @@ _ABSENT = object()
 # Mappings whose keys are free: each key is passed on as it is (model.config to transformers'
 # config of a model built from config, data.per_task.<task> to that task's data settings).
 OPEN_MAPPINGS = ("model.config", "data.per_task")
+SWEEP_FLAGS = ("-m", "--multirun")  # Hydra's flag for a multirun
 
 
 def check_overrides(config_name: str, argv: list[str]) -> None:
@@ -75,7 +76,7 @@ def _parse_problem(error) -> str:
 def check_sweep_values(command: str, argv: list[str]) -> None:
     """`afuse train-adapter task=rte,cb` without -m: Hydra's answer is "Ambiguous value for
     argument", exit 1 and a HYDRA_FULL_ERROR hint; say how to run the sweep instead."""
-    if any(arg in ("-m", "--multirun") for arg in argv):
+    if any(arg in SWEEP_FLAGS for arg in argv):
         return
     for override in parse_overrides(argv):
         if override.is_sweep_override() and not override.key_or_group.startswith("hydra"):

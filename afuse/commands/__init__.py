@@ -6,7 +6,7 @@ conf/<command with '_' for '-'>.yaml.
 
 from dataclasses import dataclass
 
-from afuse.overrides import OPEN_MAPPINGS
+from afuse.overrides import OPEN_MAPPINGS, SWEEP_FLAGS
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,11 @@ class Command:
         args = list(argv)
         if self.positional and args and "=" not in args[0] and not args[0].startswith("-"):
             args[0] = f"{self.positional}={args[0]}"
-        return [_open_mapping(_path_key(arg, self.path_keys)) for arg in args]
+        # Hydra's argparse takes its overrides as one run: a flag after the first one ended them
+        # ("unrecognized arguments"). -m takes no value, so it can go first wherever it was typed.
+        sweep = [arg for arg in args if arg in SWEEP_FLAGS]
+        rest = [_open_mapping(_path_key(arg, self.path_keys)) for arg in args if arg not in SWEEP_FLAGS]
+        return sweep + rest
 
 
 def _open_mapping(arg: str) -> str:

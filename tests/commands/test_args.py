@@ -132,3 +132,11 @@ def test_a_sweep_of_a_command_that_runs_once_is_one_line(argv, why, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"afuse {argv[0]}: error: -m (a sweep) does not apply to afuse {argv[0]}: {why}")
     assert err.rstrip().endswith("; drop -m")
+
+
+def test_the_sweep_flag_goes_anywhere_on_the_line():
+    """`afuse train-adapter model=tiny -m task=rte,cb` ended in Hydra's argparse usage text
+    ("unrecognized arguments: task=rte,cb"): its overrides end at the first flag after them."""
+    args = ["model=tiny", "-m", "task=rte,cb", "--multirun"]
+    assert COMMANDS["train-adapter"].hydra_args(args) == ["-m", "--multirun", "model=tiny", "task=rte,cb"]
+    assert COMMANDS["list"].hydra_args(["runs", "-m"]) == ["-m", "what=runs"]
