@@ -182,14 +182,21 @@ def check_source_adapters(cfg: DictConfig, sources: list[Source]) -> None:
         if not isinstance(own, dict):
             continue  # a record without its adapter settings: nothing to compare
         differing = [
-            f"adapter.{k}={ours[k]} ({what}'s: {own[k]})" for k in ours if k in own and ours[k] != own[k]
+            f"{_setting(k, ours[k])} ({what}'s: {_setting(k, own[k]) if k == 'variant' else own[k]})"
+            for k in ours
+            if k in own and ours[k] != own[k]
         ]
         if differing:
-            settings = " ".join(f"adapter.{key}={value}" for key, value in own.items())
+            settings = " ".join(_setting(key, value) for key, value in own.items())
             raise ConfigError(
                 f"{', '.join(differing)}: the adapters fused are those of {what} {run}, as it trained them; "
                 f"give its settings ({settings}) or leave these out"
             )
+
+
+def _setting(key: str, value) -> str:
+    """An adapter setting as a command line gives it: the variant is a config group choice."""
+    return f"adapter={value}" if key == "variant" else f"adapter.{key}={value}"
 
 
 def _own_dirs(run: Path, source: Source) -> tuple[Path, Path]:

@@ -138,7 +138,7 @@ def test_an_adapter_exported_with_the_base_encoder_is_fused_on_the_base(tmp_path
 
 @pytest.mark.parametrize(
     ("args", "named"),
-    [(["adapter=houlsby"], "adapter.variant=houlsby (the MT-A run's: pfeiffer)"),
+    [(["adapter=houlsby"], "adapter=houlsby (the MT-A run's: adapter=pfeiffer)"),
      (["adapter.reduction_factor=4"], "adapter.reduction_factor=4 (the MT-A run's: 16)")],
 )  # fmt: skip
 def test_adapter_settings_other_than_the_mt_a_runs_are_refused(tmp_path, args, named):
@@ -159,6 +159,11 @@ def test_adapter_settings_other_than_the_mt_a_runs_are_refused(tmp_path, args, n
     message = str(error.value)
     assert message.startswith(named)
     assert f": the adapters fused are those of the MT-A run {mt_run}, as it trained them" in message
+    # What to give is written as a command line picks it: adapter=<variant>, not adapter.variant=.
+    assert message.endswith(
+        "give its settings (adapter=pfeiffer adapter.reduction_factor=16 adapter.non_linearity=relu) "
+        "or leave these out"
+    )
 
 
 def test_adapter_settings_other_than_the_source_runs_are_refused(fuse_cfg, tmp_path):
