@@ -75,10 +75,20 @@ def _parse_problem(error) -> str:
 
 def check_sweep_values(command: str, argv: list[str]) -> None:
     """`afuse train-adapter task=rte,cb` without -m: Hydra's answer is "Ambiguous value for
-    argument", exit 1 and a HYDRA_FULL_ERROR hint; say how to run the sweep instead."""
+    argument", exit 1 and a HYDRA_FULL_ERROR hint; say how to run the sweep instead. An interval
+    (which only a sampling sweeper runs) ended in a traceback with -m: say what to give."""
+    overrides = parse_overrides(argv)
+    for override in overrides:
+        if override.is_interval_sweep():
+            raise ConfigError(
+                f"{override.input_line}: afuse's sweeper runs a list of values, it does not sample an "
+                f"interval; list them with -m, e.g. -m {override.get_key_element()}=1e-4,3e-4 (or range(1,4))"
+            )
+        if override.is_sweep_override():
+            sweep_values(override)  # a glob() that picks nothing: Hydra launched 0 jobs, exit 0
     if any(arg in SWEEP_FLAGS for arg in argv):
         return
-    for override in parse_overrides(argv):
+    for override in overrides:
         if override.is_sweep_override() and not override.key_or_group.startswith("hydra"):
             sweep = f"afuse {command} -m {shlex.join(argv)}"
             raise ConfigError(
@@ -88,10 +98,8 @@ def check_sweep_values(command: str, argv: list[str]) -> None:
 
 
 def _value_count(override) -> str:
-    try:
-        return f"{len(list(override.sweep_string_iterator()))} values"
-    except Exception:  # interval(0,1): a range the sweeper samples, not a list of values
-        return "a range of values"
+    count = len(sweep_values(override))
+    return f"{count} value{'s' if count != 1 else ''}"
 
 
 # Settings a command's config holds, but reads only in some cases: `why` says when, `fix` what to do.
@@ -242,8 +250,27 @@ def _first_choice(override) -> str:
     """`task=rte,cb` composes like `task=rte`: every choice of a sweep has the same keys."""
     value = override.value()
     if override.is_sweep_override():
-        value = next(iter(override.sweep_string_iterator()))
+        value = sweep_values(override)[0]
     return f"{override.get_key_element()}={value}"
+
+
+def sweep_values(override) -> list[str]:
+    """The values a sweep override runs. Hydra lists a glob(...)'s only with the config loader a
+    running app has (here it raised "ConfigLoader is not set"): its options are conf/<group>'s."""
+    from hydra.core.override_parser.types import Glob
+
+    if not isinstance(override.value(), Glob):
+        return list(override.sweep_string_iterator())
+    group = override.key_or_group
+    if not (conf_dir() / group).is_dir():
+        raise ConfigError(
+            f"{override.input_line}: glob() picks options of a config group, and {group} is not one"
+        )
+    options = sorted(path.stem for path in (conf_dir() / group).glob("*.yaml"))
+    matched = override.value().filter(options)
+    if not matched:
+        raise ConfigError(f"{override.input_line} matches no {group}; valid: {' '.join(options)}")
+    return matched
 
 
 def _option_file_exists(choice: str) -> bool:

@@ -6,6 +6,7 @@ import pytest
 
 from afuse.cli import main
 from afuse.commands import COMMANDS
+from afuse.errors import ConfigError
 
 
 def test_a_bare_first_word_sets_the_positional_key():
@@ -140,3 +141,32 @@ def test_the_sweep_flag_goes_anywhere_on_the_line():
     args = ["model=tiny", "-m", "task=rte,cb", "--multirun"]
     assert COMMANDS["train-adapter"].hydra_args(args) == ["-m", "--multirun", "model=tiny", "task=rte,cb"]
     assert COMMANDS["list"].hydra_args(["runs", "-m"]) == ["-m", "what=runs"]
+
+
+@pytest.mark.parametrize("flag", [[], ["-m"]])
+def test_an_interval_sweep_is_refused_naming_what_the_sweeper_runs(flag, capsys):
+    """`-m trainer.lr=interval(0.1,0.2)` ended in Hydra's traceback (BasicSweeper does not support
+    INTERVAL_SWEEP); without -m it was told to add -m, which then failed the same way."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["train-adapter", *flag, "model=tiny", "trainer.lr=interval(0.1,0.2)"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("afuse train-adapter: error: trainer.lr=interval(0.1,0.2): ")
+    assert "add -m" not in err and "trainer.lr=1e-4,3e-4" in err
+
+
+def test_a_glob_sweep_of_a_group_is_checked_like_its_options(capsys):
+    """`-m model=glob(ti*)` ended in Hydra's traceback ("ConfigLoader is not set") in afuse's own
+    check of the overrides: a glob lists its options only inside a running app."""
+    from afuse.overrides import check_overrides, check_sweep_values
+
+    check_overrides("train_adapter", ["-m", "model=glob(ti*)", "task=rte"])  # composes as model=tiny
+    with pytest.raises(ConfigError, match=r"^model=glob\(ti\*\) gives 1 value, one job each"):
+        check_sweep_values("train-adapter", ["model=glob(ti*)", "task=rte"])
+    with pytest.raises(ConfigError, match=r"^model=glob\(nothing\*\) matches no model; valid: .*tiny"):
+        check_overrides("train_adapter", ["-m", "model=glob(nothing*)"])
+    # Hydra launched 0 jobs for these and exited 0, as if the sweep were done.
+    with pytest.raises(ConfigError, match=r"^seed=glob\(\*\): glob\(\) picks options of a config group"):
+        check_sweep_values("train-adapter", ["-m", "seed=glob(*)", "task=rte"])
+    with pytest.raises(ConfigError, match=r"^task=glob\(nothing\*\) matches no task"):
+        check_sweep_values("train-adapter", ["-m", "task=glob(nothing*)"])
