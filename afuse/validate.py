@@ -90,6 +90,11 @@ FUSION_KINDS = ("dynamic", "static")
 SAMPLING_RULES = ("anneal", "prop", "sqrt", "uniform")
 DATA_SOURCES = ("hub", "local")
 HEATMAP_FORMATS = ("png", "pdf")  # afuse.report.heatmaps.SAVE_METADATA: how each is saved
+EVALUATED_SPLITS = (
+    "test",
+    "validation",
+    "train",
+)  # evaluate's split= (afuse.data.schema.SPLITS), test first: the default
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,13 @@ RULES = (
     Rule("progress_bar", _auto_or_boolean, "must be auto, true or false", "auto"),  # evaluate, predict
     Rule("trainer.num_threads", _count, "must be an integer >= 1 or null", "2", nullable=True),
     Rule("num_threads", _count, "must be an integer >= 1 or null", "2", nullable=True),  # evaluate, predict
+    Rule(
+        "split",
+        _one_of(*EVALUATED_SPLITS),
+        f"must be one of {', '.join(EVALUATED_SPLITS)} or null",
+        "validation",
+        nullable=True,
+    ),  # evaluate
     Rule(
         "trainer.cpu_isa", _one_of(*ISAS), f"must be one of {', '.join(ISAS)} or null", "avx2", nullable=True
     ),

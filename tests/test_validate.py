@@ -23,6 +23,8 @@ REFUSED = [
     ({"progress_bar": "xx"}, "progress_bar must be auto, true or false"),
     ({"trainer": {"num_threads": 0}}, "trainer.num_threads must be an integer >= 1 or null (got 0)"),
     ({"num_threads": "two"}, "num_threads must be an integer >= 1 or null (got 'two')"),
+    # evaluate's split= was first checked after the run's model was loaded
+    ({"split": "dev"}, "split must be one of test, validation, train or null (got 'dev'); e.g. split=validation"),
     ({"trainer": {"cpu_isa": "foo"}}, "trainer.cpu_isa must be one of avx2, avx512 or null (got 'foo')"),
     ({"data": {"source": "hubb"}}, "data.source must be one of hub, local (got 'hubb'); e.g. data.source=local"),
     ({"data": {"max_test_examples": "abc"}}, "data.max_test_examples must be an integer >= 1 or null (got 'abc')"),
@@ -68,6 +70,8 @@ ACCEPTED = [
     },
     {"seed": 0, "data": {"split_seed": 0}, "paths": {"runs": "/tmp/x", "data": "data"}},
     {"sampling": "anneal", "tasks": ["rte", "cb"], "progress_bar": "auto", "num_threads": None},
+    {"split": "train"},
+    {"split": None},
 ]
 
 

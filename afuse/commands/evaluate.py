@@ -27,6 +27,7 @@ from afuse.inference.outputs import (
     split_rows,
     write_parquet,
 )
+from afuse.inference.rawfile import existing_file
 from afuse.inference.scores import classification_scores
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 def main(cfg: DictConfig) -> None:
     if cfg.file.path and cfg.split:
         raise ConfigError("give split=<test|validation|train> or file=<path>, not both")
+    if cfg.file.path:
+        existing_file(cfg.file.path)  # before the model loads
     trained = open_trained(cfg)
     differ = other_versions(trained.metrics)
     if differ:

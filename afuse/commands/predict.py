@@ -19,6 +19,7 @@ from afuse.inference.outputs import (
     predictions_frame,
     write_parquet,
 )
+from afuse.inference.rawfile import existing_file
 from afuse.inference.submission import submission_files, submission_for, write_submission
 
 
@@ -27,6 +28,8 @@ def main(cfg: DictConfig) -> None:
         raise ConfigError(
             "afuse predict needs the text to label: add file=<path> (afuse evaluate scores a split)"
         )
+    if cfg.file.path:
+        existing_file(cfg.file.path)  # before the model loads
     trained = open_trained(cfg)
     submission = submission_for(str(cfg.format), trained.task.name) if cfg.format else None
     rows = file_rows(cfg, trained, labelled=False, id_field=submission.id_field if submission else None)

@@ -218,6 +218,17 @@ def _own_id(record: dict, fields: dict, id_field: str | None, position: str):
     return position
 
 
+def existing_file(path: str | Path) -> Path:
+    """`file=`'s path, refused when it is not a file: evaluate and predict check it before they
+    load the run's model (seconds), and read it after."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise MissingInputError(f"file={path} is a directory; pass one of its files")
+    if not path.is_file():
+        raise MissingInputError(f"file={path}: no such file")
+    return path
+
+
 def read_file(
     path: str | Path,
     task_cfg: DictConfig,
@@ -226,11 +237,7 @@ def read_file(
     id_field: str | None = None,
 ) -> FileRows:
     """Schema rows of `path` for `task_cfg`; `id_field` names the field to keep as each row's id."""
-    path = Path(path).expanduser()
-    if path.is_dir():
-        raise MissingInputError(f"file={path} is a directory; pass one of its files")
-    if not path.is_file():
-        raise MissingInputError(f"file={path}: no such file")
+    path = existing_file(path)
     fmt = file_format(path, file_cfg, task_cfg)
     records = _records(path, fmt, file_cfg)
     fields, normalizer = _choose_fields(records, task_cfg, file_cfg, labelled)

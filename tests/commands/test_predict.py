@@ -55,3 +55,22 @@ def test_files_of_the_same_name_never_replace_each_others_predictions(tmp_path, 
     assert afuse_exit_code("predict", *args, "name=superglue_test") == 0
     assert (folder / "RTE.tsv").is_file() and (run / "predict" / "superglue_test" / "RTE.jsonl").is_file()
     assert afuse_exit_code("predict", f"run={run}", f"file={glue}", "format=glue", logs) == 0
+
+
+def test_a_missing_file_is_said_before_the_run_is_loaded(tmp_path, monkeypatch, capsys):
+    """`afuse predict run=<run> file=<typo>` loaded the run's model (seconds, a bar on the console)
+    before it looked for the file."""
+    import afuse.commands.evaluate
+    import afuse.commands.predict
+
+    def loaded(cfg):
+        raise AssertionError("the run was loaded before the file was checked")
+
+    for module in (afuse.commands.evaluate, afuse.commands.predict):
+        monkeypatch.setattr(module, "open_trained", loaded)
+    for command in ("predict", "evaluate"):
+        code = afuse_exit_code(
+            command, f"run={tmp_path}", f"file={tmp_path}/typo.tsv", f"paths.logs={tmp_path}/logs"
+        )
+        assert code == 3
+        assert f"file={tmp_path}/typo.tsv: no such file" in capsys.readouterr().err
