@@ -20,7 +20,7 @@ from afuse.commands import COMMANDS, SWEEP_FLAGS, Command
 from afuse.config import register_resolvers, task_names
 from afuse.errors import AfuseError, ConfigError
 from afuse.job_logs import job_label, label_console
-from afuse.overrides import check_overrides, check_sweep_values
+from afuse.overrides import check_bare_words, check_overrides, check_sweep_values
 from afuse.paths import conf_dir
 from afuse.train import signals
 from afuse.train.signals import Preempted
@@ -141,6 +141,7 @@ def run_command(command: Command, argv: list[str]) -> None:
     args = command.hydra_args(argv)
     try:
         check_flags(command, args)
+        check_bare_words(command.config_name, args)
         check_overrides(command.config_name, args)
         check_sweep_values(command.name, args)
     except ConfigError as error:

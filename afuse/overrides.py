@@ -47,6 +47,33 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
         check_key(cfg, override.key_or_group)
 
 
+# Hydra's flags that take the next word as their value (--info takes one of its topics, or none).
+VALUE_FLAGS = ("-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name")
+VALUE_FLAGS += ("-cd", "--config-dir", "--experimental-rerun")
+INFO_TOPICS = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
+
+
+def check_bare_words(config_name: str, argv: list[str]) -> None:
+    """`afuse train-adapter rte` ended in Hydra's parse error ("missing EQUAL at '<EOF>"), exit 1:
+    a word that is neither a flag, its value, nor key=value names the setting it may be."""
+    previous = None
+    for arg in argv:
+        flag_value = previous in VALUE_FLAGS or (previous in ("-i", "--info") and arg in INFO_TOPICS)
+        previous = arg
+        if not (flag_value or arg.startswith(("-", "~")) or "=" in arg):
+            raise ConfigError(f"{arg!r} is not a setting (key=value){_meant(config_name, arg)}")
+
+
+def _meant(config_name: str, word: str) -> str:
+    from afuse.config import task_names
+
+    primary = set(OmegaConf.load(conf_dir() / f"{config_name}.yaml"))  # set(): `in` skips a ??? value
+    key = "target" if "target" in primary else "task" if "task" in command_groups(config_name) else None
+    if key and word in task_names():
+        return f": did you mean {key}={word}?"
+    return f"; `afuse {config_name.replace('_', '-')} --help` lists the keys"
+
+
 GRAMMAR = "https://hydra.cc/docs/1.2/advanced/override_grammar/basic"
 
 

@@ -170,3 +170,30 @@ def test_a_glob_sweep_of_a_group_is_checked_like_its_options(capsys):
         check_sweep_values("train-adapter", ["-m", "seed=glob(*)", "task=rte"])
     with pytest.raises(ConfigError, match=r"^task=glob\(nothing\*\) matches no task"):
         check_sweep_values("train-adapter", ["-m", "task=glob(nothing*)"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["train-adapter", "rte", "model=tiny"],
+            "'rte' is not a setting (key=value): did you mean task=rte?",
+        ),
+        (["fuse", "model=tiny", "rte"], "'rte' is not a setting (key=value): did you mean target=rte?"),
+        (
+            ["list", "runs", "extra"],
+            "'extra' is not a setting (key=value); `afuse list --help` lists the keys",
+        ),
+    ],
+)
+def test_a_bare_word_is_one_line_naming_the_setting_it_may_mean(argv, message, capsys):
+    """`afuse train-adapter rte` ended in Hydra's parse error ("missing EQUAL"), exit 1."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == f"afuse {argv[0]}: error: {message}\n"
+
+
+def test_the_values_of_hydras_flags_are_not_bare_words(capsys, hydra_config_restored):
+    main(["train-adapter", "--cfg", "job", "model=tiny", "task=rte"])
+    assert "name: rte" in capsys.readouterr().out
