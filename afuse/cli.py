@@ -22,6 +22,7 @@ from afuse.errors import AfuseError, ConfigError
 from afuse.job_logs import job_label, label_console
 from afuse.overrides import check_bare_words, check_overrides, check_sweep_values
 from afuse.paths import conf_dir
+from afuse.progress_bars import follow_progress_setting
 from afuse.train import signals
 from afuse.train.signals import Preempted
 from afuse.validate import validate
@@ -105,6 +106,7 @@ def _task_function(command: Command):
         sweep_worker.refuse_after_stop()
         try:
             validate(cfg)  # before any work: a bad value fails in a second, naming its key
+            follow_progress_setting(cfg)
             module = importlib.import_module(command.module)
             return module.main(cfg)
         except Preempted as preempted:

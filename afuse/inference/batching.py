@@ -18,7 +18,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from afuse.train.loop import autocast_for, bar_enabled
+from afuse.progress_bars import bar_enabled
+from afuse.train.loop import autocast_for
 
 
 @dataclass

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from afuse.data.tokenize import split_rows
 from afuse.errors import AfuseError, CorruptCheckpointError, TrainingDiverged
+from afuse.progress_bars import bar_enabled
 from afuse.train import cuda_graphs, step_hooks
 from afuse.train.checkpoint import LoopState, find_checkpoint, load_checkpoint, save_checkpoint
 from afuse.train.signals import preemption_guard
@@ -243,13 +244,6 @@ class Checkpointer:
 
 def progress_enabled(cfg) -> bool:
     return bar_enabled(cfg.progress_bar)
-
-
-def bar_enabled(setting) -> bool:
-    """progress_bar: auto | true | false."""
-    # A redrawn bar is noise in log files (SLURM, multirun): there, `auto` hides it and the loop
-    # logs a line every `log_every_steps` instead.
-    return sys.stderr.isatty() if str(setting) == "auto" else bool(setting)
 
 
 def _eval_bar(batches: DataLoader, split: str, enabled: bool):
