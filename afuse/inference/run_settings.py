@@ -21,6 +21,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from afuse.config import specialise_data
 from afuse.errors import ConfigError
 from afuse.export_manifest import exported_base
 from afuse.run_model import read_run
@@ -134,9 +135,15 @@ def _model_differences(cfg: DictConfig, own: DictConfig) -> list[str]:
 def _data_differences(cfg: DictConfig, own: DictConfig, given: set[str]) -> list[str]:
     if own.get("data") is None:
         return []
+    ours = cfg.data
+    task = OmegaConf.select(own, "task.name")
+    if task is not None:  # a one-task run saved its data with per_task resolved (specialise_data)
+        specialised = OmegaConf.create({"data": OmegaConf.to_container(cfg.data, resolve=True)})
+        specialise_data(specialised, str(task))
+        ours = specialised.data
     return [
         f"data.{key}={value} (the run's: {own.data[key]})"
-        for key, value in _shared_items(cfg.data, own.data)
+        for key, value in _shared_items(ours, own.data)
         if f"data.{key}" not in given and not any(g.startswith(f"data.{key}.") for g in given)
     ]
 

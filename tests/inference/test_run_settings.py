@@ -71,6 +71,15 @@ def test_a_preset_that_agrees_with_the_run_is_accepted(head_run, tmp_path, share
     assert OmegaConf.load(head_run / "eval" / "test" / "metrics.json").n == 56
 
 
+def test_the_preset_that_made_the_run_is_accepted_with_its_per_task_sizes(head_run, tmp_path, shared_data):
+    """The preset a run was trained from was refused: its data.per_task entry (cb: all 225 rows)
+    was compared unresolved with the run's config.yaml, where training had resolved it into
+    data.max_train_examples (and emptied per_task), as cpu_small's CB and RTE runs showed."""
+    body = f"defaults:\n  - override /model: tiny\ndata:\n  source: local\n  raw_dir: {shared_data}\n"
+    body += "  max_train_examples: 400\n  per_task:\n    cb: {max_train_examples: 64}\n"
+    assert evaluate(head_run, tmp_path, preset(tmp_path, "mine", body), "experiment=mine") == 0
+
+
 @pytest.mark.parametrize("command", ["evaluate", "predict"])
 def test_task_settings_are_refused_with_run(command, head_run, tmp_path, shared_data, capsys):
     # task.max_length=16 would change what the run sees; the run's own task settings were used.
