@@ -71,6 +71,20 @@ def test_a_preset_that_agrees_with_the_run_is_accepted(head_run, tmp_path, share
     assert OmegaConf.load(head_run / "eval" / "test" / "metrics.json").n == 56
 
 
+def test_a_presets_per_task_limits_are_compared_as_the_run_saved_them(head_run, tmp_path, shared_data):
+    # cpu_small's shape: 400 rows per task, all of CB's (data.per_task). A one-task run saves the
+    # limits that applied to its task, with per_task emptied (afuse.config.specialise_data): the
+    # preset's raw data block differs from that record, though it trained this very run.
+    body = f"defaults:\n  - override /model: tiny\ndata:\n  source: local\n  raw_dir: {shared_data}\n"
+    per_task = "  max_train_examples: 400\n  per_task:\n    cb: {max_train_examples: 64}\n"
+    searchpath = preset(tmp_path, "per_task", body + per_task)
+    assert evaluate(head_run, tmp_path, searchpath, "experiment=per_task") == 0
+    # ... and a per-task limit that is not the run's is still refused, named as the run saved it.
+    other = "  max_train_examples: 64\n  per_task:\n    cb: {max_train_examples: 32}\n"
+    searchpath = preset(tmp_path, "per_task_other", body + other)
+    assert evaluate(head_run, tmp_path, searchpath, "experiment=per_task_other") == 2
+
+
 @pytest.mark.parametrize("command", ["evaluate", "predict"])
 def test_task_settings_are_refused_with_run(command, head_run, tmp_path, shared_data, capsys):
     # task.max_length=16 would change what the run sees; the run's own task settings were used.
