@@ -177,13 +177,21 @@ def check_flags(command: Command, args: list[str]) -> None:
         )
 
 
+def print_without_command(argv: list[str]) -> None:
+    """`afuse --help | head -3`: the usage or version, into a pipe whose reader may be gone."""
+    try:
+        print(f"afuse {__version__}" if argv and argv[0] in ("-V", "--version") else usage())
+        sys.stdout.flush()
+    except BrokenPipeError:
+        reader_gone()
+    if not argv:
+        sys.exit(USAGE_EXIT)
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        print(usage())
-        sys.exit(0 if argv else USAGE_EXIT)
-    if argv[0] in ("-V", "--version"):
-        print(f"afuse {__version__}")
+    if not argv or argv[0] in ("-h", "--help", "help", "-V", "--version"):
+        print_without_command(argv)
         return
     name, rest = argv[0], argv[1:]
     command = COMMANDS.get(name)

@@ -48,10 +48,25 @@ def resolve_st_a_sources(cfg: DictConfig) -> list[Source]:
         raise MissingInputError(
             _missing_message(cfg, [s.name for s in missing], [s.adapter_dir for s in missing])
         )
+    _refuse_shared_names(found)
     for source in found:
         if source.adapter_dir == source_run_dir(cfg, source.name):
             _refuse_damaged(cfg, source, source.adapter_dir)
     return found
+
+
+def _refuse_shared_names(sources: list[Source]) -> None:
+    """Activations, heatmaps and the fusion's files name each source: two of one name (a task and
+    an exported copy of its adapter, whose folder is named after it) cannot both be fused. The
+    fusion layer refuses them too, but only once the run has started (a failed run folder left)."""
+    for source in sources:
+        same = [str(s.adapter_dir) for s in sources if s.name == source.name]
+        if len(same) > 1:
+            raise ConfigError(
+                f"fusion.sources: {len(same)} sources are named {source.name} ({', '.join(same)}); each "
+                "source needs its own name (a task's, or an adapter folder's): list one of them, or copy "
+                "the folder under another name"
+            )
 
 
 def _refuse_exported_elsewhere(cfg: DictConfig, path: Path) -> None:

@@ -66,6 +66,18 @@ def test_an_adapterhub_directory_keeps_its_folder_name(tmp_path):
     assert source_by_path(adapter_dir(tmp_path / "hub" / "rte_pfeiffer")).name == "rte_pfeiffer"
 
 
+def test_two_sources_of_one_name_are_refused_before_the_run_starts(fuse_cfg, tmp_path):
+    # `afuse export` names an adapter's folder after its task: fusing it beside that task's own run
+    # gave two sources named rte, refused by the fusion layer only once the run had started, which
+    # left a failed run folder (listed by afuse status) for a run that can never exist.
+    exported = adapter_dir(tmp_path / "export" / "rte")
+    fuse_cfg.fusion.sources = ["cb", "rte", str(exported)]
+    with pytest.raises(ConfigError) as refused:
+        resolve_st_a_sources(fuse_cfg)
+    message = str(refused.value)
+    assert "rte" in message and str(exported) in message and str(source_run_dir(fuse_cfg, "rte")) in message
+
+
 @pytest.mark.parametrize(
     ("parts", "what"),
     [

@@ -135,17 +135,23 @@ def _model_differences(cfg: DictConfig, own: DictConfig) -> list[str]:
 def _data_differences(cfg: DictConfig, own: DictConfig, given: set[str]) -> list[str]:
     if own.get("data") is None:
         return []
-    ours = cfg.data
-    task = OmegaConf.select(own, "task.name")
-    if task is not None:  # a one-task run saved its data with per_task resolved (specialise_data)
-        specialised = OmegaConf.create({"data": OmegaConf.to_container(cfg.data, resolve=True)})
-        specialise_data(specialised, str(task))
-        ours = specialised.data
     return [
         f"data.{key}={value} (the run's: {own.data[key]})"
-        for key, value in _shared_items(ours, own.data)
+        for key, value in _shared_items(_as_saved(cfg.data, own), own.data)
         if f"data.{key}" not in given and not any(g.startswith(f"data.{key}.") for g in given)
     ]
+
+
+def _as_saved(data: DictConfig, own: DictConfig) -> DictConfig:
+    """The preset's data settings as a one-task run saves them: its task's per-task limits resolved
+    and per_task emptied (afuse.config.specialise_data), so cpu_small's `per_task: {cb: ...}` is not
+    a difference from the very runs it trained. MT-A runs keep per_task as given."""
+    task = OmegaConf.select(own, "task.name")
+    if task is None or own.get("tasks") is not None:
+        return data
+    saved = OmegaConf.create({"data": OmegaConf.to_container(data, resolve=True)})
+    specialise_data(saved, str(task))
+    return saved.data
 
 
 def _shared_items(ours: DictConfig, theirs: DictConfig) -> list[tuple[str, object]]:

@@ -192,6 +192,21 @@ def test_output_into_a_closed_pipe_is_no_traceback(tmp_path, args):
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
 
 
+@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+def test_the_usage_into_a_closed_pipe_is_no_traceback(tmp_path, args):
+    """`afuse --help | head -3`: the usage is printed before any command runs, where the closed
+    pipe ended in a BrokenPipeError traceback. The pipe's reader is gone before the first write."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "afuse.cli", *args],
+        cwd=tmp_path, env=environment, stdout=writer, stderr=subprocess.PIPE, text=True, timeout=120,
+    )  # fmt: skip
+    os.close(writer)
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr, result.stderr
+
+
 def test_a_users_own_presets_are_listed_and_named(tmp_path):
     """Presets from hydra.searchpath ran, but `afuse list presets` left them out and an unknown
     name's message listed only the shipped ones."""

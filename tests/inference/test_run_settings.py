@@ -71,13 +71,18 @@ def test_a_preset_that_agrees_with_the_run_is_accepted(head_run, tmp_path, share
     assert OmegaConf.load(head_run / "eval" / "test" / "metrics.json").n == 56
 
 
-def test_the_preset_that_made_the_run_is_accepted_with_its_per_task_sizes(head_run, tmp_path, shared_data):
-    """The preset a run was trained from was refused: its data.per_task entry (cb: all 225 rows)
-    was compared unresolved with the run's config.yaml, where training had resolved it into
-    data.max_train_examples (and emptied per_task), as cpu_small's CB and RTE runs showed."""
+def test_a_presets_per_task_limits_are_compared_as_the_run_saved_them(head_run, tmp_path, shared_data):
+    # cpu_small's shape: 400 rows per task, all of CB's (data.per_task). A one-task run saves the
+    # limits that applied to its task, with per_task emptied (afuse.config.specialise_data): the
+    # preset's raw data block differs from that record, though it trained this very run.
     body = f"defaults:\n  - override /model: tiny\ndata:\n  source: local\n  raw_dir: {shared_data}\n"
-    body += "  max_train_examples: 400\n  per_task:\n    cb: {max_train_examples: 64}\n"
-    assert evaluate(head_run, tmp_path, preset(tmp_path, "mine", body), "experiment=mine") == 0
+    per_task = "  max_train_examples: 400\n  per_task:\n    cb: {max_train_examples: 64}\n"
+    searchpath = preset(tmp_path, "per_task", body + per_task)
+    assert evaluate(head_run, tmp_path, searchpath, "experiment=per_task") == 0
+    # ... and a per-task limit that is not the run's is still refused, named as the run saved it.
+    other = "  max_train_examples: 64\n  per_task:\n    cb: {max_train_examples: 32}\n"
+    searchpath = preset(tmp_path, "per_task_other", body + other)
+    assert evaluate(head_run, tmp_path, searchpath, "experiment=per_task_other") == 2
 
 
 @pytest.mark.parametrize("command", ["evaluate", "predict"])
