@@ -43,7 +43,7 @@ def test_bad_settings_fail_with_one_line(head_run, shared_data, tmp_path):
         ("evaluate", [f"run={no_encoder}"], "trained without save_encoder=true"),
         ("evaluate", [], "no model given: add run=<run dir>"),
         ("evaluate", [f"adapterhub={head_run}", "task=cb"], f"adapterhub={head_run} is an afuse run directory: pass it as run={head_run}"),
-        ("evaluate", [f"run={head_run}", "split=dev"], "split='dev' is not a split; valid: train, validation, test"),
+        ("evaluate", [f"run={head_run}", "split=dev"], "split must be one of test, validation, train or null (got 'dev')"),
         ("evaluate", [f"run={head_run}", f"file={tmp_path}/missing.tsv"], "no such file"),
         ("predict", [f"run={head_run}", f"file={shared_data}/CB"], "is a directory; pass one of its files"),
         ("evaluate", [f"run={head_run}", f"file={sst2}"], "do not match task cb's"),
