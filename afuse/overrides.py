@@ -263,9 +263,13 @@ def groups_help(config_name: str) -> str:
     the command's own, not every folder of conf/ as Hydra's default help does."""
     lines = []
     for group in sorted(set(command_groups(config_name)) - {"hydra"}):
-        options = sorted(path.stem for path in (conf_dir() / group).glob("*.yaml"))
-        lines.append(f"{group}: {', '.join(options)}")
+        lines.append(f"{group}: {', '.join(group_options(group))}")
     return "\n".join(lines)
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group: its conf/<group>/*.yaml files, by name."""
+    return sorted(path.stem for path in (conf_dir() / group).glob("*.yaml"))
 
 
 def _group_of(defaults_entry: DictConfig) -> str:
@@ -293,7 +297,7 @@ def sweep_values(override) -> list[str]:
         raise ConfigError(
             f"{override.input_line}: glob() picks options of a config group, and {group} is not one"
         )
-    options = sorted(path.stem for path in (conf_dir() / group).glob("*.yaml"))
+    options = group_options(group)
     matched = override.value().filter(options)
     if not matched:
         raise ConfigError(f"{override.input_line} matches no {group}; valid: {' '.join(options)}")
