@@ -5,7 +5,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from afuse.config import PAPER_TASKS, task_names
+from afuse.config import OWN_TASK_HINT, PAPER_TASKS, task_names
 from afuse.errors import ConfigError, MissingInputError
 from afuse.export_manifest import exported_base
 from afuse.result_check import DamagedResultError, result_damage
@@ -42,7 +42,8 @@ def resolve_st_a_sources(cfg: DictConfig) -> list[Source]:
             found.append(source_by_path(Path(entry)))
         else:
             raise ConfigError(
-                f"fusion.sources entry {entry!r} is neither a task ({' '.join(task_names())}) nor an adapter directory"
+                f"fusion.sources entry {entry!r} is neither a task ({' '.join(task_names())}) nor an adapter directory "
+                f"({OWN_TASK_HINT})"
             )
     if missing:
         raise MissingInputError(

@@ -331,9 +331,12 @@ def _unknown_option(error) -> ConfigError:
     if not group or not options:
         return ConfigError(str(error).split("\n\n")[0])
     hint = difflib.get_close_matches(option, options, n=1)
+    from afuse.config import OWN_TASK_HINT
+
     return ConfigError(
         f"unknown {group} {option!r}; valid: {' '.join(options)}"
         + (f"; did you mean {group}={hint[0]}?" if hint else "")
+        + (f" ({OWN_TASK_HINT})" if group == "task" else "")
     )
 
 

@@ -12,6 +12,7 @@ checked where the model is built, by the functions here.
 import importlib.util
 import math
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -213,6 +214,7 @@ def validate(cfg: DictConfig) -> None:
         if not rule.ok(value):
             raise ConfigError(f"{rule.key} {rule.must} (got {_show(value)}); e.g. {rule.key}={rule.example}")
     _check_choices(cfg)
+    _check_task(cfg)
     hidden = OmegaConf.select(cfg, "model.config.hidden_size")  # known before loading: source=config
     reduction_factor = OmegaConf.select(cfg, "adapter.reduction_factor")
     if hidden is not None and reduction_factor is not None:
@@ -234,6 +236,19 @@ def _check_choices(cfg: DictConfig) -> None:
         raise ConfigError(
             "logger=wandb needs the wandb package: pip install 'afuse[wandb]' (or use logger=none)"
         )
+
+
+def _check_task(cfg: DictConfig) -> None:
+    """The task config chosen with task=<name> (a researcher's own included), before its data is
+    prepared; target= and tasks= configs are checked as they are looked up (afuse.config.task_config)."""
+    hydra_config = sys.modules.get("hydra.core.hydra_config")
+    if hydra_config is None or not hydra_config.HydraConfig.initialized():
+        return
+    choice = hydra_config.HydraConfig.get().runtime.choices.get("task")
+    if choice and isinstance(cfg.get("task"), DictConfig):
+        from afuse.config import check_composed_task
+
+        check_composed_task(cfg.task, choice)
 
 
 def check_device(device: str, key: str = "trainer.device") -> None:

@@ -30,6 +30,7 @@ import logging
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
+from afuse.config import task_file_shown
 from afuse.data.normalize import Normalizer, RowProblem
 from afuse.data.schema import to_frame
 from afuse.data.source_read import SourceRead
@@ -170,7 +171,7 @@ def _rows(
 def read_hub(task_cfg: DictConfig) -> SourceRead:
     hub = task_cfg.get("hub")
     if not hub:
-        origin = task_cfg.local.get("origin", "its authors")
+        origin = (task_cfg.get("local") or {}).get("origin", "its authors")
         raise ConfigError(
             f"task {task_cfg.name} has no Hugging Face Hub source; get its files from {origin} "
             "and use data.source=local data.raw_dir=<dir>"
@@ -182,7 +183,7 @@ def read_hub(task_cfg: DictConfig) -> SourceRead:
         if hub_split not in dataset_dict:
             raise AfuseError(
                 f"task {task_cfg.name}: dataset {_dataset_name(hub)} has no split {hub_split!r} "
-                f"(it has: {', '.join(dataset_dict)}); fix hub.splits in conf/task/{task_cfg.name}.yaml"
+                f"(it has: {', '.join(dataset_dict)}); fix hub.splits in {task_file_shown(task_cfg.name)}"
             )
         result.splits[split] = to_frame(
             _rows(task_cfg, dataset_dict[hub_split], hub_split, normalizer, result)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from afuse.config import task_file_shown
 from afuse.data.normalize import Normalizer, RowProblem, plain
 from afuse.data.readers import READERS, RawRecord, read_labels_file, with_labels
 from afuse.data.readers.base import open_text, undecodable_as_bad
@@ -120,7 +121,7 @@ class LocalReader:
 
     def _missing(self, path: Path, what: str) -> MissingInputError:
         return MissingInputError(
-            f"task {self.task.name}: missing raw file {path} ({what} in conf/task/{self.task.name}.yaml). "
+            f"task {self.task.name}: missing raw file {path} ({what} in {task_file_shown(self.task.name)}). "
             f"It comes from: {self.local.origin}. Put the original files under {self.task_dir}/ "
             "or set data.raw_dir=<dir> to the folder that holds them"
         )
@@ -207,6 +208,11 @@ class LocalReader:
 
 
 def read_local(task_cfg: DictConfig, raw_dir: str | Path | None) -> SourceRead:
+    if not task_cfg.get("local"):
+        raise ConfigError(
+            f"task {task_cfg.name} has no local files (no local: in {task_file_shown(task_cfg.name)}): "
+            "read it from the Hugging Face Hub with data.source=hub, or add a local: section naming its files"
+        )
     if not raw_dir:
         raise ConfigError(
             f"task {task_cfg.name}: data.source=local needs data.raw_dir=<dir>, the folder holding "
