@@ -126,12 +126,15 @@ def source_by_path(path: Path) -> Source:
 
 
 def _passthrough_overrides() -> list[str]:
+    """The settings a printed train-adapter line repeats: those naming the source runs, and the
+    search path that finds a researcher's own tasks (without it their names are unknown there)."""
     from hydra.core.hydra_config import HydraConfig
 
     if not HydraConfig.initialized():
         return []
-    overrides = HydraConfig.get().overrides.task
-    return [o for o in overrides if o.startswith(STAGE1_OVERRIDE_PREFIXES)]
+    overrides = HydraConfig.get().overrides
+    searchpath = [o for o in overrides.hydra if o.startswith("hydra.searchpath")]
+    return searchpath + [o for o in overrides.task if o.startswith(STAGE1_OVERRIDE_PREFIXES)]
 
 
 def _missing_message(cfg: DictConfig, tasks: list[str], dirs: list[Path]) -> str:

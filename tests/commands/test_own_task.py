@@ -152,3 +152,12 @@ def test_a_broken_own_task_is_refused_before_data_is_prepared(tmp_path, capsys):
         in capsys.readouterr().err
     )
     assert not (tmp_path / "data" / "prepared").exists()
+
+
+def test_the_lines_that_train_missing_sources_find_own_tasks(mine, capsys):
+    """fuse's "train these first" lines must carry the search path, or the copied line says
+    "unknown task" for the very task it names."""
+    code = afuse("fuse", "target=mysent", "fusion.sources=[mysent,mypair]", "seed=7", *settings(mine))
+    assert code == 3
+    lines = [line for line in capsys.readouterr().err.splitlines() if "afuse train-adapter" in line]
+    assert lines and all(f"hydra.searchpath=[file://{mine}/conf]" in line for line in lines)
