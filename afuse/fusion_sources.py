@@ -33,8 +33,11 @@ class Source:
 def resolve_st_a_sources(cfg: DictConfig) -> list[Source]:
     """Stage-1 adapters of the same model/variant (and seed) by task name, or AdapterHub-format directories."""
     found, missing = [], []
+    known = task_names()
     for entry in requested_sources(cfg):
-        if entry in task_names():
+        # A finished run of a task whose config is not on this command's search path (a researcher's
+        # own, evaluated or exported without hydra.searchpath) is still that task's adapter.
+        if entry in known or is_complete(source_run_dir(cfg, entry)):
             run_dir = source_run_dir(cfg, entry)
             (found if is_complete(run_dir) else missing).append(Source(entry, run_dir))
         elif Path(entry).is_dir():

@@ -124,10 +124,10 @@ def test_list_tasks_shows_own_tasks(mine, capsys):
 
 
 def test_without_the_searchpath_the_message_says_how_to_find_own_tasks(mine, capsys):
-    code = afuse("fuse", "target=rte", "fusion.sources=[rte,mysent]", *settings(mine)[1:])
+    code = afuse("fuse", "target=rte", "fusion.sources=[rte,mymc]", *settings(mine)[1:])
     assert code == 2
     err = capsys.readouterr().err
-    assert "fusion.sources entry 'mysent' is neither a task" in err
+    assert "fusion.sources entry 'mymc' is neither a task" in err
     assert "a task of your own: add hydra.searchpath=[file:///<dir>]" in err
 
 
