@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from hydra.core.hydra_config import HydraConfig
 
 from afuse.cli import main as afuse_main
 from afuse.run_identity import multitask_dir, stage1_dir
@@ -115,6 +116,12 @@ def test_own_tasks_train_fuse_and_train_multitask(mine, capsys):
     assert (
         read_metrics(stage1_dir(mine / "runs", "tiny", "pfeiffer_rf16", "mypair", 1))["test"]["accuracy"] >= 0
     )
+    # The runs record their tasks: evaluating the Fusion run needs no search path (and Hydra's
+    # config of the commands above, which held one, must not stand in for it in this process).
+    HydraConfig.instance().cfg = None
+    assert afuse("evaluate", f"run={fusion}", f"paths.data={mine}/data", f"paths.logs={mine}/logs") == 0
+    scored = json.loads((fusion / "eval" / "test" / "metrics.json").read_text())
+    assert scored["accuracy"] == read_metrics(fusion)["test"]["accuracy"]
 
 
 def test_list_tasks_shows_own_tasks(mine, capsys):
