@@ -31,14 +31,23 @@ class RowProblem(Exception):
 def lookup(record: Mapping[str, Any], path: str) -> Any:
     """`question.choices.text` in a record; a list of dicts on the way maps over its items."""
     value: Any = record
-    for key in path.split("."):
+    keys = path.split(".")
+    for depth, key in enumerate(keys):
         if isinstance(value, Mapping) and key in value:
             value = value[key]
         elif isinstance(value, list) and all(isinstance(item, Mapping) and key in item for item in value):
             value = [item[key] for item in value]
         else:
-            raise RowProblem(f"missing field {path!r}")
+            raise RowProblem(f"missing field {path!r}{_fields_there(value, keys[:depth])}")
     return value
+
+
+def _fields_there(value: Any, parents: list[str]) -> str:
+    """The names a lookup could have used where it failed: what a misspelt field should be."""
+    if not isinstance(value, Mapping) or not value:
+        return ""
+    where = ".".join(parents) or "this row"
+    return f" ({where} has: {', '.join(map(str, value))})"
 
 
 def render(record: Mapping[str, Any], spec: str) -> str:
@@ -145,7 +154,7 @@ class Normalizer:
                 raise RowProblem(f"field {spec!r} is {type(value).__name__}, expected a list of choices")
             choices = [_as_text(item, spec).strip() for item in value]
         if len(choices) != self.num_choices:
-            raise RowProblem(f"{len(choices)} choices, expected {self.num_choices}")
+            raise RowProblem(f"{len(choices)} choices, expected {self.num_choices} (the task's num_choices)")
         if not all(choices):
             raise RowProblem("an empty choice")
         return choices

@@ -18,6 +18,17 @@ def test_lookup_follows_dotted_paths_through_lists_of_objects():
         lookup(CSQA_RECORD, "question.answer")
 
 
+def test_a_missing_field_names_the_fields_there_are():
+    """A misspelt field in a new task's config (`text_a: reviw`) made every row malformed with only
+    the wrong name in the message; the names the row does have show the fix."""
+    with pytest.raises(RowProblem, match=r"missing field 'reviw' \(this row has: uid, review, sentiment\)"):
+        lookup({"uid": "1", "review": "Fine.", "sentiment": "good"}, "reviw")
+    with pytest.raises(
+        RowProblem, match=r"missing field 'question.answer' \(question has: question_concept, choices, stem\)"
+    ):
+        lookup({"question": {"question_concept": "x", "choices": [], "stem": "?"}}, "question.answer")
+
+
 def test_render_fills_templates_including_odd_column_names():
     record = {"#1 ID": "101", "#2 ID": "201", "context": "I left.", "question": "Why?"}
     assert render(record, "{#1 ID}-{#2 ID}") == "101-201"
@@ -57,7 +68,7 @@ def test_multiple_choice_rows_map_choice_keys_and_check_the_count(task_cfg):
     normalizer = Normalizer(csqa, csqa.local)
     assert normalizer.row(CSQA_RECORD) == {"id": "q1", "text_a": "Where?", "text_b": None,
                                            "choices": ["here", "there"], "label": 1}  # fmt: skip
-    with pytest.raises(RowProblem, match="2 choices, expected 3"):
+    with pytest.raises(RowProblem, match=r"2 choices, expected 3 \(the task's num_choices\)"):
         Normalizer(task_cfg("csqa", "num_choices=3"), csqa.local).row(CSQA_RECORD)
 
 
