@@ -30,7 +30,7 @@ import logging
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from afuse.config import task_file_shown
+from afuse.config import task_config, task_file_shown
 from afuse.data.normalize import Normalizer, RowProblem
 from afuse.data.schema import to_frame
 from afuse.data.source_read import SourceRead
@@ -48,8 +48,20 @@ def _dataset_name(hub: DictConfig) -> str:
 def offline_error(task: str, hub: DictConfig, reason: str) -> OfflineError:
     return OfflineError(
         f"task {task}: cannot load dataset {_dataset_name(hub)} from the Hugging Face Hub "
-        f"({reason}): no network? use data.source=local data.raw_dir=<dir>"
+        f"({reason}): no network? {_instead(task)}"
     )
+
+
+def _instead(task: str) -> str:
+    """What to read when the Hub fails: the task's local files, where its config names some (a
+    researcher's own Hub-only task has none, and data.source=local would only fail again)."""
+    try:
+        has_local = bool(task_config(task).get("local"))
+    except ConfigError:
+        has_local = True
+    if has_local:
+        return "use data.source=local data.raw_dir=<dir>"
+    return f"its config {task_file_shown(task)} has no local: files to read instead; add a local: section or run where the Hub is reachable"
 
 
 def check_hub_reachable(task: str, hub: DictConfig) -> None:
@@ -110,7 +122,10 @@ def load_hub_splits(task: str, hub: DictConfig):
         return _load(hub, PARQUET_EXPORT)
     except Exception as error:  # noqa: BLE001
         raise _load_error(
-            task, hub, error, f"it holds a loading script and its parquet export ({PARQUET_EXPORT}, {folder}/) "
+            task,
+            hub,
+            error,
+            f"it holds a loading script and its parquet export ({PARQUET_EXPORT}, {folder}/) ",
         ) from error
 
 
@@ -124,8 +139,7 @@ def _load_error(task: str, hub: DictConfig, error: Exception, context: str = "")
     return AfuseError(
         f"task {task}: cannot read dataset {_dataset_name(hub)} from the Hub: {context or ''}"
         f"{'could not be read: ' if context else ''}{type(error).__name__}: {error}; "
-        f"pin a readable copy with hub.path / hub.revision in conf/task/{task}.yaml, "
-        "or use data.source=local data.raw_dir=<dir>"
+        f"pin a readable copy with hub.path / hub.revision in {task_file_shown(task)}, or {_instead(task)}"
     )
 
 
@@ -142,7 +156,7 @@ def _label_names(task_cfg: DictConfig, dataset, label_field: str):
     if plain_ints and task_cfg.kind != "multiple_choice":
         raise ConfigError(
             f"task {task_cfg.name}: the Hub's {label_field!r} column holds plain ints without label names; "
-            f"list the label of each int in hub.label_names of conf/task/{task_cfg.name}.yaml, "
+            f"list the label of each int in hub.label_names of {task_file_shown(task_cfg.name)}, "
             f"e.g. label_names: {list(task_cfg.labels)}"
         )
     return None

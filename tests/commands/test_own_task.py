@@ -168,3 +168,40 @@ def test_the_lines_that_train_missing_sources_find_own_tasks(mine, capsys):
     assert code == 3
     lines = [line for line in capsys.readouterr().err.splitlines() if "afuse train-adapter" in line]
     assert lines and all(f"hydra.searchpath=[file://{mine}/conf]" in line for line in lines)
+
+
+HUB_ONLY = """
+name: myhub
+kind: single
+labels: [negative, positive]
+max_length: 64
+hub:
+  path: someone/my-dataset
+  splits: {train: train, test: validation}
+  fields: {text_a: text, label: label}
+"""
+
+
+def test_a_hub_only_task_offline_says_there_are_no_local_files(tmp_path, monkeypatch, capsys):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    (tmp_path / "conf" / "task").mkdir(parents=True)
+    (tmp_path / "conf" / "task" / "myhub.yaml").write_text(HUB_ONLY)
+    searchpath, paths = f"hydra.searchpath=[file://{tmp_path}/conf]", settings(tmp_path)[-3:]
+    assert afuse("prepare-data", "task=myhub", "data.source=hub", searchpath, *paths) == 4
+    err = capsys.readouterr().err
+    assert (
+        f"no network? its config {tmp_path}/conf/task/myhub.yaml has no local: files to read instead" in err
+    )
+    assert (
+        afuse(
+            "prepare-data", "task=myhub", "data.source=local", f"data.raw_dir={tmp_path}", searchpath, *paths
+        )
+        == 2
+    )
+    assert (
+        f"task myhub has no local files (no local: in {tmp_path}/conf/task/myhub.yaml)"
+        in capsys.readouterr().err
+    )
