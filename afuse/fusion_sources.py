@@ -35,9 +35,7 @@ def resolve_st_a_sources(cfg: DictConfig) -> list[Source]:
     found, missing = [], []
     known = task_names()
     for entry in requested_sources(cfg):
-        # A finished run of a task whose config is not on this command's search path (a researcher's
-        # own, evaluated or exported without hydra.searchpath) is still that task's adapter.
-        if entry in known or is_complete(source_run_dir(cfg, entry)):
+        if _names_a_task(cfg, entry, known):
             run_dir = source_run_dir(cfg, entry)
             (found if is_complete(run_dir) else missing).append(Source(entry, run_dir))
         elif Path(entry).is_dir():
@@ -270,10 +268,18 @@ def located_sources(run_dir: Path, saved: dict) -> list[Source]:
     if cfg.adapters == MT_A:
         mt_run = source_run_dir(cfg, tasks[0])
         return [Source(task, mt_run / "adapters" / task) for task in tasks]
-    known = set(task_names())
+    known = task_names()
     return [
-        Source(entry, source_run_dir(cfg, entry)) if entry in known else _by_path(entry) for entry in tasks
+        Source(entry, source_run_dir(cfg, entry)) if _names_a_task(cfg, entry, known) else _by_path(entry)
+        for entry in tasks
     ]
+
+
+def _names_a_task(cfg: DictConfig, entry: str, known: list[str]) -> bool:
+    """A fusion.sources entry that is a task name. A task whose config is not on this command's search
+    path (a researcher's own, its runs evaluated, exported or checked without hydra.searchpath) still
+    names its stage-1 run when that run is there."""
+    return entry in known or source_run_dir(cfg, entry).is_dir()
 
 
 def _by_path(entry: str) -> Source:

@@ -2,7 +2,7 @@
 
 from omegaconf import DictConfig
 
-from afuse.config import specialise_data, task_config
+from afuse.config import specialise_data
 from afuse.fusion_sources import (
     check_sites,
     check_source_adapters,
@@ -15,7 +15,9 @@ from afuse.train.run_lifecycle import run_stage
 
 
 def main(cfg: DictConfig) -> None:
-    task_config(cfg.target)  # an unknown target fails here with the list of valid ones
+    # The target's task config: an unknown target fails here with the list of valid ones. A rerun
+    # from a run's config.yaml has it recorded, so a researcher's own task needs no search path then.
+    cfg.task.get("name")
     specialise_data(cfg, cfg.target)
     # In the order they are fused, which config.yaml records: any listed order is the same run.
     if cfg.fusion.sources:

@@ -122,6 +122,19 @@ def test_own_tasks_train_fuse_and_train_multitask(mine, capsys):
     assert afuse("evaluate", f"run={fusion}", f"paths.data={mine}/data", f"paths.logs={mine}/logs") == 0
     scored = json.loads((fusion / "eval" / "test" / "metrics.json").read_text())
     assert scored["accuracy"] == read_metrics(fusion)["test"]["accuracy"]
+    # A source retrained since makes the Fusion stale, also where the task's config is not found.
+    assert afuse("train-adapter", "task=mypair", "trainer.lr=0.05", "force=true", *settings(mine)) == 0
+    HydraConfig.instance().cfg = None
+    capsys.readouterr()
+    assert (
+        afuse("status", f"paths.runs={mine}/runs", f"paths.data={mine}/data", f"paths.logs={mine}/logs") == 0
+    )
+    stale = [line for line in capsys.readouterr().out.splitlines() if line.startswith("stale")]
+    assert len(stale) == 1 and "source adapter(s) mypair were retrained" in stale[0]
+    # ... and retraining it from its own record needs no search path either (README: rerunning a run).
+    HydraConfig.instance().cfg = None
+    rerun = ["--config-dir", str(fusion), "--config-name", "config", "+hydra=default", "force=true"]
+    assert afuse("fuse", *rerun, f"paths.logs={mine}/logs") == 0
 
 
 def test_list_tasks_shows_own_tasks(mine, capsys):
