@@ -89,6 +89,15 @@ def task_config(name: str) -> DictConfig:
     return _load_task(files[name]).copy()
 
 
+def recorded_task_config(cfg: DictConfig, task: str) -> DictConfig:
+    """The settings of one of an MT-A run's tasks as it was trained with them (config.yaml's
+    task_configs); for a run made before that record, the task's config as it is now."""
+    recorded = cfg.get("task_configs")
+    if recorded is not None and task in recorded:
+        return recorded[task]
+    return task_config(task)
+
+
 def task_file_shown(name: str) -> str:
     """Where task `name` is configured, for messages: conf/task/<name>.yaml, or a user's own file."""
     path = task_files().get(str(name))

@@ -31,13 +31,14 @@ from omegaconf import OmegaConf
 from safetensors import SafetensorError
 
 from afuse.atomic import atomic_write_json, write_error
+from afuse.config import recorded_task_config
 from afuse.errors import ConfigError, WriteError
 from afuse.export_manifest import ENCODER_DIR, MANIFEST
 from afuse.modeling import adapterhub
 from afuse.modeling.fusion import Fusion, FusionSpec
 from afuse.modeling.inject import family as model_family
 from afuse.modeling.weights import load_tensors
-from afuse.run_model import fusion_sources, recorded_task_config, run_config
+from afuse.run_model import fusion_sources, run_config
 from afuse.runs import read_metrics
 from afuse.staging import staged
 

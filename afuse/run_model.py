@@ -63,17 +63,6 @@ def _unfinished(run_dir: Path) -> str:
     return f"it stopped before the end; {made}"
 
 
-def recorded_task_config(cfg: DictConfig, task: str) -> DictConfig:
-    """The settings of one of an MT-A run's tasks as it was trained with them (config.yaml's
-    task_configs); for a run made before that record, conf/task/<task>.yaml as it is now."""
-    from afuse.config import task_config
-
-    recorded = cfg.get("task_configs")
-    if recorded is not None and task in recorded:
-        return recorded[task]
-    return task_config(task)
-
-
 def run_config(run_dir: Path) -> DictConfig:
     """The run's saved config, with paths.runs pointing at the runs/ tree the run is in now."""
     run_dir, cfg, _ = read_run(run_dir)

@@ -2,7 +2,7 @@
 
 from omegaconf import DictConfig, open_dict
 
-from afuse.config import task_config
+from afuse.config import recorded_task_config
 from afuse.errors import ConfigError
 from afuse.run_identity import TRAIN_MULTITASK, multitask_tasks_in_order, run_dir
 from afuse.train.run_lifecycle import run_stage
@@ -14,8 +14,9 @@ def main(cfg: DictConfig) -> None:
         raise ConfigError(f"tasks must list distinct task names, got {tasks}")
     # Unknown names fail here with the valid list. The settings are recorded in config.yaml, as a
     # single-task run's `task` is: evaluate and export rebuild the run with them, not with
-    # conf/task/ as it is then (a max_length changed since would score other numbers).
-    task_configs = {task: task_config(task) for task in tasks}
+    # conf/task/ as it is then (a max_length changed since would score other numbers), and a rerun
+    # from that config.yaml trains with them (a researcher's own tasks then need no search path).
+    task_configs = {task: recorded_task_config(cfg, task) for task in tasks}
     # Trained in one order whatever the listed one (the run directory does not tell them apart);
     # config.yaml records that order, so the same tasks listed otherwise are the same run.
     tasks = multitask_tasks_in_order(tasks)

@@ -15,11 +15,12 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.adapterhub_files import FUSION_CONFIG
+from afuse.config import recorded_task_config
 from afuse.errors import ConfigError, MissingInputError
 from afuse.export_manifest import exported_base
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.modeling.adapterhub import HEAD_CONFIG, is_adapter_dir
-from afuse.run_model import load_fusion_run, missing_weights, read_run, recorded_task_config
+from afuse.run_model import load_fusion_run, missing_weights, read_run
 from afuse.runs import CONFIG, is_complete
 
 KINDS = ("st_a", "houlsby", "head", "full", "fusion", "mt_a")

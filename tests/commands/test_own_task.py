@@ -135,6 +135,12 @@ def test_own_tasks_train_fuse_and_train_multitask(mine, capsys):
     HydraConfig.instance().cfg = None
     rerun = ["--config-dir", str(fusion), "--config-name", "config", "+hydra=default", "force=true"]
     assert afuse("fuse", *rerun, f"paths.logs={mine}/logs") == 0
+    mt_a_dir = multitask_dir(mine / "runs", "tiny", "mypair-mysent", 1)
+    HydraConfig.instance().cfg = None
+    rerun = ["--config-dir", str(mt_a_dir), "--config-name", "config", "+hydra=default"]
+    assert afuse("train-multitask", *rerun, f"paths.runs={mine}/again", f"paths.logs={mine}/logs") == 0
+    again = read_metrics(multitask_dir(mine / "again", "tiny", "mypair-mysent", 1))
+    assert again["test"] == mt_a["test"]
 
 
 def test_list_tasks_shows_own_tasks(mine, capsys):
