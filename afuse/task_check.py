@@ -84,6 +84,13 @@ def _check_source(task: DictConfig, source: str, where: str) -> None:
         raise ConfigError(f"{where}: {source} gives no train split; add train: to {_splits_key(source)}")
     if source == "local":
         _check_formats(spec, where)
+    keys = spec.get("choice_keys")
+    if task.kind == "multiple_choice" and keys is not None and len(keys) != task.num_choices:
+        # label i is the i-th key: a key past num_choices would name an answer no row has.
+        raise ConfigError(
+            f"{where}: {source}.choice_keys {list(keys)} has {len(keys)} keys for num_choices: {task.num_choices}; "
+            "give one key per answer, in the answers' order"
+        )
     needed = {"single": ["text_a", "label"], "pair": ["text_a", "text_b", "label"]}
     needed["multiple_choice"] = ["text_a", "choices", "label"]
     for fields, key in _field_maps(spec, source):

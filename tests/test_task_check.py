@@ -96,6 +96,17 @@ def test_a_file_entry_may_bring_its_own_fields_and_format():
     check_task_config(task, Path("/my/conf/task/mine.yaml"))
 
 
+def test_choice_keys_must_match_num_choices():
+    """A fourth key with three answers made a label id no row's choices have."""
+    task = mine("kind=multiple_choice", "num_choices=3", "labels=null", "local.fields={choices: options}")
+    check_task_config(task, Path("/my/conf/task/mine.yaml"))
+    task.local.choice_keys = ["A", "B", "C", "D"]
+    with pytest.raises(
+        ConfigError, match=r"local.choice_keys \['A', 'B', 'C', 'D'\] has 4 keys for num_choices: 3"
+    ):
+        check_task_config(task, Path("/my/conf/task/mine.yaml"))
+
+
 def test_a_hub_only_task_needs_its_fields():
     task = mine("local=null", "hub={path: me/data, splits: {train: train, test: validation}}")
     with pytest.raises(ConfigError, match="hub.fields has no text_a, text_b, label"):
