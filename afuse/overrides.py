@@ -335,8 +335,8 @@ def _unknown_option(error) -> ConfigError:
 
     return ConfigError(
         f"unknown {group} {option!r}; valid: {' '.join(options)}"
-        + (f"; did you mean {group}={hint[0]}?" if hint else "")
         + (f" ({OWN_TASK_HINT})" if group == "task" else "")
+        + (f"; did you mean {group}={hint[0]}?" if hint else "")
     )
 
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from afuse.config import PAPER_TASKS
+from afuse.config import OWN_TASK_HINT, PAPER_TASKS
 from afuse.paths import conf_dir
 
 pytestmark = pytest.mark.slow
@@ -44,7 +44,9 @@ def test_unknown_task_lists_the_valid_names(tmp_path):
     assert result.returncode == 2
     [line] = (result.stdout + result.stderr).strip().splitlines()
     assert line.startswith("afuse prepare-data: error: unknown task 'nope'; valid: ")
-    assert sorted(line.split("valid: ")[1].split()) == sorted(PAPER_TASKS)
+    valid, own = line.split("valid: ")[1].split(" (", 1)
+    assert sorted(valid.split()) == sorted(PAPER_TASKS)
+    assert own == f"{OWN_TASK_HINT})"
 
 
 def test_rte_from_the_shared_data_writes_data_and_manifest(tmp_path, shared_data):

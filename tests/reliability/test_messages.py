@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from afuse.cli import main as afuse_main
+from afuse.config import OWN_TASK_HINT
 from afuse.experiment import preset_names
 from afuse.modeling.adapters import ACTIVATIONS
 
@@ -37,10 +38,10 @@ REFUSED = [
     (TRAIN, "adapter.non_linearity=tanhh", f"adapter.non_linearity='tanhh' is not supported; valid: {', '.join(ACTIVATIONS)}"),
     (TRAIN, "trainer.device=gpu", "trainer.device='gpu' is not a device; valid: auto, cpu, cuda, cuda:<n>, mps"),
     # item 13
-    (["train-adapter", "model=tiny"], "task=rtee", "unknown task 'rtee'; valid: argument boolq cb cosmosqa csqa hellaswag imdb mnli mrpc qqp rte scitail sick siqa sst2 winogrande; did you mean task=rte?"),
+    (["train-adapter", "model=tiny"], "task=rtee", f"unknown task 'rtee'; valid: argument boolq cb cosmosqa csqa hellaswag imdb mnli mrpc qqp rte scitail sick siqa sst2 winogrande ({OWN_TASK_HINT}); did you mean task=rte?"),
     (["train-adapter", "task=cb"], "model=tinny", "unknown model 'tinny'; valid: bert-base-uncased minilm roberta-base tiny; did you mean model=tiny?"),
     (["run"], "experiment=cpu_smal", f"unknown experiment 'cpu_smal'; valid: {' '.join(preset_names())}; did you mean experiment=cpu_small?"),
-    (FUSE[:1] + ["model=tiny"], "target=rtee", f"unknown task 'rtee'; valid tasks: {TASKS}"),
+    (FUSE[:1] + ["model=tiny"], "target=rtee", f"unknown task 'rtee'; valid tasks: {TASKS} ({OWN_TASK_HINT})"),
     # found by a new user's hunt: each was accepted, crashed with a traceback (prune_below: after
     # training), or was refused only after the run directory was written
     (TRAIN, "force=maybe", "force must be true or false (got 'maybe'); e.g. force=true"),
