@@ -15,10 +15,11 @@ from afuse.train.run_lifecycle import run_stage
 
 
 def main(cfg: DictConfig) -> None:
-    # The target's task config: an unknown target fails here with the list of valid ones. A rerun
-    # from a run's config.yaml has it recorded, so a researcher's own task needs no search path then.
+    target = cfg.target  # `???` until given: reading it first says "no target given"
+    # Its task config: an unknown target fails here with the list of valid ones. A rerun from a
+    # run's config.yaml has it recorded, so a researcher's own task needs no search path then.
     cfg.task.get("name")
-    specialise_data(cfg, cfg.target)
+    specialise_data(cfg, target)
     # In the order they are fused, which config.yaml records: any listed order is the same run.
     if cfg.fusion.sources:
         cfg.fusion.sources = requested_sources(cfg)
