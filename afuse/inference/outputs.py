@@ -27,6 +27,7 @@ from afuse.data.prepare import read_manifest
 from afuse.data.schema import SPLITS
 from afuse.data.store import prepared_dir
 from afuse.data.tokenize import subsample, tokenize_rows
+from afuse.environment import other_versions
 from afuse.errors import ConfigError
 from afuse.inference.batching import Inference, infer
 from afuse.inference.output_owner import check_owner, owner_of
@@ -61,6 +62,7 @@ def open_trained(cfg: DictConfig) -> TrainedModel:
         with open_dict(trained.cfg):
             for key, value in command_line_data(cfg).items():
                 OmegaConf.update(trained.cfg, f"data.{key}", value)
+        _warn_other_versions(trained)
         return trained
     if cfg.adapterhub:
         if task is None:
@@ -70,6 +72,17 @@ def open_trained(cfg: DictConfig) -> TrainedModel:
         "no model given: add run=<run dir> (`afuse list runs` lists the finished ones) "
         "or adapterhub=<adapter dir> task=<task>"
     )
+
+
+def _warn_other_versions(trained: TrainedModel) -> None:
+    differ = other_versions(trained.metrics)
+    if differ:
+        log.warning(
+            "%s was trained on %s: its probabilities here may differ from those it gave there (and its "
+            "scores from its metrics.json) in the last digits",
+            trained.where,
+            ", ".join(differ),
+        )
 
 
 def collator(trained: TrainedModel) -> Collator:
