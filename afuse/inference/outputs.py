@@ -29,6 +29,7 @@ from afuse.data.store import prepared_dir
 from afuse.data.tokenize import subsample, tokenize_rows
 from afuse.environment import other_versions
 from afuse.errors import ConfigError
+from afuse.hub_adapters import is_hub_id
 from afuse.inference.batching import Inference, infer
 from afuse.inference.output_owner import check_owner, owner_of
 from afuse.inference.rawfile import FileRows, read_file
@@ -67,6 +68,11 @@ def open_trained(cfg: DictConfig) -> TrainedModel:
     if cfg.adapterhub:
         if task is None:
             raise ConfigError("adapterhub=<dir> needs the task its head predicts: add task=<name>")
+        if is_hub_id(str(cfg.adapterhub)) and not cfg.out:  # outputs go beside an adapter by default
+            raise ConfigError(
+                f"adapterhub={cfg.adapterhub} is read from the Hugging Face cache, where afuse writes "
+                "nothing: add out=<dir> for the outputs"
+            )
         return load_adapterhub(cfg.adapterhub, cfg.task, adapterhub_model(cfg), cfg.data)
     raise ConfigError(
         "no model given: add run=<run dir> (`afuse list runs` lists the finished ones) "
