@@ -278,10 +278,7 @@ def _by_path(entry: str) -> Source:
         if is_hub_id(entry):  # the cached snapshot it was fused from: status never downloads
             return Source(hub_name(entry), hub_adapter_dir(entry, local_only=True))
         return source_by_path(Path(entry))
-    except (
-        MissingInputError,
-        ConfigError,
-    ):  # no adapter there now: nothing to compare, as for a missing file
+    except MissingInputError:  # no adapter there now: nothing to compare, as for a missing file
         return Source(Path(entry).name, Path(entry))
 
 
