@@ -2,6 +2,7 @@
 
     prepared_record(manifest)          # one task's entry of metrics.json's `prepared_data`, at training
     changed_data(metrics, data_root)   # ["rte (train, test)"]: tasks whose prepared copy differs now
+    recorded_split(metrics, "rte", "test")  # the sha256 of the split file the run read, for evaluate
 
 A finished run is skipped whatever its raw files hold now, so `afuse status` says when the data a
 retrain would read are not the run's: metrics.json's `prepared_data` holds, per task, the
@@ -49,6 +50,15 @@ def changed_data(metrics: dict, data_root: str | Path) -> list[str]:
         if differ:
             changed.append(f"{task} ({', '.join(differ)})")
     return changed
+
+
+def recorded_split(metrics: dict | None, task: str, split: str) -> str | None:
+    """The sha256 of the prepared `split` file of `task` the run read (its metrics.json), or None
+    for a record without it (runs made before afuse recorded it, AdapterHub adapters)."""
+    recorded = (metrics or {}).get(PREPARED_DATA)
+    entry = recorded.get(task) if isinstance(recorded, dict) else None
+    sha256 = (entry.get("sha256") or {}).get(split) if isinstance(entry, dict) else None
+    return sha256 if isinstance(sha256, str) else None
 
 
 def changed_data_note(changed: list[str], data_root: str | Path) -> str:

@@ -8,6 +8,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from afuse.config import OWN_TASK_HINT, PAPER_TASKS, task_names
 from afuse.errors import ConfigError, MissingInputError
 from afuse.export_manifest import exported_base
+from afuse.hub_adapters import hub_adapter_dir, hub_name, is_hub_id
 from afuse.result_check import DamagedResultError, result_damage
 from afuse.run_identity import (
     MT_A,
@@ -41,10 +42,12 @@ def resolve_st_a_sources(cfg: DictConfig) -> list[Source]:
         elif Path(entry).is_dir():
             _refuse_exported_elsewhere(cfg, Path(entry))
             found.append(source_by_path(Path(entry)))
+        elif is_hub_id(entry):  # AdapterHub/bert-base-uncased-pf-rte, as the adapters library takes it
+            found.append(Source(hub_name(entry), hub_adapter_dir(entry)))
         else:
             raise ConfigError(
-                f"fusion.sources entry {entry!r} is neither a task ({' '.join(task_names())}) nor an adapter directory "
-                f"({OWN_TASK_HINT})"
+                f"fusion.sources entry {entry!r} is neither a task ({' '.join(task_names())}) nor an adapter "
+                f"directory, nor an adapter's Hugging Face Hub id (owner/name) ({OWN_TASK_HINT})"
             )
     if missing:
         raise MissingInputError(
@@ -284,6 +287,8 @@ def _names_a_task(cfg: DictConfig, entry: str, known: list[str]) -> bool:
 
 def _by_path(entry: str) -> Source:
     try:
+        if is_hub_id(entry):  # the cached snapshot it was fused from: status never downloads
+            return Source(hub_name(entry), hub_adapter_dir(entry, local_only=True))
         return source_by_path(Path(entry))
     except MissingInputError:  # no adapter there now: nothing to compare, as for a missing file
         return Source(Path(entry).name, Path(entry))

@@ -46,3 +46,14 @@ def test_every_task_of_a_multitask_run_is_compared(tmp_path):
     manifest(tmp_path, "cb", validation="d" * 64)
     manifest(tmp_path, "rte", test="d" * 64)
     assert changed_data(metrics, tmp_path / "data") == ["cb (validation)", "rte (test)"]
+
+
+def test_recorded_split_reads_the_runs_split_file_checksum_and_nothing_else():
+    from afuse.data_record import recorded_split
+
+    metrics = {"prepared_data": {"rte": {"fingerprint": "f", "sha256": {"test": "abc", "train": "def"}}}}
+    assert recorded_split(metrics, "rte", "test") == "abc"
+    assert recorded_split(metrics, "cb", "test") is None  # another task's run
+    assert recorded_split(metrics, "rte", "validation") is None
+    for older in ({}, None, {"prepared_data": None}, {"prepared_data": {"rte": "damaged"}}):
+        assert recorded_split(older, "rte", "test") is None

@@ -12,6 +12,7 @@ Each is exit 2 with the counts and the first offending rows. The manifest is wri
 `manifest.json` lists every malformed row for the user to inspect.
 """
 
+import math
 from pathlib import Path
 
 from afuse.data.schema import SPLITS
@@ -19,6 +20,7 @@ from afuse.errors import AfuseError
 
 DEFAULT_MAX_MALFORMED = 0.01
 SHOWN_ROWS = 3  # offending rows quoted in the message (all are in manifest.json)
+ACCEPTABLE_LOSS = 0.2  # above it a raised limit is not offered: the reading rules are wrong, not rows
 
 
 class BrokenDataError(AfuseError):
@@ -75,12 +77,27 @@ def too_malformed(manifest: dict, max_fraction: float) -> list[str]:
     return problems
 
 
+def raised_limit(manifest: dict) -> float | None:
+    """The data.max_malformed_fraction that accepts every file's losses (rounded up to a whole
+    percent), or None where some file loses so many rows that its reading rules must be wrong."""
+    fractions = [
+        entry["count"] / (entry.get("rows") or entry["count"]) for entry in manifest["malformed"]["files"].values()
+    ]
+    worst = max(fractions, default=0.0)
+    return math.ceil(worst * 100) / 100 if 0 < worst <= ACCEPTABLE_LOSS else None
+
+
 def check_prepared(manifest: dict, prepared: Path, max_fraction: float | None) -> None:
     """BrokenDataError if the prepared task in `prepared` would train on broken data."""
     limit = DEFAULT_MAX_MALFORMED if max_fraction is None else float(max_fraction)
-    problems = [*empty_splits(manifest), *missing_labels(manifest), *too_malformed(manifest, limit)]
+    malformed = too_malformed(manifest, limit)
+    problems = [*empty_splits(manifest), *missing_labels(manifest), *malformed]
     if problems:
+        accept = raised_limit(manifest) if malformed and len(problems) == len(malformed) else None
+        fix = "Fix the source and rerun" + (
+            f", or accept these losses with data.max_malformed_fraction={accept:g}" if accept else ""
+        )
         raise BrokenDataError(
             f"task {manifest['task']}: not training on broken data: {'; '.join(problems)}. "
-            f"Fix the source and rerun (every malformed row is listed in {prepared / 'manifest.json'})"
+            f"{fix} (every malformed row is listed in {prepared / 'manifest.json'})"
         )

@@ -27,7 +27,9 @@ from afuse.data.prepare import read_manifest
 from afuse.data.schema import SPLITS
 from afuse.data.store import prepared_dir
 from afuse.data.tokenize import subsample, tokenize_rows
+from afuse.environment import other_versions
 from afuse.errors import ConfigError
+from afuse.hub_adapters import is_hub_id
 from afuse.inference.batching import Inference, infer
 from afuse.inference.output_owner import check_owner, owner_of
 from afuse.inference.rawfile import FileRows, read_file
@@ -61,15 +63,32 @@ def open_trained(cfg: DictConfig) -> TrainedModel:
         with open_dict(trained.cfg):
             for key, value in command_line_data(cfg).items():
                 OmegaConf.update(trained.cfg, f"data.{key}", value)
+        _warn_other_versions(trained)
         return trained
     if cfg.adapterhub:
         if task is None:
             raise ConfigError("adapterhub=<dir> needs the task its head predicts: add task=<name>")
+        if is_hub_id(str(cfg.adapterhub)) and not cfg.out:  # outputs go beside an adapter by default
+            raise ConfigError(
+                f"adapterhub={cfg.adapterhub} is read from the Hugging Face cache, where afuse writes "
+                "nothing: add out=<dir> for the outputs"
+            )
         return load_adapterhub(cfg.adapterhub, cfg.task, adapterhub_model(cfg), cfg.data)
     raise ConfigError(
         "no model given: add run=<run dir> (`afuse list runs` lists the finished ones) "
         "or adapterhub=<adapter dir> task=<task>"
     )
+
+
+def _warn_other_versions(trained: TrainedModel) -> None:
+    differ = other_versions(trained.metrics)
+    if differ:
+        log.warning(
+            "%s was trained on %s: its probabilities here may differ from those it gave there (and its "
+            "scores from its metrics.json) in the last digits",
+            trained.where,
+            ", ".join(differ),
+        )
 
 
 def collator(trained: TrainedModel) -> Collator:

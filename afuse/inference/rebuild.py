@@ -18,6 +18,7 @@ from afuse.adapterhub_files import FUSION_CONFIG
 from afuse.config import recorded_task_config
 from afuse.errors import ConfigError, MissingInputError
 from afuse.export_manifest import exported_base
+from afuse.hub_adapters import hub_adapter_dir, is_hub_id
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.modeling.adapterhub import HEAD_CONFIG, is_adapter_dir
 from afuse.run_model import load_fusion_run, missing_weights, read_run
@@ -90,8 +91,9 @@ def load_run(run_dir: str | Path, task: str | None = None) -> TrainedModel:
 def load_adapterhub(
     directory: str | Path, task_cfg: DictConfig, model_cfg: DictConfig, data_cfg
 ) -> TrainedModel:
-    """An AdapterHub adapter directory with its head (head_config.json beside the adapter)."""
-    directory = Path(directory).expanduser()
+    """An AdapterHub adapter directory with its head (head_config.json beside the adapter), or the
+    Hugging Face Hub id of one (AdapterHub/bert-base-uncased-pf-rte)."""
+    directory = hub_adapter_dir(str(directory)) if is_hub_id(str(directory)) else Path(directory).expanduser()
     if (directory / CONFIG).is_file() and is_complete(directory):  # its head has no head_config.json
         raise ConfigError(f"adapterhub={directory} is an afuse run directory: pass it as run={directory}")
     if (directory / FUSION_CONFIG).is_file():

@@ -16,6 +16,7 @@ that differs, rather than loaded into something that computes a different functi
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -43,6 +44,8 @@ from afuse.modeling.weights import (
     save_torch_state,
 )
 from afuse.non_linearities import is_non_linearity
+
+log = logging.getLogger(__name__)
 
 # AdapterHub's BnConfig defaults (adapters 1.3.0, configuration/adapter_config.py); a saved
 # config lists every key, older ones may omit some.
@@ -194,6 +197,26 @@ def spec_from_config(raw: dict, where: str = "adapter") -> tuple[AdapterSpec, li
     return spec, sorted(int(i) for i in cfg["leave_out"])
 
 
+def _warn_other_base(directory: Path, saved_from: str, base_model: str) -> None:
+    """The library records the model an adapter was saved from (`model_name`; empty for a model
+    built from a config, and in afuse's own files). Shapes and model type cannot tell
+    bert-base-cased from bert-base-uncased: only this name can. Compared by the id's last part
+    (bert-base-uncased = google-bert/bert-base-uncased); a warning, since a local copy of the same
+    model has another name."""
+
+    def short(name: str) -> str:
+        return name.rstrip("/").rsplit("/", 1)[-1].lower()
+
+    if saved_from and base_model and short(saved_from) != short(base_model):
+        log.warning(
+            "%s: this adapter was saved from model %s (its adapter_config.json) and is loaded into %s: "
+            "unless that is the same model, it computes something it was not trained for",
+            directory,
+            saved_from,
+            base_model,
+        )
+
+
 def config_for_spec(spec: AdapterSpec, leave_out: list[int]) -> dict:
     """The full AdapterHub `config` block for an afuse adapter."""
     cfg = {**BN_DEFAULTS, **VARIANT_OPTIONS[spec.variant]}
@@ -202,12 +225,19 @@ def config_for_spec(spec: AdapterSpec, leave_out: list[int]) -> dict:
 
 
 def read_adapter(
-    directory: str | Path, fam: Family, hidden_size: int, num_layers: int, model_type: str | None = None
+    directory: str | Path,
+    fam: Family,
+    hidden_size: int,
+    num_layers: int,
+    model_type: str | None = None,
+    base_model: str = "",
 ):
     """(spec, layers, state_dict for afuse's Adapter) from an AdapterHub-format directory;
-    `model_type` (bert, roberta): refuse an adapter its config says was trained on another."""
+    `model_type` (bert, roberta): refuse an adapter its config says was trained on another;
+    `base_model` (the encoder's name_or_path): warn where its config names another model."""
     directory = Path(directory)
     meta = read_json(directory / ADAPTER_CONFIG)
+    _warn_other_base(directory, str(meta.get("model_name") or ""), base_model)
     if meta.get("hidden_size") not in (None, hidden_size):
         raise ConfigError(
             f"{directory}: adapter for hidden size {meta['hidden_size']}, model has {hidden_size}"

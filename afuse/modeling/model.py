@@ -75,8 +75,9 @@ class AfuseModel(nn.Module):
                 f"no adapter in {directory}: expected adapter_config.json and adapter.safetensors "
                 "(or AdapterHub's pytorch_adapter.bin)"
             )
+        base = str(getattr(self.encoder.config, "name_or_path", "") or "")
         spec, layers, state = adapterhub.read_adapter(
-            directory, self.family, self.hidden_size, self.num_layers, self.family_name
+            directory, self.family, self.hidden_size, self.num_layers, self.family_name, base
         )
         adapter = Adapter(spec, self.hidden_size, self.num_layers, layers)
         _load_exact(adapter, state, directory)

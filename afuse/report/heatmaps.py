@@ -112,8 +112,10 @@ def layer_figure(cube: ActivationCube, layer: int, model: str, annotate: bool) -
     left, bottom = _label_space(cube, fontsize=9)
     top, right = 0.95, 1.25
     width, height = left + cell_w * cols + right, bottom + cell_h * rows + top
-    centre = max(0.0, 6.0 - width) / 2  # at least 6 in wide, for the title; the plot centred
-    width = max(width, 6.0)
+    title = _title(cube, model, "\n")
+    minimum = max(6.0, _title_width(title, 11))  # wide enough for the title; the plot centred
+    centre = max(0.0, minimum - width) / 2
+    width = max(width, minimum)
     fig = Figure(figsize=(width, height))
     ax = fig.add_axes(_box(left + centre, bottom, cell_w * cols, cell_h * rows, width, height))
     colour_bar = fig.add_axes(
@@ -126,7 +128,7 @@ def layer_figure(cube: ActivationCube, layer: int, model: str, annotate: bool) -
     ax.set_xlabel("source adapter")
     ax.set_ylabel("target task")
     fig.colorbar(image, cax=colour_bar, label="mean Fusion weight")
-    fig.suptitle(_title(cube, model, "\n"), fontsize=11, y=1 - 0.1 / height, va="top")
+    fig.suptitle(title, fontsize=11, y=1 - 0.1 / height, va="top")
     return fig
 
 
@@ -139,7 +141,10 @@ def grid_figure(cube: ActivationCube, model: str) -> Figure:
     gap_w, gap_h = 0.25, 0.35
     left, bottom = _label_space(cube, fontsize=7)
     top, right = 0.6, 1.2
+    title = _title(cube, model, " · ") + "\nrows: target task, columns: source adapter"
     width = left + ncols * panel_w + (ncols - 1) * gap_w + right
+    left += max(0.0, _title_width(title, 10) - width) / 2  # a small grid under a long title: centred
+    width = max(width, _title_width(title, 10))
     height = bottom + nrows * panel_h + (nrows - 1) * gap_h + top
     fig = Figure(figsize=(width, height))
     for index in range(cube.layers):
@@ -154,9 +159,14 @@ def grid_figure(cube: ActivationCube, model: str) -> Figure:
     plots_w = ncols * panel_w + (ncols - 1) * gap_w
     colour_bar = fig.add_axes(_box(left + plots_w + 0.25, bottom, 0.15, height - bottom - top, width, height))
     fig.colorbar(image, cax=colour_bar, label="mean Fusion weight")
-    title = _title(cube, model, " · ") + "\nrows: target task, columns: source adapter"
     fig.suptitle(title, fontsize=10, y=1 - 0.08 / height, va="top")
     return fig
+
+
+def _title_width(title: str, fontsize: int) -> float:
+    """Inches the title's longest line needs, with a margin (DejaVu Sans: at most ~0.62 em a
+    character in these titles): a run's column name makes it long, a tiny model's grid narrow."""
+    return 0.5 + max(map(len, title.splitlines())) * fontsize * 0.62 / 72
 
 
 def _label_space(cube: ActivationCube, fontsize: int) -> tuple[float, float]:

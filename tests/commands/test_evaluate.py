@@ -49,8 +49,9 @@ def test_an_out_under_a_file_is_one_line(command, rows, tmp_path, shared_data, c
     assert blocker.read_text() == "mine"
 
 
+@pytest.mark.parametrize(("command", "rows"), [("evaluate", "val.jsonl"), ("predict", "test.jsonl")])
 def test_a_run_trained_on_other_torch_or_transformers_versions_is_said_in_one_line(
-    tmp_path, shared_data, capsys
+    command, rows, tmp_path, shared_data, capsys
 ):
     """Scores then may not reproduce the run's metrics.json to the last digit: say why up front.
     A record without an environment (older runs) or with this process's versions says nothing."""
@@ -59,7 +60,7 @@ def test_a_run_trained_on_other_torch_or_transformers_versions_is_said_in_one_li
     from afuse.environment import run_environment
 
     run = untrained_head_run(tmp_path, "cb")
-    args = [f"run={run}", f"file={shared_data / 'CB' / 'val.jsonl'}", f"paths.logs={tmp_path}/logs"]
+    args = [f"run={run}", f"file={shared_data / 'CB' / rows}", f"paths.logs={tmp_path}/logs"]
     metrics = json.loads((run / "metrics.json").read_text())
     for environment, said in (
         (None, False),
@@ -69,7 +70,7 @@ def test_a_run_trained_on_other_torch_or_transformers_versions_is_said_in_one_li
         if environment is not None:
             metrics["environment"] = environment
             (run / "metrics.json").write_text(json.dumps(metrics))
-        assert afuse_exit_code("evaluate", *args, "name=scored") == 0
+        assert afuse_exit_code(command, *args, "name=scored") == 0
         err = capsys.readouterr().err
         line = f"trained on torch 2.0.0 (here {torch.__version__})"
         assert (line in err) is said, err

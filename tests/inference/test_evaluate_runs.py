@@ -33,6 +33,7 @@ def test_evaluate_reproduces_the_runs_test_result(run_tree, kind):
     # The loss depends on every logit: a model rebuilt even slightly wrong would not match it.
     assert result["loss"] == pytest.approx(recorded["loss"], rel=1e-5)
     assert result["recorded_test_accuracy"] == recorded["accuracy"]
+    assert result["same_data_as_run"] is True  # the prepared split file the run read, by sha256
 
     predictions = pd.read_parquet(out / "predictions.parquet")
     assert len(predictions) == 56 and predictions["id"].is_unique
@@ -147,3 +148,38 @@ def test_an_mt_a_run_is_scored_with_the_task_settings_it_was_trained_with(run_tr
     afuse("evaluate", f"run={run}", *run_tree.eval_args("task=cb"))
     result = json.loads((run / "eval" / "cb_test" / "metrics.json").read_text())
     assert result["loss"] == pytest.approx(recorded["loss"], rel=1e-5)
+
+
+def test_a_split_prepared_again_from_other_raw_files_is_said_and_recorded(run_tree, tmp_path, capsys):
+    """The same command in another paths.data, or after the task's raw files changed, scores other
+    rows than the run was tested on: its accuracy then differs from the run's for that reason alone,
+    which evaluate used to leave unsaid ("the run recorded <accuracy>")."""
+    import shutil
+
+    raw = tmp_path / "raw"
+    shutil.copytree(run_tree.raw_dir / "CB", raw / "CB")
+    dev = (raw / "CB" / "val.jsonl").read_text().splitlines(True)
+    (raw / "CB" / "val.jsonl").write_text("".join(dev[:-6]))  # an edited copy of the official dev set
+    run = run_tree.run("st_a")
+    args = [f"paths.data={tmp_path}/data", f"paths.logs={tmp_path}/logs", "progress_bar=false"]
+    afuse("evaluate", f"run={run}", f"data.raw_dir={raw}", f"out={tmp_path}/eval", *args)
+    result = json.loads((tmp_path / "eval" / "test" / "metrics.json").read_text())
+    assert result["n"] == 50 and result["same_data_as_run"] is False
+    output = capsys.readouterr()
+    said = [line for line in output.err.splitlines() if "is not the one the run read" in line]
+    assert len(said) == 1 and "not comparable with the run's own" in said[0], said
+    assert "(the run recorded" in output.out and "on other data)" in output.out
+
+    # The run's own copy of the data again, in a fresh paths.data: the same file, nothing said.
+    afuse("evaluate", f"run={run}", f"out={tmp_path}/eval2", *args[1:], f"paths.data={tmp_path}/data2")
+    result = json.loads((tmp_path / "eval2" / "test" / "metrics.json").read_text())
+    assert result["same_data_as_run"] is True and result["n"] == 56
+    assert "is not the one the run read" not in capsys.readouterr().err
+
+
+def test_a_file_or_a_record_without_its_data_is_not_compared(run_tree, tmp_path):
+    run = run_tree.run("st_a")
+    scored = tmp_path / "mine.jsonl"
+    scored.write_text("".join((run_tree.raw_dir / "CB" / "val.jsonl").read_text().splitlines(True)[:8]))
+    afuse("evaluate", f"run={run}", f"file={scored}", *run_tree.eval_args(f"out={tmp_path}/eval"))
+    assert json.loads((tmp_path / "eval" / "mine" / "metrics.json").read_text())["same_data_as_run"] is None

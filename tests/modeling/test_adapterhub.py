@@ -320,3 +320,31 @@ def test_an_adapter_of_another_model_type_with_the_same_width_is_refused(tmp_pat
     with pytest.raises(ConfigError, match="trained on a roberta model; this model is bert"):
         tiny_model("bert").load_adapter("a", tmp_path / "a")
     tiny_model("roberta").load_adapter("a", tmp_path / "a")  # its own kind loads
+
+
+def test_an_adapter_saved_from_another_model_of_the_same_shape_is_said(tmp_path, caplog):
+    # bert-base-cased and bert-base-uncased have one shape and one model type: only the library's
+    # model_name tells them apart, and the library loads either into the other without a word.
+    from .conftest import tiny_model
+
+    saved = tiny_model("bert")
+    saved.add_adapter("a", AdapterSpec())
+    saved.save_adapter("a", tmp_path / "a")
+    config = json.loads((tmp_path / "a" / "adapter_config.json").read_text())
+    warned = []
+    for saved_from, loaded_into in [
+        ("bert-base-cased", "google-bert/bert-base-uncased"),  # another model: said
+        ("bert-base-uncased", "google-bert/bert-base-uncased"),  # the same model, by its old id
+        ("", "google-bert/bert-base-uncased"),  # afuse's own files, and a model built from a config
+        ("bert-base-cased", ""),
+    ]:
+        (tmp_path / "a" / "adapter_config.json").write_text(json.dumps({**config, "model_name": saved_from}))
+        model = tiny_model("bert")
+        model.encoder.config.name_or_path = loaded_into
+        caplog.clear()
+        model.load_adapter("a", tmp_path / "a")
+        warned.append([r.getMessage() for r in caplog.records if "was saved from model" in r.getMessage()])
+    assert [len(w) for w in warned] == [1, 0, 0, 0]
+    assert (
+        "saved from model bert-base-cased" in warned[0][0] and "google-bert/bert-base-uncased" in warned[0][0]
+    )

@@ -3,6 +3,7 @@ an empty train file, a train file without one of the labels, too many malformed 
 are not UTF-8. A few malformed rows are left out, named with file and line, and the run goes on."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -127,8 +128,8 @@ def test_many_undecodable_rows_in_sst2_stop_with_counts_and_first_lines(tmp_path
     assert listed["count"] == 1000 and listed["rows"] == 67349
     assert [row["position"] for row in listed["examples"]] == [str(n) for n in range(2, 1002)]
     assert "left out" not in result.out  # the error is the one line: no rows were "left out" of a run
-    # A higher limit, when the user accepts the loss, lets the same data through.
-    accepted = afuse_inproc(
-        "prepare-data", *settings(tmp_path, raw, "sst2"), "data.max_malformed_fraction=0.02"
-    )
+    # The limit the message offers, when the user accepts the loss, lets the same data through.
+    offered = re.search(r"or accept these losses with (data\.max_malformed_fraction=[0-9.]+) ", result.out)
+    assert offered and offered.group(1) == "data.max_malformed_fraction=0.02", result.out
+    accepted = afuse_inproc("prepare-data", *settings(tmp_path, raw, "sst2"), offered.group(1))
     assert accepted.code == 0, accepted.out

@@ -117,3 +117,22 @@ def test_activations_json_of_a_two_site_fusion_is_read_per_site(tmp_path):
     assert ("attn", 2, "cb", 0.8) in cells and ("ffn", 1, "rte", 0.6) in cells and len(cells) == 8
     path.write_text(json.dumps({"sources": ["rte", "cb"], "matrix": ffn}))  # one site, as before
     assert {site for site, *_ in _activation_cells(path)} == {"ffn"}
+
+
+@pytest.mark.parametrize("figure", ["grid", "layer"])
+def test_a_long_title_over_a_small_grid_stays_inside_the_figure(figure):
+    # A report without a preset names a column after its run folder; over a 2-layer model's grid
+    # the title ran off both sides of the figure ("ations · tiny · tiny/dynamic_pfeiffer_rf16_").
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    frame = activation_rows(layers=2)
+    frame["column"] = "tiny/dynamic_houlsby_rf16_src-8a834c_skiplast_attn-ffn"
+    frame["variant"] = "dynamic_houlsby_rf16_src-8a834c_skiplast_attn-ffn"
+    (cube,) = activation_cubes(frame)
+    fig = grid_figure(cube, "tiny") if figure == "grid" else layer_figure(cube, 1, "tiny", annotate=False)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    title = fig._suptitle.get_window_extent(renderer)
+    assert title.x0 >= 0 and title.x1 <= fig.bbox.width, (title, fig.bbox)
+    for ax in fig.axes:  # the plots moved with it: nothing drawn off the figure either
+        box = ax.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.width
