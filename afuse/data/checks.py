@@ -65,16 +65,37 @@ def too_malformed(manifest: dict, max_fraction: float) -> list[str]:
         rows = entry.get("rows") or entry["count"]
         if entry["count"] / rows <= max_fraction:
             continue
-        unit = "row" if file.startswith("hub:") else "line"
-        first = "; ".join(
-            f"{unit + ' ' if e['position'].isdigit() else ''}{e['position']}: {e['reason']}"
-            for e in entry["examples"][:SHOWN_ROWS]
-        )
+        first = _first_rows(entry["examples"][:SHOWN_ROWS], "row" if file.startswith("hub:") else "line")
         problems.append(
             f"{file}: {entry['count']} of {rows} rows malformed "
             f"({entry['count'] / rows:.1%} > data.max_malformed_fraction={max_fraction:g}), first at {first}"
         )
     return problems
+
+
+def _first_rows(examples: list[dict], unit: str) -> str:
+    """The first offending rows, those of one reason in one clause ('lines 2, 3, 4: unknown label
+    ...'): a misspelt field or label makes every row malformed alike."""
+    by_reason: dict[str, list[str]] = {}
+    for example in examples:
+        by_reason.setdefault(example["reason"], []).append(example["position"])
+    clauses = []
+    for reason, positions in by_reason.items():
+        numbered = all(position.isdigit() for position in positions)
+        named = f"{unit}{'s' if len(positions) > 1 else ''} " if numbered else ""
+        clauses.append(f"{named}{', '.join(positions)}: {reason}")
+    return "; ".join(clauses)
+
+
+def _label_hint(manifest: dict) -> str:
+    """Rows whose label the task does not list: most often the same labels spelt otherwise."""
+    shown = [e for entry in manifest["malformed"]["files"].values() for e in entry["examples"][:SHOWN_ROWS]]
+    if not any(e["reason"].startswith("unknown label") for e in shown):
+        return ""
+    return (
+        f"; labels spelt otherwise in the files map to the task's with {manifest.get('source', 'local')}"
+        ".label_aliases in its task config ({<spelling in the files>: <one of the task's labels>})"
+    )
 
 
 def raised_limit(manifest: dict) -> float | None:
@@ -97,7 +118,8 @@ def check_prepared(manifest: dict, prepared: Path, max_fraction: float | None) -
         fix = "Fix the source and rerun" + (
             f", or accept these losses with data.max_malformed_fraction={accept:g}" if accept else ""
         )
+        hint = _label_hint(manifest) if malformed else ""
         raise BrokenDataError(
-            f"task {manifest['task']}: not training on broken data: {'; '.join(problems)}. "
+            f"task {manifest['task']}: not training on broken data: {'; '.join(problems)}{hint}. "
             f"{fix} (every malformed row is listed in {prepared / 'manifest.json'})"
         )

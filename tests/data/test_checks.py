@@ -8,8 +8,9 @@ import pytest
 from afuse.data.checks import BrokenDataError, check_prepared
 
 
-def manifest(malformed: dict[str, tuple[int, int]]) -> dict:
-    """A prepared classification task with good splits and the given (bad, rows) per source file."""
+def manifest(malformed: dict[str, tuple[int, int]], reasons: tuple[str, ...] = ("no label",)) -> dict:
+    """A prepared classification task with good splits and the given (bad, rows) per source file,
+    its first malformed rows (lines 7, 8, ...) stopped for `reasons`."""
     split = {"rows": 100, "from": "train.jsonl", "label_distribution": {"no": 50, "yes": 50}}
     return {
         "task": "mine",
@@ -18,7 +19,11 @@ def manifest(malformed: dict[str, tuple[int, int]]) -> dict:
         "official_splits": {"train": {"rows": 100}},
         "malformed": {
             "files": {
-                file: {"count": bad, "rows": rows, "examples": [{"position": "7", "reason": "no label"}]}
+                file: {
+                    "count": bad,
+                    "rows": rows,
+                    "examples": [{"position": str(7 + i), "reason": r} for i, r in enumerate(reasons)],
+                }
                 for file, (bad, rows) in malformed.items()
             }
         },
@@ -44,3 +49,18 @@ def test_a_file_mostly_malformed_or_another_problem_gets_no_offer():
     with pytest.raises(BrokenDataError) as error:
         check_prepared(broken, Path("/p"), 0.01)
     assert "train has no 'yes' rows" in str(error.value) and "accept these losses" not in str(error.value)
+
+
+def test_rows_stopped_for_one_reason_are_named_in_one_clause_and_labels_get_the_alias_hint():
+    # A new task's labels spelt otherwise ("1" for good) make every row malformed alike: the
+    # message said the same reason three times and not how to map the spelling.
+    unknown = "unknown label '1'; expected one of ['bad', 'good']"
+    with pytest.raises(BrokenDataError) as error:
+        check_prepared(manifest({"train.jsonl": (200, 200)}, (unknown,) * 3), Path("/p"), 0.01)
+    message = str(error.value)
+    assert f"first at lines 7, 8, 9: {unknown}" in message and message.count(unknown) == 1
+    assert "local.label_aliases in its task config" in message
+    with pytest.raises(BrokenDataError) as error:
+        check_prepared(manifest({"train.jsonl": (200, 200)}, ("a", "b", "a")), Path("/p"), 0.01)
+    assert "first at lines 7, 9: a; line 8: b" in str(error.value)
+    assert "label_aliases" not in str(error.value)

@@ -96,8 +96,9 @@ def test_scitail_without_its_label_alias_is_refused_before_training(local_hub, t
     assert "train has no 'entails' rows (neutral 2, entails 0)" in message
     assert (
         "hub:train: 3 of 6 rows malformed (50.0% > data.max_malformed_fraction=0.01), "
-        "first at row 1: unknown label 'entailment'"
+        "first at rows 1, 3, 4: unknown label 'entailment'"
     ) in message
+    assert "map to the task's with hub.label_aliases in its task config" in message
 
 
 def test_plain_int_labels_use_the_task_configs_label_names(local_hub, task_cfg):
