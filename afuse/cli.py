@@ -20,7 +20,7 @@ from afuse.commands import COMMANDS, SWEEP_FLAGS, Command
 from afuse.config import register_resolvers, task_names
 from afuse.errors import AfuseError, ConfigError
 from afuse.job_logs import job_label, label_console
-from afuse.overrides import check_bare_words, check_overrides, check_sweep_values
+from afuse.overrides import check_bare_words, check_overrides, check_sweep_values, expand_own_globs
 from afuse.paths import conf_dir
 from afuse.progress_bars import follow_progress_setting
 from afuse.train import signals
@@ -146,6 +146,7 @@ def run_command(command: Command, argv: list[str]) -> None:
         check_bare_words(command.config_name, args)
         check_overrides(command.config_name, args)
         check_sweep_values(command.name, args)
+        args = expand_own_globs(args)
     except ConfigError as error:
         print(f"afuse {command.name}: error: {error}", file=sys.stderr)
         sys.exit(error.exit_code)

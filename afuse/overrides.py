@@ -11,6 +11,7 @@ group choices alone, and every other override must name a key it holds.
 
 import difflib
 import shlex
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -35,7 +36,8 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     preset = _preset_given(others)
     _check_settings_are_read(config_name, others, preset)
     keys = [o for o in others if o.key_or_group not in groups]
-    choices = [_first_choice(o) for o in others if o.key_or_group in groups]
+    own = searchpath_dirs(hydra_overrides)
+    choices = [_first_choice(o, own) for o in others if o.key_or_group in groups]
     if not keys and not hydra_overrides and all(map(_option_file_exists, choices)):
         return  # nothing a composed config would tell (Hydra composes the command's config anyway)
     cfg = _compose(config_name, [*choices, *(o.input_line for o in hydra_overrides)])
@@ -105,6 +107,7 @@ def check_sweep_values(command: str, argv: list[str]) -> None:
     argument", exit 1 and a HYDRA_FULL_ERROR hint; say how to run the sweep instead. An interval
     (which only a sampling sweeper runs) ended in a traceback with -m: say what to give."""
     overrides = parse_overrides(argv)
+    own = searchpath_dirs(overrides)
     for override in overrides:
         if override.is_interval_sweep():
             raise ConfigError(
@@ -112,20 +115,38 @@ def check_sweep_values(command: str, argv: list[str]) -> None:
                 f"interval; list them with -m, e.g. -m {override.get_key_element()}=1e-4,3e-4 (or range(1,4))"
             )
         if override.is_sweep_override():
-            sweep_values(override)  # a glob() that picks nothing: Hydra launched 0 jobs, exit 0
+            sweep_values(override, own)  # a glob() that picks nothing: Hydra launched 0 jobs, exit 0
     if any(arg in SWEEP_FLAGS for arg in argv):
         return
     for override in overrides:
         if override.is_sweep_override() and not override.key_or_group.startswith("hydra"):
             sweep = f"afuse {command} -m {shlex.join(argv)}"
             raise ConfigError(
-                f"{override.input_line} gives {_value_count(override)}, one job each, which only a sweep "
+                f"{override.input_line} gives {_value_count(override, own)}, one job each, which only a sweep "
                 f"runs: add -m ({sweep}), or give one value (a list is written key=[a,b])"
             )
 
 
-def _value_count(override) -> str:
-    count = len(sweep_values(override))
+def expand_own_globs(argv: list[str]) -> list[str]:
+    """`-m task=glob(my*) hydra.searchpath=[file:///my/conf]` as `task=mypair,mysent`: Hydra's
+    sweeper lists a group's options without the command line's search path, so such a glob
+    launched 0 jobs and exited 0. Without own folders the line is Hydra's to expand, unchanged."""
+    from hydra.core.override_parser.types import Glob
+
+    own = searchpath_dirs(parse_overrides(argv))
+    if not own:
+        return argv
+    expanded = []
+    for arg in argv:
+        (override,) = parse_overrides([arg]) or [None]
+        if override is not None and isinstance(override.value(), Glob):
+            arg = f"{override.get_key_element()}={','.join(sweep_values(override, own))}"
+        expanded.append(arg)
+    return expanded
+
+
+def _value_count(override, own_dirs: list[Path]) -> str:
+    count = len(sweep_values(override, own_dirs))
     return f"{count} value{'s' if count != 1 else ''}"
 
 
@@ -267,9 +288,24 @@ def groups_help(config_name: str) -> str:
     return "\n".join(lines)
 
 
-def group_options(group: str) -> list[str]:
-    """The options of a config group: its conf/<group>/*.yaml files, by name."""
-    return sorted(path.stem for path in (conf_dir() / group).glob("*.yaml"))
+def group_options(group: str, own_dirs: list[Path] = ()) -> list[str]:
+    """The options of a config group: its conf/<group>/*.yaml files, and <dir>/<group>/*.yaml in
+    the folders a command line adds (a researcher's own tasks and presets), by name."""
+    folders = [conf_dir(), *own_dirs]
+    return sorted({path.stem for folder in folders for path in (folder / group).glob("*.yaml")})
+
+
+def searchpath_dirs(overrides) -> list[Path]:
+    """The folders `hydra.searchpath=[file:///my/conf]` adds, read off the parsed command line
+    (before Hydra runs, no config loader knows them yet)."""
+    folders = []
+    for override in overrides:
+        if override.key_or_group == "hydra.searchpath" and not override.is_sweep_override():
+            value = override.value()
+            for entry in value if isinstance(value, list) else [value]:
+                if str(entry).startswith("file://"):
+                    folders.append(Path(str(entry).removeprefix("file://")))
+    return folders
 
 
 def _group_of(defaults_entry: DictConfig) -> str:
@@ -277,27 +313,28 @@ def _group_of(defaults_entry: DictConfig) -> str:
     return str(next(iter(defaults_entry))).removeprefix("override ").lstrip("/")
 
 
-def _first_choice(override) -> str:
+def _first_choice(override, own_dirs: list[Path] = ()) -> str:
     """`task=rte,cb` composes like `task=rte`: every choice of a sweep has the same keys."""
     value = override.value()
     if override.is_sweep_override():
-        value = sweep_values(override)[0]
+        value = sweep_values(override, own_dirs)[0]
     return f"{override.get_key_element()}={value}"
 
 
-def sweep_values(override) -> list[str]:
+def sweep_values(override, own_dirs: list[Path] = ()) -> list[str]:
     """The values a sweep override runs. Hydra lists a glob(...)'s only with the config loader a
-    running app has (here it raised "ConfigLoader is not set"): its options are conf/<group>'s."""
+    running app has (here it raised "ConfigLoader is not set"): its options are conf/<group>'s
+    and those of the command line's own config folders (`own_dirs`, from hydra.searchpath)."""
     from hydra.core.override_parser.types import Glob
 
     if not isinstance(override.value(), Glob):
         return list(override.sweep_string_iterator())
     group = override.key_or_group
-    if not (conf_dir() / group).is_dir():
+    if not any((folder / group).is_dir() for folder in (conf_dir(), *own_dirs)):
         raise ConfigError(
             f"{override.input_line}: glob() picks options of a config group, and {group} is not one"
         )
-    options = group_options(group)
+    options = group_options(group, own_dirs)
     matched = override.value().filter(options)
     if not matched:
         raise ConfigError(f"{override.input_line} matches no {group}; valid: {' '.join(options)}")

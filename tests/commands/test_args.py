@@ -197,3 +197,26 @@ def test_a_bare_word_is_one_line_naming_the_setting_it_may_mean(argv, message, c
 def test_the_values_of_hydras_flags_are_not_bare_words(capsys, hydra_config_restored):
     main(["train-adapter", "--cfg", "job", "model=tiny", "task=rte"])
     assert "name: rte" in capsys.readouterr().out
+
+
+def test_a_glob_sweep_picks_a_researchers_own_tasks_from_the_search_path(tmp_path):
+    # `-m task=glob(my*) hydra.searchpath=[file:///my/conf]` was refused: the check listed conf/task/ only.
+    from afuse.overrides import check_sweep_values, parse_overrides, sweep_values
+
+    (tmp_path / "task").mkdir()
+    for name in ("mysent", "mypair"):
+        (tmp_path / "task" / f"{name}.yaml").write_text(f"name: {name}\n")
+    searchpath = f"hydra.searchpath=[file://{tmp_path}]"
+    check_sweep_values("train-adapter", ["-m", "task=glob(my*)", searchpath])
+    (glob,) = parse_overrides(["task=glob(my*)"])
+    assert sweep_values(glob, [tmp_path]) == ["mypair", "mysent"]
+    assert "rte" in sweep_values(parse_overrides(["task=glob(*)"])[0], [tmp_path])  # afuse's own too
+    with pytest.raises(ConfigError, match="matches no task"):
+        check_sweep_values("train-adapter", ["-m", "task=glob(my*)"])  # without the search path
+    # Hydra's sweeper lists options without the command line's search path (it launched 0 jobs,
+    # exit 0): the glob reaches it as the list it picks.
+    from afuse.overrides import expand_own_globs
+
+    line = ["-m", "task=glob(my*)", "seed=1,2", searchpath]
+    assert expand_own_globs(line) == ["-m", "task=mypair,mysent", "seed=1,2", searchpath]
+    assert expand_own_globs(["-m", "task=glob(r*)"]) == ["-m", "task=glob(r*)"]  # Hydra's own to expand
