@@ -402,3 +402,65 @@ def test_cpu_minilm_jobs_are_its_committed_runs():
         p.parent.resolve() for p in (repo / "results/cpu_minilm/runs").glob("stage*/*/*/*/seed*/metrics.json")
     }
     assert len(jobs) == 59 and jobs == committed
+
+
+# What the paper states for each kind of run (section 4.1, 5 and appendices A.2, A.4, A.5), as the
+# trainer, adapter and fusion settings the paper presets' jobs get. A change to conf/trainer/*,
+# conf/adapter/*, conf/fusion/* or a preset that departs from the paper fails here.
+ST_A_TRAINING = {"lr": 1.0e-4, "max_epochs": 30}  # 4.1: lr 0.0001, AdamW, linear decay, <= 30 epochs
+FUSION_TRAINING = {"lr": 5.0e-5, "max_epochs": 10}  # 4.1: lr 5e-5, <= 10 epochs
+
+
+def paper_group_settings(preset: str) -> dict:
+    """{group: the config afuse run gives the group's last job} for a paper preset."""
+    experiment = load_experiment(preset_config(preset))
+    return {name: job_config(experiment, group, group.jobs[-1]) for name, group in experiment.groups.items()}
+
+
+def assert_st_a(cfg, variant: str, reduction_factor: int):
+    assert (cfg.adapter.variant, cfg.adapter.reduction_factor) == (variant, reduction_factor)
+    assert {k: cfg.trainer[k] for k in ST_A_TRAINING} == ST_A_TRAINING
+    assert 0 < cfg.trainer.patience < cfg.trainer.max_epochs  # early stopping
+
+
+def assert_fusion(cfg, target: str):
+    assert {k: cfg.trainer[k] for k in FUSION_TRAINING} == FUSION_TRAINING
+    assert 0 < cfg.trainer.patience < cfg.trainer.max_epochs  # early stopping
+    assert cfg.fusion.kind == "dynamic" and cfg.fusion.temperature == 1.0  # Q, K and V; plain softmax
+    assert cfg.fusion.regularization > 0  # 4.1: V regularised towards the identity
+    assert not cfg.fusion.skip_last_layer  # every layer fused (dropping the last is section 8.2's outlook)
+    # 3.1: the target's own adapter is among the N sources (m in 1..N), here all 16 tasks
+    assert sorted(cfg.fusion.sources) == sorted(PAPER_TASKS) and target in cfg.fusion.sources
+
+
+def test_paper_table1_jobs_get_the_papers_settings():
+    groups = paper_group_settings("paper_table1")
+    assert {cfg.model.name for cfg in groups.values()} == {"bert-base-uncased"}  # 4.1
+    assert_st_a(groups["st_a"], "pfeiffer", 16)  # Table 1: ST-A with reduction factor 16
+    assert groups["st_a"].adapter.non_linearity == "relu"
+    assert_st_a(groups["st_a_houlsby"], "houlsby", 16)  # 5: twice the parameters of ST-A
+    assert (groups["head"].mode, groups["full"].mode) == ("head", "full")
+    mt_a = groups["mt_a"]  # 4.1: one MT-A model on all datasets simultaneously, S&M's annealed sampling
+    assert list(mt_a.tasks) == PAPER_TASKS and mt_a.sampling == "anneal"
+    assert mt_a.adapter.variant == "pfeiffer"  # A.2: one adapter at the top position, as S&M
+    assert_fusion(groups["fusion_st_a"], "cb")
+    assert_fusion(groups["fusion_mt_a"], "cb")
+    assert (groups["fusion_st_a"].adapters, groups["fusion_mt_a"].adapters) == ("st_a", "mt_a")
+
+
+def test_paper_table3_jobs_are_st_a_at_reduction_factors_2_16_64():
+    groups = paper_group_settings("paper_table3")
+    assert {cfg.model.name for cfg in groups.values()} == {"bert-base-uncased"}
+    for rf in (2, 16, 64):
+        assert_st_a(groups[f"st_a_rf{rf}"], "pfeiffer", rf)
+
+
+def test_paper_table4_jobs_are_table1s_setups_on_roberta_base():
+    groups = paper_group_settings("paper_table4")
+    assert {cfg.model.name for cfg in groups.values()} == {"roberta-base"}  # A.5
+    for rf in (2, 16, 64):
+        assert_st_a(groups[f"st_a_rf{rf}"], "pfeiffer", rf)
+    assert_st_a(groups["st_a_houlsby"], "houlsby", 16)
+    fusion = groups["fusion_st_a_rf16"]
+    assert_fusion(fusion, "cb")
+    assert fusion.adapter.reduction_factor == 16  # F. w/ ST-A16

@@ -10,8 +10,9 @@ import torch
 from datasets import Dataset
 
 from afuse.errors import CorruptCheckpointError, TrainingDiverged
+from afuse.train import step_hooks
 from afuse.train.checkpoint import find_checkpoint, load_checkpoint
-from afuse.train.loop import EpochOrder, TaskData, fit
+from afuse.train.loop import EpochOrder, TaskData, _linear_schedule, fit
 from afuse.train.signals import Preempted
 
 from .settings import trainer_cfg
@@ -137,3 +138,58 @@ def test_finite_loss_with_nan_gradients_stops_before_the_step(tmp_path):
     with pytest.raises(TrainingDiverged, match="gradient norm nan"):
         fit(model, data, cfg, tmp_path / "nangrad", seed=7, extra_loss=nan_gradient)
     assert torch.equal(model.out.weight.detach(), before)  # the bad step never reached the weights
+
+
+def test_the_extra_loss_is_in_the_gradient_the_optimizer_steps_on(tmp_path, monkeypatch):
+    """Fusion's λ·Σ||V - I||² (paper 4.1) must reach the optimizer: the first step's gradient is
+    that of (mean task loss over the accumulated micro-batches) + the extra loss, computed here
+    by hand on the same rows."""
+    lam, anchor = 0.7, torch.full((2, 8), 0.5)
+    holder, seen = {}, {}
+
+    def penalty():  # λ·||W - anchor||², standing in for λ·||V - I||²
+        return lam * (holder["model"].out.weight - anchor).pow(2).sum()
+
+    def capture(step, losses):
+        if step == 1:
+            seen["grad"] = holder["model"].out.weight.grad.detach().clone()
+
+    monkeypatch.setattr(step_hooks, "BEFORE_STEP", [capture])
+    torch.manual_seed(123)
+    model = BagOfTokens()
+    model.dropout.p = 0.0  # the reference below has no dropout masks to match
+    holder["model"] = model
+    reference = BagOfTokens()
+    reference.load_state_dict(model.state_dict())
+    reference.dropout.p = 0.0
+    cfg = trainer_cfg(max_epochs=1, max_grad_norm=1.0e9)  # no clipping: the raw gradient
+    data = TaskData(SPLITS, collate, cfg.batch_size, cfg.eval_batch_size, seed=7)
+    fit(model, data, cfg, tmp_path / "extra", seed=7, extra_loss=penalty)
+
+    first = EpochOrder(len(SPLITS["train"]), seed=7, epoch=0).order()[: cfg.batch_size * cfg.grad_accum_steps]
+    task_losses = []
+    for part in range(cfg.grad_accum_steps):
+        batch = collate(
+            [SPLITS["train"][i] for i in first[part * cfg.batch_size : (part + 1) * cfg.batch_size]]
+        )
+        logits = reference(batch["input_ids"], batch["attention_mask"])
+        task_losses.append(torch.nn.functional.cross_entropy(logits, batch["labels"]))
+    total = sum(task_losses) / len(task_losses) + lam * (reference.out.weight - anchor).pow(2).sum()
+    total.backward()
+    torch.testing.assert_close(seen["grad"], reference.out.weight.grad, rtol=1e-5, atol=1e-7)
+
+
+def test_the_learning_rate_decays_linearly_to_zero_over_every_epochs_steps():
+    """Paper 4.1: AdamW with a linear learning-rate decay; afuse starts at the full rate
+    (warmup_ratio 0, the default) and reaches 0 after max_epochs of steps."""
+    weight = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.AdamW([weight], lr=1.0e-4)
+    schedule = _linear_schedule(optimizer, warmup_steps=0, total_steps=8)
+    rates = []
+    for _ in range(8):
+        rates.append(schedule.get_last_lr()[0])
+        optimizer.step()
+        schedule.step()
+    expected = [1.0e-4 * (8 - k) / 8 for k in range(8)]  # 1e-4, 0.875e-4, ..., 0.125e-4
+    assert rates == pytest.approx(expected, rel=1e-9)
+    assert schedule.get_last_lr()[0] == 0.0
