@@ -281,8 +281,9 @@ def located_sources(run_dir: Path, saved: dict) -> list[Source]:
 def _names_a_task(cfg: DictConfig, entry: str, known: list[str]) -> bool:
     """A fusion.sources entry that is a task name. A task whose config is not on this command's search
     path (a researcher's own, its runs evaluated, exported or checked without hydra.searchpath) still
-    names its stage-1 run when that run is there."""
-    return entry in known or source_run_dir(cfg, entry).is_dir()
+    names its stage-1 run when that run is there. A path or a Hub id (with a /) never names a task:
+    joined onto the runs tree, an absolute path would be taken as its own run folder."""
+    return entry in known or ("/" not in entry and source_run_dir(cfg, entry).is_dir())
 
 
 def _by_path(entry: str) -> Source:

@@ -205,3 +205,14 @@ def test_adapter_settings_other_than_the_source_runs_are_refused(fuse_cfg, tmp_p
     assert str(error.value).startswith(
         f"adapter.non_linearity=swish (the stage-1 run's: relu): the adapters fused are those of the stage-1 run {rte}"
     )
+
+
+def test_an_adapter_folder_holding_a_seed_folder_is_still_a_folder(fuse_cfg, tmp_path):
+    # A task name not on the search path names its stage-1 run when that run exists; an absolute
+    # path was joined onto the runs tree as such a "task" too, and its seed1/ taken for the run.
+    from afuse.fusion_sources import _names_a_task
+
+    folder = tmp_path / "elsewhere" / "my-adapter"
+    (folder / "seed1").mkdir(parents=True)
+    assert not _names_a_task(fuse_cfg, str(folder), [])
+    assert _names_a_task(fuse_cfg, "rte", [])  # a finished run of that name: a task's adapter
