@@ -59,10 +59,15 @@ def missing_labels(manifest: dict) -> list[str]:
     ]
 
 
+def _rows_read(entry: dict) -> int:
+    """The rows of a source file (or Hub split) a malformed-rows entry counts against."""
+    return entry.get("rows") or entry["count"]
+
+
 def too_malformed(manifest: dict, max_fraction: float) -> list[str]:
     problems = []
     for file, entry in manifest["malformed"]["files"].items():
-        rows = entry.get("rows") or entry["count"]
+        rows = _rows_read(entry)
         if entry["count"] / rows <= max_fraction:
             continue
         first = _first_rows(entry["examples"][:SHOWN_ROWS], "row" if file.startswith("hub:") else "line")
@@ -101,10 +106,7 @@ def _label_hint(manifest: dict) -> str:
 def raised_limit(manifest: dict) -> float | None:
     """The data.max_malformed_fraction that accepts every file's losses (rounded up to a whole
     percent), or None where some file loses so many rows that its reading rules must be wrong."""
-    fractions = [
-        entry["count"] / (entry.get("rows") or entry["count"]) for entry in manifest["malformed"]["files"].values()
-    ]
-    worst = max(fractions, default=0.0)
+    worst = max((e["count"] / _rows_read(e) for e in manifest["malformed"]["files"].values()), default=0.0)
     return math.ceil(worst * 100) / 100 if 0 < worst <= ACCEPTABLE_LOSS else None
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from hydra.core.hydra_config import HydraConfig
 
-from afuse.cli import main as afuse_main
 from afuse.run_identity import multitask_dir, stage1_dir
 from afuse.runs import read_metrics
+from tests.commands import afuse_exit_code
 
 pytestmark = pytest.mark.slow  # small training runs of the tiny model in this process
 
@@ -95,19 +95,11 @@ def settings(root: Path) -> list[str]:
     ]
 
 
-def afuse(*argv: str) -> int:
-    try:
-        afuse_main(list(argv))
-    except SystemExit as exit_:
-        return exit_.code or 0
-    return 0
-
-
 def test_own_tasks_train_fuse_and_train_multitask(mine, capsys):
     for task in ("mysent", "mypair"):
-        assert afuse("train-adapter", f"task={task}", *settings(mine)) == 0
-    assert afuse("fuse", "target=mysent", "fusion.sources=[mysent,mypair]", *settings(mine)) == 0
-    assert afuse("train-multitask", "tasks=[mypair,mysent]", *settings(mine)) == 0
+        assert afuse_exit_code("train-adapter", f"task={task}", *settings(mine)) == 0
+    assert afuse_exit_code("fuse", "target=mysent", "fusion.sources=[mysent,mypair]", *settings(mine)) == 0
+    assert afuse_exit_code("train-multitask", "tasks=[mypair,mysent]", *settings(mine)) == 0
     assert "fusion.sources entry" not in capsys.readouterr().err
     fusion = next((mine / "runs" / "stage2" / "tiny").glob("dynamic_pfeiffer_rf16_src-*/mysent/seed1"))
     assert read_metrics(fusion)["sources"] == ["mypair", "mysent"]
@@ -119,38 +111,51 @@ def test_own_tasks_train_fuse_and_train_multitask(mine, capsys):
     # The runs record their tasks: evaluating the Fusion run needs no search path (and Hydra's
     # config of the commands above, which held one, must not stand in for it in this process).
     HydraConfig.instance().cfg = None
-    assert afuse("evaluate", f"run={fusion}", f"paths.data={mine}/data", f"paths.logs={mine}/logs") == 0
+    assert (
+        afuse_exit_code("evaluate", f"run={fusion}", f"paths.data={mine}/data", f"paths.logs={mine}/logs")
+        == 0
+    )
     scored = json.loads((fusion / "eval" / "test" / "metrics.json").read_text())
     assert scored["accuracy"] == read_metrics(fusion)["test"]["accuracy"]
     # A source retrained since makes the Fusion stale, also where the task's config is not found.
-    assert afuse("train-adapter", "task=mypair", "trainer.lr=0.05", "force=true", *settings(mine)) == 0
+    assert (
+        afuse_exit_code("train-adapter", "task=mypair", "trainer.lr=0.05", "force=true", *settings(mine)) == 0
+    )
     HydraConfig.instance().cfg = None
     capsys.readouterr()
     assert (
-        afuse("status", f"paths.runs={mine}/runs", f"paths.data={mine}/data", f"paths.logs={mine}/logs") == 0
+        afuse_exit_code(
+            "status", f"paths.runs={mine}/runs", f"paths.data={mine}/data", f"paths.logs={mine}/logs"
+        )
+        == 0
     )
     stale = [line for line in capsys.readouterr().out.splitlines() if line.startswith("stale")]
     assert len(stale) == 1 and "source adapter(s) mypair were retrained" in stale[0]
     # ... and retraining it from its own record needs no search path either (README: rerunning a run).
     HydraConfig.instance().cfg = None
     rerun = ["--config-dir", str(fusion), "--config-name", "config", "+hydra=default", "force=true"]
-    assert afuse("fuse", *rerun, f"paths.logs={mine}/logs") == 0
+    assert afuse_exit_code("fuse", *rerun, f"paths.logs={mine}/logs") == 0
     mt_a_dir = multitask_dir(mine / "runs", "tiny", "mypair-mysent", 1)
     HydraConfig.instance().cfg = None
     rerun = ["--config-dir", str(mt_a_dir), "--config-name", "config", "+hydra=default"]
-    assert afuse("train-multitask", *rerun, f"paths.runs={mine}/again", f"paths.logs={mine}/logs") == 0
+    assert (
+        afuse_exit_code("train-multitask", *rerun, f"paths.runs={mine}/again", f"paths.logs={mine}/logs") == 0
+    )
     again = read_metrics(multitask_dir(mine / "again", "tiny", "mypair-mysent", 1))
     assert again["test"] == mt_a["test"]
 
 
 def test_list_tasks_shows_own_tasks(mine, capsys):
-    assert afuse("list", "tasks", f"hydra.searchpath=[file://{mine}/conf]", f"paths.data={mine}/data") == 0
+    assert (
+        afuse_exit_code("list", "tasks", f"hydra.searchpath=[file://{mine}/conf]", f"paths.data={mine}/data")
+        == 0
+    )
     listed = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()[1:]}
     assert listed["mysent"] == "single" and listed["mypair"] == "pair" and "rte" in listed
 
 
 def test_without_the_searchpath_the_message_says_how_to_find_own_tasks(mine, capsys):
-    code = afuse("fuse", "target=rte", "fusion.sources=[rte,mymc]", *settings(mine)[1:])
+    code = afuse_exit_code("fuse", "target=rte", "fusion.sources=[rte,mymc]", *settings(mine)[1:])
     assert code == 2
     err = capsys.readouterr().err
     assert "fusion.sources entry 'mymc' is neither a task" in err
@@ -161,7 +166,7 @@ def test_a_task_named_like_a_paper_task_is_refused(tmp_path, capsys):
     """Hydra reads afuse's own conf/task/rte.yaml first: the user's would be ignored silently."""
     (tmp_path / "conf" / "task").mkdir(parents=True)
     (tmp_path / "conf" / "task" / "rte.yaml").write_text(SINGLE.replace("mysent", "rte"))
-    code = afuse("train-adapter", "task=rte", *settings(tmp_path))
+    code = afuse_exit_code("train-adapter", "task=rte", *settings(tmp_path))
     assert code == 2
     assert "is named 'rte' like" in capsys.readouterr().err
     assert not (tmp_path / "data").exists()
@@ -171,7 +176,7 @@ def test_a_broken_own_task_is_refused_before_data_is_prepared(tmp_path, capsys):
     (tmp_path / "conf" / "task").mkdir(parents=True)
     (tmp_path / "conf" / "task" / "mine.yaml").write_text(SINGLE)  # name: mysent in mine.yaml
     write_data(tmp_path / "raw")
-    code = afuse("train-adapter", "task=mine", *settings(tmp_path))
+    code = afuse_exit_code("train-adapter", "task=mine", *settings(tmp_path))
     assert code == 2
     assert (
         f"task config {tmp_path}/conf/task/mine.yaml: name: 'mysent' must be the file's name"
@@ -183,7 +188,9 @@ def test_a_broken_own_task_is_refused_before_data_is_prepared(tmp_path, capsys):
 def test_the_lines_that_train_missing_sources_find_own_tasks(mine, capsys):
     """fuse's "train these first" lines must carry the search path, or the copied line says
     "unknown task" for the very task it names."""
-    code = afuse("fuse", "target=mysent", "fusion.sources=[mysent,mypair]", "seed=7", *settings(mine))
+    code = afuse_exit_code(
+        "fuse", "target=mysent", "fusion.sources=[mysent,mypair]", "seed=7", *settings(mine)
+    )
     assert code == 3
     lines = [line for line in capsys.readouterr().err.splitlines() if "afuse train-adapter" in line]
     assert lines and all(f"hydra.searchpath=[file://{mine}/conf]" in line for line in lines)
@@ -209,13 +216,13 @@ def test_a_hub_only_task_offline_says_there_are_no_local_files(tmp_path, monkeyp
     (tmp_path / "conf" / "task").mkdir(parents=True)
     (tmp_path / "conf" / "task" / "myhub.yaml").write_text(HUB_ONLY)
     searchpath, paths = f"hydra.searchpath=[file://{tmp_path}/conf]", settings(tmp_path)[-3:]
-    assert afuse("prepare-data", "task=myhub", "data.source=hub", searchpath, *paths) == 4
+    assert afuse_exit_code("prepare-data", "task=myhub", "data.source=hub", searchpath, *paths) == 4
     err = capsys.readouterr().err
     assert (
         f"no network? its config {tmp_path}/conf/task/myhub.yaml has no local: files to read instead" in err
     )
     assert (
-        afuse(
+        afuse_exit_code(
             "prepare-data", "task=myhub", "data.source=local", f"data.raw_dir={tmp_path}", searchpath, *paths
         )
         == 2
