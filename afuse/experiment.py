@@ -461,6 +461,16 @@ def sweep_lines(experiment: Experiment, group: Group, jobs: list[Job]) -> list[S
     return lines
 
 
+def launch_lines(
+    experiment: Experiment, group: Group, jobs: list[Job], passed_on: tuple[str, ...] = ()
+) -> list[str]:
+    """The shell lines that launch `jobs` of `group`, with this command line's `passed_on` overrides."""
+    return [
+        shell_command(group.command, [*line.overrides, *passed_on])
+        for line in sweep_lines(experiment, group, jobs)
+    ]
+
+
 # Hydra settings a preset's jobs need as well: the launcher and its settings, and where the
 # preset's configs are found.
 FORWARDED_HYDRA = ("hydra/launcher", "hydra.launcher.", "hydra.searchpath")

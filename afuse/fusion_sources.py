@@ -9,6 +9,7 @@ from afuse.config import OWN_TASK_HINT, PAPER_TASKS, task_names
 from afuse.errors import ConfigError, MissingInputError
 from afuse.export_manifest import exported_base
 from afuse.hub_adapters import hub_adapter_dir, hub_name, is_hub_id
+from afuse.preset_advice import preset_advice
 from afuse.result_check import DamagedResultError, result_damage
 from afuse.run_identity import (
     MT_A,
@@ -142,15 +143,29 @@ def _passthrough_overrides() -> list[str]:
 
 
 def _missing_message(cfg: DictConfig, tasks: list[str], dirs: list[Path]) -> str:
+    listing = "\n".join(f"  {t}: {d}" for t, d in zip(tasks, dirs, strict=True))
+    head = (
+        f"fusion for target {cfg.target} needs {len(tasks)} stage-1 adapter(s) that are not trained yet "
+        f"(no metrics.json):\n{listing}\n"
+    )
+    advice = preset_advice(cfg, dirs)
+    if advice is None:
+        return head + _train_lines(cfg, tasks)
+    parts = [head + advice.text] if advice.text else [head.rstrip("\n")]
+    plain = [t for t, d in zip(tasks, dirs, strict=True) if d in advice.not_in_preset]
+    if plain:
+        parts.append(f"Not jobs of the preset ({', '.join(plain)}):\n" + _train_lines(cfg, plain))
+    return "\n".join([*parts, advice.run_line])
+
+
+def _train_lines(cfg: DictConfig, tasks: list[str]) -> str:
     passthrough = [o for o in _passthrough_overrides() if not o.startswith("seed=")]
     seed = source_seed(cfg)
     base = ["afuse train-adapter", *passthrough, f"seed={seed}"]
     per_task = "\n".join("  " + " ".join([*base, f"task={t}"]) for t in tasks)
     sweep = " ".join(["afuse train-adapter -m", *passthrough, f"seed={seed}", f"task={','.join(tasks)}"])
-    listing = "\n".join(f"  {t}: {d}" for t, d in zip(tasks, dirs, strict=True))
     return (
-        f"fusion for target {cfg.target} needs {len(tasks)} stage-1 adapter(s) that are not trained yet "
-        f"(no metrics.json):\n{listing}\nTrain them first, one by one:\n{per_task}\nor as one sweep:\n  {sweep}\n"
+        f"Train them first, one by one:\n{per_task}\nor as one sweep:\n  {sweep}\n"
         "(or pick the available ones with fusion.sources=[...])"
     )
 

@@ -34,9 +34,9 @@ from omegaconf import DictConfig, OmegaConf
 from afuse.data_record import changed_data, changed_data_note
 from afuse.experiment import (
     Experiment,
-    Group,
     Job,
     job_settings,
+    launch_lines,
     load_experiment,
     passed_on_overrides,
     shell_command,
@@ -255,15 +255,6 @@ def to_launch(states: dict[Job, tuple[State, str]]) -> list[Job]:
 def is_ready(job: Job) -> bool:
     """Whether every run a job needs is complete (stage-2 jobs need their stage-1 adapters)."""
     return all(is_complete(run_dir) for run_dir in job.needs)
-
-
-def launch_lines(
-    experiment: Experiment, group: Group, jobs: list[Job], passed_on: tuple[str, ...] = ()
-) -> list[str]:
-    return [
-        shell_command(group.command, [*line.overrides, *passed_on])
-        for line in sweep_lines(experiment, group, jobs)
-    ]
 
 
 # --- printing --------------------------------------------------------------------------------
