@@ -10,6 +10,7 @@ from afuse.errors import ConfigError, MissingInputError
 from afuse.export_manifest import exported_base
 from afuse.hub_adapters import hub_adapter_dir, hub_name, is_hub_id
 from afuse.preset_advice import preset_advice
+from afuse.rerun_record import record_dir, source_lines_from_record
 from afuse.result_check import DamagedResultError, result_damage
 from afuse.run_identity import (
     MT_A,
@@ -148,6 +149,9 @@ def _missing_message(cfg: DictConfig, tasks: list[str], dirs: list[Path]) -> str
         f"fusion for target {cfg.target} needs {len(tasks)} stage-1 adapter(s) that are not trained yet "
         f"(no metrics.json):\n{listing}\n"
     )
+    record = record_dir()
+    if record is not None:
+        return head + source_lines_from_record(cfg, tasks, record)
     advice = preset_advice(cfg, dirs)
     if advice is None:
         return head + _train_lines(cfg, tasks)

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from afuse.run_identity import stage1_dir, stage2_dir
+from afuse.config import register_resolvers
+from afuse.run_identity import source_run_dir, stage1_dir, stage2_dir
+from afuse.runs import write_config
+from tests.commands import afuse_exit_code
 from tests.commands.test_source_order import afuse, outcome, settings
+from tests.from_conf import compose_config
+from tests.synthetic import write_run
 
 pytestmark = pytest.mark.slow  # small training runs of the tiny model in this process
 
@@ -40,3 +45,28 @@ def test_a_fusion_run_is_redone_in_place_from_its_config_yaml(tmp_path, shared_d
     from_record("fuse", run, "force=true")
     assert outcome(run) == first
     assert (run / "metrics.previous.json").is_file()  # it did train again
+
+
+def test_a_fusion_redone_into_a_tree_without_its_sources_says_how_to_redo_them(tmp_path, capsys):
+    # The record's settings are not on the command line: plain train-adapter lines would train
+    # the sources on the default model, in folders this Fusion never looks in.
+    cfg = compose_config(
+        "fuse", ["model=tiny", "target=cb", "fusion.sources=[rte,cb]", f"paths.runs={tmp_path}/first"]
+    )
+    register_resolvers()  # the task's ${task_spec:...}, resolved in a record as the commands write it
+    fusion = tmp_path / "fusion"
+    write_config(fusion, cfg)
+    rte = write_run(source_run_dir(cfg, "rte"), 0.5)
+    write_config(rte, compose_config("train_adapter", ["model=tiny", "task=rte"]))
+    again = tmp_path / "again"
+    args = ["--config-dir", str(fusion), "--config-name", "config", "+hydra=default"]
+    assert afuse_exit_code("fuse", *args, f"paths.runs={again}", f"paths.logs={tmp_path}/logs") == 3
+    error = capsys.readouterr().err
+    assert f"whose sources are under {tmp_path}/first" in error
+    redo_rte = (
+        f"afuse train-adapter --config-dir {rte} --config-name config +hydra=default paths.runs={again}"
+    )
+    assert redo_rte in error
+    cb = source_run_dir(cfg, "cb")
+    assert "afuse train-adapter model=tiny adapter=pfeiffer adapter.reduction_factor=16" in error
+    assert f"# {cb} has no record" in error
