@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from afuse.config import PAPER_TASKS
 from afuse.experiment import load_experiment
 from afuse.report import tables
 from afuse.report.collect import expected_runs, read_accuracies
 from afuse.report.layout import report_layout
-from afuse.report.paper import paper_table
+from afuse.report.paper import paper_comparisons, paper_table
 from tests.synthetic import write_run
 
 
@@ -98,10 +99,23 @@ def test_table2_arrows_and_improved_row(summary_and_layout):
     assert table.loc["CB", "F. w/ ST-A vs ST-A"] == "→ +0.00"  # 80.00 - 80.00
     assert table.loc["Improved", "F. w/ ST-A vs ST-A"] == "1/2"
     assert table.loc["RTE", "F. w/ ST-A vs ST-A (paper)"] == "↑"
-    assert table.loc["Improved", "F. w/ ST-A vs ST-A (paper)"] == "10/16"
+    # The paper's count is over its 16 tasks; beside it, its count over the 2 tasks ours compares.
+    assert table.loc["Improved", "F. w/ ST-A vs ST-A (paper)"] == "10/16 (2/2 of ours)"
     wide = tables.table2(summary, layout, tolerance=5.0, with_paper=False)
     assert wide.loc["RTE", "F. w/ ST-A vs ST-A"] == "→ +4.00"
     assert list(wide.columns) == ["F. w/ ST-A vs ST-A"]
+
+
+@pytest.mark.parametrize(
+    ("ours", "expected"),
+    [
+        (["mnli", "sst2", "winogrande"], "10/16 (1/3 of ours)"),  # the paper's →, ↑, ↓ (its Table 2)
+        (list(PAPER_TASKS), "10/16"),  # ours compares every task: the paper's count alone
+        ([], "10/16"),
+    ],
+)
+def test_the_papers_improved_count_over_the_tasks_ours_compares(ours, expected):
+    assert tables._paper_improved(paper_comparisons(), ("F. w/ ST-A", "ST-A"), ours) == expected
 
 
 @pytest.mark.parametrize(
