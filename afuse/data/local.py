@@ -116,7 +116,7 @@ class LocalReader:
         if path not in self.hashed:
             self.hashed.add(path)
             self.result.source_files.append(
-                {"path": self._relative(path), "sha256": sha256_file(path), "bytes": path.stat().st_size}
+                {"path": self._recorded(path), "sha256": sha256_file(path), "bytes": path.stat().st_size}
             )
 
     def _missing(self, path: Path, what: str) -> MissingInputError:
@@ -138,6 +138,11 @@ class LocalReader:
 
     def _relative(self, path: Path) -> str:
         return str(path.relative_to(self.task_dir.parent))
+
+    def _recorded(self, path: Path) -> str:
+        """The file as the manifest records it, to be found again (afuse.data.prepare): under
+        data.raw_dir, or where an absolute local.folder puts it, whatever data.raw_dir is then."""
+        return str(path) if Path(self.local.folder).is_absolute() else self._relative(path)
 
     def _origin(self, spec: FileSpec, paths: list[Path]) -> str:
         names = ", ".join(self._relative(p) for p in paths)
@@ -213,9 +218,9 @@ def read_local(task_cfg: DictConfig, raw_dir: str | Path | None) -> SourceRead:
             f"task {task_cfg.name} has no local files (no local: in {task_file_shown(task_cfg.name)}): "
             "read it from the Hugging Face Hub with data.source=hub, or add a local: section naming its files"
         )
-    if not raw_dir:
+    if not raw_dir and not Path(task_cfg.local.folder).is_absolute():
         raise ConfigError(
             f"task {task_cfg.name}: data.source=local needs data.raw_dir=<dir>, the folder holding "
             f"{task_cfg.local.folder}/ (e.g. data.raw_dir=../shared/data)"
         )
-    return LocalReader(task_cfg, raw_dir).read()
+    return LocalReader(task_cfg, raw_dir or "/").read()  # an absolute folder ignores raw_dir

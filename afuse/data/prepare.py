@@ -1,8 +1,8 @@
 """prepare_task: read a task's source, carve our splits, write parquet + manifest.json.
 
 Idempotent: a prepared copy is reused while its manifest matches the task config and split
-settings, its parquet files match their recorded checksums and (local source with raw_dir set)
-the raw files match theirs. Otherwise, or with force=True, the task is prepared again.
+settings, its parquet files match their recorded checksums and (local source) the raw files
+match theirs. Otherwise, or with force=True, the task is prepared again.
 """
 
 import logging
@@ -137,12 +137,14 @@ def _stale_reason(out: Path, expected: str, task: str, data_cfg: DictConfig) -> 
 
 
 def _changed_raw_files(manifest: dict, data_cfg: DictConfig) -> list[str]:
-    if data_cfg.source != "local" or not data_cfg.get("raw_dir"):
-        return []  # nothing to compare with: the prepared copy stands
-    raw_dir = Path(data_cfg.raw_dir).expanduser()
+    if data_cfg.source != "local":
+        return []
+    raw_dir = data_cfg.get("raw_dir")
     changed = []
     for entry in manifest.get("source_files", []):
-        path = raw_dir / entry["path"]
+        if not raw_dir and not Path(entry["path"]).is_absolute():
+            continue  # nothing to compare with: the prepared copy stands
+        path = Path(raw_dir or "/").expanduser() / entry["path"]  # an absolute path ignores raw_dir
         if (
             not path.is_file()
             or path.stat().st_size != entry["bytes"]
@@ -153,6 +155,11 @@ def _changed_raw_files(manifest: dict, data_cfg: DictConfig) -> list[str]:
 
 
 # -- writing -----------------------------------------------------------------------------------
+
+
+def _raw_dir_recorded(data_cfg: DictConfig) -> str | None:
+    raw_dir = data_cfg.get("raw_dir") if data_cfg.source == "local" else None
+    return str(Path(raw_dir).expanduser().resolve()) if raw_dir else None  # None: an absolute folder
 
 
 def _write(out: Path, task_cfg: DictConfig, data_cfg: DictConfig, source: SourceRead, expected: str) -> dict:
@@ -180,7 +187,7 @@ def _write(out: Path, task_cfg: DictConfig, data_cfg: DictConfig, source: Source
         "num_choices": task_cfg.get("num_choices"),
         "labels": plain(task_cfg.get("labels")),
         "source": data_cfg.source,
-        "raw_dir": str(Path(data_cfg.raw_dir).expanduser().resolve()) if data_cfg.source == "local" else None,
+        "raw_dir": _raw_dir_recorded(data_cfg),
         "fingerprint": expected,
         "prepared_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "splits": split_entries,

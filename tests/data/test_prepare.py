@@ -117,6 +117,32 @@ def test_reuse_when_nothing_changed(task_cfg, data_cfg, paths_cfg, caplog):
     assert (prepared / "manifest.json").read_bytes() == first
 
 
+@pytest.mark.parametrize("raw_dir_set", [False, True])
+def test_a_task_in_an_absolute_folder_is_reused_and_its_raw_files_checked(
+    task_cfg, data_cfg, paths_cfg, raw_copy, caplog, raw_dir_set
+):
+    # A task of one's own may name its folder absolutely (README "Your own task"): data.raw_dir
+    # is then not needed, and wherever it points the raw files are found again for the
+    # reuse check (they were looked for under raw_dir and reported changed on every run).
+    folder = raw_copy("CB") / "CB"
+    cb = task_cfg("cb", f"local.folder={folder}")
+    data = data_cfg(folder.parent.parent if raw_dir_set else None)
+    prepared = prepare_task(cb, data, paths_cfg)
+    assert manifest_of(prepared)["splits"]["test"]["rows"] == 3
+    with caplog.at_level(logging.INFO):
+        prepare_task(cb, data, paths_cfg)
+        assert "up to date; reusing it" in caplog.text
+        with open(folder / "val.jsonl", "a") as handle:
+            handle.write('{"premise": "New.", "hypothesis": "Row.", "label": "neutral", "idx": 9}\n')
+        prepare_task(cb, data, paths_cfg)
+        assert f"[raw files changed: {folder}/val.jsonl]" in caplog.text
+
+
+def test_a_task_under_raw_dir_still_needs_it(task_cfg, data_cfg, paths_cfg):
+    with pytest.raises(ConfigError, match="data.source=local needs data.raw_dir=<dir>, the folder holding CB/"):
+        prepare_task(task_cfg("cb"), data_cfg(None), paths_cfg)
+
+
 def test_prepared_again_when_settings_raw_files_or_force_change(
     task_cfg, data_cfg, paths_cfg, raw_copy, caplog
 ):
