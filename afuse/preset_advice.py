@@ -34,7 +34,8 @@ def preset_advice(cfg: DictConfig, missing: list[Path]) -> PresetAdvice | None:
     requested (or it does not load: its own error then comes from `afuse status`)."""
     from hydra.core.hydra_config import HydraConfig
 
-    from afuse.experiment import load_experiment, preset_requested, shell_command
+    # Loaded here, not at import: a preset's machinery is only needed on this error path.
+    from afuse.experiment import launch_lines, load_experiment, preset_requested, shell_command
 
     if not HydraConfig.initialized() or not preset_requested(cfg):
         return None
@@ -50,25 +51,30 @@ def preset_advice(cfg: DictConfig, missing: list[Path]) -> PresetAdvice | None:
         parts.append(
             f"This is not the preset's Fusion run for {cfg.target}: experiment={experiment.name} fuses it "
             f"in group {group.name} over {len(group.sources)} sources, with that group's settings:\n"
-            f"  {_lines(experiment, group, [fusion_job], passed_on)[0]}"
+            f"  {launch_lines(experiment, group, [fusion_job], passed_on)[0]}"
         )
         missing = [d for d in fusion_job.needs if not is_complete(d)]
-    by_dir = {_same(job.run_dir): job for job in experiment.jobs(stage=1)}
-    preset_jobs = [by_dir[_same(d)] for d in missing if _same(d) in by_dir]
-    if preset_jobs:
-        lines = [
-            line
-            for group in experiment.groups.values()
-            for line in _lines(
-                experiment, group, [j for j in preset_jobs if j.group == group.name], passed_on
-            )
-        ]
+    lines, rest = _source_lines(experiment, missing, passed_on)
+    if lines:
         parts.append(
             "Train the sources first with the preset's settings:\n" + "\n".join(f"  {x}" for x in lines)
         )
-    rest = tuple(d for d in missing if _same(d) not in by_dir)
     everything = shell_command("run", [f"experiment={experiment.name}", *passed_on], multirun=False)
     return PresetAdvice("\n".join(parts), rest, f"(`{everything}` runs every job of the preset in order)")
+
+
+def _source_lines(experiment, missing: list[Path], passed_on) -> tuple[list[str], tuple[Path, ...]]:
+    """The preset's launch lines for the `missing` runs it has jobs for, and the runs it has none for."""
+    from afuse.experiment import launch_lines
+
+    by_dir = {_same(job.run_dir): job for job in experiment.jobs(stage=1)}
+    jobs = [by_dir[_same(d)] for d in missing if _same(d) in by_dir]
+    lines = [
+        line
+        for group in experiment.groups.values()
+        for line in launch_lines(experiment, group, [j for j in jobs if j.group == group.name], passed_on)
+    ]
+    return lines, tuple(d for d in missing if _same(d) not in by_dir)
 
 
 def _preset_fusion_job(experiment, cfg: DictConfig):
@@ -81,12 +87,6 @@ def _preset_fusion_job(experiment, cfg: DictConfig):
     if not jobs or any(_same(j.run_dir) == own for j in jobs):
         return None
     return jobs[0]
-
-
-def _lines(experiment, group, jobs, passed_on) -> list[str]:
-    from afuse.experiment import launch_lines
-
-    return launch_lines(experiment, group, jobs, passed_on) if jobs else []
 
 
 def _chose_sources() -> bool:
