@@ -23,6 +23,7 @@ from afuse.job_logs import job_label, label_console
 from afuse.overrides import check_bare_words, check_overrides, check_sweep_values, expand_own_globs
 from afuse.paths import conf_dir
 from afuse.progress_bars import follow_progress_setting
+from afuse.rerun_record import runs_where_the_record_is
 from afuse.train import signals
 from afuse.train.signals import Preempted
 from afuse.validate import validate
@@ -105,6 +106,7 @@ def _task_function(command: Command):
             sweep_worker.note_sweep_parent()
         sweep_worker.refuse_after_stop()
         try:
+            runs_where_the_record_is(cfg)  # a command composed from a run's config.yaml
             validate(cfg)  # before any work: a bad value fails in a second, naming its key
             follow_progress_setting(cfg)
             module = importlib.import_module(command.module)

@@ -32,13 +32,13 @@ from safetensors import SafetensorError
 
 from afuse.atomic import atomic_write_json, write_error
 from afuse.config import recorded_task_config
-from afuse.errors import ConfigError, WriteError
+from afuse.errors import ConfigError, MissingInputError, WriteError
 from afuse.export_manifest import ENCODER_DIR, MANIFEST
 from afuse.modeling import adapterhub
 from afuse.modeling.fusion import Fusion, FusionSpec
 from afuse.modeling.inject import family as model_family
 from afuse.modeling.weights import load_tensors
-from afuse.run_model import fusion_sources, run_config
+from afuse.run_model import ENCODER_FILE, check_run_files, fusion_sources, missing_weights, run_config
 from afuse.runs import read_metrics
 from afuse.staging import staged
 
@@ -97,12 +97,15 @@ def export_run(run_dir: str | Path, out: str | Path, with_encoder: bool | None =
         raise ConfigError(
             f"out={out} is not empty; choose a new directory (an export never mixes with other files)"
         )
-    command = read_metrics(run_dir).get("command")
+    metrics = read_metrics(run_dir)
+    command = metrics.get("command")
     if command not in EXPORTABLE:
         raise ConfigError(
             f"{run_dir} is a {command} run; afuse export writes AdapterHub files of "
             f"{', '.join(EXPORTABLE)} runs (a Full or Head baseline has no adapter)"
         )
+    for task in cfg.tasks if command == "train-multitask" else [cfg.task.name]:
+        check_run_files(run_dir, cfg, str(metrics.get("kind")), str(task))  # before anything is written
     with staged(out) as staging:
         try:
             export = _rebased(_write_export(run_dir, staging.path, cfg, command, with_encoder), out)
@@ -147,6 +150,8 @@ def _mt_a_encoder(mt_run: Path, with_encoder: bool | None) -> Path:
             f"with_encoder=false: the adapters of an MT-A run work only on the encoder it fine-tuned "
             f"({mt_run}), so an export of them always holds it (out/encoder/); leave with_encoder out"
         )
+    if not (mt_run / ENCODER_FILE).is_file():  # the base encoder under them would compute something else
+        raise MissingInputError(missing_weights(mt_run / ENCODER_FILE, mt_run))
     return mt_run
 
 

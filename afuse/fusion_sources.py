@@ -62,6 +62,18 @@ def resolve_st_a_sources(cfg: DictConfig) -> list[Source]:
     return found
 
 
+def absent_source_runs(cfg: DictConfig) -> dict[str, Path]:
+    """The finished runs a Fusion config's sources are found in (by task name: ST-A runs, or the
+    MT-A run) that are not there, by source name; adapters given by path are left to the loader."""
+    tasks = requested_sources(cfg)
+    if cfg.adapters == MT_A:
+        runs = {"MT-A run": source_run_dir(cfg, tasks[0])}
+    else:
+        known = task_names()
+        runs = {task: source_run_dir(cfg, task) for task in tasks if _names_a_task(cfg, task, known)}
+    return {name: run for name, run in runs.items() if not is_complete(run)}
+
+
 def _refuse_shared_names(sources: list[Source]) -> None:
     """Activations, heatmaps and the fusion's files name each source: two of one name (a task and
     an exported copy of its adapter, whose folder is named after it) cannot both be fused. The

@@ -7,11 +7,14 @@ and adapter, in folders the Fusion does not look in. Each source is best redone 
 record, in the tree the Fusion's record names.
 """
 
+import logging
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from afuse.run_identity import source_run_dir, source_seed
+from afuse.run_identity import parse_run_dir, source_run_dir, source_seed
+
+log = logging.getLogger("afuse")
 
 RECORD_NAME = "config"  # config.yaml in a run directory; the commands' own configs have other names
 
@@ -28,11 +31,43 @@ def record_dir() -> Path | None:
     return None
 
 
+def record_tree(record: Path) -> Path | None:
+    """The runs tree a run's record lies in now (None for a record outside one)."""
+    parsed = parse_run_dir(record.resolve())
+    return None if parsed is None else parsed.root
+
+
+def runs_where_the_record_is(cfg: DictConfig) -> None:
+    """A command composed from a run's record works in the runs tree that record lies in now,
+    unless paths.runs= is given: the record's own paths.runs names the tree it was made in,
+    relative to the directory it was made from or on another machine, so after the tree was copied
+    or moved a redo "in place" went there (a Fusion looked for its sources there)."""
+    record = record_dir()
+    tree = None if record is None or _runs_given() else record_tree(record)
+    if tree is None or Path(str(cfg.paths.runs)).resolve() == tree:
+        return
+    log.info(
+        "composed from the record %s: working in the runs tree it is in, %s (its paths.runs=%s is where "
+        "it was made; give paths.runs= for another tree)",
+        record / f"{RECORD_NAME}.yaml",
+        tree,
+        cfg.paths.runs,
+    )
+    cfg.paths.runs = str(tree)
+
+
+def _runs_given() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+
+    return any(o.lstrip("+~").startswith("paths.runs=") for o in HydraConfig.get().overrides.task)
+
+
 def source_lines_from_record(cfg: DictConfig, tasks: list[str], record: Path) -> str:
     """Lines that redo the missing sources of a Fusion redone from `record` into cfg.paths.runs:
     each from its own record in the tree the Fusion's record names, or, where that tree lacks it,
     a train-adapter line with the record's model and adapter (what the source folders are named by)."""
-    recorded_runs = str(OmegaConf.load(record / f"{RECORD_NAME}.yaml").paths.runs)
+    tree = record_tree(record)
+    recorded_runs = str(tree or OmegaConf.load(record / f"{RECORD_NAME}.yaml").paths.runs)
     there = cfg.copy()
     with open_dict(there):
         there.paths.runs = recorded_runs

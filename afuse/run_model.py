@@ -75,13 +75,27 @@ def run_config(run_dir: Path) -> DictConfig:
 def fusion_sources(cfg: DictConfig, run_dir: Path, metrics: dict):
     """(MT-A run or None, sources) of a fuse run's config: the adapters it was trained on (the
     same files: refused if a source was retrained since), found under the runs tree it is in now."""
-    from afuse.fusion_sources import located_config, resolve_mt_a, resolve_st_a_sources
+    from afuse.fusion_sources import absent_source_runs, located_config, resolve_mt_a, resolve_st_a_sources
     from afuse.source_digests import check_source_digests
 
     cfg = located_config(run_dir, cfg)
+    absent = absent_source_runs(cfg)
+    if absent:  # not "train them": the fusion was trained over those very files
+        raise MissingInputError(_sources_not_here(run_dir, cfg, absent))
     mt_run, sources = resolve_mt_a(cfg) if cfg.adapters == MT_A else (None, resolve_st_a_sources(cfg))
     check_source_digests(run_dir, metrics, sources)
     return mt_run, sources
+
+
+def _sources_not_here(run_dir: Path, cfg: DictConfig, absent: dict[str, Path]) -> str:
+    listing = "\n".join(f"  {name}: {path}" for name, path in absent.items())
+    return (
+        f"run={run_dir}: the adapters this Fusion run was trained over are not in its runs tree "
+        f"{cfg.paths.runs} (no finished run there):\n{listing}\n"
+        "Copy them from where the Fusion was trained, each to the same place under the runs tree "
+        "(a copy of stage2/ alone leaves them behind); adapters trained anew are accepted only if "
+        "bit-identical to those it recorded (source_sha256 in its metrics.json)"
+    )
 
 
 def load_fusion_run(model: AfuseModel, run_dir: Path, cfg: DictConfig, metrics: dict) -> None:
@@ -104,10 +118,36 @@ def load_fusion_run(model: AfuseModel, run_dir: Path, cfg: DictConfig, metrics: 
 
 
 def missing_weights(path: Path, run_dir: Path, hint: str | None = None) -> str:
-    """What to say of a run's weights file that is not there."""
-    return f"run={run_dir}: {path.name} is missing, so the trained model cannot be rebuilt; " + (
-        hint or "committed run records may leave weights out: rerun that run with force=true to recreate them"
+    """What to say of a run's weights file that is not there: the run is finished (its record is
+    there), so the file was left out of a copy of the tree (metrics and configs only, committed
+    records) or deleted since."""
+    where = path.relative_to(run_dir) if path.is_relative_to(run_dir) else path
+    return f"run={run_dir}: {where} is missing, so the trained model cannot be rebuilt; " + (
+        hint
+        or f"its record is here without it (a copy of the tree that left weights out?): copy {where} from "
+        f"where the run was trained into {run_dir}, or retrain the run with force=true"
     )
+
+
+def check_run_files(run_dir: Path, cfg: DictConfig, kind: str, task: str) -> None:
+    """The run's own weights that rebuilding it for `task` reads (evaluate, predict, export):
+    MissingInputError naming the first one that is not there."""
+    if kind == "mt_a":
+        needed = ["encoder.safetensors", f"adapters/{task}/adapter_config.json", f"heads/{task}.safetensors"]
+    else:
+        needed = {"full": ["encoder.safetensors"], "fusion": ["fusion.safetensors"]}.get(kind, [])
+        needed += ["adapter_config.json"] if kind in ("st_a", "houlsby") else []
+        needed += ["head.safetensors"]
+    for name in needed:
+        if not (run_dir / name).exists():
+            unkept = kind == "full" and name == "encoder.safetensors" and not cfg.get("save_encoder")
+            raise MissingInputError(missing_weights(run_dir / name, run_dir, _NO_ENCODER if unkept else None))
+
+
+_NO_ENCODER = (
+    "this Full fine-tuning run was trained without save_encoder=true, so its model was not kept; "
+    "retrain it with save_encoder=true force=true"
+)
 
 
 def load_run_model(run_dir: str | Path, task: str | None = None) -> AfuseModel:

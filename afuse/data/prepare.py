@@ -51,7 +51,9 @@ def fingerprint(task_cfg: DictConfig, data_cfg: DictConfig) -> str:
             },
             "source": source,
             # `expected` holds reference numbers for experiments/check_hub.py, not reading rules
-            "source_config": {k: v for k, v in (plain(task_cfg.get(source)) or {}).items() if k != "expected"},
+            "source_config": {
+                k: v for k, v in (plain(task_cfg.get(source)) or {}).items() if k != "expected"
+            },
             "split_settings": {key: plain(data_cfg.get(key)) for key in SPLIT_SETTINGS},
         }
     )
@@ -130,28 +132,44 @@ def _stale_reason(out: Path, expected: str, task: str, data_cfg: DictConfig) -> 
             ", ".join(str(out / name) for name in damaged),
         )
         return "prepared files damaged"
-    changed = _changed_raw_files(manifest, data_cfg)
+    changed = _changed_raw_files(manifest, data_cfg, out, task)
     if changed:
         return f"raw files changed: {', '.join(changed)}"
     return None
 
 
-def _changed_raw_files(manifest: dict, data_cfg: DictConfig) -> list[str]:
+def _changed_raw_files(manifest: dict, data_cfg: DictConfig, out: Path, task: str) -> list[str]:
+    """The raw files the copy in `out` was prepared from that differ now. None of them there (the
+    copy was taken to another machine, or the raw data moved): nothing to compare with, so the
+    copy, checked by its own sha256, stands, as without data.raw_dir."""
     if data_cfg.source != "local":
         return []
     raw_dir = data_cfg.get("raw_dir")
-    changed = []
+    found = {}
     for entry in manifest.get("source_files", []):
         if not raw_dir and not Path(entry["path"]).is_absolute():
             continue  # nothing to compare with: the prepared copy stands
-        path = Path(raw_dir or "/").expanduser() / entry["path"]  # an absolute path ignores raw_dir
-        if (
-            not path.is_file()
-            or path.stat().st_size != entry["bytes"]
-            or sha256_file(path) != entry["sha256"]
-        ):
-            changed.append(entry["path"])
-    return changed
+        found[entry["path"]] = (
+            entry,
+            Path(raw_dir or "/").expanduser() / entry["path"],
+        )  # absolute: raw_dir ignored
+    if found and not any(path.is_file() for _, path in found.values()):
+        names = list(found)
+        listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        log.info(
+            "%s: no raw files%s (%s); reusing the prepared copy in %s made from them (data.raw_dir= "
+            "where they are now compares it with them)",
+            task,
+            f" under {raw_dir}" if raw_dir else "",
+            listed,
+            out,
+        )
+        return []
+    return [
+        name
+        for name, (entry, path) in found.items()
+        if not path.is_file() or path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]
+    ]
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -192,7 +210,11 @@ def _write(out: Path, task_cfg: DictConfig, data_cfg: DictConfig, source: Source
         "prepared_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "splits": split_entries,
         "official_splits": {
-            s: {"rows": len(f), "from": source.origins[s], "label_distribution": label_distribution(f, task_cfg)}
+            s: {
+                "rows": len(f),
+                "from": source.origins[s],
+                "label_distribution": label_distribution(f, task_cfg),
+            }
             for s, f in source.splits.items()
         },
         "carving": carving,

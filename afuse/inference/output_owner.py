@@ -29,9 +29,9 @@ def owner_of(kind: str, where: Path, task: str, source: dict) -> dict:
 
 def check_owner(folder: Path, owner: dict) -> None:
     """Refuse `folder` when it holds outputs of another command, run, task or source."""
-    previous = _recorded_owner(folder)
-    if previous is None or previous == owner:
+    if _free(folder, owner):
         return
+    previous = _recorded_owner(folder)
     holds = (
         "outputs afuse cannot attribute (no source.json)" if previous == {} else _describe(previous, owner)
     )
@@ -39,6 +39,15 @@ def check_owner(folder: Path, owner: dict) -> None:
         f"{folder} already holds {holds}; writing these of {_describe_source(owner)} there would replace "
         f"them: add name={_free_name(folder, owner)} to keep both (or out=<dir>), or delete {folder} first"
     )
+
+
+def _same_owner(previous: dict, owner: dict, folder: Path) -> bool:
+    """Outputs of the same command over the same source. A folder in the run's own eval/ or
+    predict/ is that run's wherever the tree was copied or moved since: its record names the run's
+    old path then, and the next command's record names the new one."""
+    if folder.resolve().parent.parent == Path(owner["run"]):
+        return {**previous, "run": owner["run"]} == owner
+    return previous == owner
 
 
 def claim(folder: Path, owner: dict) -> None:
@@ -61,6 +70,12 @@ def _recorded_owner(folder: Path) -> dict | None:
 def _owner(command: str, where: str | Path, task: str, source: dict) -> dict:
     what = {"split": source["split"]} if "split" in source else {"file": str(Path(source["file"]).resolve())}
     return {"command": command, "run": str(Path(where).resolve()), "task": task, "source": what}
+
+
+def _free(folder: Path, owner: dict) -> bool:
+    """Whether `owner`'s outputs may go into `folder`: it holds nothing, or outputs of the same."""
+    previous = _recorded_owner(folder)
+    return previous is None or _same_owner(previous, owner, folder)
 
 
 def _describe_source(owner: dict) -> str:
@@ -92,6 +107,6 @@ def _free_name(folder: Path, owner: dict) -> str:
     candidates += [f"{folder.name}-{n}" for n in range(2, 100)]
     for candidate in candidates:
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", candidate).strip("._") or "outputs"
-        if name != folder.name and _recorded_owner(folder.parent / name) in (None, owner):
+        if name != folder.name and _free(folder.parent / name, owner):
             return name
     return "<another name>"

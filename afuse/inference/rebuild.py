@@ -21,7 +21,7 @@ from afuse.export_manifest import exported_base
 from afuse.hub_adapters import hub_adapter_dir, is_hub_id
 from afuse.modeling import AfuseModel, load_backbone
 from afuse.modeling.adapterhub import HEAD_CONFIG, is_adapter_dir
-from afuse.run_model import load_fusion_run, missing_weights, read_run
+from afuse.run_model import check_run_files, load_fusion_run, missing_weights, read_run
 from afuse.runs import CONFIG, is_complete
 
 KINDS = ("st_a", "houlsby", "head", "full", "fusion", "mt_a")
@@ -64,7 +64,7 @@ def load_run(run_dir: str | Path, task: str | None = None) -> TrainedModel:
             f"run={run_dir}: metrics.json has kind {kind!r}; afuse evaluates {', '.join(KINDS)}"
         )
     task_cfg = _task_of(run_dir, cfg, kind, task)
-    _check_files(run_dir, kind, task_cfg.name)  # before the minutes a base model may take to load
+    check_run_files(run_dir, cfg, kind, task_cfg.name)  # before the minutes a base model may take to load
     encoder, tokenizer, tokenizer_id = load_backbone(cfg.model)
     model = AfuseModel(encoder, family=cfg.model.family)
     name = task_cfg.name
@@ -79,7 +79,7 @@ def load_run(run_dir: str | Path, task: str | None = None) -> TrainedModel:
         model.set_active(fusion=True, head=name)
     else:
         if kind == "full":
-            _load_weights(model.load_encoder, run_dir / "encoder.safetensors", run_dir, full=True)
+            _load_weights(model.load_encoder, run_dir / "encoder.safetensors", run_dir)
         if kind in ("st_a", "houlsby"):
             model.load_adapter(name, _existing(run_dir / "adapter_config.json", run_dir).parent)
         _load_head(model, name, run_dir / "head.safetensors", task_cfg, run_dir)
@@ -161,34 +161,15 @@ def _task_of(run_dir: Path, cfg: DictConfig, kind: str, task: str | None) -> Dic
     return own
 
 
-def _check_files(run_dir: Path, kind: str, task: str) -> None:
-    if kind == "mt_a":
-        needed = ["encoder.safetensors", f"adapters/{task}/adapter_config.json", f"heads/{task}.safetensors"]
-    else:
-        needed = {"full": ["encoder.safetensors"], "fusion": ["fusion.safetensors"]}.get(kind, [])
-        needed += ["adapter_config.json"] if kind in ("st_a", "houlsby") else []
-        needed += ["head.safetensors"]
-    for name in needed:
-        if not (run_dir / name).exists():
-            full = kind == "full" and name == "encoder.safetensors"
-            raise MissingInputError(missing_weights(run_dir / name, run_dir, _NO_ENCODER if full else None))
-
-
-_NO_ENCODER = (
-    "this Full fine-tuning run was trained without save_encoder=true, so its model was not kept; "
-    "retrain it with save_encoder=true force=true"
-)
-
-
 def _existing(path: Path, run_dir: Path) -> Path:
     if not path.exists():
         raise MissingInputError(missing_weights(path, run_dir))
     return path
 
 
-def _load_weights(load, path: Path, run_dir: Path, full: bool = False) -> None:
+def _load_weights(load, path: Path, run_dir: Path) -> None:
     if not path.is_file():
-        raise MissingInputError(missing_weights(path, run_dir, _NO_ENCODER if full else None))
+        raise MissingInputError(missing_weights(path, run_dir))
     load(path)
 
 

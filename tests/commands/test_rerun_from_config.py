@@ -47,6 +47,26 @@ def test_a_fusion_run_is_redone_in_place_from_its_config_yaml(tmp_path, shared_d
     assert (run / "metrics.previous.json").is_file()  # it did train again
 
 
+def test_a_run_redone_from_its_record_in_a_moved_tree_is_redone_where_it_is(tmp_path, shared_data):
+    """The record's paths.runs names the tree it was made in (relative to the directory it was made
+    from, or a cluster's path): redone "in place" from a tree moved or copied since, a Fusion looked
+    for its sources there, and any run was trained into that old tree instead of in place."""
+    args = settings(tmp_path / "cluster", tmp_path / "data", shared_data)
+    for task in ("rte", "cb"):
+        afuse("train-adapter", f"task={task}", *args)
+    afuse("fuse", "target=cb", "fusion.sources=[cb,rte]", *args)
+    moved = tmp_path / "laptop" / "runs"
+    moved.parent.mkdir()
+    (tmp_path / "cluster" / "runs").rename(moved)
+    [variant] = [p.name for p in (moved / "stage2" / "tiny").iterdir()]
+    run = stage2_dir(moved, "tiny", variant, "cb", 1)
+    first = outcome(run)
+    from_record("fuse", run, "force=true")
+    assert outcome(run) == first
+    assert (run / "metrics.previous.json").is_file()  # it did train again, there
+    assert not (tmp_path / "cluster" / "runs").exists()
+
+
 def test_a_fusion_redone_into_a_tree_without_its_sources_says_how_to_redo_them(tmp_path, capsys):
     # The record's settings are not on the command line: plain train-adapter lines would train
     # the sources on the default model, in folders this Fusion never looks in.

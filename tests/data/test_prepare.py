@@ -192,6 +192,26 @@ def test_prepared_data_is_reused_without_raw_dir(task_cfg, data_cfg, paths_cfg):
     prepare_task(task_cfg("cb"), data_cfg(raw_dir=None), paths_cfg)  # e.g. a later train-adapter run
 
 
+def test_prepared_data_is_reused_where_its_raw_files_are_not(task_cfg, data_cfg, paths_cfg, raw_copy, caplog):
+    """A prepared copy taken to another machine, or raw data moved since (the run's recorded
+    data.raw_dir): every raw file gone read as 'raw files changed', and the copy was prepared again
+    from files that are not there (missing raw data folder), though it is checked by its sha256."""
+    raw_dir = raw_copy("CB")
+    prepared = prepare_task(task_cfg("cb"), data_cfg(raw_dir), paths_cfg)
+    first = (prepared / "manifest.json").read_bytes()
+    moved = raw_dir.parent / "moved"
+    raw_dir.rename(moved)
+    with caplog.at_level(logging.INFO):
+        prepare_task(task_cfg("cb"), data_cfg(raw_dir), paths_cfg)
+    assert f"cb: no raw files under {raw_dir} (CB/train.jsonl, CB/val.jsonl)" in caplog.text
+    assert f"reusing the prepared copy in {prepared}" in caplog.text
+    assert (prepared / "manifest.json").read_bytes() == first
+    # where some raw files are there, the others are missing from them: prepared again
+    (moved / "CB" / "val.jsonl").unlink()
+    with pytest.raises(MissingInputError, match="missing raw file"):
+        prepare_task(task_cfg("cb"), data_cfg(moved), paths_cfg)
+
+
 def test_missing_raw_file_names_the_expected_path_and_the_origin(task_cfg, data_cfg, paths_cfg, raw_copy):
     raw_dir = raw_copy("RTE")
     (raw_dir / "RTE/superglue/val.jsonl").unlink()

@@ -101,7 +101,7 @@ def test_an_evaluated_file_never_replaces_the_evaluated_split_of_the_same_name(r
     ("remove", "message"),
     [
         ("fusion.safetensors", "fusion.safetensors is missing, so the trained model cannot be rebuilt"),
-        ("source run", "needs 1 stage-1 adapter(s) that are not trained yet"),
+        ("source run", "the adapters this Fusion run was trained over are not in its runs tree"),
     ],
 )
 def test_both_rebuilders_of_a_fusion_run_say_which_file_is_missing(run_tree, remove, message, tmp_path):
