@@ -370,9 +370,13 @@ def _unknown_option(error) -> ConfigError:
     hint = difflib.get_close_matches(option, options, n=1)
     from afuse.config import OWN_TASK_HINT
 
+    own_hint = {
+        "task": OWN_TASK_HINT,
+        "experiment": f"a preset of your own: add hydra.searchpath=[file:///<dir>] for its <dir>/experiment/{option}.yaml",
+    }
     return ConfigError(
         f"unknown {group} {option!r}; valid: {' '.join(options)}"
-        + (f" ({OWN_TASK_HINT})" if group == "task" else "")
+        + (f" ({own_hint[group]})" if group in own_hint else "")
         + (f"; did you mean {group}={hint[0]}?" if hint else "")
     )
 

@@ -251,7 +251,7 @@ def test_fusion_run_names_say_where_the_fusion_sits(adapter, fusion_overrides, s
         ),
         (
             {"stage1": {"a": {"command": "train-adapter", "tasks": ["rte"]}}},
-            "experiment.stage1.a.seeds: expected a list of integer seeds",
+            "experiment.seeds: expected a list of integer seeds like [1, 2] (or a group's own seeds), got None",
         ),
         (
             {
