@@ -59,6 +59,7 @@ from afuse.run_identity import (
 )
 from afuse.run_identity import source_seed as fused_adapter_seed  # `source_seed` is a preset key here
 from afuse.runs import result_config
+from afuse.validate import check_values
 
 STAGE1_COMMANDS = (TRAIN_ADAPTER, "finetune", TRAIN_MULTITASK)
 # The keys of a preset's `experiment` node (README: Writing a preset); a misspelt one would be ignored.
@@ -364,6 +365,7 @@ def _stage1_group(name, spec, defaults, composer, where) -> Group:
             for task in tasks
             for seed in seeds
         )
+    _check_values(job_cfg, where)
     return Group(
         name, 1, command, tasks, seeds, lines, variant(job_cfg, command), jobs, (), result_config(job_cfg)
     )
@@ -394,6 +396,7 @@ def _stage2_group(name, spec, defaults, groups, composer, where) -> Group:
     job_cfg = composer.compose(
         FUSE, [*lines, f"target={targets[0]}", f"seed={seeds[0]}"], f"{where}.overrides"
     )
+    _check_values(job_cfg, where)
     jobs = tuple(
         Job(
             name,
@@ -562,6 +565,15 @@ def shell_command(command: str, overrides: list[str], multirun: bool = True) -> 
 
 
 # --- validation helpers ----------------------------------------------------------------------
+
+
+def _check_values(job_cfg: DictConfig, where: str) -> None:
+    """The values the group's jobs would refuse when they start (trainer.lr=-1, a reduction factor
+    wider than the model): refused here, before any job of the preset runs."""
+    try:
+        check_values(job_cfg)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from error
 
 
 def _setting(spec: dict, defaults: dict, key: str, where: str) -> tuple:

@@ -95,6 +95,15 @@ BAD = {
         _set("stage1.st_a.overrides", ["adapter=pfeifer"]),
         "experiment.stage1.st_a.overrides: adapter=pfeifer: no such option; options: houlsby pfeiffer",
     ),
+    # values a job would refuse only once it starts (model=tiny has hidden size 32)
+    "bottleneck": (
+        _set("stage1.st_a.overrides", ["adapter.reduction_factor=64"]),
+        "experiment.stage1.st_a: adapter.reduction_factor=64 leaves a bottleneck of 32/64 < 1 unit",
+    ),
+    "lr": (
+        _set("stage2.fusion.overrides", ["trainer.lr=-1"]),
+        "experiment.stage2.fusion: trainer.lr must be > 0",
+    ),
     # wrong shapes
     "seeds_string": (_set("seeds", "1,2"), "experiment.seeds: expected a list of integer seeds"),
     "empty_group": (
