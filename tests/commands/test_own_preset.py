@@ -207,3 +207,17 @@ def test_a_fusion_target_outside_its_sources_is_allowed(conf, tmp_path, capsys):
 def test_an_unknown_preset_says_where_own_presets_go(tmp_path, capsys):
     assert afuse_exit_code("status", "experiment=nosuch", f"paths.logs={tmp_path}/logs") == 2
     assert "hydra.searchpath=[file:///<dir>] for its <dir>/experiment/nosuch.yaml" in capsys.readouterr().err
+
+
+def test_afuse_list_presets_lists_the_others_and_says_what_is_wrong_with_a_broken_one(conf, tmp_path, capsys):
+    """One preset with a mistake made `afuse list presets` fail for all of them."""
+    _write_preset(conf, "mine")
+    broken = _write_preset(conf, "broken", BAD["bottleneck"][0])
+    code = afuse_exit_code(
+        "list", "presets", f"hydra.searchpath=[file://{conf}]", f"paths.logs={tmp_path}/logs"
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert any(line.split()[:2] == ["mine", "tiny"] for line in out.splitlines()), out
+    assert f"not listed: {broken}: experiment.stage1.st_a: adapter.reduction_factor=64" in out, out
+    assert "paper_table1" in out
