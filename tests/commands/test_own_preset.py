@@ -180,13 +180,15 @@ def test_a_bad_report_section_stops_afuse_run_before_any_job(conf, tmp_path, cap
     assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize("command", ["status", "report"])
 @pytest.mark.parametrize("case", ["report_key", "column_group", "same_runs"])
-def test_afuse_status_refuses_the_same_mistakes(case, conf, tmp_path, capsys):
-    """`afuse status` is how a researcher checks a new preset: it must not call it fine."""
+def test_afuse_status_and_report_refuse_the_same_mistakes(command, case, conf, tmp_path, capsys):
+    """`afuse status` is how a researcher checks a new preset: it must not call it fine; nor
+    may `afuse report` say "nothing to report yet" about a preset whose report cannot be built."""
     edit, message = BAD[case]
     _write_preset(conf, case, edit)
     capsys.readouterr()
-    assert _afuse("status", case, tmp_path, conf) == 2
+    assert _afuse(command, case, tmp_path, conf) == 2
     assert message in capsys.readouterr().err
 
 
