@@ -223,3 +223,35 @@ def test_afuse_list_presets_lists_the_others_and_says_what_is_wrong_with_a_broke
     assert any(line.split()[:2] == ["mine", "tiny"] for line in out.splitlines()), out
     assert f"not listed: {broken}: experiment.stage1.st_a: adapter.reduction_factor=64" in out, out
     assert "paper_table1" in out
+
+
+def _as_text(preset: dict) -> str:
+    return "# @package _global_\n" + yaml.safe_dump(preset, sort_keys=False)
+
+
+FILE_MISTAKES = {
+    # without the header Hydra puts the whole file under `experiment:` (its own error was a
+    # Hydra "Could not override 'model@experiment.model'" with no word of the header)
+    "no_header": (
+        lambda text: text.replace("# @package _global_\n", ""),
+        "its first line must be `# @package _global_`",
+    ),
+    "bad_yaml": (lambda text: text.replace("- rte\n", "- [rte\n", 1), "not valid YAML"),  # was a traceback
+    "plain_model": (
+        lambda text: text.replace("override /model: tiny", "model: tiny"),
+        "defaults: `- model: tiny` must be `- override /model: tiny`",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FILE_MISTAKES))
+def test_a_preset_file_hydra_cannot_read_is_one_line_naming_it(case, conf, tmp_path, capsys):
+    edit, message = FILE_MISTAKES[case]
+    preset = copy.deepcopy(MINE)
+    preset["experiment"]["name"] = case
+    path = conf / "experiment" / f"{case}.yaml"
+    path.write_text(edit(_as_text(preset)))
+    capsys.readouterr()
+    assert _afuse("status", case, tmp_path, conf) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(errors) == 1 and f"{path}: " in errors[0] and message in errors[0], errors
