@@ -76,6 +76,8 @@ RESERVED_KEYS = {
     "adapters": "set by the group's `sources`",
     "fusion.sources": "set by the group's `sources`",
     "fusion.source_seed": "set it with the group's `source_seed`",
+    # status, run and report find every job under the preset's paths: a group's own would hide its runs
+    "paths": "a preset's runs share one tree: set paths.* at the preset's top level",
 }
 
 
@@ -636,8 +638,9 @@ def _parse_overrides(lines, where) -> list[Override]:
         raise ConfigError(f"{where}: {exc}") from exc
     for override in overrides:
         key = override.key_or_group
-        if key in RESERVED_KEYS:
-            raise ConfigError(f"{where}: {override.input_line!r}: {RESERVED_KEYS[key]}")
+        reserved = RESERVED_KEYS.get(key) or (RESERVED_KEYS["paths"] if key.startswith("paths.") else None)
+        if reserved:
+            raise ConfigError(f"{where}: {override.input_line!r}: {reserved}")
         if override.is_sweep_override():
             raise ConfigError(f"{where}: {override.input_line!r} is a sweep; make one group per value")
     return overrides

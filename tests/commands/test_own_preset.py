@@ -104,6 +104,11 @@ BAD = {
         _set("stage2.fusion.overrides", ["trainer.lr=-1"]),
         "experiment.stage2.fusion: trainer.lr must be > 0",
     ),
+    # a group's own run tree: its jobs would write where status and the report never look
+    "group_paths": (
+        _set("stage1.head.overrides", ["mode=head", "paths.runs=/elsewhere"]),
+        "experiment.stage1.head.overrides: 'paths.runs=/elsewhere': a preset's runs share one tree",
+    ),
     # wrong shapes
     "seeds_string": (_set("seeds", "1,2"), "experiment.seeds: expected a list of integer seeds"),
     "empty_group": (
