@@ -384,10 +384,11 @@ def _unknown_option(error) -> ConfigError:
     hint = difflib.get_close_matches(option, options, n=1)
     from afuse.config import OWN_TASK_HINT
 
-    own_hint = {
-        "task": OWN_TASK_HINT,
-        "experiment": f"a preset of your own: add hydra.searchpath=[file:///<dir>] for its <dir>/experiment/{option}.yaml",
-    }
+    own_hint = {"task": OWN_TASK_HINT}
+    if not hint:  # a name like no shipped preset's: likely the researcher's own, not yet found
+        own_hint["experiment"] = (
+            f"a preset of your own: add hydra.searchpath=[file:///<dir>] for its <dir>/experiment/{option}.yaml"
+        )
     return ConfigError(
         f"unknown {group} {option!r}; valid: {' '.join(options)}"
         + (f" ({own_hint[group]})" if group in own_hint else "")
