@@ -4,7 +4,8 @@ A preset (conf/experiment/<name>.yaml, `# @package _global_`) sets the model, da
 every command it is passed to, and lists its jobs under the `experiment` key:
 
     experiment:
-      name: cpu_small
+      name: cpu_small                  # = the file's name; `experiment=<name>` picks the preset
+      description: "..."               # shown at the top of the report
       tasks: [sst2, mrpc, rte, cb]     # default task list of every group
       seeds: [1]                       # default seeds of every group
       stage1:                          # groups of jobs that need only data
@@ -58,8 +59,11 @@ from afuse.run_identity import (
 )
 from afuse.run_identity import source_seed as fused_adapter_seed  # `source_seed` is a preset key here
 from afuse.runs import result_config
+from afuse.validate import check_values
 
 STAGE1_COMMANDS = (TRAIN_ADAPTER, "finetune", TRAIN_MULTITASK)
+# The keys of a preset's `experiment` node (README: Writing a preset); a misspelt one would be ignored.
+PRESET_KEYS = {"name", "description", "tasks", "seeds", "stage1", "stage2", "report"}
 
 # Override keys a group may not set: the sweep, the experiment or the stage-2 wiring sets them.
 RESERVED_KEYS = {
@@ -72,6 +76,8 @@ RESERVED_KEYS = {
     "adapters": "set by the group's `sources`",
     "fusion.sources": "set by the group's `sources`",
     "fusion.source_seed": "set it with the group's `source_seed`",
+    # status, run and report find every job under the preset's paths: a group's own would hide its runs
+    "paths": "a preset's runs share one tree: set paths.* at the preset's top level",
 }
 
 
@@ -122,6 +128,7 @@ class Experiment:
     # paths.data of the command that loaded it: where a retrain reads its prepared data, compared
     # with what finished runs read (afuse.data_record); None: not compared
     data_root: Path | None = None
+    source: Path | None = None  # the preset's file, named in errors about it; None: made in code
 
     def jobs(self, stage: int | None = None) -> list[Job]:
         return [job for g in self.groups.values() if stage in (None, g.stage) for job in g.jobs]
@@ -227,24 +234,57 @@ def search_dirs(hydra_overrides: list[str]) -> list[Path]:
     return [Path(d) for o in hydra_overrides for d in re.findall(r"file://([^,\]'\"]+)", o)]
 
 
+def preset_file(name: str, hydra_overrides: list[str]) -> Path | None:
+    """The file `experiment=<name>` reads: in conf/experiment/ or a searched folder's experiment/."""
+    folders = (conf_dir(), *search_dirs(hydra_overrides))
+    return next((p for f in folders if (p := f / "experiment" / f"{name}.yaml").is_file()), None)
+
+
+def preset_error(source: Path | None, error: ConfigError) -> ConfigError:
+    """A mistake in a preset, named by its file first (a preset made in code has none)."""
+    return ConfigError(f"{source}: {error}") if source else error
+
+
 def load_experiment(cfg: DictConfig, settings: dict[str, list[str]] | None = None) -> Experiment:
     """The jobs of the preset in `cfg` (composed with `experiment=<name>`); `settings`: see
-    GroupComposer."""
+    GroupComposer. A mistake in the preset raises a ConfigError that names its file and key."""
+    requested = _requested_preset()
+    name = requested or OmegaConf.select(cfg, "experiment.name")
+    source = preset_file(str(name), hydra_overrides(cfg)) if name else None
+    try:
+        return _load_experiment(cfg, settings, requested, source)
+    except ConfigError as error:
+        raise preset_error(source, error) from error
+
+
+def _load_experiment(cfg, settings, requested: str | None, source: Path | None) -> Experiment:
     if OmegaConf.select(cfg, "experiment.name") is None:
-        requested = _requested_preset()
+        if source:  # the file is there, but it lists no jobs under a named `experiment`
+            raise ConfigError(
+                f"experiment.name is missing; set it to {requested} (a preset's jobs, its report and its "
+                "results folder go by that name: README, Writing a preset)"
+            )
         # `optional experiment: null` in the primary configs makes Hydra skip an unknown name silently.
         problem = f"unknown experiment preset {requested!r}" if requested else "no experiment preset given"
         raise ConfigError(f"{problem}: pass experiment=<name>, one of: {' '.join(preset_names())}")
     spec = OmegaConf.to_container(cfg.experiment, resolve=True)
+    if requested and spec["name"] != requested:  # its jobs' commands would look for `experiment=<name>`
+        raise ConfigError(
+            f"experiment.name is {spec['name']!r}, but the file is {requested}.yaml; "
+            f"set experiment.name: {requested} (or rename the file)"
+        )
+    _check_keys(spec, PRESET_KEYS, "experiment")
     model, runs_root = str(cfg.model.name), Path(cfg.paths.runs)
     defaults = {"tasks": spec.get("tasks"), "seeds": spec.get("seeds")}
     register_resolvers()  # a fuse group's `task: ${task_spec:...}` resolves into its settings
     composer = GroupComposer(cfg, settings)
     groups: dict[str, Group] = {}
-    for name, group_spec in (spec.get("stage1") or {}).items():
+    for name, group_spec in _section(spec, "stage1", "command, tasks, seeds, overrides").items():
         where = f"experiment.stage1.{name}"
         groups[name] = _stage1_group(name, _mapping(group_spec, where), defaults, composer, where)
-    for name, group_spec in (spec.get("stage2") or {}).items():
+    for name, group_spec in _section(
+        spec, "stage2", "sources, targets, seeds, source_seed, overrides"
+    ).items():
         where = f"experiment.stage2.{name}"
         if name in groups:
             raise ConfigError(
@@ -253,12 +293,41 @@ def load_experiment(cfg: DictConfig, settings: dict[str, list[str]] | None = Non
         groups[name] = _stage2_group(name, _mapping(group_spec, where), defaults, groups, composer, where)
     if not groups:
         raise ConfigError(f"experiment {spec['name']}: no jobs; list job groups under experiment.stage1")
+    _check_runs_apart(groups)
     composer.cache.save()
     description = str(spec.get("description") or "")
     data_root = Path(cfg.paths.data) if OmegaConf.select(cfg, "paths.data") else None
-    return Experiment(
-        str(spec["name"]), model, runs_root, groups, description, spec.get("report") or {}, data_root
-    )
+    report = spec.get("report") or {}
+    if not isinstance(report, dict):
+        raise ConfigError(
+            f"experiment.report: expected a mapping (columns, comparisons, paper_table), got {report!r}"
+        )
+    return Experiment(str(spec["name"]), model, runs_root, groups, description, report, data_root, source)
+
+
+def _section(spec: dict, key: str, group_keys: str) -> dict:
+    section = spec.get(key) or {}
+    if not isinstance(section, dict):
+        raise ConfigError(
+            f"experiment.{key}: expected a mapping of group name -> its settings ({group_keys}), got {section!r}"
+        )
+    return section
+
+
+def _check_runs_apart(groups: dict[str, Group]) -> None:
+    """Two groups whose jobs share a run directory would skip or overwrite each other's runs: the
+    directory names the model, variant, task and seed, not trainer.* or data.* settings."""
+    owners: dict[Path, Group] = {}
+    for group in groups.values():
+        for job in group.jobs:
+            first = owners.setdefault(job.run_dir, group)
+            if first is not group:
+                raise ConfigError(
+                    f"experiment.stage{group.stage}.{group.name}: writes the run directories of "
+                    f"experiment.stage{first.stage}.{first.name} ({job.run_dir}); a run directory is named by "
+                    f"model, variant ({group.variant}), task and seed, not by trainer.* or data.* settings: "
+                    "keep one of the groups, or put the other settings in a preset of their own (its own paths.runs)"
+                )
 
 
 def preset_requested(cfg: DictConfig) -> bool:
@@ -278,12 +347,11 @@ def _requested_preset() -> str | None:
 def _stage1_group(name, spec, defaults, composer, where) -> Group:
     command = spec.get("command")
     if command not in STAGE1_COMMANDS:
-        raise ConfigError(
-            f"{where}.command: {command!r} is not a stage-1 command; one of: {' '.join(STAGE1_COMMANDS)}"
-        )
+        given = "missing" if command is None else f"{command!r} is not a stage-1 command"
+        raise ConfigError(f"{where}.command: {given}; one of: {' '.join(STAGE1_COMMANDS)}")
     _check_keys(spec, {"command", "tasks", "seeds", "overrides"}, where)
-    tasks = _task_list(spec.get("tasks", defaults["tasks"]), f"{where}.tasks")
-    seeds = _seed_list(spec.get("seeds", defaults["seeds"]), f"{where}.seeds")
+    tasks = _task_list(*_setting(spec, defaults, "tasks", where))
+    seeds = _seed_list(*_setting(spec, defaults, "seeds", where))
     lines = tuple(o.input_line for o in _parse_overrides(spec.get("overrides", []), f"{where}.overrides"))
     if command == TRAIN_MULTITASK:  # one run per seed over all of the group's tasks
         lines += (f"tasks=[{','.join(multitask_tasks_in_order(tasks))}]",)  # as the command records them
@@ -299,6 +367,7 @@ def _stage1_group(name, spec, defaults, composer, where) -> Group:
             for task in tasks
             for seed in seeds
         )
+    _check_values(job_cfg, where)
     return Group(
         name, 1, command, tasks, seeds, lines, variant(job_cfg, command), jobs, (), result_config(job_cfg)
     )
@@ -312,7 +381,7 @@ def _stage2_group(name, spec, defaults, groups, composer, where) -> Group:
     sources = _source_groups(spec.get("sources"), groups, f"{where}.sources")
     source_tasks = paper_order({t for g in sources for t in g.tasks})
     targets = _task_list(spec.get("targets", source_tasks), f"{where}.targets")
-    seeds = _seed_list(spec.get("seeds", defaults["seeds"]), f"{where}.seeds")
+    seeds = _seed_list(*_setting(spec, defaults, "seeds", where))
     source_seed = spec.get("source_seed")
     if source_seed is not None and not isinstance(source_seed, int):
         raise ConfigError(
@@ -329,6 +398,7 @@ def _stage2_group(name, spec, defaults, groups, composer, where) -> Group:
     job_cfg = composer.compose(
         FUSE, [*lines, f"target={targets[0]}", f"seed={seeds[0]}"], f"{where}.overrides"
     )
+    _check_values(job_cfg, where)
     jobs = tuple(
         Job(
             name,
@@ -499,6 +569,21 @@ def shell_command(command: str, overrides: list[str], multirun: bool = True) -> 
 # --- validation helpers ----------------------------------------------------------------------
 
 
+def _check_values(job_cfg: DictConfig, where: str) -> None:
+    """The values the group's jobs would refuse when they start (trainer.lr=-1, a reduction factor
+    wider than the model): refused here, before any job of the preset runs."""
+    try:
+        check_values(job_cfg)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from error
+
+
+def _setting(spec: dict, defaults: dict, key: str, where: str) -> tuple:
+    """A group's own `key` and where it was written, else the preset's `experiment.<key>`: an error
+    names the key the user wrote."""
+    return (spec[key], f"{where}.{key}") if key in spec else (defaults[key], f"experiment.{key}")
+
+
 def _mapping(spec, where) -> dict:
     if not isinstance(spec, dict):
         raise ConfigError(
@@ -533,7 +618,10 @@ def _seed_list(seeds, where) -> tuple[int, ...]:
     if isinstance(seeds, int):
         seeds = [seeds]
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        raise ConfigError(f"{where}: expected a list of integer seeds (or experiment.seeds), got {seeds!r}")
+        other = "a group's own seeds" if where == "experiment.seeds" else "experiment.seeds for every group"
+        raise ConfigError(
+            f"{where}: expected a list of integer seeds like [1, 2] (or {other}), got {seeds!r}"
+        )
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"{where}: a seed is listed twice: {seeds}")
     return tuple(seeds)
@@ -550,8 +638,9 @@ def _parse_overrides(lines, where) -> list[Override]:
         raise ConfigError(f"{where}: {exc}") from exc
     for override in overrides:
         key = override.key_or_group
-        if key in RESERVED_KEYS:
-            raise ConfigError(f"{where}: {override.input_line!r}: {RESERVED_KEYS[key]}")
+        reserved = RESERVED_KEYS.get(key) or (RESERVED_KEYS["paths"] if key.startswith("paths.") else None)
+        if reserved:
+            raise ConfigError(f"{where}: {override.input_line!r}: {reserved}")
         if override.is_sweep_override():
             raise ConfigError(f"{where}: {override.input_line!r} is a sweep; make one group per value")
     return overrides

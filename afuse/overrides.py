@@ -37,6 +37,8 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     _check_settings_are_read(config_name, others, preset)
     keys = [o for o in others if o.key_or_group not in groups]
     own = searchpath_dirs(hydra_overrides)
+    if preset:
+        _check_preset_file(preset, own)
     choices = [_first_choice(o, own) for o in others if o.key_or_group in groups]
     if not keys and not hydra_overrides and all(map(_option_file_exists, choices)):
         return  # nothing a composed config would tell (Hydra composes the command's config anyway)
@@ -190,6 +192,18 @@ def _preset_given(overrides) -> str | None:
         if override.key_or_group == "experiment" and override.value() not in (None, "null"):
             return _first_choice(override).partition("=")[2]
     return None
+
+
+def _check_preset_file(preset: str, own_dirs: list[Path]) -> None:
+    """The preset's file before Hydra reads it (afuse.preset_check); an unknown name is left to
+    the composition below, which lists the valid ones."""
+    from afuse.preset_check import check_preset_file
+
+    for folder in (conf_dir(), *own_dirs):
+        path = folder / "experiment" / f"{preset}.yaml"
+        if path.is_file():
+            check_preset_file(path)
+            return
 
 
 def _shown(override) -> str:
@@ -370,9 +384,14 @@ def _unknown_option(error) -> ConfigError:
     hint = difflib.get_close_matches(option, options, n=1)
     from afuse.config import OWN_TASK_HINT
 
+    own_hint = {"task": OWN_TASK_HINT}
+    if not hint:  # a name like no shipped preset's: likely the researcher's own, not yet found
+        own_hint["experiment"] = (
+            f"a preset of your own: add hydra.searchpath=[file:///<dir>] for its <dir>/experiment/{option}.yaml"
+        )
     return ConfigError(
         f"unknown {group} {option!r}; valid: {' '.join(options)}"
-        + (f" ({OWN_TASK_HINT})" if group == "task" else "")
+        + (f" ({own_hint[group]})" if group in own_hint else "")
         + (f"; did you mean {group}={hint[0]}?" if hint else "")
     )
 

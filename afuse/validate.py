@@ -206,15 +206,22 @@ RULES = (
 
 
 def validate(cfg: DictConfig) -> None:
-    """Raise ConfigError for the first invalid value among RULES, then check the adapter's shape."""
+    """Raise ConfigError for the first invalid value among RULES, then check the adapter's shape,
+    the named choices and the task."""
+    check_values(cfg)
+    _check_choices(cfg)
+    _check_task(cfg)
+
+
+def check_values(cfg: DictConfig) -> None:
+    """The checks that do not depend on this machine (a preset's job groups get them where the
+    preset is loaded, on a login node as well as on the GPU node that will run them)."""
     for rule in RULES:
         value = OmegaConf.select(cfg, rule.key, default=_ABSENT, throw_on_missing=False)
         if value is _ABSENT or (value is None and rule.nullable):
             continue
         if not rule.ok(value):
             raise ConfigError(f"{rule.key} {rule.must} (got {_show(value)}); e.g. {rule.key}={rule.example}")
-    _check_choices(cfg)
-    _check_task(cfg)
     hidden = OmegaConf.select(cfg, "model.config.hidden_size")  # known before loading: source=config
     reduction_factor = OmegaConf.select(cfg, "adapter.reduction_factor")
     if hidden is not None and reduction_factor is not None:

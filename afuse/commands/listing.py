@@ -78,20 +78,32 @@ def models_text(cfg: DictConfig) -> str:
 
 def presets_text(cfg: DictConfig) -> str:
     from hydra import compose
+    from hydra.errors import HydraException
 
-    from afuse.experiment import hydra_overrides, load_experiment, preset_names
+    from afuse.experiment import hydra_overrides, load_experiment, preset_file, preset_names
+    from afuse.preset_check import check_preset_file
 
     searched = hydra_overrides(cfg)  # hydra.searchpath: the user's own presets too
-    rows = []
+    rows, broken = [], []
     for name in preset_names(searched):
-        experiment = load_experiment(
-            compose(config_name="status", overrides=[f"experiment={name}", *searched])
-        )
+        path = preset_file(name, searched)
+        try:
+            check_preset_file(path)
+            experiment = load_experiment(
+                compose(config_name="status", overrides=[f"experiment={name}", *searched])
+            )
+        except ConfigError as error:  # one researcher's half-written preset must not hide the others
+            broken.append(f"not listed: {error}")
+            continue
+        except HydraException as error:  # a defaults entry naming no config, say
+            broken.append(f"not listed: {path}: {str(error).splitlines()[0]}")
+            continue
         stage1, stage2 = len(experiment.jobs(1)), len(experiment.jobs(2))
         rows.append(
             [name, experiment.model, str(stage1), str(stage2), str(stage1 + stage2), experiment.description]
         )
-    return format_table(["preset", "model", "stage-1 jobs", "stage-2 jobs", "total", "description"], rows)
+    table = format_table(["preset", "model", "stage-1 jobs", "stage-2 jobs", "total", "description"], rows)
+    return "\n".join([table, *broken])
 
 
 def runs_text(cfg: DictConfig) -> str:

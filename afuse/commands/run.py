@@ -41,6 +41,7 @@ from afuse.experiment import (
     sweep_lines,
 )
 from afuse.report.callback import ENV_SWITCH
+from afuse.report.layout import report_layout
 from afuse.slurm_submit import RECORD_ENV, SubmissionFailed, recorded_failure
 from afuse.source_digests import SourceDigests
 
@@ -266,15 +267,19 @@ def settings_from(cfg: DictConfig) -> Settings:
 
 def main(cfg: DictConfig) -> None:
     experiment = load_experiment(cfg)
-    not_done, failed = drive(experiment, settings_from(cfg))
+    report_layout(experiment)  # a mistake in the report section must not wait for every job to train
+    settings = settings_from(cfg)
+    not_done, failed = drive(experiment, settings)
     if cfg.dry_run or not (not_done or failed):
         return
     what = [f"failed: {', '.join(failed)}"] if failed else []
     if not_done:
         what.append(f"{len(not_done)} job(s) not done")
+    # with this line's overrides: a preset of one's own is found only through its hydra.searchpath
+    status = shell_command("status", [f"experiment={experiment.name}", *settings.forwarded], multirun=False)
     raise StepFailed(
-        f"{experiment.name}: {'; '.join(what)}. `afuse status experiment={experiment.name}` says which jobs "
-        f"and why; {_how_to_go_on(experiment, not_done)}"
+        f"{experiment.name}: {'; '.join(what)}. `{status}` says which jobs and why; "
+        f"{_how_to_go_on(experiment, not_done)}"
     )
 
 

@@ -363,7 +363,10 @@ def main(cfg: DictConfig) -> None:
     if not preset_requested(cfg):  # no experiment=: every run found under paths.runs
         print(discovered_status(cfg))
         return
+    from afuse.report.layout import report_layout
+
     experiment = load_experiment(cfg)
+    report_layout(experiment)  # a mistake in the report section is one in the preset: say it now
     passed_on = passed_on_overrides(("experiment", "status."))  # so the lines shown run the same jobs
     states = job_states(experiment, passed_on, origin=data_origin(cfg))
     print(status_text(experiment, states, every_job=bool(cfg.status.all), passed_on=passed_on))

@@ -76,6 +76,7 @@ def build_report(cfg: DictConfig, settings: dict[str, list[str]] | None = None) 
     preset = preset_requested(cfg)
     experiment = load_experiment(cfg, settings) if preset else discovered_experiment(cfg)
     selector = _selector(cfg, experiment, preset)
+    layout = report_layout(experiment)  # a mistake in it is one now, not once a run has finished
     jobs = experiment.jobs()
     if not any(is_complete(job.run_dir) for job in jobs):
         log.info(
@@ -85,7 +86,6 @@ def build_report(cfg: DictConfig, settings: dict[str, list[str]] | None = None) 
             selector,
         )
         return None
-    layout = report_layout(experiment)
     settings = cfg.report
     out = Path(cfg.paths.results) / experiment.name
     report = ReportFiles()

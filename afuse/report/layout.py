@@ -14,7 +14,7 @@ Without `columns`, every job group is a column named after the group.
 from dataclasses import dataclass
 
 from afuse.errors import ConfigError
-from afuse.experiment import Experiment, Group
+from afuse.experiment import Experiment, Group, preset_error
 from afuse.report.paper import PAPER_TABLES
 
 
@@ -39,6 +39,15 @@ class Layout:
 
 
 def report_layout(experiment: Experiment) -> Layout:
+    """The layout `experiment.report` asks for; a mistake in it raises a ConfigError naming the
+    preset's file and key (`afuse run` and `afuse status` check it before any job starts)."""
+    try:
+        return _layout(experiment)
+    except ConfigError as error:
+        raise preset_error(experiment.source, error) from error
+
+
+def _layout(experiment: Experiment) -> Layout:
     spec = experiment.report
     where = "experiment.report"
     unknown = sorted(set(spec) - {"columns", "paper_table", "comparisons"})
@@ -54,7 +63,12 @@ def report_layout(experiment: Experiment) -> Layout:
         )
     labels = [c.label for c in columns]
     comparisons = []
-    for pair in spec.get("comparisons") or []:
+    pairs = spec.get("comparisons") or []
+    if not isinstance(pairs, list):
+        raise ConfigError(
+            f"{where}.comparisons: expected a list of [fusion column, baseline column] pairs, got {pairs!r}"
+        )
+    for pair in pairs:
         if not (isinstance(pair, list) and len(pair) == 2 and all(label in labels for label in pair)):
             raise ConfigError(
                 f"{where}.comparisons: {pair!r} must be [fusion column, baseline column], "
@@ -67,6 +81,10 @@ def report_layout(experiment: Experiment) -> Layout:
 def _columns(spec, experiment: Experiment, where: str) -> list[Column]:
     if not spec:
         return [Column(name, (group,)) for name, group in experiment.groups.items()]
+    if not isinstance(spec, dict):
+        raise ConfigError(
+            f"{where}: expected a mapping of column label -> job group(s), e.g. {{ST-A: st_a}}, got {spec!r}"
+        )
     columns = []
     for label, names in spec.items():
         names = [names] if isinstance(names, str) else list(names or [])

@@ -32,10 +32,14 @@ def test_afuse_run_fails_when_its_report_fails_and_says_so_last(work, reference,
     assert result.code == 1, result.out
     assert "[report] report: exited with status 7" in result.out
     last = result.out.strip().splitlines()[-1]
-    assert last.endswith(
-        "afuse run: error: reliability: failed: report (exit 7). `afuse status "
-        "experiment=reliability` says which jobs and why; `afuse run` again resumes"
-    ), last
+    assert (
+        "afuse run: error: reliability: failed: report (exit 7). `afuse status experiment=reliability "
+        in last
+    )
+    assert last.endswith("` says which jobs and why; `afuse run` again resumes"), last
+    # the status line finds this preset (kept outside the repository) and its runs, as given to run
+    status = last.split("`")[1].split()
+    assert f"paths.runs={work}/runs" in status and f"'{preset[0]}'" in status, last
     assert is_complete(run)  # nothing finished is lost
 
 
