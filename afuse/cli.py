@@ -16,9 +16,10 @@ from omegaconf.errors import MissingMandatoryValue
 
 from afuse import __version__, sweep_worker
 from afuse.atomic import NO_SPACE, NOT_WRITABLE, write_error
-from afuse.commands import COMMANDS, SWEEP_FLAGS, Command
+from afuse.commands import COMMANDS, Command
 from afuse.config import register_resolvers, task_names
 from afuse.errors import AfuseError, ConfigError
+from afuse.hydra_flags import check_flags
 from afuse.job_logs import job_label, label_console
 from afuse.overrides import check_bare_words, check_overrides, check_sweep_values, expand_own_globs
 from afuse.paths import conf_dir
@@ -147,7 +148,7 @@ def run_command(command: Command, argv: list[str]) -> None:
         check_flags(command, args)
         check_bare_words(command.config_name, args)
         check_overrides(command.config_name, args)
-        check_sweep_values(command.name, args)
+        check_sweep_values(command.name, args, command.no_sweep)
         args = expand_own_globs(args)
     except ConfigError as error:
         print(f"afuse {command.name}: error: {error}", file=sys.stderr)
@@ -163,21 +164,6 @@ def reader_gone() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit would raise once more
     sys.exit(128 + signal.SIGPIPE)
-
-
-PRINT_FLAGS = ("-c", "--cfg", "-i", "--info")
-
-
-def check_flags(command: Command, args: list[str]) -> None:
-    """Hydra answers `-m ... --cfg job` with a ValueError traceback; `afuse export -m` exported
-    the first run= and refused the others (or exported one run into several folders)."""
-    if command.no_sweep and any(a in SWEEP_FLAGS for a in args):
-        raise ConfigError(f"-m (a sweep) does not apply to afuse {command.name}: {command.no_sweep}; drop -m")
-    if any(a in SWEEP_FLAGS for a in args) and any(a in PRINT_FLAGS for a in args):
-        raise ConfigError(
-            "-m (a sweep) and --cfg / --info (print one config) do not go together: drop -m and "
-            "give one value per key to see a job's config"
-        )
 
 
 def print_without_command(argv: list[str]) -> None:

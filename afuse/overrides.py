@@ -29,6 +29,7 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     overrides = parse_overrides(argv)
     hydra_overrides = [o for o in overrides if o.key_or_group.startswith("hydra")]
     _check_launcher_values(hydra_overrides)
+    _check_working_dir(hydra_overrides)
     others = [o for o in overrides if not o.key_or_group.startswith("hydra") and not o.is_delete()]
     _check_deletions([o for o in overrides if not o.key_or_group.startswith("hydra") and o.is_delete()])
     groups = _group_names()
@@ -54,7 +55,28 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
 # Hydra's flags that take the next word as their value (--info takes one of its topics, or none).
 VALUE_FLAGS = ("-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name")
 VALUE_FLAGS += ("-cd", "--config-dir", "--experimental-rerun")
+INFO_FLAGS = ("-i", "--info")
 INFO_TOPICS = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
+
+
+def flags_first(argv: list[str]) -> list[str]:
+    """Hydra's flags, each with its value, ahead of the overrides, wherever they were typed:
+    Hydra's argparse takes the overrides as one run, so a flag after the first one ended them
+    ("unrecognized arguments: model=tiny"). `--info` without a topic gets its default, `all`, so
+    that the override after it is not read as its topic."""
+    flags, overrides, rest = [], [], list(argv)
+    while rest:
+        word = rest.pop(0)
+        if not word.startswith("-"):  # an override (or `~key`); `--cfg=job` is a flag
+            overrides.append(word)
+        elif word in VALUE_FLAGS and rest:
+            flags += [word, rest.pop(0)]
+        elif word in INFO_FLAGS:
+            topic_given = rest and "=" not in rest[0] and not rest[0].startswith("-")
+            flags += [word, rest.pop(0) if topic_given else "all"]
+        else:
+            flags.append(word)
+    return flags + overrides
 
 
 def check_bare_words(config_name: str, argv: list[str]) -> None:
@@ -62,7 +84,11 @@ def check_bare_words(config_name: str, argv: list[str]) -> None:
     a word that is neither a flag, its value, nor key=value names the setting it may be."""
     previous = None
     for arg in argv:
-        flag_value = previous in VALUE_FLAGS or (previous in ("-i", "--info") and arg in INFO_TOPICS)
+        if previous in INFO_FLAGS and arg not in INFO_TOPICS and "=" not in arg and not arg.startswith("-"):
+            raise ConfigError(
+                f"--info {arg}: not one of its topics ({' '.join(INFO_TOPICS)}); e.g. --info defaults"
+            )
+        flag_value = previous in VALUE_FLAGS or (previous in INFO_FLAGS and arg in INFO_TOPICS)
         previous = arg
         if not (flag_value or arg.startswith(("-", "~")) or "=" in arg):
             raise ConfigError(f"{arg!r} is not a setting (key=value){_meant(config_name, arg)}")
@@ -104,7 +130,7 @@ def _parse_problem(error) -> str:
     return f"{reason}; quote a value that holds , [ ] ( ) = or quotes (key='a,b'); grammar: {GRAMMAR}"
 
 
-def check_sweep_values(command: str, argv: list[str]) -> None:
+def check_sweep_values(command: str, argv: list[str], no_sweep: str | None = None) -> None:
     """`afuse train-adapter task=rte,cb` without -m: Hydra's answer is "Ambiguous value for
     argument", exit 1 and a HYDRA_FULL_ERROR hint; say how to run the sweep instead. An interval
     (which only a sampling sweeper runs) ended in a traceback with -m: say what to give."""
@@ -122,6 +148,11 @@ def check_sweep_values(command: str, argv: list[str]) -> None:
         return
     for override in overrides:
         if override.is_sweep_override() and not override.key_or_group.startswith("hydra"):
+            if no_sweep:  # a command that does one thing once (its -m is refused): no -m to suggest
+                raise ConfigError(
+                    f"{override.input_line} gives {_value_count(override, own)}, but afuse {command} "
+                    f"does one thing once: {no_sweep}; give one value"
+                )
             sweep = f"afuse {command} -m {shlex.join(argv)}"
             raise ConfigError(
                 f"{override.input_line} gives {_value_count(override, own)}, one job each, which only a sweep "
@@ -245,6 +276,18 @@ def _check_preset_keys_are_read(config_name: str, cfg: DictConfig, keys, preset:
             raise ConfigError(
                 f"{_shown(override)}: afuse {command} reads no {top} settings (experiment={preset} has them "
                 "for the runs it trains), so it would be ignored; leave it out"
+            )
+
+
+def _check_working_dir(hydra_overrides) -> None:
+    """hydra.job.chdir=true ran the job in its log folder: relative paths.* (runs/, data/) were
+    written there, one folder per command, where stage 2, status and report never look."""
+    for override in hydra_overrides:
+        if override.key_or_group == "hydra.job.chdir" and override.value() not in (False, "false", None):
+            raise ConfigError(
+                f"{override.input_line}: afuse writes where paths.* say (relative paths from the folder "
+                "you run it in), so running in Hydra's log folder would put runs/ and data/ there, where "
+                "no later command looks; leave it out (hydra.run.dir or paths.logs say where the logs go)"
             )
 
 
