@@ -543,7 +543,11 @@ def launch_lines(
 
 # Hydra settings a preset's jobs need as well: the launcher and its settings, and where the
 # preset's configs are found.
-FORWARDED_HYDRA = ("hydra/launcher", "hydra.launcher.", "hydra.searchpath")
+# The Hydra settings a preset's jobs get too: where and how they run, and how they log (the
+# logging ones were the driver's alone). hydra.sweep.dir is afuse run's to place (run.py).
+FORWARDED_HYDRA = ("hydra/launcher", "hydra.launcher.", "hydra.searchpath", "hydra.verbose")
+FORWARDED_HYDRA += ("hydra.output_subdir", "hydra/job_logging", "hydra.job_logging")
+FORWARDED_HYDRA += ("hydra/hydra_logging", "hydra.hydra_logging")
 
 
 def passed_on_overrides(own_keys: tuple[str, ...]) -> tuple[str, ...]:

@@ -128,3 +128,28 @@ def test_concurrent_sweeps_are_passed_to_the_launcher(compose_preset):
     launcher = FakeLauncher()
     drive(cpu_small(compose_preset), Settings(concurrent=True, report=False), run=launcher)
     assert launcher.calls == [(["st_a", "head"], True), (["fusion_st_a"], True)]
+
+
+def test_a_sweep_dir_given_to_run_holds_every_groups_sweeps(compose_preset):
+    """`afuse run ... hydra.sweep.dir=/x/sw` was dropped without a word: each sweep logged to
+    logs/multirun/<preset>/<group>/ all the same. The groups' sweeps go in their own folders under
+    it (concurrent sweeps must not share one)."""
+    experiment = cpu_small(compose_preset)
+    settings = Settings(sweep_dir="/x/sw")
+    sweeps, _ = stage_sweeps(experiment, 1, job_states(experiment), settings)
+    assert [s.overrides[-1] for s in sweeps] == [
+        "hydra.sweep.dir=/x/sw/st_a/${now:%Y-%m-%d_%H-%M-%S}",
+        "hydra.sweep.dir=/x/sw/head/${now:%Y-%m-%d_%H-%M-%S}",
+    ]
+    assert all(o.count("hydra.sweep.dir=") == 1 for s in sweeps for o in [" ".join(s.overrides)])
+
+
+def test_hydras_logging_settings_reach_the_jobs():
+    """hydra.verbose=true or hydra/job_logging=disabled on `afuse run` changed the driver's own
+    logging only; the jobs, whose logs they are meant for, never saw them."""
+    from afuse.experiment import FORWARDED_HYDRA
+
+    for override in ("hydra.verbose=true", "hydra/job_logging=disabled", "hydra.output_subdir=null"):
+        assert override.startswith(FORWARDED_HYDRA)
+    assert not "hydra.run.dir=x".startswith(FORWARDED_HYDRA)
+    assert not "hydra.sweep.dir=x".startswith(FORWARDED_HYDRA)
