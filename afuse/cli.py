@@ -120,7 +120,7 @@ def _task_function(command: Command):
             error = user_error(exc)
             if error is None:
                 raise
-            logging.getLogger("afuse").error("afuse %s: error: %s", command.name, error)
+            show_error(f"afuse {command.name}: error: {error}")
             if _in_multirun():
                 # Hydra marks this job failed; the other jobs of the sweep go on.
                 from afuse.job_failed import JobFailed
@@ -131,6 +131,16 @@ def _task_function(command: Command):
     task.__module__ = command.module  # Hydra derives the job name and calling file from this
     task.__name__ = command.config_name
     return task
+
+
+def show_error(line: str) -> None:
+    """The error line on the console (and in the log file), also when the console is off:
+    with hydra/job_logging=disabled the afuse logger is disabled, and the job exited without it."""
+    log = logging.getLogger("afuse")
+    if log.disabled or not log.isEnabledFor(logging.ERROR) or not log.hasHandlers():
+        print(line, file=sys.stderr, flush=True)
+    else:
+        log.error("%s", line)
 
 
 def run_command(command: Command, argv: list[str]) -> None:

@@ -141,3 +141,16 @@ def test_changing_into_hydras_log_folder_is_refused(capsys):
         "data/ there, where no later command looks; leave it out (hydra.run.dir or paths.logs say "
         "where the logs go)\n"
     )
+
+
+@pytest.mark.parametrize("command", ["train_adapter", "run", "status"])
+def test_a_job_logging_choice_replaces_afuses_console(command):
+    """hydra/job_logging=disabled (or stdout) was merged under afuse's own logging settings,
+    written in conf/hydra/default.yaml itself, and changed nothing: the choice was taken, unread."""
+    from tests.from_conf import compose_config
+
+    default = compose_config(command, [], with_hydra=True).hydra
+    assert default.job_logging.formatters.console.format == "[%(asctime)s] %(message)s"
+    disabled = compose_config(command, ["hydra/job_logging=disabled"], with_hydra=True).hydra
+    assert disabled.runtime.choices["hydra/job_logging"] == "disabled"
+    assert disabled.job_logging.root.level == "ERROR" and "handlers" not in disabled.job_logging
