@@ -33,6 +33,7 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     others = [o for o in overrides if not o.key_or_group.startswith("hydra") and not o.is_delete()]
     _check_deletions([o for o in overrides if not o.key_or_group.startswith("hydra") and o.is_delete()])
     groups = _group_names()
+    _check_no_null_choice([o for o in others if o.key_or_group in groups], searchpath_dirs(hydra_overrides))
     _check_groups_are_read(config_name, [o for o in others if o.key_or_group in groups])
     preset = _preset_given(others)
     _check_settings_are_read(config_name, others, preset)
@@ -216,6 +217,22 @@ def _check_deletions(deletions) -> None:
             f"~{key}: afuse reads every setting it has (its default is in conf/), so without it the command "
             f"would stop; set it instead ({key}=<value>)"
         )
+
+
+def _check_no_null_choice(choices, own_dirs: list[Path]) -> None:
+    """`task=null`: Hydra's "Config group override must be a string or a list. Got NoneType",
+    with a traceback."""
+    from hydra.core.override_parser.types import ChoiceSweep
+
+    for override in choices:
+        value = override.value()
+        values = value.list if isinstance(value, ChoiceSweep) else [value]  # a glob holds no null
+        if None in values:
+            group = override.key_or_group
+            raise ConfigError(
+                f"{_shown(override)}: a config group takes one of its options, not null: "
+                f"{' '.join(group_options(group, own_dirs))}; or leave {group}= out"
+            )
 
 
 def _preset_given(overrides) -> str | None:

@@ -23,6 +23,10 @@ REFUSED = [
     # a deleted setting: OmegaConf's traceback once the command read it
     ("train_adapter", ["task=cb", "~trainer.lr"], "~trainer.lr: afuse reads every setting it has (its default is in conf/), so without it the command would stop; set it instead (trainer.lr=<value>)"),
     ("evaluate", ["run=x", "~batch_size"], "~batch_size: afuse reads every setting it has (its default is in conf/), so without it the command would stop; set it instead (batch_size=<value>)"),
+    # a group set to null: Hydra's ValueError traceback ("Config group override must be a string")
+    ("train_adapter", ["task=null"], "task=null: a config group takes one of its options, not null: argument boolq cb cosmosqa csqa hellaswag imdb mnli mrpc qqp rte scitail sick siqa sst2 winogrande; or leave task= out"),
+    ("train_adapter", ["-m", "task=rte,null"], "task=rte,null: a config group takes one of its options, not null: argument boolq cb cosmosqa csqa hellaswag imdb mnli mrpc qqp rte scitail sick siqa sst2 winogrande; or leave task= out"),
+    ("status", ["experiment=null"], "experiment=null: a config group takes one of its options, not null: cpu_minilm cpu_minilm_full cpu_small gpu_check paper_table1 paper_table3 paper_table4; or leave experiment= out"),
     ("prepare_data", ["task=cb", "experiment=cpu_small", "trainer.batch_size=4"], "trainer.batch_size=4: afuse prepare-data reads no trainer settings (experiment=cpu_small has them for the runs it trains), so it would be ignored; leave it out"),
 ]  # fmt: skip
 ACCEPTED = [
