@@ -468,7 +468,9 @@ def check_key(cfg: DictConfig, key: str) -> None:
             return
     except Exception:  # a `???` value to be given (target), or a key under an interpolation
         return  # (task: ${task_spec:...}) that cannot be looked up here: Hydra checks those itself
-    hint = difflib.get_close_matches(key, _dotted_keys(cfg), n=1, cutoff=0.6)
+    # not the mapping the key was meant to go in (data.foo: "did you mean data?")
+    candidates = [k for k in _dotted_keys(cfg) if not key.startswith(f"{k}.")]
+    hint = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
     raise ConfigError(
         f"unknown key {key} (no config defines it, so it would be ignored)"
         + (f"; did you mean {hint[0]}?" if hint else "; `--cfg job` prints every key")

@@ -23,6 +23,9 @@ REFUSED = [
     # a deleted setting: OmegaConf's traceback once the command read it
     ("train_adapter", ["task=cb", "~trainer.lr"], "~trainer.lr: afuse reads every setting it has (its default is in conf/), so without it the command would stop; set it instead (trainer.lr=<value>)"),
     ("evaluate", ["run=x", "~batch_size"], "~batch_size: afuse reads every setting it has (its default is in conf/), so without it the command would stop; set it instead (batch_size=<value>)"),
+    # a key of one's own under a config's mapping: the hint named that mapping ("did you mean data?")
+    ("train_adapter", ["task=cb", "+data.foo=1"], "unknown key data.foo (no config defines it, so it would be ignored); did you mean data.source?"),
+    ("train_adapter", ["task=cb", "+trainer.max_epoch=3"], "unknown key trainer.max_epoch (no config defines it, so it would be ignored); did you mean trainer.max_epochs?"),
     # a group set to null: Hydra's ValueError traceback ("Config group override must be a string")
     ("train_adapter", ["task=null"], "task=null: a config group takes one of its options, not null: argument boolq cb cosmosqa csqa hellaswag imdb mnli mrpc qqp rte scitail sick siqa sst2 winogrande; or leave task= out"),
     ("train_adapter", ["-m", "task=rte,null"], "task=rte,null: a config group takes one of its options, not null: argument boolq cb cosmosqa csqa hellaswag imdb mnli mrpc qqp rte scitail sick siqa sst2 winogrande; or leave task= out"),
