@@ -29,6 +29,7 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     overrides = parse_overrides(argv)
     hydra_overrides = [o for o in overrides if o.key_or_group.startswith("hydra")]
     _check_launcher_values(hydra_overrides)
+    _check_launcher_keys(config_name, hydra_overrides)
     _check_working_dir(hydra_overrides)
     others = [o for o in overrides if not o.key_or_group.startswith("hydra") and not o.is_delete()]
     _check_deletions([o for o in overrides if not o.key_or_group.startswith("hydra") and o.is_delete()])
@@ -306,6 +307,44 @@ def _check_working_dir(hydra_overrides) -> None:
                 "you run it in), so running in Hydra's log folder would put runs/ and data/ there, where "
                 "no later command looks; leave it out (hydra.run.dir or paths.logs say where the logs go)"
             )
+
+
+def _check_launcher_keys(config_name: str, hydra_overrides) -> None:
+    """`-m hydra.launcher.n_jobs=2` without hydra/launcher=local_parallel: Hydra's "Key 'n_jobs'
+    is not in struct", exit 1 and a HYDRA_FULL_ERROR hint. Name the launchers that have the key."""
+    keys = [o for o in hydra_overrides if o.key_or_group.startswith("hydra.launcher.")]
+    if not keys:
+        return
+    chosen = [o for o in hydra_overrides if o.key_or_group == "hydra/launcher"]
+    launcher = _first_choice(chosen[-1]).partition("=")[2] if chosen else None
+    settings = _launcher_settings(config_name, launcher)
+    for override in keys:
+        key = override.key_or_group.removeprefix("hydra.launcher.").split(".")[0]
+        if settings is None or key in settings:
+            continue  # settings None: an unknown launcher, which the composition names
+        options = group_options("hydra/launcher")
+        having = [f"hydra/launcher={o}" for o in options if key in (_launcher_settings(config_name, o) or ())]
+        close = difflib.get_close_matches(key, settings, n=1)
+        hint = (
+            f"did you mean hydra.launcher.{close[0]}?" if close
+            else f"{' or '.join(having)} has it" if having
+            else f"its settings: {' '.join(sorted(settings))}"
+        )  # fmt: skip
+        name = f"{launcher} launcher" if launcher else "local launcher (the default)"
+        raise ConfigError(f"{override.input_line}: the {name} has no {key} setting; {hint}")
+
+
+def _launcher_settings(config_name: str, launcher: str | None) -> set[str] | None:
+    """The keys of hydra.launcher with that launcher (None: the default), or None if it is unknown."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+
+    overrides = [] if launcher is None else [f"hydra/launcher={launcher}"]
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            return set(compose(config_name, overrides=overrides, return_hydra_config=True).hydra.launcher)
+    except HydraException:
+        return None
 
 
 def _check_launcher_values(hydra_overrides) -> None:
