@@ -61,11 +61,11 @@ INFO_FLAGS = ("-i", "--info")
 INFO_TOPICS = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
 
 
-def flags_first(argv: list[str]) -> list[str]:
-    """Hydra's flags, each with its value, ahead of the overrides, wherever they were typed:
-    Hydra's argparse takes the overrides as one run, so a flag after the first one ended them
-    ("unrecognized arguments: model=tiny"). `--info` without a topic gets its default, `all`, so
-    that the override after it is not read as its topic."""
+def split_flags(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Hydra's flags, each with its value, and the other words, wherever they were typed: Hydra's
+    argparse takes the overrides as one run, so a flag after the first one ended them
+    ("unrecognized arguments: model=tiny"); the flags go first. `--info` without a topic gets its
+    default, `all`, so that the override after it is not read as its topic."""
     flags, overrides, rest = [], [], list(argv)
     while rest:
         word = rest.pop(0)
@@ -78,7 +78,7 @@ def flags_first(argv: list[str]) -> list[str]:
             flags += [word, rest.pop(0) if topic_given else "all"]
         else:
             flags.append(word)
-    return flags + overrides
+    return flags, overrides
 
 
 def check_bare_words(config_name: str, argv: list[str]) -> None:

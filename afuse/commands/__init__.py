@@ -6,7 +6,7 @@ conf/<command with '_' for '-'>.yaml.
 
 from dataclasses import dataclass
 
-from afuse.overrides import OPEN_MAPPINGS, flags_first
+from afuse.overrides import OPEN_MAPPINGS, split_flags
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,12 @@ class Command:
         return self.name.replace("-", "_")
 
     def hydra_args(self, argv: list[str]) -> list[str]:
-        """The command line as Hydra overrides (see `positional` and `path_keys`)."""
-        args = list(argv)
-        if self.positional and args and "=" not in args[0] and not args[0].startswith("-"):
-            args[0] = f"{self.positional}={args[0]}"
-        return flags_first([_open_mapping(_path_key(arg, self.path_keys)) for arg in args])
+        """The command line as Hydra overrides (see `positional` and `path_keys`), Hydra's flags
+        first (afuse.overrides.split_flags)."""
+        flags, words = split_flags(argv)
+        if self.positional and words and "=" not in words[0]:
+            words[0] = f"{self.positional}={words[0]}"
+        return flags + [_open_mapping(_path_key(word, self.path_keys)) for word in words]
 
 
 def _open_mapping(arg: str) -> str:

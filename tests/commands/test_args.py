@@ -13,6 +13,7 @@ def test_a_bare_first_word_sets_the_positional_key():
     assert COMMANDS["list"].hydra_args(["runs", "paths.runs=x"]) == ["what=runs", "paths.runs=x"]
     assert COMMANDS["list"].hydra_args(["what=tasks"]) == ["what=tasks"]
     assert COMMANDS["list"].hydra_args(["--help"]) == ["--help"]
+    assert COMMANDS["list"].hydra_args(["--cfg", "job", "runs"]) == ["--cfg", "job", "what=runs"]
 
 
 def test_a_path_key_takes_its_value_as_path_beside_its_other_settings():
