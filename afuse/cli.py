@@ -17,6 +17,7 @@ from omegaconf.errors import MissingMandatoryValue
 from afuse import __version__, sweep_worker
 from afuse.atomic import NO_SPACE, NOT_WRITABLE, write_error
 from afuse.commands import COMMANDS, Command
+from afuse.completion import SHELL_COMPLETION_FLAGS, command_to_complete
 from afuse.config import register_resolvers, task_names
 from afuse.errors import AfuseError, ConfigError
 from afuse.hydra_flags import check_flags
@@ -154,16 +155,19 @@ def run_command(command: Command, argv: list[str]) -> None:
         _task_function(command)
     )
     args = command.hydra_args(argv)
+    completing = any(arg in SHELL_COMPLETION_FLAGS for arg in args)
     try:
         check_flags(command, args)
-        check_bare_words(command.config_name, args)
-        check_overrides(command.config_name, args)
-        check_sweep_values(command.name, args, command.no_sweep)
-        args = expand_own_globs(args)
+        if not completing:  # install=bash, query=bash: the completion's words, not settings
+            check_bare_words(command.config_name, args)
+            check_overrides(command.config_name, args)
+            check_sweep_values(command.name, args, command.no_sweep)
+            args = expand_own_globs(args)
     except ConfigError as error:
         print(f"afuse {command.name}: error: {error}", file=sys.stderr)
         sys.exit(error.exit_code)
-    sys.argv = [f"afuse {command.name}", *args]
+    # Hydra's completion script is for the program argv[0] names: afuse, not "afuse <command>"
+    sys.argv = ["afuse" if completing else f"afuse {command.name}", *args]
     signals.clear_stop()
     app()
 
@@ -191,6 +195,11 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help", "-V", "--version"):
         print_without_command(argv)
+        return
+    if argv[0] in SHELL_COMPLETION_FLAGS:  # <Tab>: Hydra's completion script asks `afuse -sc query=bash`
+        command = command_to_complete(argv)
+        if command is not None:
+            run_command(command, argv)
         return
     name, rest = argv[0], argv[1:]
     command = COMMANDS.get(name)

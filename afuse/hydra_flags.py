@@ -35,11 +35,6 @@ def check_flags(command, args: list[str]) -> None:
 
 
 def _unsupported(command, args, flags) -> None:
-    if flags & {"-sc", "--shell-completion"}:
-        raise ConfigError(
-            "-sc/--shell-completion: Hydra's completion script completes one program, not afuse's "
-            f"commands (afuse <command> ...); `afuse {command.name} --help` lists the groups and keys"
-        )
     if "--experimental-rerun" in flags:
         raise ConfigError(
             "--experimental-rerun reads a pickled config, and afuse never unpickles a file; a run's own "

@@ -93,12 +93,6 @@ REFUSED = [
         "-cn names a config in --config-dir <dir>, e.g. a run's record: --config-dir <run dir> "
         "--config-name config",
     ),
-    # `install=bash` was refused as an unknown key; the script Hydra writes completes one program
-    (
-        ["-sc", "install=bash"],
-        "-sc/--shell-completion: Hydra's completion script completes one program, not afuse's "
-        "commands (afuse <command> ...); `afuse train-adapter --help` lists the groups and keys",
-    ),
     (
         ["--info", "bogus"],
         "--info bogus: not one of its topics (all config defaults defaults-tree plugins searchpath); "
