@@ -119,7 +119,7 @@ def _sweep_dir(experiment: Experiment, group: str, base: str | None = None) -> s
     """Each preset and group logs its sweeps apart (concurrent sweeps must not share a folder),
     under the command line's hydra.sweep.dir when it gives one."""
     base = base or f"${{paths.logs}}/multirun/{experiment.name}"
-    return f"hydra.sweep.dir={base}/{group}/${{now:%Y-%m-%d_%H-%M-%S}}"
+    return f"hydra.sweep.dir={base}/{group}/${{now:%Y-%m-%d_%H-%M-%S-%f}}"  # %f: see conf/hydra/default.yaml
 
 
 def prepare_sweep(experiment: Experiment, settings: Settings) -> Sweep:
