@@ -16,9 +16,11 @@ from omegaconf.errors import MissingMandatoryValue
 
 from afuse import __version__, sweep_worker
 from afuse.atomic import NO_SPACE, NOT_WRITABLE, write_error
-from afuse.commands import COMMANDS, SWEEP_FLAGS, Command
+from afuse.commands import COMMANDS, Command
+from afuse.completion import SHELL_COMPLETION_FLAGS, command_to_complete
 from afuse.config import register_resolvers, task_names
 from afuse.errors import AfuseError, ConfigError
+from afuse.hydra_flags import check_flags
 from afuse.job_logs import job_label, label_console
 from afuse.overrides import check_bare_words, check_overrides, check_sweep_values, expand_own_globs
 from afuse.paths import conf_dir
@@ -119,7 +121,7 @@ def _task_function(command: Command):
             error = user_error(exc)
             if error is None:
                 raise
-            logging.getLogger("afuse").error("afuse %s: error: %s", command.name, error)
+            show_error(f"afuse {command.name}: error: {error}")
             if _in_multirun():
                 # Hydra marks this job failed; the other jobs of the sweep go on.
                 from afuse.job_failed import JobFailed
@@ -130,6 +132,16 @@ def _task_function(command: Command):
     task.__module__ = command.module  # Hydra derives the job name and calling file from this
     task.__name__ = command.config_name
     return task
+
+
+def show_error(line: str) -> None:
+    """The error line on the console (and in the log file), also when the console is off:
+    with hydra/job_logging=disabled the afuse logger is disabled, and the job exited without it."""
+    log = logging.getLogger("afuse")
+    if log.disabled or not log.isEnabledFor(logging.ERROR) or not log.hasHandlers():
+        print(line, file=sys.stderr, flush=True)
+    else:
+        log.error("%s", line)
 
 
 def run_command(command: Command, argv: list[str]) -> None:
@@ -143,16 +155,19 @@ def run_command(command: Command, argv: list[str]) -> None:
         _task_function(command)
     )
     args = command.hydra_args(argv)
+    completing = any(arg in SHELL_COMPLETION_FLAGS for arg in args)
     try:
         check_flags(command, args)
-        check_bare_words(command.config_name, args)
-        check_overrides(command.config_name, args)
-        check_sweep_values(command.name, args)
-        args = expand_own_globs(args)
+        if not completing:  # install=bash, query=bash: the completion's words, not settings
+            check_bare_words(command.config_name, args)
+            check_overrides(command.config_name, args)
+            check_sweep_values(command.name, args, command.no_sweep)
+            args = expand_own_globs(args)
     except ConfigError as error:
         print(f"afuse {command.name}: error: {error}", file=sys.stderr)
         sys.exit(error.exit_code)
-    sys.argv = [f"afuse {command.name}", *args]
+    # Hydra's completion script is for the program argv[0] names: afuse, not "afuse <command>"
+    sys.argv = ["afuse" if completing else f"afuse {command.name}", *args]
     signals.clear_stop()
     app()
 
@@ -163,21 +178,6 @@ def reader_gone() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit would raise once more
     sys.exit(128 + signal.SIGPIPE)
-
-
-PRINT_FLAGS = ("-c", "--cfg", "-i", "--info")
-
-
-def check_flags(command: Command, args: list[str]) -> None:
-    """Hydra answers `-m ... --cfg job` with a ValueError traceback; `afuse export -m` exported
-    the first run= and refused the others (or exported one run into several folders)."""
-    if command.no_sweep and any(a in SWEEP_FLAGS for a in args):
-        raise ConfigError(f"-m (a sweep) does not apply to afuse {command.name}: {command.no_sweep}; drop -m")
-    if any(a in SWEEP_FLAGS for a in args) and any(a in PRINT_FLAGS for a in args):
-        raise ConfigError(
-            "-m (a sweep) and --cfg / --info (print one config) do not go together: drop -m and "
-            "give one value per key to see a job's config"
-        )
 
 
 def print_without_command(argv: list[str]) -> None:
@@ -195,6 +195,11 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help", "-V", "--version"):
         print_without_command(argv)
+        return
+    if argv[0] in SHELL_COMPLETION_FLAGS:  # <Tab>: Hydra's completion script asks `afuse -sc query=bash`
+        command = command_to_complete(argv)
+        if command is not None:
+            run_command(command, argv)
         return
     name, rest = argv[0], argv[1:]
     command = COMMANDS.get(name)

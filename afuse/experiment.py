@@ -541,9 +541,12 @@ def launch_lines(
     ]
 
 
-# Hydra settings a preset's jobs need as well: the launcher and its settings, and where the
-# preset's configs are found.
-FORWARDED_HYDRA = ("hydra/launcher", "hydra.launcher.", "hydra.searchpath")
+# Hydra settings a preset's jobs need as well: the launcher and its settings, where the preset's
+# configs are found, the jobs' environment, and how they log (the logging ones were the driver's
+# alone). hydra.sweep.dir is afuse run's to place (afuse/commands/run.py).
+FORWARDED_HYDRA = ("hydra/launcher", "hydra.launcher.", "hydra.searchpath", "hydra.verbose")
+FORWARDED_HYDRA += ("hydra.output_subdir", "hydra/job_logging", "hydra.job_logging")
+FORWARDED_HYDRA += ("hydra/hydra_logging", "hydra.hydra_logging", "hydra.sweep.subdir", "hydra.job.env_set")
 
 
 def passed_on_overrides(own_keys: tuple[str, ...]) -> tuple[str, ...]:
@@ -558,7 +561,7 @@ def passed_on_overrides(own_keys: tuple[str, ...]) -> tuple[str, ...]:
         return any(key == k or (k.endswith(".") and key.startswith(k)) for k in own_keys)
 
     task = [o for o in overrides.task if not own(o)]
-    return (*task, *(o for o in overrides.hydra if o.startswith(FORWARDED_HYDRA)))
+    return (*task, *(o for o in overrides.hydra if o.lstrip("+~").startswith(FORWARDED_HYDRA)))
 
 
 def shell_command(command: str, overrides: list[str], multirun: bool = True) -> str:

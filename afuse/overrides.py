@@ -29,9 +29,12 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     overrides = parse_overrides(argv)
     hydra_overrides = [o for o in overrides if o.key_or_group.startswith("hydra")]
     _check_launcher_values(hydra_overrides)
+    _check_launcher_keys(config_name, hydra_overrides)
+    _check_working_dir(hydra_overrides)
     others = [o for o in overrides if not o.key_or_group.startswith("hydra") and not o.is_delete()]
     _check_deletions([o for o in overrides if not o.key_or_group.startswith("hydra") and o.is_delete()])
     groups = _group_names()
+    _check_no_null_choice([o for o in others if o.key_or_group in groups], searchpath_dirs(hydra_overrides))
     _check_groups_are_read(config_name, [o for o in others if o.key_or_group in groups])
     preset = _preset_given(others)
     _check_settings_are_read(config_name, others, preset)
@@ -54,7 +57,28 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
 # Hydra's flags that take the next word as their value (--info takes one of its topics, or none).
 VALUE_FLAGS = ("-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name")
 VALUE_FLAGS += ("-cd", "--config-dir", "--experimental-rerun")
+INFO_FLAGS = ("-i", "--info")
 INFO_TOPICS = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
+
+
+def split_flags(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Hydra's flags, each with its value, and the other words, wherever they were typed: Hydra's
+    argparse takes the overrides as one run, so a flag after the first one ended them
+    ("unrecognized arguments: model=tiny"); the flags go first. `--info` without a topic gets its
+    default, `all`, so that the override after it is not read as its topic."""
+    flags, overrides, rest = [], [], list(argv)
+    while rest:
+        word = rest.pop(0)
+        if not word.startswith("-"):  # an override (or `~key`); `--cfg=job` is a flag
+            overrides.append(word)
+        elif word in VALUE_FLAGS and rest:
+            flags += [word, rest.pop(0)]
+        elif word in INFO_FLAGS:
+            topic_given = rest and "=" not in rest[0] and not rest[0].startswith("-")
+            flags += [word, rest.pop(0) if topic_given else "all"]
+        else:
+            flags.append(word)
+    return flags, overrides
 
 
 def check_bare_words(config_name: str, argv: list[str]) -> None:
@@ -62,7 +86,11 @@ def check_bare_words(config_name: str, argv: list[str]) -> None:
     a word that is neither a flag, its value, nor key=value names the setting it may be."""
     previous = None
     for arg in argv:
-        flag_value = previous in VALUE_FLAGS or (previous in ("-i", "--info") and arg in INFO_TOPICS)
+        if previous in INFO_FLAGS and arg not in INFO_TOPICS and "=" not in arg and not arg.startswith("-"):
+            raise ConfigError(
+                f"--info {arg}: not one of its topics ({' '.join(INFO_TOPICS)}); e.g. --info defaults"
+            )
+        flag_value = previous in VALUE_FLAGS or (previous in INFO_FLAGS and arg in INFO_TOPICS)
         previous = arg
         if not (flag_value or arg.startswith(("-", "~")) or "=" in arg):
             raise ConfigError(f"{arg!r} is not a setting (key=value){_meant(config_name, arg)}")
@@ -104,7 +132,7 @@ def _parse_problem(error) -> str:
     return f"{reason}; quote a value that holds , [ ] ( ) = or quotes (key='a,b'); grammar: {GRAMMAR}"
 
 
-def check_sweep_values(command: str, argv: list[str]) -> None:
+def check_sweep_values(command: str, argv: list[str], no_sweep: str | None = None) -> None:
     """`afuse train-adapter task=rte,cb` without -m: Hydra's answer is "Ambiguous value for
     argument", exit 1 and a HYDRA_FULL_ERROR hint; say how to run the sweep instead. An interval
     (which only a sampling sweeper runs) ended in a traceback with -m: say what to give."""
@@ -122,6 +150,11 @@ def check_sweep_values(command: str, argv: list[str]) -> None:
         return
     for override in overrides:
         if override.is_sweep_override() and not override.key_or_group.startswith("hydra"):
+            if no_sweep:  # a command that does one thing once (its -m is refused): no -m to suggest
+                raise ConfigError(
+                    f"{override.input_line} gives {_value_count(override, own)}, but afuse {command} "
+                    f"does one thing once: {no_sweep}; give one value"
+                )
             sweep = f"afuse {command} -m {shlex.join(argv)}"
             raise ConfigError(
                 f"{override.input_line} gives {_value_count(override, own)}, one job each, which only a sweep "
@@ -187,6 +220,22 @@ def _check_deletions(deletions) -> None:
         )
 
 
+def _check_no_null_choice(choices, own_dirs: list[Path]) -> None:
+    """`task=null`: Hydra's "Config group override must be a string or a list. Got NoneType",
+    with a traceback."""
+    from hydra.core.override_parser.types import ChoiceSweep
+
+    for override in choices:
+        value = override.value()
+        values = value.list if isinstance(value, ChoiceSweep) else [value]  # a glob holds no null
+        if None in values:
+            group = override.key_or_group
+            raise ConfigError(
+                f"{_shown(override)}: a config group takes one of its options, not null: "
+                f"{' '.join(group_options(group, own_dirs))}; or leave {group}= out"
+            )
+
+
 def _preset_given(overrides) -> str | None:
     for override in overrides:
         if override.key_or_group == "experiment" and override.value() not in (None, "null"):
@@ -246,6 +295,56 @@ def _check_preset_keys_are_read(config_name: str, cfg: DictConfig, keys, preset:
                 f"{_shown(override)}: afuse {command} reads no {top} settings (experiment={preset} has them "
                 "for the runs it trains), so it would be ignored; leave it out"
             )
+
+
+def _check_working_dir(hydra_overrides) -> None:
+    """hydra.job.chdir=true ran the job in its log folder: relative paths.* (runs/, data/) were
+    written there, one folder per command, where stage 2, status and report never look."""
+    for override in hydra_overrides:
+        if override.key_or_group == "hydra.job.chdir" and override.value() not in (False, "false", None):
+            raise ConfigError(
+                f"{override.input_line}: afuse writes where paths.* say (relative paths from the folder "
+                "you run it in), so running in Hydra's log folder would put runs/ and data/ there, where "
+                "no later command looks; leave it out (hydra.run.dir or paths.logs say where the logs go)"
+            )
+
+
+def _check_launcher_keys(config_name: str, hydra_overrides) -> None:
+    """`-m hydra.launcher.n_jobs=2` without hydra/launcher=local_parallel: Hydra's "Key 'n_jobs'
+    is not in struct", exit 1 and a HYDRA_FULL_ERROR hint. Name the launchers that have the key."""
+    keys = [o for o in hydra_overrides if o.key_or_group.startswith("hydra.launcher.")]
+    if not keys:
+        return
+    chosen = [o for o in hydra_overrides if o.key_or_group == "hydra/launcher"]
+    launcher = _first_choice(chosen[-1]).partition("=")[2] if chosen else None
+    settings = _launcher_settings(config_name, launcher)
+    for override in keys:
+        key = override.key_or_group.removeprefix("hydra.launcher.").split(".")[0]
+        if settings is None or key in settings:
+            continue  # settings None: an unknown launcher, which the composition names
+        options = group_options("hydra/launcher")
+        having = [f"hydra/launcher={o}" for o in options if key in (_launcher_settings(config_name, o) or ())]
+        close = difflib.get_close_matches(key, settings, n=1)
+        hint = (
+            f"did you mean hydra.launcher.{close[0]}?" if close
+            else f"{' or '.join(having)} has it" if having
+            else f"its settings: {' '.join(sorted(settings))}"
+        )  # fmt: skip
+        name = f"{launcher} launcher" if launcher else "local launcher (the default)"
+        raise ConfigError(f"{override.input_line}: the {name} has no {key} setting; {hint}")
+
+
+def _launcher_settings(config_name: str, launcher: str | None) -> set[str] | None:
+    """The keys of hydra.launcher with that launcher (None: the default), or None if it is unknown."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+
+    overrides = [] if launcher is None else [f"hydra/launcher={launcher}"]
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            return set(compose(config_name, overrides=overrides, return_hydra_config=True).hydra.launcher)
+    except HydraException:
+        return None
 
 
 def _check_launcher_values(hydra_overrides) -> None:
@@ -408,7 +507,9 @@ def check_key(cfg: DictConfig, key: str) -> None:
             return
     except Exception:  # a `???` value to be given (target), or a key under an interpolation
         return  # (task: ${task_spec:...}) that cannot be looked up here: Hydra checks those itself
-    hint = difflib.get_close_matches(key, _dotted_keys(cfg), n=1, cutoff=0.6)
+    # not the mapping the key was meant to go in (data.foo: "did you mean data?")
+    candidates = [k for k in _dotted_keys(cfg) if not key.startswith(f"{k}.")]
+    hint = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
     raise ConfigError(
         f"unknown key {key} (no config defines it, so it would be ignored)"
         + (f"; did you mean {hint[0]}?" if hint else "; `--cfg job` prints every key")

@@ -23,6 +23,17 @@ REFUSED = [
     # a deleted setting: OmegaConf's traceback once the command read it
     ("train_adapter", ["task=cb", "~trainer.lr"], "~trainer.lr: afuse reads every setting it has (its default is in conf/), so without it the command would stop; set it instead (trainer.lr=<value>)"),
     ("evaluate", ["run=x", "~batch_size"], "~batch_size: afuse reads every setting it has (its default is in conf/), so without it the command would stop; set it instead (batch_size=<value>)"),
+    # a key of one's own under a config's mapping: the hint named that mapping ("did you mean data?")
+    ("train_adapter", ["task=cb", "+data.foo=1"], "unknown key data.foo (no config defines it, so it would be ignored); did you mean data.source?"),
+    ("train_adapter", ["task=cb", "+trainer.max_epoch=3"], "unknown key trainer.max_epoch (no config defines it, so it would be ignored); did you mean trainer.max_epochs?"),
+    # a launcher's setting without that launcher: Hydra's "Key 'n_jobs' is not in struct", exit 1
+    ("train_adapter", ["task=cb", "-m", "hydra.launcher.n_jobs=2"], "hydra.launcher.n_jobs=2: the local launcher (the default) has no n_jobs setting; hydra/launcher=local_parallel has it"),
+    ("run", ["experiment=cpu_small", "hydra.launcher.partition=gpu"], "hydra.launcher.partition=gpu: the local launcher (the default) has no partition setting; hydra/launcher=slurm_cpu or hydra/launcher=slurm_gpu has it"),
+    ("train_adapter", ["task=cb", "hydra/launcher=local_parallel", "hydra.launcher.n_job=2"], "hydra.launcher.n_job=2: the local_parallel launcher has no n_job setting; did you mean hydra.launcher.n_jobs?"),
+    # a group set to null: Hydra's ValueError traceback ("Config group override must be a string")
+    ("train_adapter", ["task=null"], "task=null: a config group takes one of its options, not null: argument boolq cb cosmosqa csqa hellaswag imdb mnli mrpc qqp rte scitail sick siqa sst2 winogrande; or leave task= out"),
+    ("train_adapter", ["-m", "task=rte,null"], "task=rte,null: a config group takes one of its options, not null: argument boolq cb cosmosqa csqa hellaswag imdb mnli mrpc qqp rte scitail sick siqa sst2 winogrande; or leave task= out"),
+    ("status", ["experiment=null"], "experiment=null: a config group takes one of its options, not null: cpu_minilm cpu_minilm_full cpu_small gpu_check paper_table1 paper_table3 paper_table4; or leave experiment= out"),
     ("prepare_data", ["task=cb", "experiment=cpu_small", "trainer.batch_size=4"], "trainer.batch_size=4: afuse prepare-data reads no trainer settings (experiment=cpu_small has them for the runs it trains), so it would be ignored; leave it out"),
 ]  # fmt: skip
 ACCEPTED = [
@@ -32,6 +43,8 @@ ACCEPTED = [
     ("prepare_data", ["task=cb", "experiment=cpu_small", "data.max_train_examples=10"]),  # the preset's data
     ("evaluate", ["run=x", "experiment=cpu_small", "data.max_test_examples=5", "batch_size=8"]),
     ("run", ["experiment=cpu_small", "trainer.max_epochs=1", "model=tiny"]),  # passed on to its jobs
+    ("run", ["experiment=cpu_small", "hydra/launcher=slurm_gpu", "hydra.launcher.partition=gpu", "hydra.launcher.setup=[a]"]),
+    ("train_adapter", ["task=cb", "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2"]),
     ("train_adapter", ["task=cb", "experiment=cpu_small", "~data.per_task.cb"]),  # a preset's entry goes
 ]  # fmt: skip
 

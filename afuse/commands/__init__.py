@@ -6,7 +6,7 @@ conf/<command with '_' for '-'>.yaml.
 
 from dataclasses import dataclass
 
-from afuse.overrides import OPEN_MAPPINGS, SWEEP_FLAGS
+from afuse.overrides import OPEN_MAPPINGS, split_flags
 
 
 @dataclass(frozen=True)
@@ -27,15 +27,12 @@ class Command:
         return self.name.replace("-", "_")
 
     def hydra_args(self, argv: list[str]) -> list[str]:
-        """The command line as Hydra overrides (see `positional` and `path_keys`)."""
-        args = list(argv)
-        if self.positional and args and "=" not in args[0] and not args[0].startswith("-"):
-            args[0] = f"{self.positional}={args[0]}"
-        # Hydra's argparse takes its overrides as one run: a flag after the first one ended them
-        # ("unrecognized arguments"). -m takes no value, so it can go first wherever it was typed.
-        sweep = [arg for arg in args if arg in SWEEP_FLAGS]
-        rest = [_open_mapping(_path_key(arg, self.path_keys)) for arg in args if arg not in SWEEP_FLAGS]
-        return sweep + rest
+        """The command line as Hydra overrides (see `positional` and `path_keys`), Hydra's flags
+        first (afuse.overrides.split_flags)."""
+        flags, words = split_flags(argv)
+        if self.positional and words and "=" not in words[0]:
+            words[0] = f"{self.positional}={words[0]}"
+        return flags + [_open_mapping(_path_key(word, self.path_keys)) for word in words]
 
 
 def _open_mapping(arg: str) -> str:
@@ -90,6 +87,9 @@ COMMANDS: dict[str, Command] = {
             "run",
             "afuse.commands.run",
             "run an experiment preset: stage-1 sweep, then stage-2 sweep, then the report",
+            # -m launched the driver itself as a job of the launcher meant for its jobs
+            no_sweep="it launches the preset's sweeps itself, with the launcher you give it "
+            "(hydra/launcher=...): one preset per afuse run",
         ),
         Command(
             "status",

@@ -90,6 +90,7 @@ class Settings:
     concurrent: bool = False  # start a stage's sweeps together (a SLURM launcher waits per sweep)
     prepare_data: bool = False
     report: bool = True
+    sweep_dir: str | None = None  # the command line's hydra.sweep.dir: each group's sweeps go under it
 
 
 # --- planning ----------------------------------------------------------------------------------
@@ -105,7 +106,7 @@ def stage_sweeps(experiment: Experiment, stage: int, states, settings: Settings,
         Sweep(
             group.name,
             group.command,
-            (*line.overrides, *settings.forwarded, _sweep_dir(experiment, group.name)),
+            (*line.overrides, *settings.forwarded, _sweep_dir(experiment, group.name, settings.sweep_dir)),
             line.jobs,
         )
         for group in experiment.groups.values()
@@ -114,9 +115,11 @@ def stage_sweeps(experiment: Experiment, stage: int, states, settings: Settings,
     return sweeps, waiting
 
 
-def _sweep_dir(experiment: Experiment, group: str) -> str:
-    """Each preset and group logs its sweeps apart (concurrent sweeps must not share a folder)."""
-    return f"hydra.sweep.dir=${{paths.logs}}/multirun/{experiment.name}/{group}/${{now:%Y-%m-%d_%H-%M-%S}}"
+def _sweep_dir(experiment: Experiment, group: str, base: str | None = None) -> str:
+    """Each preset and group logs its sweeps apart (concurrent sweeps must not share a folder),
+    under the command line's hydra.sweep.dir when it gives one."""
+    base = base or f"${{paths.logs}}/multirun/{experiment.name}"
+    return f"hydra.sweep.dir={base}/{group}/${{now:%Y-%m-%d_%H-%M-%S-%f}}"  # %f: see conf/hydra/default.yaml
 
 
 def prepare_sweep(experiment: Experiment, settings: Settings) -> Sweep:
@@ -126,6 +129,8 @@ def prepare_sweep(experiment: Experiment, settings: Settings) -> Sweep:
         o for o in settings.forwarded if o.startswith(("data.", "paths.", *FORWARDED_HYDRA))
     )
     overrides = (f"experiment={experiment.name}", f"task={','.join(tasks)}", *data_overrides)
+    if settings.sweep_dir:  # with the groups' sweeps (else under logs/multirun/prepare_data/)
+        overrides += (_sweep_dir(experiment, "prepare-data", settings.sweep_dir),)
     return Sweep("prepare-data", "prepare-data", overrides)
 
 
@@ -262,7 +267,15 @@ def settings_from(cfg: DictConfig) -> Settings:
         concurrent=bool(concurrent),
         prepare_data=bool(cfg.run.prepare_data),
         report=bool(cfg.run.report),
+        sweep_dir=_given_sweep_dir(hydra_cfg.overrides.hydra),
     )
+
+
+def _given_sweep_dir(hydra_overrides) -> str | None:
+    """hydra.sweep.dir=<dir> as typed (its ${...} resolved in each sweep); without -m Hydra itself
+    would not read it."""
+    given = [o.partition("=")[2] for o in hydra_overrides if o.partition("=")[0] == "hydra.sweep.dir"]
+    return given[-1].rstrip("/") if given else None
 
 
 def main(cfg: DictConfig) -> None:

@@ -13,6 +13,7 @@ def test_a_bare_first_word_sets_the_positional_key():
     assert COMMANDS["list"].hydra_args(["runs", "paths.runs=x"]) == ["what=runs", "paths.runs=x"]
     assert COMMANDS["list"].hydra_args(["what=tasks"]) == ["what=tasks"]
     assert COMMANDS["list"].hydra_args(["--help"]) == ["--help"]
+    assert COMMANDS["list"].hydra_args(["--cfg", "job", "runs"]) == ["--cfg", "job", "what=runs"]
 
 
 def test_a_path_key_takes_its_value_as_path_beside_its_other_settings():
@@ -118,21 +119,30 @@ def test_an_override_hydra_cannot_parse_is_one_line_naming_it(override, capsys):
     assert "override_grammar" in err
 
 
+M_REFUSED = "-m (a sweep) does not apply to afuse"
+ONCE = "does one thing once:"
+
+
 @pytest.mark.parametrize(
-    ("argv", "why"),
+    ("argv", "start", "end"),
     [
-        (["export", "-m", "run=a,b", "out=x"], "it writes one run to one new folder"),
-        (["list", "--multirun", "what=runs"], "it prints what there is, once"),
+        (["export", "-m", "run=a,b", "out=x"], f"{M_REFUSED} export: it writes one run to one new folder", "; drop -m"),
+        (["list", "--multirun", "what=runs"], f"{M_REFUSED} list: it prints what there is, once", "; drop -m"),
+        # the driver itself launched as a job of the launcher meant for its jobs (SLURM: on a node)
+        (["run", "-m", "experiment=cpu_small"], f"{M_REFUSED} run: it launches the preset's sweeps itself", "; drop -m"),
+        # a sweep value said "add -m (afuse export -m run=a,b ...)", which the lines above refuse
+        (["export", "run=a,b", "out=x"], f"run=a,b gives 2 values, but afuse export {ONCE} it writes one run", "; give one value"),
+        (["run", "experiment=cpu_small,cpu_minilm"], f"experiment=cpu_small,cpu_minilm gives 2 values, but afuse run {ONCE}", "; give one value"),
     ],
-)
-def test_a_sweep_of_a_command_that_runs_once_is_one_line(argv, why, capsys):
+)  # fmt: skip
+def test_a_sweep_of_a_command_that_runs_once_is_one_line(argv, start, end, capsys):
     """`afuse export -m run=a,b out=x` exported a into x, then failed on b: x was not empty."""
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"afuse {argv[0]}: error: -m (a sweep) does not apply to afuse {argv[0]}: {why}")
-    assert err.rstrip().endswith("; drop -m")
+    assert err.startswith(f"afuse {argv[0]}: error: {start}")
+    assert err.rstrip().endswith(end) and len(err.splitlines()) == 1
 
 
 def test_the_sweep_flag_goes_anywhere_on_the_line():

@@ -219,3 +219,16 @@ def test_a_users_own_presets_are_listed_and_named(tmp_path):
     assert re.search(r"^mine +tiny +2 +2 +4 ", listed.stdout, re.MULTILINE), listed.stdout
     typo = afuse("status", "experiment=mien", searchpath, tmp_path=tmp_path)
     assert typo.returncode == 2 and "did you mean experiment=mine?" in typo.stderr, typo.stderr
+
+
+@pytest.mark.parametrize("sweep", [[], ["-m", "seed=1,2"]])
+def test_an_error_line_shows_with_hydras_logging_disabled(tmp_path, sweep):
+    """hydra/job_logging=disabled silences afuse's console; a job refused on bad input then exited
+    2 without a word (its one line went to the disabled logger)."""
+    result = afuse(
+        "train-adapter", *sweep, "task=cb", "model=tiny", "trainer.lr=-1", "hydra/job_logging=disabled",
+        tmp_path=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == (1 if sweep else 2)
+    errors = [line for line in result.stderr.splitlines() if "error: trainer.lr must be" in line]
+    assert len(errors) == (2 if sweep else 1) and "Traceback" not in result.stderr

@@ -104,7 +104,9 @@ def test_forwarded_overrides_reach_jobs_and_report(compose_preset):
     sweeps, _ = stage_sweeps(experiment, 1, job_states(experiment), settings)
     overrides = sweeps[0].overrides
     assert overrides[-6:-1] == settings.forwarded
-    assert overrides[-1] == "hydra.sweep.dir=${paths.logs}/multirun/cpu_small/st_a/${now:%Y-%m-%d_%H-%M-%S}"
+    assert (
+        overrides[-1] == "hydra.sweep.dir=${paths.logs}/multirun/cpu_small/st_a/${now:%Y-%m-%d_%H-%M-%S-%f}"
+    )
     assert sweeps[0].argv()[1:5] == ["-m", "afuse.cli", "train-adapter", "-m"]
     report = report_step(experiment, settings)
     assert report.overrides == (
@@ -128,3 +130,46 @@ def test_concurrent_sweeps_are_passed_to_the_launcher(compose_preset):
     launcher = FakeLauncher()
     drive(cpu_small(compose_preset), Settings(concurrent=True, report=False), run=launcher)
     assert launcher.calls == [(["st_a", "head"], True), (["fusion_st_a"], True)]
+
+
+def test_a_sweep_dir_given_to_run_holds_every_groups_sweeps(compose_preset):
+    """`afuse run ... hydra.sweep.dir=/x/sw` was dropped without a word: each sweep logged to
+    logs/multirun/<preset>/<group>/ all the same. The groups' sweeps go in their own folders under
+    it (concurrent sweeps must not share one)."""
+    experiment = cpu_small(compose_preset)
+    settings = Settings(sweep_dir="/x/sw")
+    sweeps, _ = stage_sweeps(experiment, 1, job_states(experiment), settings)
+    assert [s.overrides[-1] for s in sweeps] == [
+        "hydra.sweep.dir=/x/sw/st_a/${now:%Y-%m-%d_%H-%M-%S-%f}",
+        "hydra.sweep.dir=/x/sw/head/${now:%Y-%m-%d_%H-%M-%S-%f}",
+    ]
+    assert all(o.count("hydra.sweep.dir=") == 1 for s in sweeps for o in [" ".join(s.overrides)])
+
+
+def test_hydras_logging_settings_reach_the_jobs():
+    """hydra.verbose=true or hydra/job_logging=disabled on `afuse run` changed the driver's own
+    logging only; the jobs, whose logs they are meant for, never saw them (nor their sweeps'
+    hydra.sweep.subdir, nor the environment hydra.job.env_set gives them)."""
+    from afuse.experiment import FORWARDED_HYDRA
+
+    forwarded = ("hydra.verbose=true", "hydra/job_logging=disabled", "hydra.output_subdir=null")
+    for override in (*forwarded, "hydra.sweep.subdir=${task.name}", "hydra.job.env_set.X=1"):
+        assert override.startswith(FORWARDED_HYDRA)
+    assert not "hydra.run.dir=x".startswith(FORWARDED_HYDRA)
+    assert not "hydra.sweep.dir=x".startswith(FORWARDED_HYDRA)
+
+
+def test_sweeps_of_one_group_started_together_get_their_own_folders(compose_preset):
+    """A group whose tasks lack different seeds is launched as several sweeps, started together
+    with a SLURM launcher: named to the second, they shared one folder (job folders 0, 1, ...
+    of both in one place). conf/hydra/default.yaml's sweep folders are named to the microsecond."""
+    from omegaconf import OmegaConf
+
+    from tests.from_conf import conf_file
+
+    experiment = cpu_small(compose_preset)
+    default_suffix = OmegaConf.to_container(conf_file("hydra", "default"))["sweep"]["dir"].rpartition("/")[2]
+    sweeps, _ = stage_sweeps(experiment, 1, job_states(experiment), Settings())
+    assert default_suffix.endswith("-%f}") and all(
+        s.overrides[-1].endswith(f"/{default_suffix}") for s in sweeps
+    )
