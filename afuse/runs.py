@@ -96,8 +96,23 @@ def shared_differences(old: Any, new: Any, prefix: str = "") -> list[str]:
     return config_differences(old, new, prefix)
 
 
+def same_setting(key: str, value, other) -> bool:
+    """Whether two values of one setting are the same; `raw_dir` (data.raw_dir) is one folder
+    however it is written (relative, with ~, or absolute as config.yaml records it)."""
+    if key.rsplit(".", 1)[-1] == "raw_dir" and value is not None and other is not None:
+        return Path(str(value)).expanduser().resolve() == Path(str(other)).expanduser().resolve()
+    return value == other
+
+
 def write_config(run_dir: str | Path, cfg: DictConfig) -> None:
-    atomic_write_text(Path(run_dir) / CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
+    """config.yaml: the settings resolved, data.raw_dir as an absolute folder. A relative one is
+    read from the directory the run was started in, which a later command run from elsewhere
+    (evaluate or predict re-preparing its data, a retrain line) would not know."""
+    record = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    raw_dir = OmegaConf.select(record, "data.raw_dir")
+    if raw_dir is not None:
+        record.data.raw_dir = os.path.abspath(os.path.expanduser(str(raw_dir)))
+    atomic_write_text(Path(run_dir) / CONFIG, OmegaConf.to_yaml(record))
 
 
 def write_metrics(run_dir: str | Path, metrics: dict) -> None:

@@ -63,9 +63,10 @@ def write_adapter(run_dir, value: float) -> str:
 def finished_fusion(experiment, tmp_path, target="cb", record_digests=True):
     """cpu_small's Fusion job for `target`, finished over freshly written stage-1 adapters, with
     the config.yaml `afuse fuse` writes for it."""
-    from omegaconf import OmegaConf, open_dict
+    from omegaconf import open_dict
 
     from afuse.config import specialise_data
+    from afuse.runs import write_config
     from tests.from_conf import compose_config
 
     group = experiment.groups["fusion_st_a"]
@@ -83,7 +84,7 @@ def finished_fusion(experiment, tmp_path, target="cb", record_digests=True):
     with open_dict(cfg):
         cfg.pop("hydra", None)
     specialise_data(cfg, target)
-    (job.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    write_config(job.run_dir, cfg)
     return job
 
 
@@ -99,9 +100,10 @@ def fail(run_dir, error="RuntimeError: CUDA out of memory\nTraceback (most recen
 
 def saved_config(run_dir, tmp_path, *overrides):
     """config.yaml as `afuse train-adapter experiment=cpu_small ... task=rte` writes it."""
-    from omegaconf import OmegaConf, open_dict
+    from omegaconf import open_dict
 
     from afuse.config import specialise_data
+    from afuse.runs import write_config
     from tests.from_conf import compose_config
 
     cfg = compose_config(
@@ -112,4 +114,4 @@ def saved_config(run_dir, tmp_path, *overrides):
     with open_dict(cfg):
         cfg.pop("hydra", None)
     specialise_data(cfg, "rte")
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    write_config(run_dir, cfg)

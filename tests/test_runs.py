@@ -5,7 +5,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from afuse.errors import AfuseError
-from afuse.runs import check_same_config
+from afuse.runs import check_same_config, write_config
 
 
 @pytest.mark.parametrize("text", ["seed: 1\ntask: [cb", "- seed\n- 1\n", b"seed: \xff\n"])
@@ -21,3 +21,19 @@ def test_a_config_yaml_that_does_not_read_refuses_the_resume(text, tmp_path):
 def test_the_same_settings_resume(tmp_path):
     (tmp_path / "config.yaml").write_text("seed: 1\nforce: true\n")
     check_same_config(tmp_path, OmegaConf.create({"seed": 1, "force": False}))
+
+
+def test_config_yaml_records_a_relative_raw_dir_as_the_folder_it_named(tmp_path, monkeypatch):
+    # Read from the directory the run started in; evaluate or predict re-preparing the run's
+    # data from another directory would look somewhere else (and find nothing).
+    started_in = tmp_path / "clone"
+    started_in.mkdir()
+    monkeypatch.chdir(started_in)
+    cfg = OmegaConf.create({"seed": 1, "data": {"source": "local", "raw_dir": "../shared/data"}})
+    write_config(tmp_path, cfg)
+    record = OmegaConf.load(tmp_path / "config.yaml")
+    assert record.data.raw_dir == str(tmp_path / "shared" / "data")
+    assert record.seed == 1 and record.data.source == "local"
+    cfg.data.raw_dir = None  # data.source=hub runs, and absolute folders of a task of one's own
+    write_config(tmp_path, cfg)
+    assert OmegaConf.load(tmp_path / "config.yaml").data.raw_dir is None

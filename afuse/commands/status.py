@@ -44,7 +44,16 @@ from afuse.experiment import (
 )
 from afuse.result_check import DAMAGED, read_run_config, result_damage
 from afuse.run_identity import FUSE
-from afuse.runs import CONFIG, FAILED, LOCK, is_complete, read_metrics, result_config, shared_differences
+from afuse.runs import (
+    CONFIG,
+    FAILED,
+    LOCK,
+    is_complete,
+    read_metrics,
+    result_config,
+    same_setting,
+    shared_differences,
+)
 from afuse.source_digests import SourceDigests, retrained_sources, stale_sources_note
 
 log = logging.getLogger("afuse")
@@ -130,7 +139,7 @@ def _own_origin(job: Job, passed_on: tuple[str, ...], origin: dict) -> list[str]
     return [
         f"{key}={value}"
         for key, value in own.items()
-        if key not in given and value is not None and value != origin.get(key)
+        if key not in given and value is not None and not same_setting(key, value, origin.get(key))
     ]
 
 

@@ -17,14 +17,13 @@ With adapterhub=<dir>, model= is the base model, except for an adapter `afuse ex
 base export.json records (its encoder/ for MT-A) is used, and another model setting refused.
 """
 
-from pathlib import Path
-
 from omegaconf import DictConfig, OmegaConf
 
 from afuse.config import specialise_data
 from afuse.errors import ConfigError
 from afuse.export_manifest import exported_base
 from afuse.run_model import read_run
+from afuse.runs import same_setting
 
 _FOR_ADAPTERHUB = "(they are for adapterhub=<dir>)"
 
@@ -158,13 +157,11 @@ def _shared_items(ours: DictConfig, theirs: DictConfig) -> list[tuple[str, objec
     """(key, our value) of the keys both configs have, where the values differ."""
     mine = OmegaConf.to_container(ours, resolve=True)
     other = OmegaConf.to_container(theirs, resolve=True)
-    return [(key, value) for key, value in mine.items() if key in other and not _same(key, value, other[key])]
-
-
-def _same(key: str, value, other) -> bool:
-    if key == "raw_dir" and value is not None and other is not None:  # one folder, however written
-        return Path(str(value)).expanduser().resolve() == Path(str(other)).expanduser().resolve()
-    return value == other
+    return [
+        (key, value)
+        for key, value in mine.items()
+        if key in other and not same_setting(key, value, other[key])
+    ]
 
 
 def _preset_name() -> str | None:
