@@ -80,8 +80,11 @@ def load_tokenized(
     return TokenizedSplits(splits, prepared_record(manifest))
 
 
-def subsample(rows: datasets.Dataset, data_cfg: DictConfig, task: str, split: str = "train") -> datasets.Dataset:
-    """data.max_<split>_examples rows, drawn with data.split_seed: the same for every run seed.
+def subsample(
+    rows: datasets.Dataset, data_cfg: DictConfig, task: str, split: str = "train", announce: bool = True
+) -> datasets.Dataset:
+    """data.max_<split>_examples rows, drawn with data.split_seed: the same for every run seed
+    (`announce`: log the cut; off where the same cut of the same split was logged already).
 
     Test subsampling exists for CPU-scale runs over large dev sets (IMDB's is 25,000 reviews);
     the run's metrics record the test size, and the report says when a test set was cut."""
@@ -90,8 +93,9 @@ def subsample(rows: datasets.Dataset, data_cfg: DictConfig, task: str, split: st
         return rows
     rng = np.random.default_rng(int(data_cfg.split_seed))
     keep = np.sort(rng.choice(len(rows), size=limit, replace=False))
-    log.info("%s: using %d of %d %s rows (data.max_%s_examples, seed %d)", task, len(keep), len(rows), split,
-             split, int(data_cfg.split_seed))
+    if announce:
+        log.info("%s: using %d of %d %s rows (data.max_%s_examples, seed %d)", task, len(keep), len(rows), split,
+                 split, int(data_cfg.split_seed))
     return rows.select(keep)
 
 

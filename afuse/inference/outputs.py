@@ -128,7 +128,7 @@ def split_rows(cfg: DictConfig, trained: TrainedModel, split: str) -> Rows:
         {"id": pq.read_table(prepared / f"{split}.parquet").column("id").to_pylist()}
     )
     if split in ("train", "test"):
-        ids = subsample(ids, data_cfg, task.name, split)
+        ids = subsample(ids, data_cfg, task.name, split, announce=False)  # the ids of the rows cut above
     source = {
         "split": split,
         "prepared": str(prepared / f"{split}.parquet"),

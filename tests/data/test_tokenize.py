@@ -176,3 +176,19 @@ def test_a_preparation_with_other_split_settings_in_between_is_not_tokenised(
     monkeypatch.setattr(tokenize, "prepare_task", then_theirs)
     got = load_tokenized(task_cfg("rte"), ours, paths, minilm_tokenizer, TOKENIZER_ID)
     assert interleaved and {split: len(rows) for split, rows in got.items()} == expected
+
+
+def test_evaluating_a_cut_split_says_so_once(task_cfg, data_cfg, paths, minilm_tokenizer, caplog):
+    # afuse evaluate reads the split's ids to match the tokenised rows: the same cut, logged once.
+    from types import SimpleNamespace
+
+    from afuse.inference.outputs import split_rows
+
+    data = data_cfg(max_test_examples=2)
+    trained = SimpleNamespace(
+        task=task_cfg("rte"), cfg=SimpleNamespace(data=data), tokenizer=minilm_tokenizer, tokenizer_id=TOKENIZER_ID
+    )
+    with caplog.at_level(logging.INFO):
+        rows = split_rows(SimpleNamespace(paths=paths), trained, "test")
+    assert len(rows.ids) == len(rows.dataset) == 2
+    assert caplog.text.count("using 2 of 3 test rows") == 1
