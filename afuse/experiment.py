@@ -44,7 +44,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from afuse.compose_cache import ComposeCache
 from afuse.config import PAPER_TASKS, example_limit, paper_order, register_resolvers, task_config, task_names
 from afuse.errors import ConfigError
-from afuse.overrides import check_key
+from afuse.overrides import check_key, group_options, option_file
 from afuse.paths import conf_dir
 from afuse.run_identity import (
     FUSE,
@@ -225,8 +225,7 @@ def hydra_overrides(cfg: DictConfig) -> list[str]:
 def preset_names(searched: list[str] | tuple[str, ...] = ()) -> list[str]:
     """The presets in conf/experiment/ and in the experiment/ folder of each directory of the
     `hydra.searchpath=[...]` overrides in `searched` (a user's own presets)."""
-    folders = [conf_dir(), *search_dirs(list(searched))]
-    return sorted({p.stem for folder in folders for p in (folder / "experiment").glob("*.yaml")})
+    return group_options("experiment", search_dirs(list(searched)))
 
 
 def search_dirs(hydra_overrides: list[str]) -> list[Path]:
@@ -236,8 +235,7 @@ def search_dirs(hydra_overrides: list[str]) -> list[Path]:
 
 def preset_file(name: str, hydra_overrides: list[str]) -> Path | None:
     """The file `experiment=<name>` reads: in conf/experiment/ or a searched folder's experiment/."""
-    folders = (conf_dir(), *search_dirs(hydra_overrides))
-    return next((p for f in folders if (p := f / "experiment" / f"{name}.yaml").is_file()), None)
+    return option_file("experiment", name, search_dirs(hydra_overrides))
 
 
 def preset_error(source: Path | None, error: ConfigError) -> ConfigError:

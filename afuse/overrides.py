@@ -34,12 +34,12 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     others = [o for o in overrides if not o.key_or_group.startswith("hydra") and not o.is_delete()]
     _check_deletions([o for o in overrides if not o.key_or_group.startswith("hydra") and o.is_delete()])
     groups = _group_names()
-    _check_no_null_choice([o for o in others if o.key_or_group in groups], searchpath_dirs(hydra_overrides))
+    own = searchpath_dirs(hydra_overrides)
+    _check_no_null_choice([o for o in others if o.key_or_group in groups], own)
     _check_groups_are_read(config_name, [o for o in others if o.key_or_group in groups])
     preset = _preset_given(others)
     _check_settings_are_read(config_name, others, preset)
     keys = [o for o in others if o.key_or_group not in groups]
-    own = searchpath_dirs(hydra_overrides)
     if preset:
         _check_preset_file(preset, own)
     choices = [_first_choice(o, own) for o in others if o.key_or_group in groups]
@@ -248,11 +248,9 @@ def _check_preset_file(preset: str, own_dirs: list[Path]) -> None:
     the composition below, which lists the valid ones."""
     from afuse.preset_check import check_preset_file
 
-    for folder in (conf_dir(), *own_dirs):
-        path = folder / "experiment" / f"{preset}.yaml"
-        if path.is_file():
-            check_preset_file(path)
-            return
+    path = option_file("experiment", preset, own_dirs)
+    if path is not None:
+        check_preset_file(path)
 
 
 def _shown(override) -> str:
@@ -406,6 +404,13 @@ def group_options(group: str, own_dirs: list[Path] = ()) -> list[str]:
     the folders a command line adds (a researcher's own tasks and presets), by name."""
     folders = [conf_dir(), *own_dirs]
     return sorted({path.stem for folder in folders for path in (folder / group).glob("*.yaml")})
+
+
+def option_file(group: str, option: str, own_dirs: list[Path] = ()) -> Path | None:
+    """The file `<group>=<option>` reads: conf/<group>/<option>.yaml, else the first of the
+    command line's own folders that has it (Hydra reads afuse's conf/ first)."""
+    folders = (conf_dir(), *own_dirs)
+    return next((p for f in folders if (p := f / group / f"{option}.yaml").is_file()), None)
 
 
 def searchpath_dirs(overrides) -> list[Path]:
