@@ -13,10 +13,11 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from afuse.run_identity import parse_run_dir, source_run_dir, source_seed
+from afuse.runs import CONFIG
 
 log = logging.getLogger("afuse")
 
-RECORD_NAME = "config"  # config.yaml in a run directory; the commands' own configs have other names
+RECORD_NAME = Path(CONFIG).stem  # --config-name of a run's config.yaml; the commands' own have other names
 
 
 def record_dir() -> Path | None:
@@ -26,7 +27,7 @@ def record_dir() -> Path | None:
     if not HydraConfig.initialized() or HydraConfig.get().job.config_name != RECORD_NAME:
         return None
     for source in HydraConfig.get().runtime.config_sources:
-        if source.schema == "file" and (Path(source.path) / f"{RECORD_NAME}.yaml").is_file():
+        if source.schema == "file" and (Path(source.path) / CONFIG).is_file():
             return Path(source.path)
     return None
 
@@ -49,7 +50,7 @@ def runs_where_the_record_is(cfg: DictConfig) -> None:
     log.info(
         "composed from the record %s: working in the runs tree it is in, %s (its paths.runs=%s is where "
         "it was made; give paths.runs= for another tree)",
-        record / f"{RECORD_NAME}.yaml",
+        record / CONFIG,
         tree,
         cfg.paths.runs,
     )
@@ -67,7 +68,7 @@ def source_lines_from_record(cfg: DictConfig, tasks: list[str], record: Path) ->
     each from its own record in the tree the Fusion's record names, or, where that tree lacks it,
     a train-adapter line with the record's model and adapter (what the source folders are named by)."""
     tree = record_tree(record)
-    recorded_runs = str(tree or OmegaConf.load(record / f"{RECORD_NAME}.yaml").paths.runs)
+    recorded_runs = str(tree or OmegaConf.load(record / CONFIG).paths.runs)
     there = cfg.copy()
     with open_dict(there):
         there.paths.runs = recorded_runs
@@ -80,7 +81,7 @@ def source_lines_from_record(cfg: DictConfig, tasks: list[str], record: Path) ->
 
 
 def _line(cfg: DictConfig, task: str, recorded_source: Path) -> str:
-    if (recorded_source / f"{RECORD_NAME}.yaml").is_file():
+    if (recorded_source / CONFIG).is_file():
         return (
             f"afuse train-adapter --config-dir {recorded_source} --config-name {RECORD_NAME} +hydra=default "
             f"paths.runs={cfg.paths.runs}"
