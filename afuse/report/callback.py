@@ -1,9 +1,11 @@
-"""Write the report when a multirun of a preset ends (`afuse <command> -m experiment=<preset> ...`).
+"""Write the report when a training multirun of a preset ends (`afuse train-adapter -m
+experiment=<preset> ...`, and likewise fuse, finetune and train-multitask).
 
 conf/hydra/default.yaml registers this callback under `hydra.callbacks.afuse_report` for every
-command. It does nothing for
-runs without a preset, when AFUSE_AUTO_REPORT=0 (`afuse run` sets it for its sweeps and writes
-the report once, at the end), or with `hydra.callbacks.afuse_report.enabled=false`.
+command. It does nothing for the commands that train nothing (a `status -m` or `report -m` sweep
+must not write a report, or write it twice), for runs without a preset, when AFUSE_AUTO_REPORT=0
+(`afuse run` sets it for its sweeps and writes the report once, at the end), or with
+`hydra.callbacks.afuse_report.enabled=false`.
 
 Hydra calls on_multirun_end only when every job of the sweep succeeded; after a failed job,
 run `afuse report experiment=<preset>` yourself.
@@ -29,6 +31,8 @@ class ReportCallback(Callback):
         experiment = OmegaConf.select(config, "experiment.name")
         if not self.enabled or experiment is None or os.environ.get(ENV_SWITCH) == "0":
             return
+        if not _trains(str(config.hydra.job.name)):
+            return
         try:
             written = write_report_like(config)
         except Exception as exc:  # the sweep itself succeeded: a report problem must not fail it
@@ -42,6 +46,13 @@ class ReportCallback(Callback):
             return
         if written is not None:
             log.info("afuse: report for %s written to %s", experiment, written)
+
+
+def _trains(job_name: str) -> bool:
+    """Whether the sweep's command trains runs of a preset (job names are config names: train_adapter)."""
+    from afuse.experiment import FUSE, STAGE1_COMMANDS
+
+    return job_name in {command.replace("-", "_") for command in (*STAGE1_COMMANDS, FUSE)}
 
 
 def write_report_like(sweep_config: DictConfig):

@@ -87,11 +87,28 @@ def test_run_dry_run_passes_launcher_and_overrides_on(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+# A training sweep whose one job is already finished: it skips the job before torch is imported,
+# so it is a cheap sweep that ends as a real training sweep does.
+SKIPPED_SWEEP = ("train-adapter", "-m", "task=rte", "seed=1", "trainer.lr=1e-3")
+
+
+@pytest.mark.parametrize("command", ["status", "report"])
+def test_a_sweep_of_a_command_that_trains_nothing_writes_no_report_of_its_own(tmp_path, command):
+    """`afuse status -m experiment=X` wrote X's report (status only reads), and `afuse report -m
+    experiment=X` wrote it twice: the end-of-sweep report fired after every command's sweep."""
+    write_run(tmp_path / "runs/stage1/minilm/pfeiffer_rf16/rte/seed1", 0.6)
+    result = afuse(command, "-m", "experiment=cpu_small", tmp_path=tmp_path, env={"AFUSE_AUTO_REPORT": "1"})
+    assert result.returncode == 0, result.stderr
+    written = (result.stdout + result.stderr).count("files in ")
+    assert written == (1 if command == "report" else 0), result.stderr
+    assert (tmp_path / "results/cpu_small").exists() is (command == "report")
+
+
 def test_every_presets_multirun_ends_with_the_report(tmp_path):
     """gpu_check had no report callback (each preset had to register its own): its sweeps ended
     without the report the README promises for every preset's multirun."""
     write_run(tmp_path / "runs/stage1/tiny/pfeiffer_rf16/rte/seed1", 0.6)
-    result = afuse("status", "-m", "experiment=gpu_check", tmp_path=tmp_path, env={"AFUSE_AUTO_REPORT": "1"})
+    result = afuse(*SKIPPED_SWEEP, "experiment=gpu_check", tmp_path=tmp_path, env={"AFUSE_AUTO_REPORT": "1"})
     assert result.returncode == 0, result.stderr
     assert "| RTE | 60.00 (1) | – |" in (tmp_path / "results/gpu_check/accuracy.md").read_text()
 
@@ -106,9 +123,8 @@ def test_status_command(tmp_path):
 @pytest.mark.parametrize("auto_report", ["1", "0"])
 def test_a_presets_multirun_ends_with_the_report(tmp_path, auto_report):
     write_run(tmp_path / "runs/stage1/minilm/pfeiffer_rf16/rte/seed1", 0.6)
-    # status is a cheap command to sweep; any `afuse <command> -m experiment=...` calls the callback
     result = afuse(
-        "status", "-m", "experiment=cpu_small", tmp_path=tmp_path, env={"AFUSE_AUTO_REPORT": auto_report}
+        *SKIPPED_SWEEP, "experiment=cpu_small", tmp_path=tmp_path, env={"AFUSE_AUTO_REPORT": auto_report}
     )
     assert result.returncode == 0, result.stderr
     report = tmp_path / "results/cpu_small/accuracy.md"
@@ -123,8 +139,7 @@ def test_the_end_of_sweep_report_of_a_preset_run_on_another_model(tmp_path):
     preset's (MiniLM) instead of replacing it."""
     write_run(tmp_path / "runs/stage1/tiny/pfeiffer_rf16/rte/seed1", 0.6)
     result = afuse(
-        "status",
-        "-m",
+        *SKIPPED_SWEEP,
         "experiment=cpu_small",
         "model=tiny",
         tmp_path=tmp_path,
