@@ -61,21 +61,30 @@ def _layout(experiment: Experiment) -> Layout:
         raise ConfigError(
             f"{where}.paper_table: {paper_table!r} is not one of: {' '.join(PAPER_TABLES)} (or null)"
         )
-    labels = [c.label for c in columns]
-    comparisons = []
-    pairs = spec.get("comparisons") or []
+    comparisons = _comparisons(spec.get("comparisons") or [], columns, f"{where}.comparisons")
+    return Layout(tuple(columns), paper_table, comparisons)
+
+
+def _comparisons(pairs, columns: list[Column], where: str) -> tuple[tuple[str, str], ...]:
+    """Table 2's [fusion column, baseline column] pairs. A stage-1 column first was accepted and
+    drawn under "Fusion compared to its baselines" with its arrows read as the Fusion's."""
     if not isinstance(pairs, list):
         raise ConfigError(
-            f"{where}.comparisons: expected a list of [fusion column, baseline column] pairs, got {pairs!r}"
+            f"{where}: expected a list of [fusion column, baseline column] pairs, got {pairs!r}"
         )
+    labels = [c.label for c in columns]
+    fusion_labels = [c.label for c in columns if c.is_fusion]
     for pair in pairs:
         if not (isinstance(pair, list) and len(pair) == 2 and all(label in labels for label in pair)):
             raise ConfigError(
-                f"{where}.comparisons: {pair!r} must be [fusion column, baseline column], "
-                f"both among the columns: {labels}"
+                f"{where}: {pair!r} must be [fusion column, baseline column], both among the columns: {labels}"
             )
-        comparisons.append((pair[0], pair[1]))
-    return Layout(tuple(columns), paper_table, tuple(comparisons))
+        if pair[0] not in fusion_labels or pair[0] == pair[1]:
+            raise ConfigError(
+                f"{where}: {pair!r} must start with a Fusion column compared to another column; "
+                f"Fusion columns: {fusion_labels or 'none (no stage-2 group)'}"
+            )
+    return tuple((pair[0], pair[1]) for pair in pairs)
 
 
 def _columns(spec, experiment: Experiment, where: str) -> list[Column]:

@@ -81,6 +81,12 @@ BAD = {
         _set("report.comparisons", [["Fusion", "STA"]]),
         "experiment.report.comparisons: ['Fusion', 'STA'] must be [fusion column, baseline column]",
     ),
+    # a stage-1 column first was drawn as "Fusion compared to its baselines"
+    "comparison_order": (
+        _set("report.comparisons", [["ST-A", "Fusion"]]),
+        "experiment.report.comparisons: ['ST-A', 'Fusion'] must start with a Fusion column compared to "
+        "another column; Fusion columns: ['Fusion']",
+    ),
     "paper_table": (
         _set("report.paper_table", "table9"),
         "experiment.report.paper_table: 'table9' is not one of",
