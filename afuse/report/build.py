@@ -189,8 +189,9 @@ def _folder_name(column: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", column).strip("_")
 
 
-# What a report's numbers depend on besides the runs: the preset's jobs and settings as given.
-SELECTING = ("model", "data.", "trainer.", "paths.runs", "experiment.", "hydra.searchpath")
+# What a report's numbers depend on besides the runs (the preset's jobs and settings as given),
+# and where it was written (a rerun without paths.results would write a second copy elsewhere).
+SELECTING = ("model", "data.", "trainer.", "paths.runs", "paths.results", "experiment.", "hydra.searchpath")
 
 
 def _selector(cfg: DictConfig, experiment: Experiment, preset: bool) -> str:

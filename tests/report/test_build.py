@@ -314,7 +314,10 @@ def test_the_report_takes_the_settings_the_runs_were_made_with(tmp_path):
     main([*report, "data.max_test_examples=100"])
     table = (tmp_path / "results" / "cpu_small" / "accuracy.md").read_text()
     page = (tmp_path / "results" / "cpu_small" / "report.md").read_text()  # the settings it compared with
-    selector = f"experiment=cpu_small paths.runs={tmp_path}/runs data.max_test_examples=100"
+    selector = (
+        f"experiment=cpu_small paths.runs={tmp_path}/runs paths.results={tmp_path}/results "
+        "data.max_test_examples=100"
+    )  # paths.results too: the same command line writes the report where this one is
     assert f"Written by `afuse report {selector}`" in page and f"`afuse status {selector}` lists" in page
     assert "| RTE | – | 60.00 (1)⁎ | – |" in table and "§" not in table  # its 100 of RTE's dev set
     main(report)  # the preset's own settings: that run is not the preset's result
