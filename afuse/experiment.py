@@ -44,6 +44,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from afuse.compose_cache import ComposeCache
 from afuse.config import PAPER_TASKS, example_limit, paper_order, register_resolvers, task_config, task_names
 from afuse.errors import ConfigError
+from afuse.given_overrides import hydra_overrides as hydra_overrides_given
+from afuse.given_overrides import key as given_key
+from afuse.given_overrides import searchpath as given_searchpath
+from afuse.given_overrides import starting_with, task_overrides
 from afuse.overrides import check_key, group_options, option_file
 from afuse.paths import conf_dir
 from afuse.run_identity import (
@@ -194,12 +198,7 @@ def _settings_overrides() -> list[str]:
     """This command line's data.* and trainer.* overrides: `afuse run` passes them on to every job
     (after the group's own), so a job's settings (job_settings) include them; run directories do
     not depend on them."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return []
-    task = HydraConfig.get().overrides.task
-    return [o for o in task if o.lstrip("+~").startswith(("data.", "trainer."))]
+    return starting_with(("data.", "trainer."))
 
 
 def _hydra_message(error: HydraException) -> str:
@@ -217,7 +216,7 @@ def hydra_overrides(cfg: DictConfig) -> list[str]:
     from hydra.core.hydra_config import HydraConfig
 
     if HydraConfig.initialized():
-        return [o for o in HydraConfig.get().overrides.hydra if o.startswith("hydra.searchpath")]
+        return given_searchpath()
     searchpath = OmegaConf.select(cfg, "hydra.searchpath")
     return [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
 
@@ -550,16 +549,13 @@ FORWARDED_HYDRA += ("hydra/hydra_logging", "hydra.hydra_logging", "hydra.sweep.s
 def passed_on_overrides(own_keys: tuple[str, ...]) -> tuple[str, ...]:
     """The overrides of this command line that the preset's jobs must get too (model=, data.*,
     paths.*, trainer.*, the launcher): all but the command's own (`own_keys`; "run." is a prefix)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    overrides = HydraConfig.get().overrides
 
     def own(override: str) -> bool:
-        key = override.split("=")[0].lstrip("+~")
-        return any(key == k or (k.endswith(".") and key.startswith(k)) for k in own_keys)
+        given = given_key(override)
+        return any(given == k or (k.endswith(".") and given.startswith(k)) for k in own_keys)
 
-    task = [o for o in overrides.task if not own(o)]
-    return (*task, *(o for o in overrides.hydra if o.lstrip("+~").startswith(FORWARDED_HYDRA)))
+    task = [o for o in task_overrides() if not own(o)]
+    return (*task, *(o for o in hydra_overrides_given() if o.lstrip("+~").startswith(FORWARDED_HYDRA)))
 
 
 def shell_command(command: str, overrides: list[str], multirun: bool = True) -> str:

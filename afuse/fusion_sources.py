@@ -8,6 +8,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from afuse.config import OWN_TASK_HINT, PAPER_TASKS, task_names
 from afuse.errors import ConfigError, MissingInputError
 from afuse.export_manifest import exported_base
+from afuse.given_overrides import searchpath, starting_with
 from afuse.hub_adapters import hub_adapter_dir, hub_name, is_hub_id
 from afuse.preset_advice import preset_advice
 from afuse.rerun_record import record_dir, source_lines_from_record
@@ -145,14 +146,8 @@ def source_by_path(path: Path) -> Source:
 
 def _passthrough_overrides() -> list[str]:
     """The settings a printed train-adapter line repeats: those naming the source runs, and the
-    search path that finds a researcher's own tasks (without it their names are unknown there)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return []
-    overrides = HydraConfig.get().overrides
-    searchpath = [o for o in overrides.hydra if o.startswith("hydra.searchpath")]
-    return searchpath + [o for o in overrides.task if o.startswith(STAGE1_OVERRIDE_PREFIXES)]
+    search path that finds a researcher's own tasks."""
+    return searchpath() + starting_with(STAGE1_OVERRIDE_PREFIXES)
 
 
 def _missing_message(cfg: DictConfig, tasks: list[str], dirs: list[Path]) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from afuse.errors import AfuseError
+from afuse.given_overrides import keys_given, searchpath, starting_with
 from afuse.run_identity import FUSE, run_dir
 from afuse.runs import is_complete
 
@@ -43,7 +44,7 @@ def preset_advice(cfg: DictConfig, missing: list[Path]) -> PresetAdvice | None:
         experiment = load_experiment(cfg)
     except AfuseError:
         return None
-    passed_on = _carried_overrides()
+    passed_on = (*starting_with(CARRIED_PREFIXES), *searchpath())
     parts = []
     fusion_job = _preset_fusion_job(experiment, cfg)
     if fusion_job is not None:
@@ -80,28 +81,16 @@ def _source_lines(experiment, missing: list[Path], passed_on) -> tuple[list[str]
 def _preset_fusion_job(experiment, cfg: DictConfig):
     """The preset's job for this target and seed when this run is not it (another folder: other
     sources, fusion or adapters); None when the run is the preset's job or the preset has none."""
-    if _chose_sources():  # a composition of the researcher's own: its sources are the ones to train
+    if keys_given() & {
+        "fusion.sources",
+        "adapters",
+    }:  # a composition of the researcher's own: its sources are the ones to train
         return None
     own = _same(run_dir(cfg, FUSE))
     jobs = [j for j in experiment.jobs(stage=2) if j.task == str(cfg.target) and j.seed == int(cfg.seed)]
     if not jobs or any(_same(j.run_dir) == own for j in jobs):
         return None
     return jobs[0]
-
-
-def _chose_sources() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-
-    keys = {o.lstrip("+~").split("=")[0] for o in HydraConfig.get().overrides.task}
-    return bool(keys & {"fusion.sources", "adapters"})
-
-
-def _carried_overrides() -> tuple[str, ...]:
-    from hydra.core.hydra_config import HydraConfig
-
-    overrides = HydraConfig.get().overrides
-    searchpath = [o for o in overrides.hydra if o.startswith("hydra.searchpath")]
-    return (*(o for o in overrides.task if o.lstrip("+~").startswith(CARRIED_PREFIXES)), *searchpath)
 
 
 def _same(path: Path) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from afuse.given_overrides import keys_given
 from afuse.run_identity import parse_run_dir, source_run_dir, source_seed
 from afuse.runs import CONFIG
 
@@ -44,7 +45,7 @@ def runs_where_the_record_is(cfg: DictConfig) -> None:
     relative to the directory it was made from or on another machine, so after the tree was copied
     or moved a redo "in place" went there (a Fusion looked for its sources there)."""
     record = record_dir()
-    tree = None if record is None or _runs_given() else record_tree(record)
+    tree = None if record is None or "paths.runs" in keys_given() else record_tree(record)
     if tree is None or Path(str(cfg.paths.runs)).resolve() == tree:
         return
     log.info(
@@ -55,12 +56,6 @@ def runs_where_the_record_is(cfg: DictConfig) -> None:
         cfg.paths.runs,
     )
     cfg.paths.runs = str(tree)
-
-
-def _runs_given() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-
-    return any(o.lstrip("+~").startswith("paths.runs=") for o in HydraConfig.get().overrides.task)
 
 
 def source_lines_from_record(cfg: DictConfig, tasks: list[str], record: Path) -> str:

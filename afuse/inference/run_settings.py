@@ -22,33 +22,24 @@ from omegaconf import DictConfig, OmegaConf
 from afuse.config import specialise_data
 from afuse.errors import ConfigError
 from afuse.export_manifest import exported_base
+from afuse.given_overrides import key as given_key
+from afuse.given_overrides import task_overrides
 from afuse.run_model import read_run
 from afuse.runs import same_setting
 
 _FOR_ADAPTERHUB = "(they are for adapterhub=<dir>)"
 
 
-def command_line_overrides() -> list[str]:
-    """The overrides given on this command line (none outside a Hydra app)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-
-
-def _key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
-
-
 def command_line_data(cfg: DictConfig) -> dict:
     """The data.* keys set on this command line: they override a run's own data settings."""
-    keys = [_key(o) for o in command_line_overrides()]
+    keys = [given_key(o) for o in task_overrides()]
     return {k.removeprefix("data."): OmegaConf.select(cfg, k) for k in keys if k.startswith("data.")}
 
 
 def check_settings(cfg: DictConfig) -> None:
     """Refuse what the command line or a preset sets that this command would not use."""
-    given = command_line_overrides()
-    data_settings = [o for o in given if _key(o).startswith("data.")]
+    given = task_overrides()
+    data_settings = [o for o in given if given_key(o).startswith("data.")]
     if cfg.file.path and data_settings:
         raise ConfigError(
             f"{data_settings[0]}: with file= the file's rows are scored as they are; data.* settings "
@@ -69,29 +60,25 @@ def adapterhub_model(cfg: DictConfig) -> DictConfig:
     on = f"adapterhub={cfg.adapterhub} was exported from a run on model {name} (its export.json)" + (
         ", and is scored on the encoder exported beside it" if exported.encoder else ""
     )
-    for override in command_line_overrides():
+    for override in task_overrides():
         key, _, value = override.lstrip("+~").partition("=")
         if key.split(".")[0] == "model" and (key != "model" or value != name):
             raise ConfigError(f"{override}: {on}, so model settings do not apply to it; leave it out")
     preset = _preset_name()
-    if (
-        preset
-        and str(cfg.model.name) != name
-        and not any(_key(o) == "model" for o in command_line_overrides())
-    ):
+    if preset and str(cfg.model.name) != name and not any(given_key(o) == "model" for o in task_overrides()):
         raise ConfigError(f"experiment={preset} sets model={cfg.model.name}: {on}; add model={name}")
     return OmegaConf.create(own)
 
 
 def _check_run_settings(cfg: DictConfig, given: list[str]) -> None:
     """Refuse what the command line or a preset sets that rebuilding `cfg.run` would not use."""
-    task_settings = [o for o in given if _key(o).startswith("task.")]
+    task_settings = [o for o in given if given_key(o).startswith("task.")]
     if task_settings:
         raise ConfigError(
             f"{task_settings[0]}: a run is scored with the task settings it was trained with (its "
             f"config.yaml), so task.* do not apply to run= {_FOR_ADAPTERHUB}; leave it out"
         )
-    model_settings = [o for o in given if _key(o).split(".")[0] == "model"]
+    model_settings = [o for o in given if given_key(o).split(".")[0] == "model"]
     preset = _preset_name()
     if not model_settings and not preset:
         return  # the common case: the run is read once, by load_run
@@ -104,7 +91,7 @@ def _check_run_settings(cfg: DictConfig, given: list[str]) -> None:
                 f"settings do not apply to run= {_FOR_ADAPTERHUB}; leave it out"
             )
     if preset:
-        _check_preset(cfg, own, preset, {_key(o) for o in given})
+        _check_preset(cfg, own, preset, {given_key(o) for o in given})
 
 
 def _check_preset(cfg: DictConfig, own: DictConfig, name: str, given: set[str]) -> None:
