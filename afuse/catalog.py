@@ -9,7 +9,8 @@ A run directory is <root>/stage{1,2}/<model>/<variant>/<task>/seed<k> (afuse/run
 is the one `afuse status` gives a preset's job (done, running, failed, incomplete), `damaged`
 when its result does not read (afuse.result_check: metrics.json, config.yaml, weights files), or
 `stale` for a Fusion run whose source adapters were retrained since (afuse.fusion_sources), or a
-run whose prepared data under paths.data were prepared again since (afuse.data_record).
+run whose prepared data under paths.data were prepared again since, or whose raw files changed
+since they were prepared (afuse.data_record).
 """
 
 import json
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from afuse.data_record import changed_data, changed_data_note
+from afuse.data_record import data_change_note
 from afuse.errors import ConfigError
 from afuse.paths import conf_dir
 from afuse.result_check import load_config_yaml, result_damage
@@ -90,9 +91,9 @@ def run_state(
         retrained = retrained_sources(run_dir, load_config_yaml(run_dir / CONFIG), digests or SourceDigests())
         if retrained:
             return STALE, f"{stale_sources_note(retrained)}; rerun with force=true", metrics
-        changed = changed_data(metrics, data_root) if data_root else []
-        if changed:
-            return STALE, f"{changed_data_note(changed, data_root)}; rerun with force=true", metrics
+        other_data = data_change_note(metrics, data_root) if data_root else None
+        if other_data:
+            return STALE, f"{other_data}; rerun with force=true", metrics
         return "done", "", metrics
     state, note = job_state(run_dir)
     return str(state), note, None

@@ -17,7 +17,8 @@ for local, joblib and SLURM runs, and stays fast for hundreds of runs):
               made with other overrides), or a Fusion run one of whose source adapters was
               retrained since (its weights file no longer has the sha256 the run's metrics.json
               recorded), or a run whose task's prepared copy under paths.data was made again
-              since from other raw files (afuse.data_record): not counted as done, not
+              since from other raw files, or whose raw files changed since that copy was made
+              (afuse.data_record): not counted as done, not
               launched (only force=true replaces it; the note gives the command and the
               differing keys, the retrained sources or the changed data)
 """
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from afuse.data_record import changed_data, changed_data_note
+from afuse.data_record import data_change_note
 from afuse.experiment import (
     Experiment,
     Job,
@@ -193,9 +194,11 @@ def _stale(experiment: Experiment, job: Job, digests: SourceDigests) -> tuple[St
     retrained = retrained_sources(job.run_dir, saved, digests) if group.command == FUSE else []
     if retrained:
         return State.STALE, stale_sources_note(retrained)
-    changed = changed_data(read_metrics(job.run_dir), experiment.data_root) if experiment.data_root else []
-    if changed:
-        return State.STALE, changed_data_note(changed, experiment.data_root)
+    other_data = (
+        data_change_note(read_metrics(job.run_dir), experiment.data_root) if experiment.data_root else None
+    )
+    if other_data:
+        return State.STALE, other_data
     return None
 
 

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from afuse import __version__
 from afuse.cpu_isa import pin_cpu_isa
-from afuse.data_record import PREPARED_DATA, changed_data, changed_data_note
+from afuse.data_record import PREPARED_DATA, data_change_note
 from afuse.environment import loaded_checkout, run_environment
 from afuse.errors import ConfigError
 from afuse.result_check import DamagedResultError, result_damage
@@ -112,13 +112,13 @@ def _skip(cfg: DictConfig, run_dir: Path, check_inputs: Callable[[], None] | Non
 
 
 def _check_same_data(cfg: DictConfig, run_dir: Path) -> None:
-    """A finished run whose task was prepared again since (changed raw files) is refused, as
+    """A finished run whose task was prepared again since, or whose raw files changed, is refused, as
     `afuse status` calls it stale: skipping it would pass its result off as one on today's data."""
     data_root = OmegaConf.select(cfg, "paths.data")
-    changed = changed_data(read_metrics(run_dir), data_root) if data_root else []
-    if changed:
+    other_data = data_change_note(read_metrics(run_dir), data_root) if data_root else None
+    if other_data:
         raise ConfigError(
-            f"{run_dir} is a finished run {changed_data_note(changed, data_root)}; "
+            f"{run_dir} is a finished run {other_data}; "
             "rerun this command with force=true to train it on the current data"
         )
 

@@ -9,6 +9,7 @@
 """
 
 import json
+import shutil
 import signal
 
 import pytest
@@ -222,3 +223,48 @@ def test_status_prints_a_long_error_in_full(work, afuse_inproc):
     assert status.code == 0, status.out
     assert status_note(status.out, run) == ("failed", error)
     assert max(len(line) for line in status.out.splitlines() if line.startswith("failed ")) < 200
+
+
+# -- raw files edited after a run finished, before anything prepared them again ----------------
+
+
+def listed(out: str, run) -> tuple[str, str]:
+    """(state, note) of `run` in `afuse list runs` output."""
+    row = next(line for line in out.splitlines() if f" {run} " in f"{line} ")
+    return row.split()[0], row.split(str(run), 1)[1].strip()
+
+
+def test_a_run_whose_raw_files_were_edited_since_is_stale_and_not_skipped(work, reference, afuse_inproc):
+    """A researcher fixes labels in a task's raw file: status still said done, the report kept the
+    run and its own command skipped it, until some other command happened to prepare the task
+    again. The raw files are compared with those its prepared copy was made from."""
+    raw = work / "raw"
+    shutil.copytree(reference.raw_dir / "CB", raw / "CB")
+    args = [
+        *(
+            a
+            for a in overrides(work, reference.raw_dir)
+            if not a.startswith(("data.raw_dir=", "paths.data="))
+        ),
+        f"data.raw_dir={raw}",
+        f"paths.data={work}/own_data",  # prepared from the copy in raw/, not the shared files
+        "trainer.max_epochs=1",
+    ]
+    run = run_dir(work)
+    assert afuse_inproc("train-adapter", *args).code == 0
+    runs = ["runs", f"paths.runs={work}/runs", f"paths.data={work}/own_data"]
+    assert listed(afuse_inproc("list", *runs).out, run)[0] == "done"
+
+    train = raw / "CB" / "train.jsonl"
+    train.chmod(0o644)
+    train.write_text(train.read_text().replace('"entailment"', '"neutral"', 3))
+    state, note = listed(afuse_inproc("list", *runs).out, run)
+    assert state == "stale" and "raw files changed since they were prepared: cb (CB/train.jsonl)" in note, (
+        note
+    )
+    refused = afuse_inproc("train-adapter", *args)
+    assert refused.code == 2 and "skipping" not in refused.out, refused.out
+    [line] = refused.error_lines()
+    assert str(run) in line and "CB/train.jsonl" in line and "force=true" in line
+    assert afuse_inproc("train-adapter", *args, "force=true").code == 0
+    assert listed(afuse_inproc("list", *runs).out, run)[0] == "done"
