@@ -125,16 +125,20 @@ def _differing_raw_files(raw: dict) -> list[str]:
         stat = path.stat()
         written_after = raw["prepared_at"] is None or stat.st_mtime >= raw["prepared_at"] - 1
         if stat.st_size != size or (
-            written_after and _sha256(str(path), stat.st_size, stat.st_mtime_ns) != sha256
+            written_after and _sha256(str(path), stat.st_size, stat.st_mtime_ns) not in (sha256, None)
         ):
             differing.append(name)
     return differing
 
 
 @functools.lru_cache(maxsize=256)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+def _sha256(path: str, size: int, mtime_ns: int) -> str | None:
+    """The file's sha256, or None when it cannot be read (status reads; preparing will say why)."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def _current(path: Path) -> dict | None:

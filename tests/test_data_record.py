@@ -141,3 +141,17 @@ def test_a_copy_prepared_again_is_not_reported_twice(tmp_path):
     manifest(tmp_path, "rte", train="d" * 64)  # what the run read is gone: changed_data's case
     assert edited_raw_files(metrics, tmp_path / "data") == []
     assert data_change_note(metrics, tmp_path / "data").endswith("from other raw files: rte (train)")
+
+
+def test_a_raw_file_status_cannot_read_is_left_to_the_next_preparation(tmp_path, monkeypatch):
+    """status only reads: an unreadable raw file (permissions) must not end it in a traceback."""
+    from afuse import data_record
+
+    metrics = raw_manifest(tmp_path, RAW)
+    (tmp_path / "raw" / "RTE" / "train.tsv").write_bytes(RAW["RTE/train.tsv"])  # written after: hashed
+
+    def unreadable(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(data_record, "open", unreadable, raising=False)  # as chmod 0 for a non-root user
+    assert edited_raw_files(metrics, tmp_path / "data") == []
