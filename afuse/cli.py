@@ -17,7 +17,7 @@ from omegaconf.errors import MissingMandatoryValue
 from afuse import __version__, sweep_worker
 from afuse.atomic import NO_SPACE, NOT_WRITABLE, write_error
 from afuse.commands import COMMANDS, Command
-from afuse.completion import SHELL_COMPLETION_FLAGS, command_to_complete
+from afuse.completion import SHELL_COMPLETION_FLAGS, command_to_complete, only_groups_read
 from afuse.config import register_resolvers, task_names
 from afuse.errors import AfuseError, ConfigError
 from afuse.hydra_flags import check_flags
@@ -199,7 +199,8 @@ def main(argv: list[str] | None = None) -> None:
     if argv[0] in SHELL_COMPLETION_FLAGS:  # <Tab>: Hydra's completion script asks `afuse -sc query=bash`
         command = command_to_complete(argv)
         if command is not None:
-            run_command(command, argv)
+            with only_groups_read(command, argv):
+                run_command(command, argv)
         return
     name, rest = argv[0], argv[1:]
     command = COMMANDS.get(name)

@@ -33,7 +33,7 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     _check_working_dir(hydra_overrides)
     others = [o for o in overrides if not o.key_or_group.startswith("hydra") and not o.is_delete()]
     _check_deletions([o for o in overrides if not o.key_or_group.startswith("hydra") and o.is_delete()])
-    groups = _group_names()
+    groups = group_names()
     own = searchpath_dirs(hydra_overrides)
     _check_no_null_choice([o for o in others if o.key_or_group in groups], own)
     _check_groups_are_read(config_name, [o for o in others if o.key_or_group in groups])
@@ -359,7 +359,7 @@ def _check_launcher_values(hydra_overrides) -> None:
             )
 
 
-def _group_names() -> set[str]:
+def group_names() -> set[str]:
     """Config groups (folders under conf/, also nested ones: hydra/launcher)."""
     root = conf_dir()
     return {str(path.relative_to(root)) for path in root.rglob("*") if path.is_dir()}

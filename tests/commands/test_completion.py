@@ -30,3 +30,27 @@ def test_tab_completes_commands_then_their_groups_and_keys(line, shell, expected
     monkeypatch.setenv("COMP_LINE", line)
     main(["-sc", f"query={shell}"])
     assert capsys.readouterr().out.startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("line", "shell", "left_out", "kept"),
+    [
+        (
+            "afuse status ",
+            "bash",
+            ["adapter=", "fusion=", "mode=", "task="],
+            ["experiment=", "trainer.", "model="],
+        ),
+        ("afuse fuse ", "bash", ["task=", "mode="], ["target=", "fusion=", "adapter=", "adapters="]),
+        ("afuse list ", "fish", ["model=", "task=", "experiment="], ["what=", "paths."]),
+        ("afuse status ad", "bash", ["adapter="], []),
+    ],
+)
+def test_tab_leaves_out_the_groups_a_command_does_not_read(line, shell, left_out, kept, monkeypatch, capsys):
+    """Hydra offered every folder of conf/ (`afuse status adapter=`), each of which the command then
+    refused as a group it does not read."""
+    monkeypatch.setenv("COMP_LINE", line)
+    main(["-sc", f"query={shell}"])
+    candidates = capsys.readouterr().out.split("\n" if shell == "fish" else " ")
+    candidates = [c.strip() for c in candidates]
+    assert not set(left_out) & set(candidates) and set(kept) <= set(candidates), candidates
