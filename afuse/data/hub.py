@@ -46,9 +46,12 @@ def _dataset_name(hub: DictConfig) -> str:
 
 
 def offline_error(task: str, hub: DictConfig, reason: str) -> OfflineError:
+    from huggingface_hub import constants
+
+    question = "" if constants.HF_HUB_OFFLINE else "no network? "  # offline by choice: no question
     return OfflineError(
         f"task {task}: cannot load dataset {_dataset_name(hub)} from the Hugging Face Hub "
-        f"({reason}): no network? {_instead(task)}"
+        f"({reason}): {question}{_instead(task)}"
     )
 
 
@@ -131,15 +134,32 @@ def load_hub_splits(task: str, hub: DictConfig):
 
 def _load_error(task: str, hub: DictConfig, error: Exception, context: str = "") -> AfuseError:
     import datasets
+    from huggingface_hub import constants
 
+    if constants.HF_HUB_OFFLINE:  # the probe was skipped: the cache was the only place to look
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return offline_error(
+            task, hub, f"HF_HUB_OFFLINE is set and the Hugging Face cache holds no copy of it: {detail}"
+        )
     if isinstance(error, datasets.exceptions.DatasetNotFoundError) and not context:
-        return ConfigError(f"task {task}: the Hub has no dataset {_dataset_name(hub)} ({error})")
+        return _not_found(task, hub, error)
     if isinstance(error, (ConnectionError, TimeoutError)):
         return offline_error(task, hub, type(error).__name__)
     return AfuseError(
         f"task {task}: cannot read dataset {_dataset_name(hub)} from the Hub: {context or ''}"
         f"{'could not be read: ' if context else ''}{type(error).__name__}: {error}; "
         f"pin a readable copy with hub.path / hub.revision in {task_file_shown(task)}, or {_instead(task)}"
+    )
+
+
+def _not_found(task: str, hub: DictConfig, error: Exception) -> ConfigError:
+    """The Hub answers a revision it does not have as it answers a dataset it does not have."""
+    revision = hub.get("revision")
+    where = f" at revision {revision!r}" if revision else ""
+    check = "hub.path and hub.revision (a branch, tag or commit of it)" if revision else "hub.path"
+    return ConfigError(
+        f"task {task}: the Hub has no dataset {_dataset_name(hub)}{where} ({error}); check {check} in "
+        f"{task_file_shown(task)}"
     )
 
 
