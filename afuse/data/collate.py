@@ -18,7 +18,9 @@ PADDED_COLUMNS = {"input_ids": None, "attention_mask": 0, "token_type_ids": 0}
 
 
 class Collator:
-    def __init__(self, pad_token_id: int, multiple_choice: bool = False, pad_to_multiple_of: int | None = None):
+    def __init__(
+        self, pad_token_id: int, multiple_choice: bool = False, pad_to_multiple_of: int | None = None
+    ):
         if pad_token_id is None:
             raise ValueError("Collator needs the tokenizer's pad_token_id (got None)")
         self.pad_token_id = int(pad_token_id)

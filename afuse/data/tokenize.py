@@ -19,12 +19,12 @@ from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from afuse.atomic import atomic_write_json
+from afuse.config import example_limit
 from afuse.data.prepare import fingerprint, prepare_task, read_manifest
 from afuse.data.schema import SPLITS
-from afuse.data_record import prepared_record
 from afuse.data.store import cache_dir, damaged_files, locked, read_index, write_parquet
+from afuse.data_record import prepared_record
 from afuse.errors import AfuseError
-from afuse.config import example_limit
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +94,15 @@ def subsample(
     rng = np.random.default_rng(int(data_cfg.split_seed))
     keep = np.sort(rng.choice(len(rows), size=limit, replace=False))
     if announce:
-        log.info("%s: using %d of %d %s rows (data.max_%s_examples, seed %d)", task, len(keep), len(rows), split,
-                 split, int(data_cfg.split_seed))
+        log.info(
+            "%s: using %d of %d %s rows (data.max_%s_examples, seed %d)",
+            task,
+            len(keep),
+            len(rows),
+            split,
+            split,
+            int(data_cfg.split_seed),
+        )
     return rows.select(keep)
 
 

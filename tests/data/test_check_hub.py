@@ -26,7 +26,9 @@ def test_differences_name_rows_and_labels():
     manifest = {"official_splits": {"train": {"rows": 10, "label_distribution": {"a": 6, "b": 4}}}}
     assert differences(manifest, {"train": {"rows": 10, "labels": {"a": 6, "b": 4}}}) == []
     assert differences(manifest, {"train": {"rows": 10}}) == []
-    assert differences(manifest, {"train": {"rows": 11, "labels": {"a": 5, "b": 5}}, "test": {"rows": 3}}) == [
+    assert differences(
+        manifest, {"train": {"rows": 11, "labels": {"a": 5, "b": 5}}, "test": {"rows": 3}}
+    ) == [
         "train 10 rows, expected 11",
         "train labels {'a': 6, 'b': 4}, expected {'a': 5, 'b': 5}",
         "no official test split",
@@ -38,7 +40,9 @@ def test_small_hub_copies_are_reported_as_mismatches(local_hub, tmp_path, capsys
     code = main(["rte", "siqa", "--data", str(tmp_path / "data")])
     lines = capsys.readouterr().out.splitlines()
     assert code == 1
-    assert lines[0].startswith("rte         MISMATCH  train 6 rows, expected 2490; train labels {'entailment': 3, ")
+    assert lines[0].startswith(
+        "rte         MISMATCH  train 6 rows, expected 2490; train labels {'entailment': 3, "
+    )
     assert lines[1].startswith("siqa        MISMATCH  train 6 rows, expected 33410")
     assert len(lines) == 2
 

@@ -68,10 +68,15 @@ def test_pad_to_multiple_of_rounds_every_column_up_and_masks_the_extra_positions
                 {"input_ids": [101] * 33, "attention_mask": [1] * 33, "token_type_ids": [0] * 33, "labels": 0}]  # fmt: skip
     short = Collator(pad_token_id=3, pad_to_multiple_of=32)(features[:1])
     assert short["input_ids"].tolist() == [[101, 7, 102] + [3] * 29]
-    assert short["attention_mask"].sum().item() == 3 and short["token_type_ids"].tolist() == [[0, 1, 1] + [0] * 29]
+    assert short["attention_mask"].sum().item() == 3 and short["token_type_ids"].tolist() == [
+        [0, 1, 1] + [0] * 29
+    ]
     both = Collator(pad_token_id=3, pad_to_multiple_of=32)(features)
     assert {tuple(v.shape) for k, v in both.items() if k != "labels"} == {(2, 64)}
     choices = Collator(pad_token_id=3, multiple_choice=True, pad_to_multiple_of=8)(
         [{"input_ids": [[1, 2], [1, 2, 3]], "attention_mask": [[1, 1], [1, 1, 1]], "labels": 0}]
     )
-    assert tuple(choices["input_ids"].shape) == (1, 2, 8) and choices["input_ids"][0, 0].tolist() == [1, 2] + [3] * 6
+    assert (
+        tuple(choices["input_ids"].shape) == (1, 2, 8)
+        and choices["input_ids"][0, 0].tolist() == [1, 2] + [3] * 6
+    )

@@ -115,7 +115,10 @@ def test_plain_int_labels_use_the_task_configs_label_names(local_hub, task_cfg):
 def test_plain_int_labels_without_names_are_a_config_error(local_hub, task_cfg):
     config = task_cfg("sick")
     config.hub.label_names = None
-    with pytest.raises(ConfigError, match=r"holds plain ints without label names; list the label of each int in hub.label_names"):
+    with pytest.raises(
+        ConfigError,
+        match=r"holds plain ints without label names; list the label of each int in hub.label_names",
+    ):
         read_hub(config)
 
 
@@ -170,6 +173,8 @@ def test_a_wrong_hub_config_name_is_one_line_naming_the_valid_ones(local_hub, ta
         read_hub(task_cfg("rte", "hub.name=rtx"))
     message = str(error.value)
     assert "\n" not in message
-    assert message.startswith("task rte: cannot read dataset 'nyu-mll/glue' (config rtx) from the Hub: ValueError: ")
+    assert message.startswith(
+        "task rte: cannot read dataset 'nyu-mll/glue' (config rtx) from the Hub: ValueError: "
+    )
     assert "'rte'" in message and "conf/task/rte.yaml" in message
     assert local_hub.calls == [{"path": "nyu-mll/glue", "name": "rtx", "revision": None, "data_dir": None}]

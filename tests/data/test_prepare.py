@@ -139,7 +139,9 @@ def test_a_task_in_an_absolute_folder_is_reused_and_its_raw_files_checked(
 
 
 def test_a_task_under_raw_dir_still_needs_it(task_cfg, data_cfg, paths_cfg):
-    with pytest.raises(ConfigError, match="data.source=local needs data.raw_dir=<dir>, the folder holding CB/"):
+    with pytest.raises(
+        ConfigError, match="data.source=local needs data.raw_dir=<dir>, the folder holding CB/"
+    ):
         prepare_task(task_cfg("cb"), data_cfg(None), paths_cfg)
 
 

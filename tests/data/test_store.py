@@ -16,9 +16,8 @@ def test_a_folder_locked_elsewhere_is_waited_for_then_refused_in_one_line(tmp_pa
     monkeypatch.setattr(store, "LOCK_TIMEOUT_S", 0.3)
     holder = FileLock(tmp_path / ".lock")  # another process, as far as flock can tell
     holder.acquire()
-    with caplog.at_level(logging.INFO), pytest.raises(AfuseError) as refused:
-        with store.locked(tmp_path):
-            pass
+    with caplog.at_level(logging.INFO), pytest.raises(AfuseError) as refused, store.locked(tmp_path):
+        pass
     assert f"{tmp_path}: another process holds it; waiting" in caplog.text
     assert str(tmp_path) in str(refused.value) and "paths.data" in str(refused.value)
     holder.release()

@@ -83,7 +83,9 @@ def test_a_subsampled_test_split_still_knows_its_full_size(task_cfg, data_cfg, p
     from afuse.data.tokenize import split_rows
 
     full = load_tokenized(task_cfg("rte"), data_cfg(), paths, minilm_tokenizer, TOKENIZER_ID)["test"]
-    cut = load_tokenized(task_cfg("rte"), data_cfg(max_test_examples=2), paths, minilm_tokenizer, TOKENIZER_ID)
+    cut = load_tokenized(
+        task_cfg("rte"), data_cfg(max_test_examples=2), paths, minilm_tokenizer, TOKENIZER_ID
+    )
     assert (len(cut["test"]), split_rows(cut["test"])) == (2, len(full)) == (2, 3)
     assert split_rows(full) == 3 and split_rows(cut["validation"]) == len(cut["validation"])
 
@@ -186,7 +188,10 @@ def test_evaluating_a_cut_split_says_so_once(task_cfg, data_cfg, paths, minilm_t
 
     data = data_cfg(max_test_examples=2)
     trained = SimpleNamespace(
-        task=task_cfg("rte"), cfg=SimpleNamespace(data=data), tokenizer=minilm_tokenizer, tokenizer_id=TOKENIZER_ID
+        task=task_cfg("rte"),
+        cfg=SimpleNamespace(data=data),
+        tokenizer=minilm_tokenizer,
+        tokenizer_id=TOKENIZER_ID,
     )
     with caplog.at_level(logging.INFO):
         rows = split_rows(SimpleNamespace(paths=paths), trained, "test")

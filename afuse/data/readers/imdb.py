@@ -74,7 +74,8 @@ def read_imdb_tar(path: Path) -> RecordStream:
                 if folder is None:
                     continue  # README, vocab, URL lists, unsup/: not labelled reviews
                 yield _review(archive, member, *folder)
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:  # an interrupted download, a bad copy
+    # an interrupted download, a bad copy
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise RawDataError(
             f"{path}: the archive is cut short or damaged ({exc}); download or copy it again"
         ) from None
