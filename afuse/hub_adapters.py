@@ -14,6 +14,7 @@ from pathlib import Path
 
 from afuse.adapterhub_files import ADAPTER_CONFIG, ADAPTER_WEIGHTS, HEAD_CONFIG, HEAD_WEIGHTS
 from afuse.errors import ConfigError, MissingInputError, OfflineError
+from afuse.hub_probe import hub_unreachable
 
 ADAPTER_FILES = [ADAPTER_CONFIG, *ADAPTER_WEIGHTS, HEAD_CONFIG, *HEAD_WEIGHTS]
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
@@ -35,6 +36,7 @@ def hub_adapter_dir(repo_id: str, local_only: bool = False) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
+    local_only = local_only or hub_unreachable() is not None  # the cache at once, not after retries
     try:
         folder = Path(snapshot_download(repo_id, allow_patterns=ADAPTER_FILES, local_files_only=local_only))
     except (RepositoryNotFoundError, RevisionNotFoundError):

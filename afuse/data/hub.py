@@ -35,10 +35,9 @@ from afuse.data.normalize import Normalizer, RowProblem
 from afuse.data.schema import to_frame
 from afuse.data.source_read import SourceRead
 from afuse.errors import AfuseError, ConfigError, OfflineError
+from afuse.hub_probe import hub_unreachable
 
 log = logging.getLogger(__name__)
-
-PROBE_TIMEOUT_S = 5.0
 
 
 def _dataset_name(hub: DictConfig) -> str:
@@ -72,15 +71,9 @@ def check_hub_reachable(task: str, hub: DictConfig) -> None:
 
     With HF_HUB_OFFLINE=1 the probe is skipped: load_dataset then reads its local cache only.
     """
-    from huggingface_hub import constants
-    from huggingface_hub.utils import get_session
-
-    if constants.HF_HUB_OFFLINE:
-        return
-    try:
-        get_session().head(constants.ENDPOINT, timeout=PROBE_TIMEOUT_S)
-    except Exception as exc:  # any transport failure (DNS, refused, timeout, proxy) means: no Hub
-        raise offline_error(task, hub, f"{constants.ENDPOINT} unreachable: {type(exc).__name__}") from exc
+    reason = hub_unreachable()
+    if reason is not None:
+        raise offline_error(task, hub, reason)
 
 
 PARQUET_EXPORT = "refs/convert/parquet"

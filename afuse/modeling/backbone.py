@@ -13,12 +13,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import os
-import socket
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
-from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -26,6 +23,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokeniz
 from transformers.utils import logging as hf_logging
 
 from afuse.errors import ConfigError, MissingInputError, OfflineError
+from afuse.hub_probe import hub_unreachable
 from afuse.modeling.inject import family
 
 
@@ -73,33 +71,16 @@ def _package_dir(package: str) -> Path:
     return Path(module.get_model_path())
 
 
-def _hub_reachable() -> bool:
-    """False when the Hub's host does not even resolve (no network): then only the local cache is
-    tried, instead of minutes of HTTP retries. Behind a proxy we cannot tell, so we try."""
-    if any(
-        os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")
-    ):
-        return True
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
-    try:
-        socket.getaddrinfo(host, 443)
-    except OSError:
-        return False
-    return True
-
-
 def _from_hub(hub_id: str):
-    online = _hub_reachable()
+    unreachable = hub_unreachable()  # then the cache only, at once, not after minutes of retries
     try:
         with _quiet_transformers():
-            encoder = AutoModel.from_pretrained(hub_id, add_pooling_layer=False, local_files_only=not online)
-            tokenizer = AutoTokenizer.from_pretrained(hub_id, local_files_only=not online)
+            encoder = AutoModel.from_pretrained(
+                hub_id, add_pooling_layer=False, local_files_only=bool(unreachable)
+            )
+            tokenizer = AutoTokenizer.from_pretrained(hub_id, local_files_only=bool(unreachable))
     except OSError as exc:  # transformers turns connection failures and cache misses into OSError
-        why = (
-            "the Hub is unreachable and it is not in the local cache"
-            if not online
-            else str(exc).splitlines()[0]
-        )
+        why = f"{unreachable}, and it is not in the local cache" if unreachable else str(exc).splitlines()[0]
         raise OfflineError(
             f"cannot load model {hub_id!r} from the Hugging Face Hub ({why}); "
             "for offline runs use model=minilm (pretrained MiniLM weights from a pip package)"

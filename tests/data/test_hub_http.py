@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.data.fake_hub import FakeHub
+from tests.fake_hub import FakeHub
 
 REPO = Path(__file__).resolve().parents[2]
 HUB_FIXTURES = REPO / "tests" / "fixtures" / "hub"

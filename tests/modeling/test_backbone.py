@@ -51,14 +51,16 @@ def test_missing_package_says_how_to_install():
 
 
 def test_offline_hub_is_one_clear_error(monkeypatch):
-    monkeypatch.setattr(backbone, "_hub_reachable", lambda: False)
+    monkeypatch.setattr(
+        backbone, "hub_unreachable", lambda: "https://huggingface.co unreachable: ConnectError"
+    )
     with pytest.raises(OfflineError, match="model=minilm") as err:
         load_backbone(model_cfg("bert-base-uncased"))
     assert "\n" not in str(err.value)
 
 
 def test_offline_error_also_when_the_download_itself_fails(monkeypatch):
-    monkeypatch.setattr(backbone, "_hub_reachable", lambda: True)
+    monkeypatch.setattr(backbone, "hub_unreachable", lambda: None)
 
     def refuse(*args, **kwargs):
         raise OSError("We couldn't connect to 'https://huggingface.co' to load the files.\nmore")

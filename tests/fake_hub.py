@@ -1,9 +1,11 @@
-"""A stand-in for the Hugging Face Hub's HTTP API, serving tests/fixtures/hub, for `afuse` run with
-HF_ENDPOINT pointing at it: the whole default data path (huggingface_hub's requests, datasets'
-resolution of configs, data files and revisions, the refs/convert/parquet fallback) runs as it
-does against huggingface.co, with nothing leaving the machine.
+"""A stand-in for the Hugging Face Hub's HTTP API, for `afuse` run with HF_ENDPOINT pointing at
+it: the default data path (huggingface_hub's requests, datasets' resolution of configs, data
+files and revisions, the refs/convert/parquet fallback) and Hub models (from_pretrained) run as
+they do against huggingface.co, with nothing leaving the machine. Datasets are tests/fixtures/hub's;
+models are folders a test writes.
 
-Served, as the Hub answers them (what datasets 5 / huggingface_hub ask for):
+Served, as the Hub answers them (what datasets 5 / transformers 5 / huggingface_hub ask for; a
+model's URLs are a dataset's without `datasets/`, and /api/models/ for /api/datasets/):
     HEAD|GET /datasets/<repo>/resolve/<revision>/<file>     a file, with X-Repo-Commit and ETag
     GET      /api/datasets/<repo>/revision/<revision>       the repository's info (sha, siblings)
     GET      /api/datasets/<repo>/tree/<revision>[/<dir>]   a folder listing (?recursive=true)
@@ -21,17 +23,19 @@ import urllib.parse
 from pathlib import Path
 
 REPO = r"/(?P<repo>[^/]+/[^/]+)"
-ROUTES = {
-    "file": re.compile(rf"/datasets{REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)"),
-    "info": re.compile(rf"/api/datasets{REPO}/revision/(?P<rev>[^/]+)"),
-    "tree": re.compile(rf"/api/datasets{REPO}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?"),
-    "paths": re.compile(rf"/api/datasets{REPO}/paths-info/(?P<rev>[^/]+)"),
+ROUTES = {  # a model's URLs are a dataset's without "datasets/" (/<repo>/resolve/..., /api/models/...)
+    "file": re.compile(rf"(?P<kind>/datasets|){REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)"),
+    "info": re.compile(rf"/api/(?P<kind>datasets|models){REPO}/revision/(?P<rev>[^/]+)"),
+    "tree": re.compile(rf"/api/(?P<kind>datasets|models){REPO}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?"),
+    "paths": re.compile(rf"/api/(?P<kind>datasets|models){REPO}/paths-info/(?P<rev>[^/]+)"),
 }
 
 
 class FakeHub:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, models: Path | None = None) -> None:
+        """`root`: <revision>/<org>/<dataset>/ folders; `models`: <revision>/<org>/<model>/ ones."""
         self.root = root
+        self.models = models
         self.requests: list[str] = []
         self._revisions: dict[str, str] = {}  # commit sha -> the revision it is the head of
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -53,7 +57,8 @@ class FakeHub:
 
     def _answer(self, kind: str, match: re.Match, query: str, body: bytes) -> tuple[int, bytes, dict]:
         repo, revision = match["repo"], self._revision(match["rev"])
-        folder = self.root / revision.replace("/", "_") / repo
+        root = self.root if "datasets" in match["kind"] else self.models
+        folder = root / revision.replace("/", "_") / repo if root else Path("/nonexistent")
         if not folder.is_dir():
             return 404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"}
         commit = self._commit(repo, revision)
