@@ -4,6 +4,8 @@ Markdown is written here rather than with DataFrame.to_markdown, which needs the
 package that afuse does not otherwise depend on.
 """
 
+import re
+
 import pandas as pd
 
 CSV_FLOAT_FORMAT = "%.4f"
@@ -49,31 +51,62 @@ LATEX = str.maketrans(
         "↓": r"$\downarrow$",
         "–": "--",
         "·": r"$\cdot$",
-        "§": r"\S{}",
+        "§": r"$^{\S}$",
         "⁎": r"$^{*}$",
         "°": r"$^{\circ}$",
     }
 )
 
 
+# An ASCII hyphen that starts a number ("-2.98", a delta) is a minus sign in print; one inside a
+# word or number ("ST-A", "1e-3", "57-75") is not.
+NEGATIVE = re.compile(r"(?<![\w.])-(?=\d)")
+
+
 def latex(text: str) -> str:
-    return str(text).translate(LATEX)
+    """Display text as LaTeX: special characters escaped, symbols as math, `code` as \\texttt."""
+    escaped = NEGATIVE.sub("\u2212", str(text)).translate(LATEX)
+    return re.sub(r"`([^`]*)`", r"\\texttt{\1}", escaped)
 
 
 def latex_table(table: pd.DataFrame, caption: str, label: str, notes: list[str]) -> str:
-    """A booktabs tabular in a table environment, every cell, header, caption and note translated."""
-    table = table.reset_index().map(latex)  # the index as a plain first column: one header row
-    table.columns = [latex(c) for c in table.columns]
-    body = table.to_latex(escape=False, index=False, column_format="l" + "r" * (len(table.columns) - 1))
-    notes_text = "".join(f"\\par\\footnotesize {latex(note)}\n" for note in notes)
-    return (
-        "% afuse report; needs \\usepackage{booktabs}\n"
-        "\\begin{table}[t]\n\\centering\n\\small\n"
-        f"{body}"
-        f"\\caption{{{latex(caption)}}}\n\\label{{{label}}}\n"
-        f"{notes_text}"
-        "\\end{table}\n"
-    )
+    """A booktabs tabular in a table environment, every cell, header, caption and note translated.
+
+    Each column of values is set as two: `r@{ }l`, the cell's first word (the mean, an arrow, a
+    count) right-aligned and the rest (± std (n) and the marks) left-aligned, so that the means of a
+    column line up on their decimal point whatever follows them; its header spans both."""
+    header = [
+        latex(table.index.name or ""),
+        *(f"\\multicolumn{{2}}{{c}}{{{latex(c)}}}" for c in table.columns),
+    ]
+    rows = [
+        [latex(index), *(_split_cell(cell) for cell in row)]
+        for index, row in zip(table.index, table.to_numpy(), strict=True)
+    ]
+    lines = [
+        "% afuse report; needs \\usepackage{booktabs}",
+        "\\begin{table}[t]",
+        "\\centering",
+        "\\small",
+        "\\begin{tabular}{l" + "r@{\\ }l" * len(table.columns) + "}",
+        "\\toprule",
+        " & ".join(header) + " \\\\",
+        "\\midrule",
+        *(" & ".join(row) + " \\\\" for row in rows),
+        "\\bottomrule",
+        "\\end{tabular}",
+        f"\\caption{{{latex(caption)}}}",
+        f"\\label{{{label}}}",
+        *(f"\\par\\footnotesize {latex(note)}" for note in notes),
+        "\\end{table}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _split_cell(cell) -> str:
+    """'68.46 ± 0.28 (3)⁎' -> '68.46 & $\\pm$ 0.28 (3)$^{*}$': the two halves of a value column."""
+    first, _, rest = str(cell).partition(" ")
+    return f"{latex(first)} & {latex(rest)}"
 
 
 def csv_text(table: pd.DataFrame) -> str:

@@ -53,7 +53,7 @@ def test_report_files(cpu_small_runs, tmp_path):
     assert "10 of 10 jobs finished" in page and f"![{heatmaps}/grid.png]({heatmaps}/grid.png)" in page
     assert (out / "report_files.txt").read_text().splitlines() == sorted(files - {"report_files.txt"})
     tex = (out / "accuracy.tex").read_text()
-    assert "\\begin{tabular}{lrrr}" in tex and "cpu\\_small" in tex
+    assert "\\begin{tabular}{l" + "r@{\\ }l" * 3 + "}" in tex and "cpu\\_small" in tex
 
 
 def test_rerun_is_byte_for_byte_identical(cpu_small_runs):
@@ -330,3 +330,11 @@ def load_experiment_of(name: str, tmp_path):
     from tests.from_conf import compose_config
 
     return load_experiment(compose_config("report", [f"experiment={name}", f"paths.runs={tmp_path}/runs"]))
+
+
+def test_the_latex_tables_compile_into_a_paper(cpu_small_runs, compile_latex):
+    """A researcher \\input's the .tex files into an article with the packages they name."""
+    out = build_report(cpu_small_runs)
+    compile_latex(*sorted(out.glob("*.tex")))
+    # LaTeX numbers the table itself: a caption of "Table 2: ..." printed "Table 2: Table 2: ...".
+    assert "\\caption{Table" not in (out / "table2.tex").read_text()
