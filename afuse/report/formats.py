@@ -69,6 +69,9 @@ def latex(text: str) -> str:
     return re.sub(r"`([^`]*)`", r"\\texttt{\1}", escaped)
 
 
+MARKED = re.compile(r"(.*?)([†‡§⁎°]*)")  # a value and the marks that follow it (afuse.report.tables)
+
+
 def latex_table(table: pd.DataFrame, caption: str, label: str, notes: list[str]) -> str:
     """A booktabs tabular in a table environment, every cell, header, caption and note translated.
 
@@ -106,7 +109,8 @@ def latex_table(table: pd.DataFrame, caption: str, label: str, notes: list[str])
 def _split_cell(cell) -> str:
     """'68.46 ± 0.28 (3)⁎' -> '68.46 & $\\pm$ 0.28 (3)$^{*}$': the two halves of a value column."""
     first, _, rest = str(cell).partition(" ")
-    return f"{latex(first)} & {latex(rest)}"
+    value, marks = MARKED.fullmatch(first).groups()  # '46.25†', '–§': the mark goes right of the value
+    return f"{latex(value)} & {latex(marks + (' ' if marks and rest else '') + rest)}"
 
 
 def csv_text(table: pd.DataFrame) -> str:

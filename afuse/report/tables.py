@@ -126,9 +126,19 @@ def accuracy_table(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     if common:
         means = _common_means(summary, common)
         table.loc[COMMON_MEAN_ROW] = [
-            f"{means[c.label]:.2f}" if c.label in means else MISSING for c in layout.columns
+            f"{means[c.label]:.2f}{_partial_mark(summary[(summary.column == c.label) & summary.task.isin(common)])}"
+            if c.label in means
+            else MISSING
+            for c in layout.columns
         ]
     return _with_display_index(table)
+
+
+def _partial_mark(cells: pd.DataFrame) -> str:
+    """† when a mean averages a cell with fewer seeds than the preset asks for: a mean quoted
+    without its cells must still show that a seed is missing or left out."""
+    found = cells[cells.n > 0]
+    return PARTIAL if (found.n < found.expected).any() else ""
 
 
 def common_tasks(summary: pd.DataFrame) -> list[str]:
@@ -153,11 +163,9 @@ def _mean_cell(column_summary: pd.DataFrame) -> str:
     if found.empty:
         return MISSING
     text = f"{found['mean'].mean():.2f}"
-    return (
-        text
-        if len(found) == len(column_summary)
-        else f"{text} ({len(found)}/{len(column_summary)}){PARTIAL_MEAN}"
-    )
+    if len(found) < len(column_summary):
+        text = f"{text} ({len(found)}/{len(column_summary)}){PARTIAL_MEAN}"
+    return text + _partial_mark(found)
 
 
 def accuracy_numbers(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
@@ -222,6 +230,11 @@ def footnotes(summary: pd.DataFrame) -> list[str]:
     notes.append(
         f"Mean: over the tasks with a result in the column; {PARTIAL_MEAN} (k/m) = over k of "
         "the column's m tasks, so not comparable with a full mean."
+        + (
+            f" {PARTIAL} on a mean: it averages a cell with fewer seeds than asked for."
+            if ((summary.n > 0) & (summary.n < summary.expected)).any()
+            else ""
+        )
     )
     common = common_tasks(summary)
     if common:

@@ -27,7 +27,8 @@ def test_task_and_column_names_are_escaped():
 def test_the_means_of_a_column_line_up_whatever_follows_them():
     # Right-aligned whole cells put a mean followed by marks or "(2/3)" left of the others.
     tex = formats.latex_table(
-        table({"RTE": ["68.46 ± 0.28 (3)"], "SICK": ["61.80 ± 1.56 (2/3)†⁎"], "CB": ["47.40 (1)"], "Mean": ["63.42"]},
+        table({"RTE": ["68.46 ± 0.28 (3)"], "SICK": ["61.80 ± 1.56 (2/3)†⁎"], "CB": ["47.40 (1)"], "MNLI": ["–§"],
+               "Mean": ["63.42†"]},
               ["Head"]),
         "c", "tab:x", [],
     )  # fmt: skip
@@ -36,7 +37,8 @@ def test_the_means_of_a_column_line_up_whatever_follows_them():
         "RTE & 68.46 & $\\pm$ 0.28 (3) \\\\",
         "SICK & 61.80 & $\\pm$ 1.56 (2/3)$^\\dagger$$^{*}$ \\\\",
         "CB & 47.40 & (1) \\\\",
-        "Mean & 63.42 &  \\\\",
+        "MNLI & -- & $^{\\S}$ \\\\",
+        "Mean & 63.42 & $^\\dagger$ \\\\",
     ]
 
 
