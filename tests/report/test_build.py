@@ -338,3 +338,34 @@ def test_the_latex_tables_compile_into_a_paper(cpu_small_runs, compile_latex):
     compile_latex(*sorted(out.glob("*.tex")))
     # LaTeX numbers the table itself: a caption of "Table 2: ..." printed "Table 2: Table 2: ...".
     assert "\\caption{Table" not in (out / "table2.tex").read_text()
+
+
+def test_the_csvs_read_as_a_researcher_reads_them(cpu_small_runs):
+    """pd.read_csv: numbers are numeric, a missing seed is empty (never 0), the cells re-derive
+    from runs.csv, and the columns are those docs/contracts.md documents."""
+    import pandas as pd
+
+    unfinished = next(
+        j for j in load_experiment(cpu_small_runs).jobs() if j.group == "st_a" and j.task == "rte"
+    )
+    (unfinished.run_dir / "metrics.json").unlink()
+    out = build_report(cpu_small_runs)
+    accuracy = pd.read_csv(out / "accuracy.csv", index_col="task")
+    runs = pd.read_csv(out / "runs.csv")
+    assert all(pd.api.types.is_numeric_dtype(accuracy[c]) for c in accuracy.columns)
+    assert runs.accuracy.isna().sum() == 1 and (runs.accuracy > 0).sum() == len(runs) - 1
+    assert accuracy.loc["rte", "ST-A n"] == 0 and pd.isna(accuracy.loc["rte", "ST-A mean"])
+    cells = runs[runs.left_out.isna()].groupby(["column", "task"]).accuracy.agg(["mean", "std", "count"])
+    for (column, task), cell in cells.iterrows():
+        assert accuracy.loc[task, f"{column} n"] == cell["count"]
+        assert accuracy.loc[task, f"{column} mean"] == pytest.approx(cell["mean"], abs=1e-3, nan_ok=True)
+
+    contracts = (Path(__file__).resolve().parents[2] / "docs" / "contracts.md").read_text()
+    documented = contracts.split("- `runs.csv`:", 1)[1].split("`")[1]
+    assert list(runs.columns) == " ".join(documented.split()).split(", ")
+    assert list(pd.read_csv(out / "table2.csv").columns) == ["fusion", "baseline", "task", "delta", "arrow"]
+    assert "`fusion, baseline, task, delta, arrow`" in contracts
+    for label in ("Head", "ST-A", "F. w/ ST-A"):
+        assert [c for c in accuracy.columns if c.startswith(f"{label} ")] == [
+            f"{label} {stat}" for stat in ("mean", "std", "n", "expected")
+        ]
