@@ -52,11 +52,12 @@ class ReportFiles:
     def add(self, name: str, content: str | bytes) -> None:
         self.files[name] = content.encode("utf-8") if isinstance(content, str) else content
 
-    def add_table(self, stem, title, text_table, numbers, notes, label, caption=None) -> None:
-        """`caption`: the LaTeX caption where the title will not do (LaTeX numbers the table itself)."""
+    def add_table(self, stem, title, text_table, numbers, notes, label, caption=None, bold=None) -> None:
+        """`caption`: the LaTeX caption where the title will not do (LaTeX numbers the table
+        itself); `bold`: the cells the LaTeX sets in bold (formats.latex_table)."""
         self.add(f"{stem}.md", formats.markdown_document(title, text_table, notes))
         self.add(f"{stem}.csv", formats.csv_text(numbers))
-        self.add(f"{stem}.tex", formats.latex_table(text_table, caption or title, label, notes))
+        self.add(f"{stem}.tex", formats.latex_table(text_table, caption or title, label, notes, bold))
         self.tables[stem] = text_table
         self.sections.append(formats.markdown_document(title, text_table, notes))
 
@@ -124,6 +125,7 @@ def _accuracy_tables(report, experiment: Experiment, layout: Layout, summary: pd
         tables.accuracy_numbers(summary, layout),
         tables.footnotes(summary),
         f"tab:{experiment.name}-accuracy",
+        bold=tables.best_cells(summary, layout),
     )
 
 

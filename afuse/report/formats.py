@@ -69,23 +69,30 @@ def latex(text: str) -> str:
     return re.sub(r"`([^`]*)`", r"\\texttt{\1}", escaped)
 
 
+BOLD_NOTE = "Bold: the best mean of the task's row, compared as shown (2 decimals)."
 MARKED = re.compile(r"(.*?)([†‡§⁎°]*)")  # a value and the marks that follow it (afuse.report.tables)
 
 
-def latex_table(table: pd.DataFrame, caption: str, label: str, notes: list[str]) -> str:
+def latex_table(
+    table: pd.DataFrame, caption: str, label: str, notes: list[str], bold: pd.DataFrame | None = None
+) -> str:
     """A booktabs tabular in a table environment, every cell, header, caption and note translated.
 
     Each column of values is set as two: `r@{ }l`, the cell's first word (the mean, an arrow, a
     count) right-aligned and the rest (± std (n) and the marks) left-aligned, so that the means of a
-    column line up on their decimal point whatever follows them; its header spans both."""
+    column line up on their decimal point whatever follows them; its header spans both. `bold`
+    (True where a cell's value is set in bold: tables.best_cells) adds a note saying so."""
+    marked = bold is not None and bool(bold.to_numpy().any())
+    bold = bold if marked else pd.DataFrame(False, index=table.index, columns=table.columns)
     header = [
         latex(table.index.name or ""),
         *(f"\\multicolumn{{2}}{{c}}{{{latex(c)}}}" for c in table.columns),
     ]
     rows = [
-        [latex(index), *(_split_cell(cell) for cell in row)]
-        for index, row in zip(table.index, table.to_numpy(), strict=True)
+        [latex(index), *(_split_cell(cell, strong) for cell, strong in zip(row, flags, strict=True))]
+        for index, row, flags in zip(table.index, table.to_numpy(), bold.to_numpy(), strict=True)
     ]
+    notes = [*notes, BOLD_NOTE] if marked else notes
     lines = [
         "% afuse report; needs \\usepackage{booktabs}",
         "\\begin{table}[t]",
@@ -106,11 +113,12 @@ def latex_table(table: pd.DataFrame, caption: str, label: str, notes: list[str])
     return "\n".join(lines) + "\n"
 
 
-def _split_cell(cell) -> str:
+def _split_cell(cell, bold: bool = False) -> str:
     """'68.46 ± 0.28 (3)⁎' -> '68.46 & $\\pm$ 0.28 (3)$^{*}$': the two halves of a value column."""
     first, _, rest = str(cell).partition(" ")
     value, marks = MARKED.fullmatch(first).groups()  # '46.25†', '–§': the mark goes right of the value
-    return f"{latex(value)} & {latex(marks + (' ' if marks and rest else '') + rest)}"
+    value = f"\\textbf{{{latex(value)}}}" if bold else latex(value)
+    return f"{value} & {latex(marks + (' ' if marks and rest else '') + rest)}"
 
 
 def csv_text(table: pd.DataFrame) -> str:

@@ -141,6 +141,20 @@ def _partial_mark(cells: pd.DataFrame) -> str:
     return PARTIAL if (found.n < found.expected).any() else ""
 
 
+def best_cells(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
+    """Which cells of accuracy_table hold their task row's best mean, compared as shown (2
+    decimals; ties are all best): the cells a paper sets in bold. Only rows where two or more
+    columns have a result; never the Mean rows (their columns may average other tasks)."""
+    table = accuracy_table(summary, layout)
+    best = pd.DataFrame(False, index=table.index, columns=table.columns)
+    shown = summary[summary.n > 0].assign(shown=lambda cells: cells["mean"].round(2))
+    for task, cells in shown.groupby("task", sort=False):
+        if len(cells) > 1:
+            winners = cells[cells.shown == cells.shown.max()].column
+            best.loc[display_name(task), list(winners)] = True
+    return best
+
+
 def common_tasks(summary: pd.DataFrame) -> list[str]:
     """The tasks every column with a result has, when the columns do not all have the same
     tasks (ST-A on 15 sources, Fusion on 4 targets): their means compare like for like, the

@@ -67,3 +67,14 @@ def test_a_table_of_every_symbol_compiles_with_the_packages_it_names(compile_lat
     path = tmp_path / "table.tex"
     path.write_text(tex)
     compile_latex(path)
+
+
+def test_bold_cells_set_their_value_in_bold_and_say_so():
+    frame = table({"RTE": ["72.00 ± 2.00 (3)⁎", "76.00 ± 1.41 (3)"]}, ["ST-A", "Fusion"])
+    bold = pd.DataFrame([[False, True]], index=frame.index, columns=frame.columns)
+    tex = formats.latex_table(frame, "c", "tab:x", [], bold)
+    assert tabular_rows(tex) == [
+        "RTE & 72.00 & $\\pm$ 2.00 (3)$^{*}$ & \\textbf{76.00} & $\\pm$ 1.41 (3) \\\\"
+    ]
+    assert "Bold: the best mean" in tex
+    assert "Bold" not in formats.latex_table(frame, "c", "tab:x", [], bold & False)

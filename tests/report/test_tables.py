@@ -219,3 +219,11 @@ def test_a_sample_size_one_seed_recorded_speaks_for_older_seeds_of_the_same_size
     accuracies.loc[rte, "test_rows"] = pd.NA  # none recorded it: the older statement
     cell = tables.summarize(accuracies, layout).set_index(["column", "task"]).loc[("ST-A", "rte")]
     assert cell.sampled.startswith("tested on 100 examples, at most data.max_test_examples=100")
+
+
+def test_the_best_mean_of_each_task_row_is_marked_for_bold(summary_and_layout):
+    """A paper sets each row's best in bold; the researcher did that by hand in every .tex."""
+    best = tables.best_cells(*summary_and_layout)
+    assert best.loc["RTE"].tolist() == [False, False, True]  # 72.00 vs 76.00; Head has no run
+    assert best.loc["CB"].tolist() == [False, True, True]  # 80.00 and 80.00: a tie, both
+    assert not best.loc["Mean"].any()  # means over other tasks are not compared
