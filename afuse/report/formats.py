@@ -41,6 +41,10 @@ LATEX = str.maketrans(
         "}": r"\}",
         "~": r"\textasciitilde{}",
         "^": r"\textasciicircum{}",
+        # LaTeX's default font encoding (OT1) prints these ASCII characters as ¡ ¿ —
+        "<": r"\textless{}",
+        ">": r"\textgreater{}",
+        "|": r"\textbar{}",
         "±": r"$\pm$",
         "−": "$-$",
         "Δ": r"$\Delta$",
@@ -65,7 +69,7 @@ NEGATIVE = re.compile(r"(?<![\w.])-(?=\d)")
 
 def latex(text: str) -> str:
     """Display text as LaTeX: special characters escaped, symbols as math, `code` as \\texttt."""
-    escaped = NEGATIVE.sub("\u2212", str(text)).translate(LATEX)
+    escaped = NEGATIVE.sub("\u2212", str(text).replace("->", "→")).translate(LATEX)
     return re.sub(r"`([^`]*)`", r"\\texttt{\1}", escaped)
 
 

@@ -78,3 +78,9 @@ def test_bold_cells_set_their_value_in_bold_and_say_so():
     ]
     assert "Bold: the best mean" in tex
     assert "Bold" not in formats.latex_table(frame, "c", "tab:x", [], bold & False)
+
+
+def test_ascii_that_the_default_font_encoding_misprints_is_spelt_out():
+    # A stale run's note, "(run -> preset: trainer.lr: 0.002 -> 0.001)", printed "run -¿ preset".
+    assert formats.latex("run -> preset") == "run $\\rightarrow$ preset"
+    assert formats.latex("a < b > c | d") == "a \\textless{} b \\textgreater{} c \\textbar{} d"
