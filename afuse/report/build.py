@@ -19,6 +19,7 @@ runs rewrites the same bytes.
 import logging
 import re
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -163,6 +164,7 @@ def _heatmaps(
     cubes = activation_cubes(read_activations(layout, left_out))
     shared = {cube.variant for cube in cubes if sum(c.variant == cube.variant for c in cubes) > 1}
     for cube in cubes:
+        cube = replace(cube, expected=_expected_seeds(layout.column(cube.column), cube))
         folder = f"heatmaps/{_folder_name(cube.column) if cube.variant in shared else cube.variant}"
         model = _column_model(layout.column(cube.column)) or experiment.model
         annotate = len(cube.targets) * len(cube.sources) <= int(settings.annotate_max_cells)
@@ -177,6 +179,12 @@ def _heatmaps(
         report.add(f"{folder}/activations.csv", formats.csv_text(cube_frame(cube).set_index("layer")))
         grids.append(f"{folder}/grid.png")
     return grids
+
+
+def _expected_seeds(column, cube) -> dict[str, int]:
+    """Per target of the cube, how many seeds its column's jobs of that Fusion variant are."""
+    jobs = [job for group in column.groups if group.variant == cube.variant for job in group.jobs]
+    return {target: sum(job.task == target for job in jobs) for target in cube.targets}
 
 
 def _column_model(column) -> str | None:

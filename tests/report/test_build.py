@@ -369,3 +369,21 @@ def test_the_csvs_read_as_a_researcher_reads_them(cpu_small_runs):
         assert [c for c in accuracy.columns if c.startswith(f"{label} ")] == [
             f"{label} {stat}" for stat in ("mean", "std", "n", "expected")
         ]
+
+
+def test_the_heatmaps_know_how_many_seeds_the_preset_asks_for(compose_preset, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from afuse.report import build
+
+    cfg = compose_preset("cpu_small", "report", "report.heatmap_formats=[png]", "experiment.seeds=[1,2,3]")
+    experiment = load_experiment(cfg)
+    for job in experiment.groups["fusion_st_a"].jobs:
+        if job.seed == 1 or job.task != "cb":  # CB: seed 1 of 3
+            write_run(job.run_dir, 0.5)
+            write_activations(job.run_dir, list(experiment.groups["fusion_st_a"].sources), [[0.25] * 4] * 2)
+    drawn = []
+    monkeypatch.setattr(build, "grid_figure", lambda cube, model: drawn.append(cube) or Figure())
+    build_report(cfg)
+    [cube] = drawn
+    assert cube.expected == {"mrpc": 3, "rte": 3, "cb": 3} and cube.seeds["cb"] == 1
