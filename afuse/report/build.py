@@ -144,12 +144,13 @@ def _paper_tables(report, experiment: Experiment, layout: Layout, summary: pd.Da
 
 def _table2(report, experiment: Experiment, layout: Layout, summary: pd.DataFrame, tolerance: float) -> None:
     numbers = tables.comparison_frame(summary, layout, tolerance).set_index(["fusion", "baseline", "task"])
+    table = tables.table2(summary, layout, tolerance, with_paper=layout.paper_table == "table1")
     report.add_table(
         "table2",
         "Table 2: Fusion compared to its baselines",
-        tables.table2(summary, layout, tolerance, with_paper=layout.paper_table == "table1"),
+        table,
         numbers,
-        tables.table2_notes(tolerance),
+        tables.table2_notes(tolerance, with_paper=any(c.endswith("(paper)") for c in table.columns)),
         f"tab:{experiment.name}-table2",
         caption="Fusion compared to its baselines, as in the paper's Table 2",
     )

@@ -414,12 +414,17 @@ def _paper_improved(paper, pair: tuple[str, str], ours: list[str]) -> str:
     return f"{paper.improved[pair]} ({up}/{len(counted)} of ours)"
 
 
-def table2_notes(tolerance: float) -> list[str]:
+def table2_notes(tolerance: float, with_paper: bool = True) -> list[str]:
+    """`with_paper`: the table has a paper column (its Improved cell is explained)."""
     return [
         f"{ARROWS[UP]} / {ARROWS[DOWN]}: the Fusion column is more than {tolerance:.2f} accuracy points "
         f"above / below the baseline (mean over seeds); {ARROWS[SAME]}: within ±{tolerance:.2f} "
-        "(report.same_tolerance). Improved k/n: k improved of the n tasks that have both columns; "
-        "the paper's is over its 16 tasks, followed by its count over the tasks ours compares.",
+        "(report.same_tolerance). Improved k/n: k improved of the n tasks that have both columns"
+        + (
+            "; the paper's is over its 16 tasks, followed by its count over the tasks ours compares."
+            if with_paper
+            else "."
+        ),
         "The paper states no tolerance; 0.3 reproduces 62 of the 64 arrows of its Table 2 from its Table 1.",
     ]
 

@@ -387,3 +387,9 @@ def test_the_heatmaps_know_how_many_seeds_the_preset_asks_for(compose_preset, mo
     build_report(cfg)
     [cube] = drawn
     assert cube.expected == {"mrpc": 3, "rte": 3, "cb": 3} and cube.seeds["cb"] == 1
+
+
+def test_table2_without_a_paper_column_does_not_explain_one(cpu_small_runs):
+    cpu_small_runs.experiment.report.paper_table = None
+    table2 = (build_report(cpu_small_runs) / "table2.md").read_text()
+    assert "(paper)" not in table2 and "the paper's is over its 16 tasks" not in table2

@@ -227,3 +227,9 @@ def test_the_best_mean_of_each_task_row_is_marked_for_bold(summary_and_layout):
     assert best.loc["RTE"].tolist() == [False, False, True]  # 72.00 vs 76.00; Head has no run
     assert best.loc["CB"].tolist() == [False, True, True]  # 80.00 and 80.00: a tie, both
     assert not best.loc["Mean"].any()  # means over other tasks are not compared
+
+
+def test_table2_notes_explain_a_paper_column_only_when_there_is_one():
+    # A preset without paper_table got a note on "the paper's" Improved count it did not show.
+    assert "the paper's is over its 16 tasks" in tables.table2_notes(0.3, with_paper=True)[0]
+    assert "the paper's" not in tables.table2_notes(0.3, with_paper=False)[0]
