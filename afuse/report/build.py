@@ -19,6 +19,7 @@ runs rewrites the same bytes.
 import logging
 import re
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -52,10 +53,12 @@ class ReportFiles:
     def add(self, name: str, content: str | bytes) -> None:
         self.files[name] = content.encode("utf-8") if isinstance(content, str) else content
 
-    def add_table(self, stem, title, text_table, numbers, notes, label) -> None:
+    def add_table(self, stem, title, text_table, numbers, notes, label, caption=None, bold=None) -> None:
+        """`caption`: the LaTeX caption where the title will not do (LaTeX numbers the table
+        itself); `bold`: the cells the LaTeX sets in bold (formats.latex_table)."""
         self.add(f"{stem}.md", formats.markdown_document(title, text_table, notes))
         self.add(f"{stem}.csv", formats.csv_text(numbers))
-        self.add(f"{stem}.tex", formats.latex_table(text_table, title, label, notes))
+        self.add(f"{stem}.tex", formats.latex_table(text_table, caption or title, label, notes, bold))
         self.tables[stem] = text_table
         self.sections.append(formats.markdown_document(title, text_table, notes))
 
@@ -123,6 +126,7 @@ def _accuracy_tables(report, experiment: Experiment, layout: Layout, summary: pd
         tables.accuracy_numbers(summary, layout),
         tables.footnotes(summary),
         f"tab:{experiment.name}-accuracy",
+        bold=tables.best_cells(summary, layout),
     )
 
 
@@ -140,13 +144,15 @@ def _paper_tables(report, experiment: Experiment, layout: Layout, summary: pd.Da
 
 def _table2(report, experiment: Experiment, layout: Layout, summary: pd.DataFrame, tolerance: float) -> None:
     numbers = tables.comparison_frame(summary, layout, tolerance).set_index(["fusion", "baseline", "task"])
+    table = tables.table2(summary, layout, tolerance, with_paper=layout.paper_table == "table1")
     report.add_table(
         "table2",
         "Table 2: Fusion compared to its baselines",
-        tables.table2(summary, layout, tolerance, with_paper=layout.paper_table == "table1"),
+        table,
         numbers,
-        tables.table2_notes(tolerance),
+        tables.table2_notes(tolerance, with_paper=any(c.endswith("(paper)") for c in table.columns)),
         f"tab:{experiment.name}-table2",
+        caption="Fusion compared to its baselines, as in the paper's Table 2",
     )
 
 
@@ -159,6 +165,7 @@ def _heatmaps(
     cubes = activation_cubes(read_activations(layout, left_out))
     shared = {cube.variant for cube in cubes if sum(c.variant == cube.variant for c in cubes) > 1}
     for cube in cubes:
+        cube = replace(cube, expected=_expected_seeds(layout.column(cube.column), cube))
         folder = f"heatmaps/{_folder_name(cube.column) if cube.variant in shared else cube.variant}"
         model = _column_model(layout.column(cube.column)) or experiment.model
         annotate = len(cube.targets) * len(cube.sources) <= int(settings.annotate_max_cells)
@@ -173,6 +180,12 @@ def _heatmaps(
         report.add(f"{folder}/activations.csv", formats.csv_text(cube_frame(cube).set_index("layer")))
         grids.append(f"{folder}/grid.png")
     return grids
+
+
+def _expected_seeds(column, cube) -> dict[str, int]:
+    """Per target of the cube, how many seeds its column's jobs of that Fusion variant are."""
+    jobs = [job for group in column.groups if group.variant == cube.variant for job in group.jobs]
+    return {target: sum(job.task == target for job in jobs) for target in cube.targets}
 
 
 def _column_model(column) -> str | None:

@@ -13,7 +13,7 @@ needed) and saved without timestamps, so the same activations give the same byte
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,7 @@ class ActivationCube:
     weights: np.ndarray  # (layers, sites x targets, sources); NaN where a target's Fusion lacks a source
     seeds: dict[str, int]  # target -> number of seeds averaged
     sites: tuple[str, ...] = ("ffn",)  # the row blocks, in forward order
+    expected: dict[str, int] = field(default_factory=dict)  # target -> seeds the preset asks for
 
     @property
     def layers(self) -> int:
@@ -213,7 +214,11 @@ def _cmap():
 
 
 def _target_label(cube: ActivationCube, target: str) -> str:
-    seeds = cube.seeds[target]
+    """'RTE (3 seeds)'; a row averaged over fewer seeds than the preset asks for says so, as
+    its table cell does: 'RTE (1 of 3 seeds)'."""
+    seeds, expected = cube.seeds[target], cube.expected.get(target, 0)
+    if seeds < expected:
+        return f"{display_name(target)} ({seeds} of {expected} seeds)"
     return display_name(target) + (f" ({seeds} seeds)" if seeds > 1 else "")
 
 

@@ -126,9 +126,33 @@ def accuracy_table(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     if common:
         means = _common_means(summary, common)
         table.loc[COMMON_MEAN_ROW] = [
-            f"{means[c.label]:.2f}" if c.label in means else MISSING for c in layout.columns
+            f"{means[c.label]:.2f}{_partial_mark(summary[(summary.column == c.label) & summary.task.isin(common)])}"
+            if c.label in means
+            else MISSING
+            for c in layout.columns
         ]
     return _with_display_index(table)
+
+
+def _partial_mark(cells: pd.DataFrame) -> str:
+    """† when a mean averages a cell with fewer seeds than the preset asks for: a mean quoted
+    without its cells must still show that a seed is missing or left out."""
+    found = cells[cells.n > 0]
+    return PARTIAL if (found.n < found.expected).any() else ""
+
+
+def best_cells(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
+    """Which cells of accuracy_table hold their task row's best mean, compared as shown (2
+    decimals; ties are all best): the cells a paper sets in bold. Only rows where two or more
+    columns have a result; never the Mean rows (their columns may average other tasks)."""
+    table = accuracy_table(summary, layout)
+    best = pd.DataFrame(False, index=table.index, columns=table.columns)
+    shown = summary[summary.n > 0].assign(shown=lambda cells: cells["mean"].round(2))
+    for task, cells in shown.groupby("task", sort=False):
+        if len(cells) > 1:
+            winners = cells[cells.shown == cells.shown.max()].column
+            best.loc[display_name(task), list(winners)] = True
+    return best
 
 
 def common_tasks(summary: pd.DataFrame) -> list[str]:
@@ -153,11 +177,9 @@ def _mean_cell(column_summary: pd.DataFrame) -> str:
     if found.empty:
         return MISSING
     text = f"{found['mean'].mean():.2f}"
-    return (
-        text
-        if len(found) == len(column_summary)
-        else f"{text} ({len(found)}/{len(column_summary)}){PARTIAL_MEAN}"
-    )
+    if len(found) < len(column_summary):
+        text = f"{text} ({len(found)}/{len(column_summary)}){PARTIAL_MEAN}"
+    return text + _partial_mark(found)
 
 
 def accuracy_numbers(summary: pd.DataFrame, layout: Layout) -> pd.DataFrame:
@@ -222,6 +244,11 @@ def footnotes(summary: pd.DataFrame) -> list[str]:
     notes.append(
         f"Mean: over the tasks with a result in the column; {PARTIAL_MEAN} (k/m) = over k of "
         "the column's m tasks, so not comparable with a full mean."
+        + (
+            f" {PARTIAL} on a mean: it averages a cell with fewer seeds than asked for."
+            if ((summary.n > 0) & (summary.n < summary.expected)).any()
+            else ""
+        )
     )
     common = common_tasks(summary)
     if common:
@@ -387,12 +414,17 @@ def _paper_improved(paper, pair: tuple[str, str], ours: list[str]) -> str:
     return f"{paper.improved[pair]} ({up}/{len(counted)} of ours)"
 
 
-def table2_notes(tolerance: float) -> list[str]:
+def table2_notes(tolerance: float, with_paper: bool = True) -> list[str]:
+    """`with_paper`: the table has a paper column (its Improved cell is explained)."""
     return [
         f"{ARROWS[UP]} / {ARROWS[DOWN]}: the Fusion column is more than {tolerance:.2f} accuracy points "
         f"above / below the baseline (mean over seeds); {ARROWS[SAME]}: within ±{tolerance:.2f} "
-        "(report.same_tolerance). Improved k/n: k improved of the n tasks that have both columns; "
-        "the paper's is over its 16 tasks, followed by its count over the tasks ours compares.",
+        "(report.same_tolerance). Improved k/n: k improved of the n tasks that have both columns"
+        + (
+            "; the paper's is over its 16 tasks, followed by its count over the tasks ours compares."
+            if with_paper
+            else "."
+        ),
         "The paper states no tolerance; 0.3 reproduces 62 of the 64 arrows of its Table 2 from its Table 1.",
     ]
 

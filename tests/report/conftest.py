@@ -45,3 +45,37 @@ def hand_config(compose_preset):
             if job.task == task and accuracies[job.seed - 1] is not None:
                 write_run(job.run_dir, accuracies[job.seed - 1])
     return cfg
+
+
+@pytest.fixture
+def compile_latex(tmp_path):
+    """compile_latex(*tex_files): pdflatex over a minimal article that \\input's them, with just
+    the packages their first line says they need; fails with pdflatex's error. Skipped where no
+    TeX is installed (apt-get install texlive-latex-base texlive-latex-recommended)."""
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+
+    def compile_(*files):
+        packages = sorted(
+            {p for f in files for p in re.findall(r"\\usepackage\{(\w+)\}", f.read_text().splitlines()[0])}
+        )
+        body = "".join(f"\\input{{{f.as_posix()}}}\n\\clearpage\n" for f in files)
+        document = tmp_path / "paper.tex"
+        document.write_text(
+            "\\documentclass{article}\n"
+            + "".join(f"\\usepackage{{{p}}}\n" for p in packages)
+            + f"\\begin{{document}}\n{body}\\end{{document}}\n"
+        )
+        done = subprocess.run(
+            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", document.name],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        errors = [line for line in done.stdout.splitlines() if line.startswith("!")]
+        assert done.returncode == 0, errors or done.stdout[-2000:]
+        return done.stdout
+
+    return compile_

@@ -53,7 +53,7 @@ def test_report_files(cpu_small_runs, tmp_path):
     assert "10 of 10 jobs finished" in page and f"![{heatmaps}/grid.png]({heatmaps}/grid.png)" in page
     assert (out / "report_files.txt").read_text().splitlines() == sorted(files - {"report_files.txt"})
     tex = (out / "accuracy.tex").read_text()
-    assert "\\begin{tabular}{lrrr}" in tex and "cpu\\_small" in tex
+    assert "\\begin{tabular}{l" + "r@{\\ }l" * 3 + "}" in tex and "cpu\\_small" in tex
 
 
 def test_rerun_is_byte_for_byte_identical(cpu_small_runs):
@@ -333,3 +333,66 @@ def load_experiment_of(name: str, tmp_path):
     from tests.from_conf import compose_config
 
     return load_experiment(compose_config("report", [f"experiment={name}", f"paths.runs={tmp_path}/runs"]))
+
+
+def test_the_latex_tables_compile_into_a_paper(cpu_small_runs, compile_latex):
+    """A researcher \\input's the .tex files into an article with the packages they name."""
+    out = build_report(cpu_small_runs)
+    compile_latex(*sorted(out.glob("*.tex")))
+    # LaTeX numbers the table itself: a caption of "Table 2: ..." printed "Table 2: Table 2: ...".
+    assert "\\caption{Table" not in (out / "table2.tex").read_text()
+
+
+def test_the_csvs_read_as_a_researcher_reads_them(cpu_small_runs):
+    """pd.read_csv: numbers are numeric, a missing seed is empty (never 0), the cells re-derive
+    from runs.csv, and the columns are those docs/contracts.md documents."""
+    import pandas as pd
+
+    unfinished = next(
+        j for j in load_experiment(cpu_small_runs).jobs() if j.group == "st_a" and j.task == "rte"
+    )
+    (unfinished.run_dir / "metrics.json").unlink()
+    out = build_report(cpu_small_runs)
+    accuracy = pd.read_csv(out / "accuracy.csv", index_col="task")
+    runs = pd.read_csv(out / "runs.csv")
+    assert all(pd.api.types.is_numeric_dtype(accuracy[c]) for c in accuracy.columns)
+    assert runs.accuracy.isna().sum() == 1 and (runs.accuracy > 0).sum() == len(runs) - 1
+    assert accuracy.loc["rte", "ST-A n"] == 0 and pd.isna(accuracy.loc["rte", "ST-A mean"])
+    cells = runs[runs.left_out.isna()].groupby(["column", "task"]).accuracy.agg(["mean", "std", "count"])
+    for (column, task), cell in cells.iterrows():
+        assert accuracy.loc[task, f"{column} n"] == cell["count"]
+        assert accuracy.loc[task, f"{column} mean"] == pytest.approx(cell["mean"], abs=1e-3, nan_ok=True)
+
+    contracts = (Path(__file__).resolve().parents[2] / "docs" / "contracts.md").read_text()
+    documented = contracts.split("- `runs.csv`:", 1)[1].split("`")[1]
+    assert list(runs.columns) == " ".join(documented.split()).split(", ")
+    assert list(pd.read_csv(out / "table2.csv").columns) == ["fusion", "baseline", "task", "delta", "arrow"]
+    assert "`fusion, baseline, task, delta, arrow`" in contracts
+    for label in ("Head", "ST-A", "F. w/ ST-A"):
+        assert [c for c in accuracy.columns if c.startswith(f"{label} ")] == [
+            f"{label} {stat}" for stat in ("mean", "std", "n", "expected")
+        ]
+
+
+def test_the_heatmaps_know_how_many_seeds_the_preset_asks_for(compose_preset, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from afuse.report import build
+
+    cfg = compose_preset("cpu_small", "report", "report.heatmap_formats=[png]", "experiment.seeds=[1,2,3]")
+    experiment = load_experiment(cfg)
+    for job in experiment.groups["fusion_st_a"].jobs:
+        if job.seed == 1 or job.task != "cb":  # CB: seed 1 of 3
+            write_run(job.run_dir, 0.5)
+            write_activations(job.run_dir, list(experiment.groups["fusion_st_a"].sources), [[0.25] * 4] * 2)
+    drawn = []
+    monkeypatch.setattr(build, "grid_figure", lambda cube, model: drawn.append(cube) or Figure())
+    build_report(cfg)
+    [cube] = drawn
+    assert cube.expected == {"mrpc": 3, "rte": 3, "cb": 3} and cube.seeds["cb"] == 1
+
+
+def test_table2_without_a_paper_column_does_not_explain_one(cpu_small_runs):
+    cpu_small_runs.experiment.report.paper_table = None
+    table2 = (build_report(cpu_small_runs) / "table2.md").read_text()
+    assert "(paper)" not in table2 and "the paper's is over its 16 tasks" not in table2

@@ -57,6 +57,17 @@ def test_layer_figure_shows_the_layer_matrix():
     assert len(heatmap.texts) == 4  # the four weights that exist are written in their cells
 
 
+def test_a_target_short_of_its_seeds_says_so_in_its_row_label():
+    """A 3-seed preset whose CB Fusion finished one seed drew CB's row unlabelled, as if complete."""
+    from dataclasses import replace
+
+    (cube,) = activation_cubes(activation_rows())
+    cube = replace(cube, expected={"rte": 2, "cb": 3})
+    for fig in (layer_figure(cube, 1, "minilm", annotate=False), grid_figure(cube, "minilm")):
+        labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+        assert labels == ["RTE (2 seeds)", "CB (1 of 3 seeds)"]
+
+
 def test_grid_has_one_heatmap_per_layer_and_one_colour_bar():
     (cube,) = activation_cubes(activation_rows(layers=6))
     fig = grid_figure(cube, "minilm")

@@ -42,7 +42,22 @@ def test_accuracy_table_cells(summary_and_layout):
     assert list(table.index) == ["RTE", "CB", "Mean"]  # paper row labels, paper order
     assert table.loc["RTE"].tolist() == ["–", "72.00 ± 2.00 (3)", "76.00 ± 1.41 (2/3)†"]
     assert table.loc["CB"].tolist() == ["–", "80.00 (1/3)†", "80.00 ± 1.00 (3)"]
-    assert table.loc["Mean"].tolist() == ["–", "76.00", "78.00"]  # missing is never 0
+    # missing is never 0; a mean over a cell with a missing seed says so as the cell does
+    assert table.loc["Mean"].tolist() == ["–", "76.00†", "78.00†"]
+
+
+def test_a_mean_over_a_cell_with_a_missing_seed_is_marked(summary_and_layout):
+    """A seed that failed or never finished was marked in its cell but averaged into the Mean
+    row unmarked: a paper quoting the Mean did not see it."""
+    summary, layout = summary_and_layout
+    notes = tables.footnotes(summary)
+    assert any(
+        note.endswith("† on a mean: it averages a cell with fewer seeds than asked for.") for note in notes
+    )
+    # The same runs, had the preset asked for only the seeds that finished:
+    complete = summary.assign(expected=summary.n.where(summary.n > 0, summary.expected))
+    assert "†" not in "".join(tables.accuracy_table(complete, layout).loc["Mean"])
+    assert not any("on a mean" in note for note in tables.footnotes(complete))
 
 
 def test_partial_seeds_are_footnoted(summary_and_layout):
@@ -143,8 +158,9 @@ def test_columns_over_different_tasks_get_a_common_tasks_mean(hand_config):
     table = tables.accuracy_table(summary, layout)
     assert list(table.index) == ["RTE", "CB", "Mean", "Mean, common tasks"]
     # Mean: ST-A over RTE, Fusion over RTE and CB; the common row: both over RTE alone.
-    assert table.loc["Mean"].tolist() == ["–", "72.00 (1/2)‡", "78.00"]
-    assert table.loc["Mean, common tasks"].tolist() == ["–", "72.00", "76.00"]
+    # (Fusion's RTE cell has 2 of 3 seeds: both its means say so.)
+    assert table.loc["Mean"].tolist() == ["–", "72.00 (1/2)‡", "78.00†"]
+    assert table.loc["Mean, common tasks"].tolist() == ["–", "72.00", "76.00†"]
     numbers = tables.accuracy_numbers(summary, layout)
     assert numbers.loc["mean_common_tasks", "F. w/ ST-A mean"] == pytest.approx(76.0)
     # Head has no result at all: the row compares the other two columns, and says so.
@@ -203,3 +219,17 @@ def test_a_sample_size_one_seed_recorded_speaks_for_older_seeds_of_the_same_size
     accuracies.loc[rte, "test_rows"] = pd.NA  # none recorded it: the older statement
     cell = tables.summarize(accuracies, layout).set_index(["column", "task"]).loc[("ST-A", "rte")]
     assert cell.sampled.startswith("tested on 100 examples, at most data.max_test_examples=100")
+
+
+def test_the_best_mean_of_each_task_row_is_marked_for_bold(summary_and_layout):
+    """A paper sets each row's best in bold; the researcher did that by hand in every .tex."""
+    best = tables.best_cells(*summary_and_layout)
+    assert best.loc["RTE"].tolist() == [False, False, True]  # 72.00 vs 76.00; Head has no run
+    assert best.loc["CB"].tolist() == [False, True, True]  # 80.00 and 80.00: a tie, both
+    assert not best.loc["Mean"].any()  # means over other tasks are not compared
+
+
+def test_table2_notes_explain_a_paper_column_only_when_there_is_one():
+    # A preset without paper_table got a note on "the paper's" Improved count it did not show.
+    assert "the paper's is over its 16 tasks" in tables.table2_notes(0.3, with_paper=True)[0]
+    assert "the paper's" not in tables.table2_notes(0.3, with_paper=False)[0]
