@@ -36,9 +36,9 @@ def hub_adapter_dir(repo_id: str, local_only: bool = False) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
-    local_only = local_only or hub_unreachable() is not None  # the cache at once, not after retries
+    cache_only = local_only or hub_unreachable() is not None  # the cache at once, not after retries
     try:
-        folder = Path(snapshot_download(repo_id, allow_patterns=ADAPTER_FILES, local_files_only=local_only))
+        folder = Path(snapshot_download(repo_id, allow_patterns=ADAPTER_FILES, local_files_only=cache_only))
     except (RepositoryNotFoundError, RevisionNotFoundError):
         raise ConfigError(
             f"{repo_id!r} is neither a directory here nor an adapter repository on the Hugging Face Hub "
