@@ -8,6 +8,7 @@ Only the shape of the config is checked here; whether the files hold those field
 seen row by row when the data is prepared (afuse.data.checks).
 """
 
+import difflib
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -17,10 +18,35 @@ from afuse.errors import ConfigError
 KINDS = ("single", "pair", "multiple_choice")
 SOURCES = ("local", "hub")
 
+# Every key afuse reads, per level of a task config (README, "Your own task"; docs/contracts.md).
+# Anything else is a misspelling whose setting would be silently ignored (`display_nme`,
+# `local.label_alias`), so it is refused with the valid keys.
+KEYS = {
+    "": ("name", "display_name", "kind", "num_choices", "labels", "max_length", "paper_train_size", "blank")
+    + SOURCES,
+    "local": ("folder", "origin", "format", "fields", "files", "columns", "label_aliases", "choice_keys")
+    + ("carve", "id_columns", "notes"),
+    "hub": ("path", "name", "revision", "splits", "fields", "label_aliases", "label_names", "choice_keys")
+    + ("expected", "notes"),
+    "file": ("path", "format", "fields", "columns", "labels_file", "where", "ids_in", "ids_not_in"),
+    "carve": ("from", "fraction", "max_examples"),
+    "fields": ("id", "text_a", "text_b", "choices", "label"),
+}
+# What a required key of a source holds, for the line that says it is missing.
+REQUIRED_HINTS = {
+    "folder": "the folder of the task's files, under data.raw_dir or absolute; e.g. folder: /my/data/MyTask",
+    "origin": "one line saying where the data comes from, recorded in its manifest.json and shown in "
+    "messages; e.g. origin: my own annotation",
+    "files": "each split's file in the folder; e.g. files: {train: train.jsonl, test: test.jsonl}",
+    "path": "the Hugging Face dataset id; e.g. path: my-org/my-dataset",
+    "splits": "our split -> the dataset's; e.g. splits: {train: train, test: validation}",
+}
+
 
 def check_task_config(task: DictConfig, path: Path) -> None:
     """ConfigError for the first problem of the task config read from `path`."""
     where = f"task config {path}"
+    _check_unknown_keys(task, where)
     name = task.get("name")
     if name != path.stem:
         raise ConfigError(
@@ -79,7 +105,7 @@ def _check_source(task: DictConfig, source: str, where: str) -> None:
     required = ("folder", "origin", "files") if source == "local" else ("path", "splits")
     for key in required:
         if spec.get(key) in (None, "", {}):
-            raise ConfigError(f"{where}: {source}.{key} is missing; see docs/contracts.md (Task config)")
+            raise ConfigError(f"{where}: {source}.{key} is missing: {REQUIRED_HINTS[key]}")
     if "train" not in _split_names(spec, source) and "train" not in (spec.get("carve") or {}):
         raise ConfigError(f"{where}: {source} gives no train split; add train: to {_splits_key(source)}")
     if source == "local":
@@ -103,6 +129,38 @@ def _check_source(task: DictConfig, source: str, where: str) -> None:
                 + ", ".join(f"{c}: <field in your files>" for c in needed[task.kind])
                 + "}"
             )
+
+
+def _check_unknown_keys(task: DictConfig, where: str) -> None:
+    """ConfigError for the first key of `task`, at any level, that afuse does not read."""
+    _refuse_unknown(task, "", "", where)
+    for source in SOURCES:
+        spec = task.get(source)
+        if not isinstance(spec, DictConfig):
+            continue
+        _refuse_unknown(spec, source, source, where)
+        _refuse_unknown(spec.get("fields"), "fields", f"{source}.fields", where)
+        for split, entry in (spec.get("files") or {}).items():
+            _refuse_unknown(entry, "file", f"{source}.files.{split}", where)
+            if isinstance(entry, DictConfig):
+                _refuse_unknown(entry.get("fields"), "fields", f"{source}.files.{split}.fields", where)
+        for split, rule in (spec.get("carve") or {}).items():
+            _refuse_unknown(rule, "carve", f"{source}.carve.{split}", where)
+
+
+def _refuse_unknown(node, level: str, key: str, where: str) -> None:
+    if not isinstance(node, DictConfig):
+        return
+    valid = KEYS[level]
+    unknown = [str(k) for k in node if k not in valid]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], valid, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        at = f"{key}: " if key else ""
+        raise ConfigError(
+            f"{where}: {at}unknown key(s) {', '.join(unknown)} (afuse would ignore them); "
+            f"valid: {', '.join(valid)}{hint}"
+        )
 
 
 def _check_formats(local: DictConfig, where: str) -> None:

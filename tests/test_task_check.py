@@ -61,7 +61,14 @@ def test_a_well_formed_own_task_passes():
         (["-local.fields.text_b"], "local.fields has no text_b (a pair task reads"),
         (["local.fields=null"], "local.fields has no text_a, text_b, label"),
         (["local.format=xlsx"], "local.format: 'xlsx' is not a format afuse reads; valid: jsonl"),
-        (["local.origin=null"], "local.origin is missing"),
+        (["local.origin=null"], "local.origin is missing: one line saying where the data comes from"),
+        (["-local.folder"], "local.folder is missing: the folder of the task's files"),
+        (["display_nme=Mine"], "unknown key(s) display_nme (afuse would ignore them)"),
+        (["local.label_alias={maybe: yes}"], "local: unknown key(s) label_alias"),
+        (["local.fields.txt_b=claim"], "local.fields: unknown key(s) txt_b"),
+        (["local.files.train={path: t.csv, fromat: tsv}"], "local.files.train: unknown key(s) fromat"),
+        (["local.carve={test: {form: train, fraction: 0.3}}"], "local.carve.test: unknown key(s) form"),
+        (["hub={path: a/b, splits: {train: train}, revison: main}"], "hub: unknown key(s) revison"),
         (["-local.files.train"], "local gives no train split; add train: to local.files"),
     ],
 )
@@ -70,6 +77,15 @@ def test_a_mistake_is_one_line_naming_the_key_and_file(changes, message):
         check_task_config(mine(*changes), Path("/my/conf/task/mine.yaml"))
     assert message in str(refused.value)
     assert "\n" not in str(refused.value)
+
+
+def test_an_unknown_key_names_the_valid_ones_and_the_closest():
+    """A misspelt optional key (display_nme, local.label_alias) was silently ignored: the task then
+    trained without the setting the researcher wrote."""
+    with pytest.raises(ConfigError) as refused:
+        check_task_config(mine("local.label_alias={maybe: yes}"), Path("/my/conf/task/mine.yaml"))
+    assert "valid: folder, origin, format" in str(refused.value)
+    assert str(refused.value).endswith("did you mean label_aliases?")
 
 
 def test_unquoted_yes_no_labels_are_refused():
