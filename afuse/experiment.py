@@ -48,7 +48,7 @@ from afuse.given_overrides import hydra_overrides as hydra_overrides_given
 from afuse.given_overrides import key as given_key
 from afuse.given_overrides import searchpath as given_searchpath
 from afuse.given_overrides import starting_with, task_overrides
-from afuse.overrides import check_key, group_options, option_file
+from afuse.overrides import check_key, group_options, option_file, parse_problem
 from afuse.paths import conf_dir
 from afuse.run_identity import (
     FUSE,
@@ -624,15 +624,29 @@ def _seed_list(seeds, where) -> tuple[int, ...]:
     return tuple(seeds)
 
 
+def _unreadable_override(line: str, before: str, error: HydraException) -> str:
+    """Why Hydra cannot read `line`. A bare value after a key=value entry is most often YAML's
+    doing: `[adapter.reduction_factor=2,64]` is the two entries `adapter.reduction_factor=2` and `64`."""
+    if "=" not in line and not line.startswith("~") and "=" in before:
+        return (
+            f"{line!r} is not an override (key=value): YAML splits a [...] list at every comma, so "
+            f"'{before},{line}' became two entries; a group takes one value per key (for a sweep, make "
+            "one group per value), and a value holding a comma is quoted: 'key=[a,b]'"
+        )
+    return f"cannot read {line!r}: {parse_problem(error)}"
+
+
 def _parse_overrides(lines, where) -> list[Override]:
     if isinstance(lines, str) or not isinstance(lines, list):
         raise ConfigError(
             f"{where}: expected a list of Hydra overrides like [adapter=houlsby], got {lines!r}"
         )
-    try:
-        overrides = OverridesParser.create().parse_overrides([str(line) for line in lines])
-    except HydraException as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
+    parser, overrides = OverridesParser.create(), []
+    for before, line in zip(["", *map(str, lines)], map(str, lines), strict=False):
+        try:
+            overrides += parser.parse_overrides([line])
+        except HydraException as exc:
+            raise ConfigError(f"{where}: {_unreadable_override(line, before, exc)}") from None
     for override in overrides:
         key = override.key_or_group
         reserved = RESERVED_KEYS.get(key) or (RESERVED_KEYS["paths"] if key.startswith("paths.") else None)

@@ -120,11 +120,11 @@ def parse_overrides(argv: list[str]) -> list:
         try:
             overrides += parser.parse_overrides([text])
         except OverrideParseException as error:
-            raise ConfigError(f"cannot read {text!r}: {_parse_problem(error)}") from None
+            raise ConfigError(f"cannot read {text!r}: {parse_problem(error)}") from None
     return overrides
 
 
-def _parse_problem(error) -> str:
+def parse_problem(error) -> str:
     """Hydra's reason without its frame lines; a lexer error has none worth quoting."""
     skipped = ("Error parsing override", "LexerNoViableAltException", "See ")
     lines = [line for line in str(error).splitlines() if line.strip(" ^") and not line.startswith(skipped)]

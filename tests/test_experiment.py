@@ -274,6 +274,33 @@ def test_fusion_run_names_say_where_the_fusion_sits(adapter, fusion_overrides, s
             },
             "is a sweep; make one group per value",
         ),
+        (  # `overrides: [adapter.reduction_factor=2,64]` in YAML: the comma split the entry in two
+            {
+                "stage1": {
+                    "a": {
+                        "command": "train-adapter",
+                        "tasks": ["rte"],
+                        "seeds": [1],
+                        "overrides": ["adapter.reduction_factor=2", "64"],
+                    }
+                }
+            },
+            "experiment.stage1.a.overrides: '64' is not an override (key=value): YAML splits a [...] list "
+            "at every comma, so 'adapter.reduction_factor=2,64' became two entries",
+        ),
+        (
+            {
+                "stage1": {
+                    "a": {
+                        "command": "train-adapter",
+                        "tasks": ["rte"],
+                        "seeds": [1],
+                        "overrides": ["trainer.lr=1e-3]"],
+                    }
+                }
+            },
+            "experiment.stage1.a.overrides: cannot read 'trainer.lr=1e-3]': extraneous input ']'",
+        ),
         (
             {
                 "stage1": {
@@ -339,6 +366,7 @@ def test_bad_presets_name_the_key(spec, message):
     with pytest.raises(ConfigError, match=None) as error:
         load_experiment(custom_experiment(spec))
     assert message in str(error.value)
+    assert "\n" not in str(error.value)  # one line, as every preset mistake
 
 
 HOULSBY_PRESET = """# @package _global_
