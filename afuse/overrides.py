@@ -140,9 +140,12 @@ def check_sweep_values(command: str, argv: list[str], no_sweep: str | None = Non
     own = searchpath_dirs(overrides)
     for override in overrides:
         if override.is_interval_sweep():
+            # The example takes the interval's own ends as typed (Hydra's IntervalSweep makes them floats).
+            ends = override.input_line.partition("interval(")[2].rpartition(")")[0].replace(" ", "")
             raise ConfigError(
                 f"{override.input_line}: afuse's sweeper runs a list of values, it does not sample an "
-                f"interval; list them with -m, e.g. -m {override.get_key_element()}=1e-4,3e-4 (or range(1,4))"
+                f"interval; list them with -m, e.g. -m {override.get_key_element()}={ends} (or range(1,4) "
+                "for integers)"
             )
         if override.is_sweep_override():
             sweep_values(override, own)  # a glob() that picks nothing: Hydra launched 0 jobs, exit 0
