@@ -123,7 +123,7 @@ class LocalReader:
         return MissingInputError(
             f"task {self.task.name}: missing raw file {path} ({what} in {task_file_shown(self.task.name)}). "
             f"It comes from: {self.local.origin}. Put the original files under {self.task_dir}/ "
-            "or set data.raw_dir=<dir> to the folder that holds them"
+            f"or {self._point_elsewhere()}"
         )
 
     def _missing_folder(self) -> MissingInputError:
@@ -132,9 +132,14 @@ class LocalReader:
         )
         return MissingInputError(
             f"task {self.task.name}: missing raw data folder {self.task_dir} (expected in it: {', '.join(expected)}). "
-            f"It comes from: {self.local.origin}. Put the original files there "
-            "or set data.raw_dir=<dir> to the folder that holds them"
+            f"It comes from: {self.local.origin}. Put the original files there or {self._point_elsewhere()}"
         )
+
+    def _point_elsewhere(self) -> str:
+        """How to name where the files are instead: data.raw_dir does not move an absolute folder."""
+        if Path(self.local.folder).is_absolute():
+            return f"set local.folder in {task_file_shown(self.task.name)} to the folder that holds them"
+        return "set data.raw_dir=<dir> to the folder that holds them"
 
     def _relative(self, path: Path) -> str:
         return str(path.relative_to(self.task_dir.parent))

@@ -236,6 +236,19 @@ def test_missing_task_folder_and_raw_dir(task_cfg, data_cfg, paths_cfg, tmp_path
         prepare_task(task_cfg("cb"), data_cfg(source="ftp"), paths_cfg)
 
 
+def test_a_missing_absolute_folder_points_at_local_folder_not_raw_dir(
+    task_cfg, data_cfg, paths_cfg, tmp_path
+):
+    """data.raw_dir does not move an absolute local.folder (a researcher's own task), so the message
+    once gave advice that changed nothing."""
+    task = task_cfg("cb")
+    task.local.folder = str(tmp_path / "elsewhere" / "CB")
+    with pytest.raises(MissingInputError) as missing:
+        prepare_task(task, data_cfg(tmp_path), paths_cfg)
+    assert f"missing raw data folder {tmp_path / 'elsewhere' / 'CB'}" in str(missing.value)
+    assert "set local.folder in " in str(missing.value) and "data.raw_dir" not in str(missing.value)
+
+
 def test_a_label_file_out_of_step_with_its_data_is_an_error(task_cfg, data_cfg, paths_cfg, raw_copy):
     raw_dir = raw_copy("SocialIQA")
     (raw_dir / "SocialIQA/dev-labels.lst").write_text("3\n")
