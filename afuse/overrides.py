@@ -31,6 +31,7 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     _check_launcher_values(hydra_overrides)
     _check_launcher_keys(config_name, hydra_overrides)
     _check_working_dir(hydra_overrides)
+    _check_env_set(hydra_overrides)
     others = [o for o in overrides if not o.key_or_group.startswith("hydra") and not o.is_delete()]
     _check_deletions([o for o in overrides if not o.key_or_group.startswith("hydra") and o.is_delete()])
     groups = group_names()
@@ -307,6 +308,18 @@ def _check_working_dir(hydra_overrides) -> None:
                 f"{override.input_line}: afuse writes where paths.* say (relative paths from the folder "
                 "you run it in), so running in Hydra's log folder would put runs/ and data/ there, where "
                 "no later command looks; leave it out (hydra.run.dir or paths.logs say where the logs go)"
+            )
+
+
+def _check_env_set(hydra_overrides) -> None:
+    """`hydra.job.env_set.FOO=1` ended in Hydra's "Key 'FOO' is not in struct" over six lines, exit 1:
+    the mapping starts empty, so a variable is added to it with `+`."""
+    for override in hydra_overrides:
+        key = override.key_or_group
+        if key.startswith("hydra.job.env_set.") and override.input_line.startswith(key):
+            raise ConfigError(
+                f"{override.input_line}: hydra.job.env_set starts empty, so a job's environment variable "
+                f"is added with +: +{override.input_line}"
             )
 
 

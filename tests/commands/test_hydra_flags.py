@@ -137,6 +137,18 @@ def test_changing_into_hydras_log_folder_is_refused(capsys):
     )
 
 
+def test_a_job_environment_variable_without_plus_says_to_add_it(capsys):
+    """README: `afuse run` passes hydra.job.env_set.* on to every job. Typed as written, Hydra
+    answered "Key 'FOO' is not in struct" over six lines with exit 1: the mapping starts empty."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["train-adapter", "task=rte", "model=tiny", "hydra.job.env_set.OMP_NUM_THREADS=1"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (
+        "afuse train-adapter: error: hydra.job.env_set.OMP_NUM_THREADS=1: hydra.job.env_set starts "
+        "empty, so a job's environment variable is added with +: +hydra.job.env_set.OMP_NUM_THREADS=1\n"
+    )
+
+
 @pytest.mark.parametrize("command", ["train_adapter", "run", "status"])
 def test_a_job_logging_choice_replaces_afuses_console(command):
     """hydra/job_logging=disabled (or stdout) was merged under afuse's own logging settings,
