@@ -48,7 +48,14 @@ from afuse.given_overrides import hydra_overrides as hydra_overrides_given
 from afuse.given_overrides import key as given_key
 from afuse.given_overrides import searchpath as given_searchpath
 from afuse.given_overrides import starting_with, task_overrides
-from afuse.overrides import check_key, group_options, option_file, parse_problem
+from afuse.overrides import (
+    check_key,
+    group_options,
+    option_file,
+    parse_overrides,
+    parse_problem,
+    searchpath_dirs,
+)
 from afuse.paths import conf_dir
 from afuse.run_identity import (
     FUSE,
@@ -229,7 +236,7 @@ def preset_names(searched: list[str] | tuple[str, ...] = ()) -> list[str]:
 
 def search_dirs(hydra_overrides: list[str]) -> list[Path]:
     """The directories of `hydra.searchpath=[file:///my/conf,...]` overrides."""
-    return [Path(d) for o in hydra_overrides for d in re.findall(r"file://([^,\]'\"]+)", o)]
+    return searchpath_dirs(parse_overrides(list(hydra_overrides)))
 
 
 def preset_file(name: str, hydra_overrides: list[str]) -> Path | None:

@@ -36,6 +36,7 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     _check_deletions([o for o in overrides if not o.key_or_group.startswith("hydra") and o.is_delete()])
     groups = group_names()
     own = searchpath_dirs(hydra_overrides)
+    _check_searchpath(own)
     _check_no_null_choice([o for o in others if o.key_or_group in groups], own)
     _check_groups_are_read(config_name, [o for o in others if o.key_or_group in groups])
     preset = _preset_given(others)
@@ -431,15 +432,30 @@ def option_file(group: str, option: str, own_dirs: list[Path] = ()) -> Path | No
 
 def searchpath_dirs(overrides) -> list[Path]:
     """The folders `hydra.searchpath=[file:///my/conf]` adds, read off the parsed command line
-    (before Hydra runs, no config loader knows them yet)."""
+    (before Hydra runs, no config loader knows them yet). Hydra reads an entry without a scheme
+    (`[/my/conf]`) as a folder too; `pkg://` entries are packages, not folders."""
     folders = []
     for override in overrides:
         if override.key_or_group == "hydra.searchpath" and not override.is_sweep_override():
             value = override.value()
             for entry in value if isinstance(value, list) else [value]:
-                if str(entry).startswith("file://"):
-                    folders.append(Path(str(entry).removeprefix("file://")))
+                entry = str(entry)
+                if entry.startswith("file://") or "://" not in entry:
+                    folders.append(Path(entry.removeprefix("file://")))
     return folders
+
+
+def _check_searchpath(folders: list[Path]) -> None:
+    """A search path folder that is not there was skipped by Hydra without a word: the command then
+    said "unknown task 'mine' (... add hydra.searchpath=...)" to a researcher who had added one,
+    with a typo or `file://my/conf` (two slashes: a relative my/conf)."""
+    for folder in folders:
+        if not folder.is_dir():
+            raise ConfigError(
+                f"hydra.searchpath: {folder} is not a folder here ({folder.resolve()} does not exist), so "
+                "nothing in it would be found; give the folder that holds your task/ or experiment/, "
+                "e.g. hydra.searchpath=[file:///my/conf] (file:// then an absolute path)"
+            )
 
 
 def _group_of(defaults_entry: DictConfig) -> str:

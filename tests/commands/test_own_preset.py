@@ -236,6 +236,32 @@ def test_afuse_list_presets_lists_the_others_and_says_what_is_wrong_with_a_broke
     assert "paper_table1" in out
 
 
+@pytest.mark.parametrize("entry", ["file://{conf}", "{conf}"], ids=["file", "plain"])
+def test_afuse_list_presets_reads_a_search_path_entry_as_hydra_does(entry, conf, tmp_path, capsys):
+    """Hydra reads `[/my/conf]` (no scheme) as a folder, and `afuse run experiment=mine` ran from
+    it, but `afuse list presets` looked at file:// entries only and left the preset out."""
+    _write_preset(conf, "mine")
+    searchpath = "hydra.searchpath=[" + entry.format(conf=conf) + "]"
+    assert afuse_exit_code("list", "presets", searchpath, f"paths.logs={tmp_path}/logs") == 0
+    assert any(line.split()[:2] == ["mine", "tiny"] for line in capsys.readouterr().out.splitlines())
+
+
+@pytest.mark.parametrize("command", ["status", "run", "train-adapter", "list"])
+@pytest.mark.parametrize("folder", ["file://{tmp}/nosuch", "file:/{tmp}/conf"], ids=["typo", "two_slashes"])
+def test_a_search_path_folder_that_is_not_there_is_refused(command, folder, conf, tmp_path, capsys):
+    """Hydra skipped it without a word, and the command then told a researcher who had given a
+    search path to add one: `unknown experiment 'mine' (... add hydra.searchpath=...)`."""
+    _write_preset(conf, "mine")
+    searchpath = (
+        "hydra.searchpath=[" + folder.format(tmp=tmp_path) + "]"
+    )  # file:/ + /tmp/... = file://tmp/...
+    code = afuse_exit_code(command, "experiment=mine", searchpath, f"paths.logs={tmp_path}/logs")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "is not a folder here" in err and "e.g. hydra.searchpath=[file:///my/conf]" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def _as_text(preset: dict) -> str:
     return "# @package _global_\n" + yaml.safe_dump(preset, sort_keys=False)
 
