@@ -56,7 +56,7 @@ def _unfinished(run_dir: Path) -> str:
 
     state, note = job_state(run_dir)
     if state is State.RUNNING:
-        return f"it is still training ({note}); score it once it is done (`afuse status` shows when)"
+        return f"it is still training ({note}); use it once it is done (`afuse status` shows when)"
     made = "rerun the command that made it to resume from its last checkpoint"
     if state is State.FAILED:
         return f"it failed ({note}); {made} once the cause is fixed"

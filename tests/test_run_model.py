@@ -60,7 +60,7 @@ def test_a_head_baseline_run_is_rebuilt_like_evaluate_rebuilds_it(tmp_path):
 @pytest.mark.parametrize(
     ("state", "says"),
     [
-        ("running", f"it is still training (pid {os.getpid()}); score it once it is done"),
+        ("running", f"it is still training (pid {os.getpid()}); use it once it is done"),
         ("failed", "it failed (RuntimeError: CUDA out of memory); rerun the command that made it to resume"),
         (
             "stopped",
