@@ -5,7 +5,9 @@
 
 A redrawn bar is noise in a log file (SLURM, multirun, a pipe): there `auto` hides afuse's bars
 (the training loop logs a line every `log_every_steps` instead), and transformers' "Loading
-weights" bar, drawn at every model load, went on filling those logs.
+weights" bar, drawn at every model load, went on filling those logs, as did datasets' "Generating
+train split" bars each time a job read a task from the Hub. A command without the setting
+(prepare-data, export) follows `auto`.
 """
 
 import os
@@ -24,10 +26,15 @@ def follow_progress_setting(cfg: DictConfig) -> None:
     setting = OmegaConf.select(cfg, "trainer.progress_bar", default=None)
     if setting is None:
         setting = OmegaConf.select(cfg, "progress_bar", default=None)  # evaluate, predict
-    if setting is None or bar_enabled(setting):
+    if bar_enabled("auto" if setting is None else setting):
         return
-    # Read by huggingface_hub (and through it transformers and datasets) when they are imported.
+    # Read by huggingface_hub (and through it transformers) and by datasets when they are imported.
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    if "datasets" in sys.modules:
+        import datasets
+
+        datasets.disable_progress_bars()
     if "transformers" in sys.modules:  # imported already (in-process callers): switch it off there
         from transformers.utils import logging as transformers_logging
 

