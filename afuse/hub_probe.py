@@ -2,7 +2,8 @@
 
 Without it, huggingface_hub retries an endpoint that refuses connections with back-off before it
 falls back to the cache or fails: a cached model then loaded in 62 s instead of 25 s, and a model
-that was not cached failed after 31 s (tests/data/fake_hub.py, an endpoint refusing connections).
+that was not cached failed after 31 s (measured with tests/fake_hub.py and an endpoint refusing
+connections).
 A cluster's compute nodes often have no internet and a filled cache: those runs ask once, then
 read the cache.
 
