@@ -65,9 +65,10 @@ def preset_dir(tmp_path: Path, text: str = PRESET, name: str = "offline_pair") -
     return conf
 
 
-def afuse(tmp_path: Path, endpoint: str, command: str, *args: str, timeout: int = 600):
+def afuse(tmp_path: Path, endpoint: str, command: str, *args: str, offline: bool = False, timeout: int = 600):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "AFUSE_DATA_SOURCE"))}
     env |= {"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf"), "PYTHONPATH": str(REPO)}
+    env |= {"HF_HUB_OFFLINE": "1"} if offline else {}
     env |= {"AFUSE_CACHE_DIR": str(tmp_path / "compose")}
     paths = [f"paths.runs={tmp_path}/runs", f"paths.data={tmp_path}/data", f"paths.logs={tmp_path}/logs"]
     line = [sys.executable, "-m", "afuse.cli", command, *args, *paths]
@@ -115,6 +116,14 @@ def test_a_prepared_preset_runs_with_the_hub_unreachable(hub, tmp_path):
     assert len(hub.requests) == asked
     metrics = json.loads(next((tmp_path / "runs").rglob("stage2/**/metrics.json")).read_text())
     assert metrics["test"]["accuracy"] >= 0
+
+    # HF_HUB_OFFLINE=1 (README's line for compute nodes): nothing is asked, the cache is read
+    job = ("experiment=offline_pair", "task=mrpc", "adapter=pfeiffer", "adapter.reduction_factor=16")
+    job += ("data.validation_fraction=0.2", "force=true")  # the st_a group's job, as afuse run launches it
+    rerun = afuse(tmp_path, REFUSING, "train-adapter", *job, searchpath(conf), offline=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert not [said for said in TRIED_THE_HUB if said in rerun.stderr], rerun.stderr
+    assert indexes(tmp_path) == ready
 
 
 def test_a_task_without_a_hub_copy_says_what_to_do_and_the_rest_is_prepared(hub, tmp_path):
