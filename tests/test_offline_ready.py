@@ -152,8 +152,19 @@ def test_the_hub_down_during_preparation_fails_each_at_once_and_writes_nothing(t
     assert indexes(tmp_path) == {} and not (tmp_path / "data" / "prepared").exists()
 
 
-def test_an_unknown_preset_lists_the_presets(tmp_path):
-    result = afuse(tmp_path, REFUSING, "prepare-data", "experiment=nope")
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["experiment=nope"], "unknown experiment 'nope'; valid: cpu_minilm "),
+        (
+            ["experiment=cpu_small", "force=true"],
+            "force=true re-reads one task's source: give it with task=<name>",
+        ),
+        ([], "no task given: add task=<name> (one task), or experiment=<preset> (every task its jobs read"),
+    ],
+)
+def test_a_wrong_preset_line_is_one_line_naming_what_to_give(args, said, tmp_path):
+    result = afuse(tmp_path, REFUSING, "prepare-data", *args)
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
-    assert "unknown experiment 'nope'; valid: " in line and "paper_table1" in line
+    assert said in line, line

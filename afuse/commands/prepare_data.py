@@ -39,12 +39,12 @@ def _prepare_preset(cfg: DictConfig) -> None:
     from afuse.offline_ready import make_ready, not_ready, summary
     from afuse.preset_inputs import task_inputs
 
-    experiment = load_experiment(cfg)
     if cfg.get("force"):
         raise ConfigError(
             "force=true re-reads one task's source: give it with task=<name>; with experiment= a task "
             "whose prepared copy is out of date is prepared again anyway"
         )
+    experiment = load_experiment(cfg)
     composer = GroupComposer(cfg)
     inputs = task_inputs(experiment, composer)
     composer.cache.save()  # a job's config per task and group: ~0.1 s each, 100 for paper_table1
