@@ -40,7 +40,8 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     _check_no_null_choice([o for o in others if o.key_or_group in groups], own)
     _check_groups_are_read(config_name, [o for o in others if o.key_or_group in groups])
     preset = _preset_given(others)
-    _check_settings_are_read(config_name, others, preset)
+    whole_preset = _prepares_whole_preset(config_name, others, preset)
+    _check_settings_are_read(config_name, others, preset, whole_preset)
     keys = [o for o in others if o.key_or_group not in groups]
     if preset:
         _check_preset_file(preset, own)
@@ -51,7 +52,7 @@ def check_overrides(config_name: str, argv: list[str]) -> None:
     if cfg is None:
         return
     if preset:
-        _check_preset_keys_are_read(config_name, cfg, keys, preset)
+        _check_preset_keys_are_read(config_name, cfg, keys, preset, whole_preset)
     for override in keys:
         check_key(cfg, override.key_or_group)
 
@@ -192,7 +193,9 @@ def _value_count(override, own_dirs: list[Path]) -> str:
 
 # Settings a command's config holds, but reads only in some cases: `why` says when, `fix` what to do.
 #   prepare_data: `model` is there so that a preset's `override /model` composes; the prepared
-#                 splits are untokenised, the same for every model.
+#                 splits are untokenised, the same for every model. With experiment= and no task=
+#                 it readies the preset's jobs (afuse.offline_ready): model= and experiment.* are
+#                 read then.
 #   status, report without experiment=: every run under paths.runs is listed as it was made; the
 #                 model, data and trainer settings only compose a preset's jobs (status: its
 #                 "To launch" lines, with logger=).
@@ -262,11 +265,23 @@ def _shown(override) -> str:
     return override.input_line.lstrip("+~")
 
 
-def _check_settings_are_read(config_name: str, overrides, preset: str | None) -> None:
+def _prepares_whole_preset(config_name: str, overrides, preset: str | None) -> bool:
+    """`afuse prepare-data experiment=<preset>` without task=: it composes the preset's jobs (their
+    model, experiment.* and data.* settings) to ready what they read."""
+    return (
+        config_name == "prepare_data"
+        and bool(preset)
+        and not any(o.key_or_group == "task" for o in overrides)
+    )
+
+
+def _check_settings_are_read(
+    config_name: str, overrides, preset: str | None, whole_preset: bool = False
+) -> None:
     """`afuse status model=minilm` without a preset, `afuse prepare-data model=minilm`: accepted,
     and ignored without a word."""
     command = config_name.replace("_", "-")
-    unread, why = _UNREAD.get(config_name, ((), ""))
+    unread, why = ((), "") if whole_preset else _UNREAD.get(config_name, ((), ""))
     if not preset and config_name in _READ_WITH_PRESET:
         unread = _READ_WITH_PRESET[config_name]
         why = (
@@ -283,13 +298,16 @@ def _check_settings_are_read(config_name: str, overrides, preset: str | None) ->
             raise ConfigError(f"{_shown(override)}: {why}, so it would be ignored; {fix}")
 
 
-def _check_preset_keys_are_read(config_name: str, cfg: DictConfig, keys, preset: str) -> None:
+def _check_preset_keys_are_read(
+    config_name: str, cfg: DictConfig, keys, preset: str, whole_preset: bool = False
+) -> None:
     """`afuse evaluate run=... experiment=cpu_small trainer.max_epochs=1`: the key exists only
     because the preset brought it, for the jobs it trains; this command reads none of it."""
     if config_name not in _NO_JOBS:
         return
     primary = OmegaConf.load(conf_dir() / f"{config_name}.yaml")
     own = (set(primary) | set(command_groups(config_name))) - {"defaults", "experiment"}
+    own |= {"experiment"} if whole_preset else set()  # experiment.tasks=[...]: which tasks its jobs read
     for override in keys:
         top = override.key_or_group.split(".")[0]
         if top in cfg and top not in own:

@@ -70,3 +70,15 @@ def compose_preset(tmp_path):
         return cfg
 
     return compose_it
+
+
+@pytest.fixture(scope="module")
+def hub_with_small_bert(tmp_path_factory):
+    """tests/fake_hub.py serving the Hub dataset fixtures and a small BERT as `someone/small-bert`."""
+    from tests.fake_hub import FakeHub, write_small_bert
+
+    models = tmp_path_factory.mktemp("models")
+    write_small_bert(models)
+    served = FakeHub(Path(__file__).resolve().parent / "fixtures" / "hub", models)
+    yield served
+    served.close()

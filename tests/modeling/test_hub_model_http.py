@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_hub import FakeHub, save_small_bert
-
 REPO = Path(__file__).resolve().parents[2]
 REFUSING = "http://127.0.0.1:9"  # nothing listens on the discard port
 RETRIED = "thrown while requesting"  # huggingface_hub's line for each failed, retried request
@@ -24,13 +22,8 @@ pytestmark = pytest.mark.slow  # a process per command, each loading torch
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    models = tmp_path_factory.mktemp("models")
-    repo = models / "main" / "someone" / "small-bert"
-    save_small_bert(repo)
-    served = FakeHub(REPO / "tests" / "fixtures" / "hub", models)
-    yield served
-    served.close()
+def hub(hub_with_small_bert):
+    return hub_with_small_bert
 
 
 def train(tmp_path: Path, raw: Path, endpoint: str, hub_id: str, *args: str) -> subprocess.CompletedProcess:
