@@ -168,3 +168,22 @@ def test_a_wrong_preset_line_is_one_line_naming_what_to_give(args, said, tmp_pat
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert said in line, line
+
+
+def test_afuse_run_with_prepare_data_readies_the_preset_as_its_jobs_read_it(hub, tmp_path):
+    """run.prepare_data=true launched `prepare-data -m task=rte,mrpc` with the preset's top-level
+    data.* only: the groups' data.validation_fraction=0.2 gave their jobs another fingerprint,
+    so each job prepared its task again, and nothing was tokenised or downloaded first."""
+    conf = preset_dir(tmp_path)
+    run = afuse(
+        tmp_path, hub.url, "run", "experiment=offline_pair", "run.prepare_data=true", searchpath(conf)
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "3 done" in run.stdout.splitlines()[-1], run.stdout
+    ready = indexes(tmp_path)
+    assert len(ready) == 4, ready  # one prepared copy and one tokenised cache per task, made once
+    job_logs = "".join(
+        p.read_text() for p in (tmp_path / "logs").rglob("*.log") if "prepare_data" not in str(p)
+    )
+    assert "prepared data in" in job_logs and "is up to date; reusing it" in job_logs
+    assert "prepared train" not in job_logs  # no job prepared its task itself

@@ -32,7 +32,6 @@ from omegaconf import DictConfig
 from afuse.commands.status import State, is_ready, job_states, to_launch
 from afuse.errors import AfuseError
 from afuse.experiment import (
-    FORWARDED_HYDRA,
     Experiment,
     Job,
     load_experiment,
@@ -122,16 +121,22 @@ def _sweep_dir(experiment: Experiment, group: str, base: str | None = None) -> s
     return f"hydra.sweep.dir={base}/{group}/${{now:%Y-%m-%d_%H-%M-%S-%f}}"  # %f: see conf/hydra/default.yaml
 
 
-def prepare_sweep(experiment: Experiment, settings: Settings) -> Sweep:
-    """`afuse prepare-data -m task=<every task of the preset>`: once, before parallel jobs need it."""
-    tasks = dict.fromkeys(t for g in experiment.groups.values() for t in (*g.tasks, *g.sources))
-    data_overrides = tuple(
-        o for o in settings.forwarded if o.startswith(("data.", "paths.", *FORWARDED_HYDRA))
+# What `afuse prepare-data experiment=<preset>` reads of this command line (afuse/offline_ready.py).
+PREPARE_KEYS = ("paths.", "model", "data.", "experiment.", "hydra.searchpath", "hydra.verbose")
+PREPARE_KEYS += ("hydra/job_logging", "hydra.job_logging")
+
+
+def prepare_step(experiment: Experiment, settings: Settings) -> Sweep:
+    """`afuse prepare-data experiment=<preset>`, once, before any job: every task the jobs read,
+    prepared with their own settings (each group's data.* too) and tokenised, and the model
+    fetched. Here, not through the launcher: `afuse run` runs where it was typed (a cluster's
+    login node, with internet), and the jobs then need none. (It was a `prepare-data -m
+    task=...` sweep with the preset's top-level data.* only: a group's data.* override made its
+    jobs prepare their task again, and nothing was tokenised or downloaded.)"""
+    overrides = tuple(o for o in settings.forwarded if o.lstrip("+~").startswith(PREPARE_KEYS))
+    return Sweep(
+        "prepare-data", "prepare-data", (f"experiment={experiment.name}", *overrides), multirun=False
     )
-    overrides = (f"experiment={experiment.name}", f"task={','.join(tasks)}", *data_overrides)
-    if settings.sweep_dir:  # with the groups' sweeps (else under logs/multirun/prepare_data/)
-        overrides += (_sweep_dir(experiment, "prepare-data", settings.sweep_dir),)
-    return Sweep("prepare-data", "prepare-data", overrides)
 
 
 def report_step(experiment: Experiment, settings: Settings) -> Sweep:
@@ -201,7 +206,7 @@ def drive(
         + (" (dry run: nothing is started)" if settings.dry_run else "")
     )
     if settings.prepare_data:
-        failed += _launch("prepare data", [prepare_sweep(experiment, settings)], settings, run)
+        failed += _launch("prepare data", [prepare_step(experiment, settings)], settings, run)
     planned: set = set()  # in a dry run: the stage-1 run dirs the plan would produce
     for stage in (1, 2):
         sweeps, waiting = stage_sweeps(experiment, stage, states, settings, frozenset(planned))

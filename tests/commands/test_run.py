@@ -1,6 +1,6 @@
 """afuse run: which multirun commands it issues, in which order, and how it resumes."""
 
-from afuse.commands.run import Settings, drive, prepare_sweep, report_step, stage_sweeps
+from afuse.commands.run import Settings, drive, prepare_step, report_step, stage_sweeps
 from afuse.commands.status import job_states
 from afuse.experiment import load_experiment
 from tests.synthetic import write_run
@@ -116,14 +116,9 @@ def test_forwarded_overrides_reach_jobs_and_report(compose_preset):
         "logger=wandb",
     )
     assert report.argv()[3:] == ["report", *report.overrides]
-    prepare = prepare_sweep(experiment, settings)
-    assert prepare.overrides == (
-        "experiment=cpu_small",
-        "task=sst2,mrpc,rte,cb",
-        "paths.runs=/scratch/runs",
-        "hydra/launcher=slurm_gpu",
-        "hydra.launcher.partition=gpu",
-    )
+    prepare = prepare_step(experiment, settings)  # on the driver (a login node), not the launcher
+    assert prepare.overrides == ("experiment=cpu_small", "paths.runs=/scratch/runs")
+    assert prepare.argv()[3:] == ["prepare-data", *prepare.overrides]
 
 
 def test_concurrent_sweeps_are_passed_to_the_launcher(compose_preset):
