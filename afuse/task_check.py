@@ -16,6 +16,9 @@ from omegaconf import DictConfig
 from afuse.errors import ConfigError
 
 KINDS = ("single", "pair", "multiple_choice")
+# The rows of the report's accuracy.csv after its tasks (afuse.report.tables.accuracy_numbers): a
+# task of one of these names would have its row overwritten by the means.
+SUMMARY_ROWS = ("mean", "mean_common_tasks")
 SOURCES = ("local", "hub")
 
 # Every key afuse reads, per level of a task config (README, "Your own task"; docs/contracts.md).
@@ -52,6 +55,11 @@ def check_task_config(task: DictConfig, path: Path) -> None:
         raise ConfigError(
             f"{where}: name: {name!r} must be the file's name ({path.stem!r}), the name task=, "
             f"target= and fusion.sources use; set name: {path.stem} or rename the file"
+        )
+    if name in SUMMARY_ROWS:
+        raise ConfigError(
+            f"{where}: the name {name!r} is a row of the report's accuracy.csv (the means over tasks), "
+            "which would overwrite this task's row; rename the file and its name:"
         )
     kind = task.get("kind")
     if kind not in KINDS:

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from afuse.errors import ConfigError
 from afuse.paths import conf_dir
-from afuse.task_check import check_task_config
+from afuse.task_check import SUMMARY_ROWS, check_task_config
 
 MINE = """
 name: mine
@@ -93,6 +93,28 @@ def test_unquoted_yes_no_labels_are_refused():
     task = OmegaConf.create(MINE.replace('labels: ["no", "yes"]', "labels: [no, yes]"))
     with pytest.raises(ConfigError, match=r"labels \[False, True\] hold YAML booleans .* quote the names"):
         check_task_config(task, Path("/my/conf/task/mine.yaml"))
+
+
+@pytest.mark.parametrize("name", SUMMARY_ROWS)
+def test_a_task_may_not_take_the_name_of_a_summary_row(name):
+    """An own task named `mean` had its row of accuracy.csv overwritten by the means over tasks."""
+    task = mine()
+    task.name = name
+    with pytest.raises(ConfigError, match=f"the name '{name}' is a row of the report's accuracy.csv"):
+        check_task_config(task, Path(f"/my/conf/task/{name}.yaml"))
+
+
+def test_the_summary_rows_are_those_the_report_writes():
+    import pandas as pd
+
+    from afuse.report import tables
+    from afuse.report.layout import Column, Layout
+
+    rows = [("rte", "A", 70.0, 1.0, 2, 2), ("cb", "A", 60.0, 1.0, 2, 2), ("rte", "B", 50.0, 1.0, 2, 2)]
+    summary = pd.DataFrame(rows, columns=["task", "column", "mean", "std", "n", "expected"])
+    layout = Layout((Column("A", ()), Column("B", ())), None, ())
+    written = set(tables.accuracy_numbers(summary, layout).index) - {"rte", "cb"}
+    assert written == set(SUMMARY_ROWS)
 
 
 def test_the_name_must_be_the_file_name():
