@@ -23,13 +23,11 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from afuse.data.prepare import MANIFEST
-from afuse.data.store import cache_dir, prepared_dir
+from afuse.data.store import CACHE_INDEX, cache_dir, prepared_dir
 from afuse.errors import AfuseError
 from afuse.preset_inputs import TaskInput
 
 log = logging.getLogger("afuse")
-
-CACHE_INDEX = "cache.json"  # afuse.data.tokenize's (not imported: it loads datasets at import)
 
 
 @dataclass(frozen=True)

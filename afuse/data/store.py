@@ -34,6 +34,9 @@ def prepared_dir(paths_cfg: DictConfig, task: str) -> Path:
     return Path(paths_cfg.data) / "prepared" / task
 
 
+CACHE_INDEX = "cache.json"  # a tokenised cache's index, written last (afuse.data.tokenize)
+
+
 def cache_dir(paths_cfg: DictConfig, task: str, tokenizer_id: str, max_length: int) -> Path:
     return Path(paths_cfg.data) / "cache" / task / f"{slug(tokenizer_id)}-len{max_length}"
 

@@ -22,13 +22,12 @@ from afuse.atomic import atomic_write_json
 from afuse.config import example_limit
 from afuse.data.prepare import fingerprint, prepare_task, read_manifest
 from afuse.data.schema import SPLITS
-from afuse.data.store import cache_dir, damaged_files, locked, read_index, write_parquet
+from afuse.data.store import CACHE_INDEX, cache_dir, damaged_files, locked, read_index, write_parquet
 from afuse.data_record import prepared_record
 from afuse.errors import AfuseError
 
 log = logging.getLogger(__name__)
 
-CACHE_INDEX = "cache.json"
 TOKENIZE_VERSION = 1  # bump when the tokenised output of the same prepared data changes
 CHUNK_ROWS = 1000
 PREPARE_TRIES = 3  # preparations in a row that another process may redo with other settings
